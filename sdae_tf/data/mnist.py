@@ -1,0 +1,168 @@
+"""MNIST from the IDX files (vendored copy by default) and its seeded variants rot / bg_rand /
+bg_rand_rot, cached on disk so each is built once."""
+
+import hashlib
+import os
+import pathlib
+import tempfile
+
+import numpy as np
+
+from sdae_tf.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
+from sdae_tf.data.splits import Splits, split_validation
+
+VENDORED_DIR = pathlib.Path(__file__).parent / "raw" / "mnist"
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+COUNTS = {"train": 60000, "test": 10000}
+VARIANTS = ("mnist", "rot", "bg_rand", "bg_rand_rot")
+_CACHE_FORMAT = 1  # bump when the way variants are built changes
+
+
+def _find(data_dir, stem):
+    for name in (stem + ".gz", stem):
+        path = pathlib.Path(data_dir) / name
+        if path.exists():
+            return path
+    return pathlib.Path(data_dir) / (stem + ".gz")  # read_idx names the missing file
+
+
+def load_raw(data_dir=None):
+    """Reads the four IDX files: returns uint8 `(x_train, y_train, x_test, y_test)`, images
+    `(N, 28, 28)`. `data_dir` defaults to the copy vendored in the package."""
+    data_dir = pathlib.Path(data_dir) if data_dir else VENDORED_DIR
+    out = []
+    for split in ("train", "test"):
+        images_path = _find(data_dir, FILES[f"{split}_images"])
+        labels_path = _find(data_dir, FILES[f"{split}_labels"])
+        images = read_idx(images_path, IMAGES_MAGIC, COUNTS[split])
+        labels = read_idx(labels_path, LABELS_MAGIC, COUNTS[split])
+        if images.shape[1:] != (28, 28):
+            raise ValueError(f"{images_path}: images are {images.shape[1:]}, expected (28, 28)")
+        if labels.max() > 9:
+            raise ValueError(f"{labels_path}: label {labels.max()} outside 0-9")
+        out += [images, labels]
+    return tuple(out)
+
+
+def rotate(images, angles_deg):
+    """Rotates uint8 images `(N, H, W)` about their centres (bilinear, zero fill)."""
+    import tensorflow as tf
+
+    n, h, w = images.shape
+    theta = np.deg2rad(angles_deg).astype(np.float32)
+    cos, sin = np.cos(theta), np.sin(theta)
+    cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+    # Maps each output pixel to the input pixel it samples: a rotation about the centre.
+    transforms = np.stack(
+        [cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy,
+         np.zeros_like(cos), np.zeros_like(cos)], axis=1,
+    ).astype(np.float32)
+    out = np.empty_like(images)
+    for start in range(0, n, 10000):
+        chunk = tf.constant(images[start:start + 10000, :, :, None].astype(np.float32))
+        rotated = tf.raw_ops.ImageProjectiveTransformV3(
+            images=chunk, transforms=transforms[start:start + 10000],
+            output_shape=[h, w], fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT",
+        )
+        out[start:start + 10000] = np.clip(np.rint(rotated.numpy()[..., 0]), 0, 255)
+    return out
+
+
+def random_background(images, rng):
+    """Replaces the background (zero pixels) of uint8 images by uniform random values."""
+    noise = rng.integers(0, 256, size=images.shape, dtype=np.uint8)
+    return np.where(images > 0, images, noise)
+
+
+def make_variant(images, variant, seed):
+    """Builds a variant of uint8 images `(N, 28, 28)` deterministically from `seed`."""
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown MNIST variant {variant!r}. Available: {', '.join(VARIANTS)}")
+    rng = np.random.default_rng(seed)
+    if variant in ("rot", "bg_rand_rot"):
+        images = rotate(images, rng.uniform(0.0, 360.0, size=len(images)))
+    if variant in ("bg_rand", "bg_rand_rot"):
+        images = random_background(images, rng)
+    return images
+
+
+def default_cache_dir():
+    return pathlib.Path(
+        os.environ.get("SDAE_TF_CACHE") or pathlib.Path.home() / ".cache" / "sdae_tf"
+    )
+
+
+def _atomic_savez(path, **arrays):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _source_key(x_train, x_test):
+    digest = hashlib.sha256(x_train.tobytes())
+    digest.update(x_test.tobytes())
+    return digest.hexdigest()[:12]
+
+
+def load_variant_arrays(variant, data_dir=None, seed=0, cache_dir=None):
+    """Returns uint8 `(x_train, y_train, x_test, y_test)` of an MNIST variant.
+
+    Variants are built from the train and test sets with independent seeded streams and
+    cached in `cache_dir` (default `$SDAE_TF_CACHE` or `~/.cache/sdae_tf`) under a name that
+    carries the seed and a digest of the source images.
+    """
+    x_train, y_train, x_test, y_test = load_raw(data_dir)
+    if variant == "mnist":
+        return x_train, y_train, x_test, y_test
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown MNIST variant {variant!r}. Available: {', '.join(VARIANTS)}")
+    cache_dir = pathlib.Path(cache_dir) if cache_dir else default_cache_dir()
+    key = _source_key(x_train, x_test)
+    path = cache_dir / f"mnist_{variant}_seed{seed}_v{_CACHE_FORMAT}_{key}.npz"
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as cached:
+                return cached["x_train"], y_train, cached["x_test"], y_test
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache file is rebuilt below
+    x_train = make_variant(x_train, variant, [seed, 0])
+    x_test = make_variant(x_test, variant, [seed, 1])
+    _atomic_savez(path, x_train=x_train, x_test=x_test)
+    return x_train, y_train, x_test, y_test
+
+
+def load_mnist(variant="mnist", data_dir=None, validation_size=10000, seed=0, cache_dir=None):
+    """MNIST or a variant as `Splits`: images `(N, 28, 28, 1)` float32 in [0, 1].
+
+    Args:
+        variant: "mnist", "rot", "bg_rand" or "bg_rand_rot".
+        data_dir: folder with the four IDX files (gzip or not); default: the vendored copy.
+        validation_size: examples carved off the 60k training set for validation.
+        seed: seeds both the variant's construction and the validation split.
+        cache_dir: where built variants are cached.
+    """
+    x_train, y_train, x_test, y_test = load_variant_arrays(variant, data_dir, seed, cache_dir)
+    x_train, y_train, x_val, y_val = split_validation(x_train, y_train, validation_size, seed)
+
+    def scale(x):
+        return (x.astype(np.float32) / 255.0)[..., None]
+
+    def lab(y):
+        return y.astype(np.int64)
+
+    name = "mnist" if variant == "mnist" else f"mnist_{variant}"
+    return Splits(
+        name, scale(x_train), lab(y_train), scale(x_val), lab(y_val), scale(x_test), lab(y_test),
+        num_classes=10,
+    )

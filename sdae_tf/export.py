@@ -1,0 +1,139 @@
+"""Encoder export (SavedModel + `.keras` + manifest, written atomically) and reuse as a layer."""
+
+import json
+import os
+import pathlib
+import platform
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import sdae_tf
+
+SERVING_ENDPOINT = "serve"
+INPUT_NAME = "images"
+OUTPUT_NAME = "embedding"
+KERAS_FILE = "encoder.keras"
+MANIFEST_FILE = "manifest.json"
+
+
+def check_export_target(export_dir, overwrite=False):
+    """Fails early if `export_dir` holds something and `overwrite` is False."""
+    path = pathlib.Path(export_dir)
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"Export directory {path} already exists; pass --overwrite_export (or "
+            "overwrite=True) to replace it, or choose another --export_dir"
+        )
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"Export target {path} exists and is not a directory")
+
+
+def library_versions():
+    return {
+        "sdae_tf": sdae_tf.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _write_saved_model(encoder, path):
+    spec = tf.TensorSpec((None, *encoder.input_shape[1:]), tf.float32, name=INPUT_NAME)
+    archive = keras.export.ExportArchive()
+    archive.track(encoder)
+
+    def serve(x):
+        return encoder(x, training=False)
+
+    def serving_default(x):
+        return {OUTPUT_NAME: encoder(x, training=False)}
+
+    archive.add_endpoint(SERVING_ENDPOINT, serve, input_signature=[spec])
+    archive.add_endpoint("serving_default", serving_default, input_signature=[spec])
+    archive.write_out(str(path), verbose=False)
+
+
+def export_encoder(encoder, export_dir, manifest, overwrite=False):
+    """Writes `encoder` to `export_dir`: a TF SavedModel (endpoints `serve` -> tensor and
+    `serving_default` -> {"embedding": tensor}, any batch size, inference mode), the same
+    encoder as `encoder.keras`, and `manifest.json`.
+
+    Everything is written to a temporary sibling folder first and moved into place at the
+    end, so an interrupted export leaves no half-written directory. An existing export is
+    replaced only with `overwrite=True`.
+
+    Returns:
+        The export directory as a `pathlib.Path`.
+    """
+    export_dir = pathlib.Path(export_dir)
+    check_export_target(export_dir, overwrite)
+    export_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{export_dir.name}.partial-",
+                                        dir=export_dir.parent))
+    try:
+        staged = tmp / export_dir.name
+        _write_saved_model(encoder, staged)
+        encoder.save(staged / KERAS_FILE)
+        manifest = {
+            **manifest,
+            "input": {
+                "name": INPUT_NAME,
+                "shape": list(encoder.input_shape[1:]),
+                "dtype": "float32",
+                **manifest.get("input", {}),
+            },
+            "embedding_size": int(encoder.output_shape[-1]),
+            "endpoints": {SERVING_ENDPOINT: "tensor", "serving_default": {OUTPUT_NAME: "tensor"}},
+            "keras_file": KERAS_FILE,
+            "versions": library_versions(),
+        }
+        (staged / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        if export_dir.exists():  # overwrite: move the old export aside, restore it on failure
+            old = tmp / "previous"
+            os.replace(export_dir, old)
+            try:
+                os.replace(staged, export_dir)
+            except OSError:
+                os.replace(old, export_dir)
+                raise
+        else:
+            os.replace(staged, export_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return export_dir
+
+
+def load_manifest(export_dir):
+    """The `manifest.json` of an export as a dict."""
+    path = pathlib.Path(export_dir) / MANIFEST_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: {export_dir} is not an sdae_tf export")
+    return json.loads(path.read_text())
+
+
+def load_encoder(export_dir, trainable=False, name=None):
+    """Loads an exported encoder as a Keras layer (images -> embedding) to put under a head.
+
+    Args:
+        export_dir: a folder written by `export_encoder`.
+        trainable: False (default) gives a frozen `keras.layers.TFSMLayer` on the SavedModel's
+            `serve` endpoint. True loads the `.keras` copy (plain Keras layers, safe mode),
+            which fine-tunes with any optimizer.
+        name: optional layer name (frozen layer only).
+    """
+    export_dir = pathlib.Path(export_dir)
+    if not (export_dir / "saved_model.pb").exists():
+        raise FileNotFoundError(f"{export_dir} holds no SavedModel (saved_model.pb missing)")
+    if trainable:
+        model = keras.saving.load_model(export_dir / KERAS_FILE, compile=False, safe_mode=True)
+        model.trainable = True
+        return model
+    return keras.layers.TFSMLayer(
+        str(export_dir), call_endpoint=SERVING_ENDPOINT, trainable=False,
+        name=name or f"{export_dir.name}_encoder",
+    )

@@ -1,0 +1,21 @@
+"""Custom Keras layers: input corruption (noise) and VAE sampling, all serializable."""
+
+from sdae_tf.layers.noise import (
+    NOISE_TYPES,
+    GaussianNoise,
+    NoiseLayer,
+    SaltAndPepperNoise,
+    ZeroMaskingNoise,
+    make_noise,
+)
+from sdae_tf.layers.sampling import Sampling
+
+__all__ = [
+    "NOISE_TYPES",
+    "GaussianNoise",
+    "NoiseLayer",
+    "SaltAndPepperNoise",
+    "Sampling",
+    "ZeroMaskingNoise",
+    "make_noise",
+]

@@ -1,0 +1,185 @@
+"""Corruption processes for denoising autoencoders: Gaussian, salt-and-pepper, zero-masking."""
+
+import keras
+from keras import ops
+
+PACKAGE = "sdae_tf"
+
+
+class NoiseLayer(keras.layers.Layer):
+    """Base of the noise layers: corrupts inputs when `training=True`, identity otherwise.
+
+    Subclasses implement `corrupt(inputs)`. Each layer owns a `keras.random.SeedGenerator`, so
+    a fixed `seed` gives the same sequence of corruptions.
+
+    Args:
+        seed: optional integer seed of the layer's random generator.
+        **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+        self.built = True
+
+    def call(self, inputs, training=False):
+        if training and self.active:
+            return self.corrupt(inputs)
+        return inputs
+
+    @property
+    def active(self):
+        """False when the configured level makes the layer an identity."""
+        return True
+
+    def corrupt(self, inputs):
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+def _check_fraction(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"`{name}` must be a number in [0, 1). Received: {name}={value!r}")
+    return float(value)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GaussianNoise(NoiseLayer):
+    """Additive isotropic Gaussian noise: `x + stddev * eps`, `eps ~ N(0, 1)`.
+
+    Args:
+        stddev: standard deviation of the noise, >= 0 (the report's default is 0.4).
+        seed: optional integer seed.
+    """
+
+    def __init__(self, stddev, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        if isinstance(stddev, bool) or not isinstance(stddev, (int, float)) or stddev < 0:
+            raise ValueError(f"`stddev` must be a number >= 0. Received: stddev={stddev!r}")
+        self.stddev = float(stddev)
+
+    @property
+    def active(self):
+        return self.stddev > 0
+
+    def corrupt(self, inputs):
+        noise = keras.random.normal(
+            ops.shape(inputs), stddev=self.stddev, dtype=self.compute_dtype,
+            seed=self.seed_generator,
+        )
+        return inputs + noise
+
+    def get_config(self):
+        return {**super().get_config(), "stddev": self.stddev}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SaltAndPepperNoise(NoiseLayer):
+    """Salt-and-pepper noise: each component, with probability `rate`, is set to
+    `min_value` or `max_value` (each with probability 1/2).
+
+    Args:
+        rate: probability in [0, 1) that a component is corrupted (report: 0.25).
+        min_value: the "pepper" value (default 0).
+        max_value: the "salt" value (default 1); must be greater than `min_value`.
+        seed: optional integer seed.
+    """
+
+    def __init__(self, rate, min_value=0.0, max_value=1.0, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.rate = _check_fraction("rate", rate)
+        for name, value in (("min_value", min_value), ("max_value", max_value)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"`{name}` must be a number. Received: {name}={value!r}")
+        if not min_value < max_value:
+            raise ValueError(
+                "`min_value` must be less than `max_value`. "
+                f"Received: min_value={min_value!r}, max_value={max_value!r}"
+            )
+        self.min_value = float(min_value)
+        self.max_value = float(max_value)
+
+    @property
+    def active(self):
+        return self.rate > 0
+
+    def corrupt(self, inputs):
+        shape = ops.shape(inputs)
+        dtype = self.compute_dtype
+        hit = keras.random.uniform(shape, dtype=dtype, seed=self.seed_generator) < self.rate
+        salt = keras.random.uniform(shape, dtype=dtype, seed=self.seed_generator) < 0.5
+        value = ops.where(salt, ops.cast(self.max_value, dtype), ops.cast(self.min_value, dtype))
+        return ops.where(hit, value, inputs)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "min_value": self.min_value,
+            "max_value": self.max_value,
+        }
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ZeroMaskingNoise(NoiseLayer):
+    """Masking noise: each component is set to 0 independently with probability `rate`.
+
+    Unlike dropout, the survivors are not rescaled: the autoencoder must fill in what is missing.
+
+    Args:
+        rate: probability in [0, 1) that a component is zeroed (report: 0.65).
+        seed: optional integer seed.
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.rate = _check_fraction("rate", rate)
+
+    @property
+    def active(self):
+        return self.rate > 0
+
+    def corrupt(self, inputs):
+        keep = keras.random.uniform(
+            ops.shape(inputs), dtype=self.compute_dtype, seed=self.seed_generator
+        ) >= self.rate
+        return ops.where(keep, inputs, ops.zeros_like(inputs))
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
+
+
+# name -> (class, name of its level argument)
+NOISE_TYPES = {
+    "gaussian": (GaussianNoise, "stddev"),
+    "salt_and_pepper": (SaltAndPepperNoise, "rate"),
+    "masking": (ZeroMaskingNoise, "rate"),
+}
+
+
+def make_noise(kind, level, seed=None, name=None):
+    """Builds a noise layer from a type name and its level, or returns None for no noise.
+
+    Args:
+        kind: one of `NOISE_TYPES` ("gaussian", "salt_and_pepper", "masking") or "none".
+        level: Gaussian stddev, or the corrupted fraction for the other two.
+        seed: optional integer seed.
+        name: optional layer name.
+    """
+    if kind in (None, "none") or not level:
+        return None
+    if kind not in NOISE_TYPES:
+        raise ValueError(
+            f"Unknown noise type {kind!r}. Available: {', '.join(['none', *NOISE_TYPES])}"
+        )
+    cls, arg = NOISE_TYPES[kind]
+    return cls(**{arg: level}, seed=seed, name=name)

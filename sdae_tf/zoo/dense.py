@@ -1,0 +1,113 @@
+"""Dense stacked (denoising) autoencoders: blocks of Dense + sigmoid, mirrored decoder."""
+
+import math
+
+import keras
+
+from sdae_tf.layers import make_noise
+
+
+class DenseStack:
+    """A stack of Dense blocks with a mirrored decoder, trained greedily block by block.
+
+    Block k maps the clean code of blocks < k (the image itself for k = 0) through
+    `noise -> encoder_k -> decoder_k` back to that clean code. The encoder alone (`self.encoder`,
+    Flatten + the encoder Dense layers, no noise) is what gets fine-tuned and exported.
+
+    Args:
+        input_shape: shape of one example, e.g. (28, 28, 1).
+        hidden_units: widths of the encoder blocks, e.g. (1000, 1000).
+        activation: activation of every block, encoder and decoder (the report: sigmoid).
+        noise_type: "gaussian", "salt_and_pepper", "masking" or "none".
+        noise_level: Gaussian stddev or corrupted fraction.
+        loss: reconstruction loss of each block ("binary_crossentropy" fits [0, 1] targets).
+        seed: seeds the noise layers (block k uses seed + k).
+        name: prefix of the Keras models' names.
+    """
+
+    def __init__(self, input_shape, hidden_units=(1000, 1000), activation="sigmoid",
+                 noise_type="gaussian", noise_level=0.4, loss="binary_crossentropy",
+                 seed=None, name="dense_stack"):
+        if not hidden_units or any(int(u) < 1 for u in hidden_units):
+            raise ValueError(
+                f"`hidden_units` must be a non-empty list of positive widths. "
+                f"Received: hidden_units={hidden_units!r}"
+            )
+        self.input_shape = tuple(input_shape)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.activation = activation
+        self.noise_type = noise_type
+        self.noise_level = noise_level
+        self.loss = loss
+        self.seed = seed
+        self.name = name
+        make_noise(noise_type, noise_level)  # validates the noise arguments early
+        dims = [math.prod(self.input_shape), *self.hidden_units]
+        self.encoder_layers = [
+            keras.layers.Dense(u, activation=activation, name=f"encoder_{k + 1}")
+            for k, u in enumerate(self.hidden_units)
+        ]
+        self.decoder_layers = [
+            keras.layers.Dense(dims[k], activation=activation, name=f"decoder_{k + 1}")
+            for k in range(len(self.hidden_units))
+        ]
+        inputs = keras.Input(self.input_shape, name="images")
+        h = keras.layers.Flatten(name="flatten")(inputs)
+        for layer in self.encoder_layers:
+            h = layer(h)
+        self.encoder = keras.Model(inputs, h, name=f"{name}_encoder")
+
+    @property
+    def num_blocks(self):
+        return len(self.hidden_units)
+
+    @property
+    def embedding_size(self):
+        return self.hidden_units[-1]
+
+    def block_input_shape(self, k):
+        return self.input_shape if k == 0 else (self.hidden_units[k - 1],)
+
+    def features_before(self, k):
+        """A model from images to the clean code that block k reconstructs (None for k = 0)."""
+        if k == 0:
+            return None
+        inputs = keras.Input(self.input_shape, name="images")
+        h = keras.layers.Flatten()(inputs)
+        for layer in self.encoder_layers[:k]:
+            h = layer(h)
+        return keras.Model(inputs, h, name=f"{self.name}_features_{k}")
+
+    def pretrain_model(self, k):
+        """The denoising autoencoder of block k; shares its Dense layers with `encoder`."""
+        shape = self.block_input_shape(k)
+        inputs = keras.Input(shape, name=f"block_{k + 1}_inputs")
+        h = inputs
+        seed = None if self.seed is None else self.seed + k
+        noise = make_noise(self.noise_type, self.noise_level, seed=seed, name=f"noise_{k + 1}")
+        if noise is not None:
+            h = noise(h)
+        if k == 0:
+            h = keras.layers.Flatten()(h)
+        h = self.decoder_layers[k](self.encoder_layers[k](h))
+        if k == 0:
+            h = keras.layers.Reshape(shape)(h)
+        return keras.Model(inputs, h, name=f"{self.name}_block_{k + 1}")
+
+    def autoencoder(self):
+        """The whole stack, images -> code -> reconstructed images (no noise)."""
+        inputs = keras.Input(self.input_shape, name="images")
+        h = self.encoder(inputs)
+        for layer in reversed(self.decoder_layers):
+            h = layer(h)
+        outputs = keras.layers.Reshape(self.input_shape)(h)
+        return keras.Model(inputs, outputs, name=f"{self.name}_autoencoder")
+
+    def describe(self):
+        """What the export manifest records about the architecture and noise."""
+        return {
+            "family": "dense_stack",
+            "hidden_units": list(self.hidden_units),
+            "activation": self.activation,
+            "noise": {"type": self.noise_type, "level": self.noise_level},
+        }

@@ -1,0 +1,52 @@
+"""The zoo's registry: model name -> entry (builder, default dataset, defaults)."""
+
+import dataclasses
+from collections.abc import Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class ZooEntry:
+    """A named model of the zoo.
+
+    Args:
+        name: registry key, e.g. "sdae_mnist".
+        build: `build(input_shape, **hparams)` -> a model family object (e.g. `DenseStack`).
+        dataset: the dataset it is trained on by default.
+        hparams: defaults passed to `build` (hidden sizes, noise, ...), overridable per run.
+        layerwise_pretraining: whether training starts with greedy layer-wise pretraining.
+        description: one line for the zoo table and `--helpfull`.
+    """
+
+    name: str
+    build: Callable
+    dataset: str
+    hparams: dict = dataclasses.field(default_factory=dict)
+    layerwise_pretraining: bool = True
+    description: str = ""
+
+
+class Registry:
+    """Name -> `ZooEntry`; duplicate names are refused, unknown names list the known ones."""
+
+    def __init__(self):
+        self._entries = {}
+
+    def register(self, entry):
+        if entry.name in self._entries:
+            raise ValueError(f"Zoo model {entry.name!r} is already registered")
+        self._entries[entry.name] = entry
+        return entry
+
+    def get(self, name):
+        if name not in self._entries:
+            raise ValueError(f"Unknown zoo model {name!r}. Available: {', '.join(self.names())}")
+        return self._entries[name]
+
+    def names(self):
+        return sorted(self._entries)
+
+    def __contains__(self, name):
+        return name in self._entries
+
+    def __iter__(self):
+        return iter(self._entries[n] for n in self.names())
