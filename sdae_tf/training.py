@@ -107,7 +107,7 @@ def pretrain_layerwise(stack, data, cfg, run_dir=None):
         )
         print(f"Pretraining block {k + 1}/{stack.num_blocks} "
               f"({model.input_shape[1:]} -> {stack.hidden_units[k]})", flush=True)
-        h = model.fit(train_ds, validation_data=val_ds, epochs=cfg.pretrain_epochs,
+        h = model.fit(train_ds, validation_data=val_ds, epochs=cfg.pretrain_epochs, shuffle=False,
                       verbose=cfg.verbose, callbacks=_callbacks(run_dir, f"pretrain_block_{k + 1}"))
         records.append({"block": k + 1, "history": _history(h),
                         "seconds": round(time.perf_counter() - start, 2)})
@@ -133,7 +133,7 @@ def finetune(stack, data, cfg, run_dir=None):
                                          patience=cfg.finetune_epochs + 1,
                                          restore_best_weights=True)
     print(f"Fine-tuning encoder + head ({cfg.head_units} ReLU -> {data.num_classes})", flush=True)
-    h = model.fit(train_ds, validation_data=val_ds, epochs=cfg.finetune_epochs,
+    h = model.fit(train_ds, validation_data=val_ds, epochs=cfg.finetune_epochs, shuffle=False,
                   verbose=cfg.verbose, callbacks=[best, *_callbacks(run_dir, "finetune")])
     history = _history(h)
     record = {

@@ -1,0 +1,77 @@
+"""All command-line flags, in one place, all optional; `config_from_flags` turns them into a
+`TrainConfig`. Flags left unset (None) take the zoo entry's defaults."""
+
+from absl import flags
+
+from sdae_tf.data import DATASETS
+from sdae_tf.layers import NOISE_TYPES
+from sdae_tf.training import TrainConfig
+from sdae_tf.zoo import REGISTRY
+
+_D = TrainConfig()
+
+flags.DEFINE_enum("model", _D.model, REGISTRY.names(), "Zoo model to train.")
+flags.DEFINE_enum("dataset", None, list(DATASETS), "Dataset (default: the model's own).")
+flags.DEFINE_string("data_dir", None, "Folder with the MNIST IDX files (default: vendored copy).")
+flags.DEFINE_string("cache_dir", None,
+                    "Cache of built MNIST variants (default: $SDAE_TF_CACHE or ~/.cache/sdae_tf).")
+flags.DEFINE_integer("validation_size", None,
+                     "Validation examples carved off the training set (MNIST default 10000).",
+                     lower_bound=1)
+flags.DEFINE_integer("data_seed", _D.data_seed, "Seed of dataset variants and splits.")
+flags.DEFINE_integer("seed", _D.seed, "Seed of the training run (init, noise, shuffling).")
+flags.DEFINE_list("hidden_units", None, "Encoder block widths, e.g. 1000,1000.")
+flags.DEFINE_enum("noise_type", None, ["none", *NOISE_TYPES], "Input corruption.")
+flags.DEFINE_float("noise_level", None, "Gaussian stddev, or fraction corrupted.", lower_bound=0)
+flags.DEFINE_integer("batch_size", _D.batch_size, "Batch size of every stage.", lower_bound=1)
+flags.DEFINE_integer("pretrain_epochs", _D.pretrain_epochs, "Epochs per pretrained block.",
+                     lower_bound=0)
+flags.DEFINE_float("pretrain_learning_rate", _D.pretrain_learning_rate,
+                   "Adam learning rate of layer-wise pretraining.", lower_bound=0)
+flags.DEFINE_integer("finetune_epochs", _D.finetune_epochs, "Supervised fine-tuning epochs.",
+                     lower_bound=0)
+flags.DEFINE_float("learning_rate", _D.learning_rate, "Adam learning rate of fine-tuning.",
+                   lower_bound=0)
+flags.DEFINE_enum("lr_schedule", _D.lr_schedule, ["constant", "cosine"],
+                  "Learning-rate schedule of each stage (cosine decays to 0 over the stage).")
+flags.DEFINE_integer("head_units", _D.head_units, "Hidden width of the fine-tuning head.",
+                     lower_bound=1)
+flags.DEFINE_bool("jit_compile", _D.jit_compile,
+                  "XLA-compile train steps (on CPU it slows noisy models down).")
+flags.DEFINE_string("run_dir", None, "Run directory (default: runs/<model>-<timestamp>).")
+flags.DEFINE_string("export_dir", None, "Export the encoder here (SavedModel + .keras).")
+flags.DEFINE_bool("overwrite_export", _D.overwrite_export, "Replace an existing export.")
+flags.DEFINE_bool("quick", _D.quick,
+                  "Smoke-run shrink: 1024 training / 512 eval examples, 1 epoch per stage.")
+flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"],
+                  "Keras progress: 1 bar, 2 one line per epoch, 0 silent.")
+
+
+def config_from_flags(values=flags.FLAGS):
+    """The `TrainConfig` that parsed flags describe."""
+    hidden = values.hidden_units
+    return TrainConfig(
+        model=values.model,
+        dataset=values.dataset,
+        data_dir=values.data_dir,
+        cache_dir=values.cache_dir,
+        validation_size=values.validation_size,
+        data_seed=values.data_seed,
+        seed=values.seed,
+        hidden_units=tuple(int(u) for u in hidden) if hidden else None,
+        noise_type=values.noise_type,
+        noise_level=values.noise_level,
+        batch_size=values.batch_size,
+        pretrain_epochs=values.pretrain_epochs,
+        pretrain_learning_rate=values.pretrain_learning_rate,
+        finetune_epochs=values.finetune_epochs,
+        learning_rate=values.learning_rate,
+        lr_schedule=values.lr_schedule,
+        head_units=values.head_units,
+        jit_compile=values.jit_compile,
+        run_dir=values.run_dir,
+        export_dir=values.export_dir,
+        overwrite_export=values.overwrite_export,
+        quick=values.quick,
+        verbose=values.verbose if values.verbose == "auto" else int(values.verbose),
+    )

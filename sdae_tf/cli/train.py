@@ -1,0 +1,49 @@
+"""`sdae-train`: train a zoo model from flags / a flagfile, export its encoder, print accuracy.
+
+    sdae-train --flagfile=flags/sdae_mnist.flags
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+from sdae_tf import training  # noqa: E402
+from sdae_tf.cli import flags as train_flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+
+def summary(metrics):
+    """The lines printed at the end of a run."""
+    lines = [f"model {metrics['model']} on {metrics['dataset']} {metrics['sizes']}"]
+    if "test_accuracy" in metrics:
+        ft = metrics["finetune"]
+        lines.append(
+            f"test accuracy {metrics['test_accuracy']:.4f} (validation "
+            f"{metrics['val_accuracy']:.4f}, best epoch {ft['best_epoch']})"
+        )
+    if "export" in metrics:
+        lines.append(f"encoder exported to {metrics['export']['path']} (reloaded, max |diff| "
+                     f"{metrics['export']['reload_max_abs_diff']:.2g})")
+    lines.append(f"run directory {metrics['run_dir']}; {metrics['seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    metrics = training.run(train_flags.config_from_flags(FLAGS))
+    print(summary(metrics), flush=True)
+
+
+def run_main():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run_main()

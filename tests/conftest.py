@@ -1,0 +1,24 @@
+"""Shared test setup: quiet TensorFlow, a private variant cache, small datasets."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pathlib  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    # Built MNIST variants go to a per-session folder, never the user's cache.
+    monkeypatch.setenv("SDAE_TF_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from sdae_tf.data import load_digits
+
+    return load_digits()

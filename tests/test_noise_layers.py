@@ -1,0 +1,129 @@
+"""Noise layers: identity at inference, statistics with a fixed seed, validation, serialization."""
+
+import keras
+import numpy as np
+import pytest
+
+from sdae_tf.layers import GaussianNoise, SaltAndPepperNoise, ZeroMaskingNoise, make_noise
+
+LAYERS = {
+    "gaussian": lambda seed=1: GaussianNoise(0.4, seed=seed),
+    "salt_and_pepper": lambda seed=1: SaltAndPepperNoise(0.25, min_value=-1.0, max_value=2.0,
+                                                         seed=seed),
+    "masking": lambda seed=1: ZeroMaskingNoise(0.65, seed=seed),
+}
+
+
+@pytest.fixture(params=sorted(LAYERS))
+def make(request):
+    return LAYERS[request.param]
+
+
+def _x(shape=(64, 100)):
+    return np.random.default_rng(0).uniform(0.1, 0.9, size=shape).astype("float32")
+
+
+def test_identity_at_inference(make):
+    layer, x = make(), _x()
+    np.testing.assert_array_equal(layer(x), x)
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    assert not np.allclose(layer(x, training=True), x)
+
+
+def test_same_seed_same_noise_other_seed_other_noise(make):
+    x = _x()
+    a = np.asarray(make(seed=3)(x, training=True))
+    b = np.asarray(make(seed=3)(x, training=True))
+    c = np.asarray(make(seed=4)(x, training=True))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_gaussian_statistics():
+    x = np.zeros((400, 500), "float32")
+    noise = np.asarray(GaussianNoise(0.4, seed=0)(x, training=True))
+    assert abs(noise.std() - 0.4) < 0.004
+    assert abs(noise.mean()) < 0.002
+
+
+def test_salt_and_pepper_statistics():
+    x = np.full((400, 500), 0.5, "float32")
+    out = np.asarray(SaltAndPepperNoise(0.25, seed=0)(x, training=True))
+    hit = out != 0.5
+    assert abs(hit.mean() - 0.25) < 0.005
+    assert set(np.unique(out[hit])) == {0.0, 1.0}
+    assert abs((out[hit] == 1.0).mean() - 0.5) < 0.01
+
+
+def test_salt_and_pepper_custom_values():
+    x = np.full((100, 100), 0.5, "float32")
+    out = np.asarray(SaltAndPepperNoise(0.5, min_value=-1, max_value=3, seed=0)(x, training=True))
+    assert set(np.unique(out)) == {-1.0, 0.5, 3.0}
+
+
+def test_masking_statistics():
+    x = np.ones((400, 500), "float32")
+    out = np.asarray(ZeroMaskingNoise(0.65, seed=0)(x, training=True))
+    assert abs((out == 0).mean() - 0.65) < 0.005
+    assert set(np.unique(out)) == {0.0, 1.0}  # survivors are not rescaled
+
+
+def test_zero_level_is_identity_in_training():
+    x = _x()
+    for layer in (GaussianNoise(0.0), SaltAndPepperNoise(0.0), ZeroMaskingNoise(0.0)):
+        np.testing.assert_array_equal(layer(x, training=True), x)
+
+
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (lambda: GaussianNoise(-1), "stddev=-1"),
+        (lambda: GaussianNoise("a"), "stddev='a'"),
+        (lambda: SaltAndPepperNoise(1.5), "rate=1.5"),
+        (lambda: SaltAndPepperNoise(0.1, min_value=1, max_value=0), "min_value"),
+        (lambda: ZeroMaskingNoise(-0.1), "rate=-0.1"),
+        (lambda: ZeroMaskingNoise(1.0), "rate=1.0"),
+        (lambda: GaussianNoise(0.4, seed="x"), "seed='x'"),
+        (lambda: make_noise("speckle", 0.1), "Available: none, gaussian"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+def test_make_noise():
+    assert make_noise("none", 0.4) is None
+    assert make_noise("gaussian", 0.0) is None
+    layer = make_noise("masking", 0.3, seed=2)
+    assert isinstance(layer, ZeroMaskingNoise) and layer.rate == 0.3 and layer.seed == 2
+
+
+def test_config_round_trip(make):
+    layer = make()
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+    # The generic Keras path, through the registered name, gives the same class.
+    restored = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert type(restored) is type(layer) and restored.get_config() == config
+
+
+def test_keras_file_round_trip(make, tmp_path):
+    inputs = keras.Input((100,))
+    model = keras.Model(inputs, keras.layers.Dense(8)(make()(inputs)))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    x = _x()
+    np.testing.assert_allclose(loaded(x, training=False), model(x, training=False), atol=1e-6)
+    assert loaded.layers[1].get_config() == model.layers[1].get_config()
+
+
+def test_one_step_fit_uses_noise(make):
+    inputs = keras.Input((100,))
+    model = keras.Model(inputs, keras.layers.Dense(100)(make()(inputs)))
+    model.compile(optimizer="adam", loss="mse")
+    x = _x()
+    loss = model.fit(x, x, epochs=1, batch_size=64, verbose=0).history["loss"][0]
+    assert np.isfinite(loss)
