@@ -1,0 +1,142 @@
+"""Export and reuse: SavedModel + .keras + manifest, reload through our loader and through
+TensorFlow alone in a fresh process, atomic writes, overwrite rules, fine-tuning a reload."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from sdae_tf import export as export_lib
+from sdae_tf.zoo import DenseStack, classifier
+
+
+@pytest.fixture(scope="module")
+def trained(digits, tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    stack = DenseStack(digits.input_shape, hidden_units=(48, 24), seed=0)
+    block = stack.pretrain_model(0)
+    block.compile(optimizer="adam", loss=stack.loss)
+    block.fit(digits.x_train, digits.x_train, epochs=1, batch_size=64, verbose=0)
+    path = tmp_path_factory.mktemp("exports") / "encoder"
+    export_lib.export_encoder(stack.encoder, path, {"model": "tiny", "dataset": "digits"})
+    return stack, path
+
+
+@pytest.mark.parametrize("batch", [1, 7, 64])
+def test_loader_matches_the_encoder(trained, digits, batch):
+    stack, path = trained
+    x = digits.x_test[:batch]
+    expected = np.asarray(stack.encoder(x, training=False))
+    frozen = export_lib.load_encoder(path)
+    np.testing.assert_allclose(np.asarray(frozen(x)), expected, atol=1e-6)
+    trainable = export_lib.load_encoder(path, trainable=True)
+    np.testing.assert_allclose(np.asarray(trainable(x, training=False)), expected, atol=1e-6)
+
+
+def test_export_folder_and_manifest(trained):
+    _, path = trained
+    names = {p.name for p in path.iterdir()}
+    assert {"saved_model.pb", "variables", "encoder.keras", "manifest.json"} <= names
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no leftovers
+    manifest = export_lib.load_manifest(path)
+    assert manifest["model"] == "tiny" and manifest["embedding_size"] == 24
+    assert manifest["input"]["shape"] == [8, 8, 1]
+    assert manifest["endpoints"]["serve"] == "tensor"
+
+
+def test_tensorflow_alone_loads_the_export(trained, digits, tmp_path):
+    """A fresh process where importing sdae_tf is impossible loads both artefacts."""
+    stack, path = trained
+    x = digits.x_test[:5]
+    np.save(tmp_path / "x.npy", x)
+    script = textwrap.dedent(f"""
+        import sys
+
+        class Block:
+            def find_spec(self, name, *args):
+                if name.split(".")[0] == "sdae_tf":
+                    raise ImportError("sdae_tf is blocked in this process")
+
+        sys.meta_path.insert(0, Block())
+        import numpy as np
+        import tensorflow as tf
+
+        x = np.load({str(tmp_path / "x.npy")!r})
+        loaded = tf.saved_model.load({str(path)!r})
+        serve = loaded.serve(tf.constant(x)).numpy()
+        signature = loaded.signatures["serving_default"](images=tf.constant(x))
+        import keras
+        model = keras.saving.load_model({str(path / "encoder.keras")!r}, safe_mode=True)
+        assert "sdae_tf" not in sys.modules
+        np.savez({str(tmp_path / "out.npz")!r}, serve=serve,
+                 signature=signature["embedding"].numpy(), keras=model(x).numpy())
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
+    out = np.load(tmp_path / "out.npz")
+    expected = np.asarray(stack.encoder(x, training=False))
+    for key in ("serve", "signature", "keras"):
+        np.testing.assert_allclose(out[key], expected, atol=1e-6, err_msg=key)
+
+
+def test_frozen_layer_under_a_head_stays_frozen(trained, digits):
+    _, path = trained
+    encoder = export_lib.load_encoder(path)
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, keras.layers.Dense(10)(encoder(inputs)))
+    before = np.asarray(encoder(digits.x_val[:16]))
+    model.compile(optimizer="adam",
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(digits.x_train[:128], digits.y_train[:128], epochs=1, verbose=0)
+    np.testing.assert_array_equal(np.asarray(encoder(digits.x_val[:16])), before)
+
+
+def test_trainable_reload_fine_tunes_with_adam(trained, digits):
+    _, path = trained
+    encoder = export_lib.load_encoder(path, trainable=True)
+    model = classifier(encoder, 10, units=16)
+    before = [w.copy() for w in encoder.get_weights()]
+    model.compile(optimizer="adam",
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(digits.x_train[:128], digits.y_train[:128], epochs=1, verbose=0)
+    assert not np.allclose(before[0], encoder.get_weights()[0])
+
+
+def test_existing_export_is_kept_unless_overwrite(trained, tmp_path):
+    stack, _ = trained
+    path = tmp_path / "enc"
+    export_lib.export_encoder(stack.encoder, path, {"model": "first"})
+    with pytest.raises(FileExistsError, match="already exists"):
+        export_lib.export_encoder(stack.encoder, path, {"model": "second"})
+    assert export_lib.load_manifest(path)["model"] == "first"
+    export_lib.export_encoder(stack.encoder, path, {"model": "second"}, overwrite=True)
+    assert export_lib.load_manifest(path)["model"] == "second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["enc"]
+
+
+def test_failed_export_leaves_nothing_behind(trained, tmp_path, monkeypatch):
+    stack, _ = trained
+    path = tmp_path / "enc"
+    export_lib.export_encoder(stack.encoder, path, {"model": "first"})
+
+    def broken_save(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(type(stack.encoder), "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        export_lib.export_encoder(stack.encoder, tmp_path / "new", {})
+    with pytest.raises(OSError, match="disk full"):
+        export_lib.export_encoder(stack.encoder, path, {"model": "second"}, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["enc"]
+    assert export_lib.load_manifest(path)["model"] == "first"
+
+
+def test_loader_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no SavedModel"):
+        export_lib.load_encoder(tmp_path)
+    with pytest.raises(FileNotFoundError, match="not an sdae_tf export"):
+        export_lib.load_manifest(tmp_path)
+    assert json.dumps(export_lib.library_versions())

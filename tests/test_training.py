@@ -1,0 +1,114 @@
+"""The training loop end to end on the real 8x8 digits: accuracy floor, reproducibility,
+run directory contents, export refusal."""
+
+import dataclasses
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from sdae_tf import training
+
+# A tiny recipe that learns the 8x8 digits in a few seconds.
+TINY = training.TrainConfig(
+    model="sdae_mnist", dataset="digits", hidden_units=(256, 128), head_units=128,
+    batch_size=32, pretrain_epochs=5, pretrain_learning_rate=1e-2, finetune_epochs=10,
+    learning_rate=3e-3, verbose=0,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    cfg = dataclasses.replace(TINY, run_dir=str(root / "run"), export_dir=str(root / "export"))
+    return cfg, training.run(cfg)
+
+
+def test_tiny_run_learns_the_digits(tiny_run):
+    _, metrics = tiny_run
+    assert metrics["test_accuracy"] >= 0.9
+    first, second = metrics["pretrain"]
+    for block in (first, second):
+        losses = block["history"]["loss"]
+        assert len(losses) == 5 and losses[-1] < losses[0]
+    assert 1 <= metrics["finetune"]["best_epoch"] <= 10
+    assert metrics["val_accuracy"] == max(metrics["finetune"]["history"]["val_accuracy"])
+
+
+def test_run_directory_contents(tiny_run):
+    cfg, metrics = tiny_run
+    run_dir = metrics["run_dir"]
+    saved = json.loads(open(f"{run_dir}/metrics.json").read())
+    assert saved["test_accuracy"] == metrics["test_accuracy"]
+    config = json.loads(open(f"{run_dir}/config.json").read())
+    assert config["model"] == "sdae_mnist" and config["hidden_units"] == [256, 128]
+    tb = sorted(p.name for p in (pathlib.Path(run_dir) / "tensorboard").iterdir())
+    assert tb == ["finetune", "pretrain_block_1", "pretrain_block_2"]
+    assert metrics["export"]["reload_max_abs_diff"] < 1e-5
+    manifest = json.loads(open(f"{cfg.export_dir}/manifest.json").read())
+    assert manifest["model"] == "sdae_mnist" and manifest["dataset"] == "digits"
+    assert manifest["input"] == {"name": "images", "shape": [8, 8, 1], "dtype": "float32",
+                                 "range": [0.0, 1.0]}
+    assert manifest["embedding_size"] == 128
+    assert manifest["architecture"]["noise"] == {"type": "gaussian", "level": 0.4}
+    assert manifest["metrics"]["test_accuracy"] == metrics["test_accuracy"]
+    assert {"tensorflow", "keras", "sdae_tf"} <= set(manifest["versions"])
+
+
+def test_same_seed_same_numbers(tmp_path):
+    cfg = dataclasses.replace(TINY, pretrain_epochs=1, finetune_epochs=2, hidden_units=(32, 16))
+    a = training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "a")))
+    b = training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "b")))
+    c = training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "c"), seed=1))
+    assert _histories(a) == _histories(b)
+    assert a["finetune"]["history"] == b["finetune"]["history"]
+    assert a["test_accuracy"] == b["test_accuracy"]
+    assert a["finetune"]["history"] != c["finetune"]["history"]
+
+
+def _histories(metrics):
+    return [r["history"] for r in metrics["pretrain"]]
+
+
+def test_no_pretraining_baseline_skips_pretraining(tmp_path):
+    cfg = dataclasses.replace(TINY, model="nopretrain_mnist", finetune_epochs=1,
+                              run_dir=str(tmp_path / "run"))
+    metrics = training.run(cfg)
+    assert "pretrain" not in metrics and "test_accuracy" in metrics
+
+
+def test_existing_export_is_refused_before_training(tiny_run, tmp_path):
+    cfg, _ = tiny_run
+    before = sorted(p.name for p in pathlib.Path(cfg.export_dir).iterdir())
+    with pytest.raises(FileExistsError, match="--overwrite_export"):
+        training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "again")))
+    assert not (tmp_path / "again").exists()  # nothing trained, no run directory made
+    after = sorted(p.name for p in pathlib.Path(cfg.export_dir).iterdir())
+    assert before == after
+
+
+def test_non_empty_run_dir_is_refused(tiny_run):
+    cfg, _ = tiny_run
+    with pytest.raises(FileExistsError, match="not empty"):
+        training.run(dataclasses.replace(cfg, export_dir=None))
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [({"model": "sdae"}, "Available"), ({"batch_size": 0}, "batch_size"),
+     ({"learning_rate": 0.0}, "learning_rate"), ({"lr_schedule": "step"}, "lr_schedule"),
+     ({"finetune_epochs": -1}, "finetune_epochs")],
+)
+def test_bad_config(change, match, tmp_path):
+    with pytest.raises(ValueError, match=match):
+        training.run(dataclasses.replace(TINY, run_dir=str(tmp_path / "r"), **change))
+
+
+def test_quick_shrinks_the_run(tmp_path):
+    cfg = dataclasses.replace(TINY, quick=True, run_dir=str(tmp_path / "r"))
+    metrics = training.run(cfg)
+    assert all(len(r["history"]["loss"]) == 1 for r in metrics["pretrain"])
+    assert len(metrics["finetune"]["history"]["loss"]) == 1
+    assert metrics["sizes"]["train"] == min(training.QUICK_TRAIN_EXAMPLES, 1257)
+    assert np.isfinite(metrics["test_loss"])

@@ -1,0 +1,76 @@
+"""Zoo: registry behaviour and the dense stack's blocks, shared weights and shapes."""
+
+import keras
+import numpy as np
+import pytest
+
+from sdae_tf import zoo
+from sdae_tf.layers import GaussianNoise
+from sdae_tf.zoo import REGISTRY, DenseStack, Registry, ZooEntry
+
+
+def test_registry_names_and_errors():
+    assert {"sdae_mnist", "sae_mnist", "nopretrain_mnist"} <= set(REGISTRY.names())
+    with pytest.raises(ValueError, match="Unknown zoo model 'sdae_mnsit'. Available: .*sdae_mnist"):
+        REGISTRY.get("sdae_mnsit")
+    registry = Registry()
+    registry.register(ZooEntry("a", DenseStack, "digits"))
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(ZooEntry("a", DenseStack, "digits"))
+
+
+def test_entries_match_the_report():
+    sdae = zoo.build("sdae_mnist", (28, 28, 1))
+    assert sdae.hidden_units == (1000, 1000) and sdae.activation == "sigmoid"
+    assert (sdae.noise_type, sdae.noise_level) == ("gaussian", 0.4)
+    assert zoo.build("sae_mnist", (28, 28, 1)).noise_type == "none"
+    assert not REGISTRY.get("nopretrain_mnist").layerwise_pretraining
+    assert REGISTRY.get("sdae_mnist").layerwise_pretraining
+    assert sdae.encoder.output_shape == (None, 1000)
+    assert [ly.name for ly in sdae.encoder.layers[1:]] == ["flatten", "encoder_1", "encoder_2"]
+    override = zoo.build("sdae_mnist", (8, 8, 1), hidden_units=(16,), noise_level=None)
+    assert override.hidden_units == (16,) and override.noise_level == 0.4
+
+
+def test_block_models_shapes_and_noise():
+    stack = DenseStack((8, 8, 1), hidden_units=(32, 16), noise_type="gaussian", noise_level=0.3,
+                       seed=1)
+    first, second = stack.pretrain_model(0), stack.pretrain_model(1)
+    assert first.input_shape == (None, 8, 8, 1) and first.output_shape == (None, 8, 8, 1)
+    assert second.input_shape == (None, 32) and second.output_shape == (None, 32)
+    assert isinstance(first.layers[1], GaussianNoise) and first.layers[1].seed == 1
+    assert second.layers[1].seed == 2
+    assert stack.features_before(0) is None
+    assert stack.features_before(1).output_shape == (None, 32)
+    assert stack.autoencoder().output_shape == (None, 8, 8, 1)
+    assert stack.embedding_size == 16
+
+
+def test_no_noise_block_has_no_noise_layer():
+    stack = DenseStack((8, 8, 1), hidden_units=(8,), noise_type="none", noise_level=0.0)
+    assert not any(isinstance(ly, GaussianNoise) for ly in stack.pretrain_model(0).layers)
+
+
+def test_pretraining_a_block_trains_the_encoder_in_place(digits):
+    stack = DenseStack(digits.input_shape, hidden_units=(32, 16), seed=0)
+    before = [w.copy() for w in stack.encoder.get_weights()]
+    block = stack.pretrain_model(0)
+    block.compile(optimizer="adam", loss=stack.loss)
+    block.fit(digits.x_train, digits.x_train, epochs=1, batch_size=64, verbose=0)
+    after = stack.encoder.get_weights()
+    assert not np.allclose(before[0], after[0])  # encoder_1 moved
+    np.testing.assert_array_equal(before[2], after[2])  # encoder_2 untouched
+
+
+def test_bad_hidden_units():
+    with pytest.raises(ValueError, match="hidden_units"):
+        DenseStack((4,), hidden_units=())
+    with pytest.raises(ValueError, match="stddev=-1"):
+        DenseStack((4,), noise_type="gaussian", noise_level=-1)
+
+
+def test_classifier_head(digits):
+    stack = DenseStack(digits.input_shape, hidden_units=(32,))
+    model = zoo.classifier(stack.encoder, 10, units=20)
+    assert model.output_shape == (None, 10)
+    assert keras.ops.convert_to_numpy(model(digits.x_val[:3])).shape == (3, 10)
