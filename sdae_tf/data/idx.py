@@ -24,8 +24,12 @@ def _read_bytes(path):
                 return f.read()
         with open(path, "rb") as f:
             return f.read()
-    except (gzip.BadGzipFile, EOFError, zlib.error, OSError) as e:
-        raise IdxFormatError(f"{path}: not a readable gzip stream (corrupt or truncated): {e}") from e
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise IdxFormatError(
+            f"{path}: not a readable gzip stream (corrupt or truncated): {e}"
+        ) from e
+    except OSError as e:
+        raise IdxFormatError(f"{path}: cannot be read: {e}") from e
 
 
 def read_idx(path, expected_magic, expected_count=None):

@@ -22,7 +22,9 @@ class Sampling(keras.layers.Layer):
     def __init__(self, kl_weight=1.0, deterministic=False, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(kl_weight, bool) or not isinstance(kl_weight, (int, float)) or kl_weight < 0:
-            raise ValueError(f"`kl_weight` must be a number >= 0. Received: kl_weight={kl_weight!r}")
+            raise ValueError(
+                f"`kl_weight` must be a number >= 0. Received: kl_weight={kl_weight!r}"
+            )
         if not isinstance(deterministic, bool):
             raise ValueError(
                 f"`deterministic` must be a bool. Received: deterministic={deterministic!r}"

@@ -1,0 +1,89 @@
+"""The `sdae-train` CLI: every flagfile parses and smoke-runs with --quick; the installed entry
+point runs end to end in a subprocess."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+from absl.testing import flagsaver
+
+from sdae_tf import training
+from sdae_tf.cli import flags as train_flags
+from sdae_tf.cli import train as train_cli
+
+from .conftest import REPO
+
+FLAGFILES = sorted(p.name for p in (REPO / "flags").glob("*.flags") if p.name != "common.flags")
+FLAGS = flags.FLAGS
+
+
+def _parse(argv):
+    FLAGS.unparse_flags()
+    FLAGS(["sdae-train", *argv])
+    return train_flags.config_from_flags(FLAGS)
+
+
+@pytest.fixture
+def in_repo(monkeypatch):
+    monkeypatch.chdir(REPO)  # flagfiles nest with paths relative to the repository root
+
+
+def test_every_flagfile_opens_with_its_command():
+    assert FLAGFILES
+    for name in FLAGFILES:
+        text = (REPO / "flags" / name).read_text()
+        assert text.startswith(f"# sdae-train --flagfile=flags/{name}\n"), name
+
+
+@pytest.mark.parametrize("name", FLAGFILES)
+def test_flagfile_smoke_run(name, in_repo, tmp_path):
+    with flagsaver.flagsaver():
+        cfg = _parse([f"--flagfile=flags/{name}", "--quick", f"--run_dir={tmp_path / 'run'}",
+                      f"--export_dir={tmp_path / 'export'}", "--verbose=0"])
+        assert cfg.model == name.removesuffix(".flags") and cfg.quick
+        metrics = training.run(cfg)
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    assert metrics["sizes"]["train"] == training.QUICK_TRAIN_EXAMPLES
+    assert (tmp_path / "export" / "saved_model.pb").exists()
+    assert "test accuracy" in train_cli.summary(metrics)
+
+
+def test_flag_overrides_and_defaults(in_repo):
+    with flagsaver.flagsaver():
+        cfg = _parse(["--flagfile=flags/sdae_mnist.flags", "--noise_type=masking",
+                      "--noise_level=0.3", "--hidden_units=64,32", "--verbose=2"])
+    assert (cfg.noise_type, cfg.noise_level, cfg.hidden_units) == ("masking", 0.3, (64, 32))
+    assert cfg.verbose == 2 and cfg.batch_size == 128 and cfg.seed == 0
+    with flagsaver.flagsaver():
+        cfg = _parse([])
+    assert cfg == training.TrainConfig()
+
+
+def test_unknown_model_fails_at_parse_time():
+    with flagsaver.flagsaver(), pytest.raises(flags.IllegalFlagValueError, match="sdae_mnist"):
+        _parse(["--model=sdae_mnsit"])
+
+
+def test_installed_entry_point(tmp_path):
+    # The script pip put next to this interpreter (the venv may not be on PATH).
+    exe = shutil.which("sdae-train", path=os.path.dirname(sys.executable)) or shutil.which(
+        "sdae-train")
+    assert exe, "sdae-train is not installed: pip install -e ."
+    env = {**os.environ, "SDAE_TF_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run(
+        [exe, "--flagfile=flags/sdae_mnist.flags", "--quick", "--dataset=digits",
+         f"--run_dir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'export'}", "--verbose=2"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "test accuracy" in result.stdout and "encoder exported to" in result.stdout
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["dataset"] == "digits"
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["quick"] is True
+    stray = subprocess.run([exe, "--flagfile=flags/sdae_mnist.flags", "extra"], cwd=REPO,
+                           capture_output=True, text=True, timeout=120)
+    assert stray.returncode != 0 and "Unexpected arguments: extra" in stray.stderr
