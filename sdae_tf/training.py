@@ -213,6 +213,7 @@ def run(cfg):
             "dataset": data.name,
             "input": {"range": list(data.value_range)},
             "architecture": stack.describe(),
+            "noise": stack.describe()["noise"],
             "stage": "finetuned" if cfg.finetune_epochs > 0 else "pretrained",
             "metrics": {k: metrics[k] for k in ("val_accuracy", "test_accuracy") if k in metrics},
             "seed": cfg.seed,

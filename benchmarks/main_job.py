@@ -1,0 +1,67 @@
+"""Benchmark of the README's main job: wall time of the whole `sdae-train` command and test
+accuracy, over one or more seeds. Prints a table and writes JSON.
+
+    python benchmarks/main_job.py --seeds 0,1 --out benchmarks/results/main_job.json
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run_once(flagfile, seed, workdir):
+    exe = shutil.which("sdae-train", path=os.path.dirname(sys.executable)) or "sdae-train"
+    run_dir, export_dir = workdir / f"run{seed}", workdir / f"export{seed}"
+    start = time.perf_counter()
+    subprocess.run([exe, f"--flagfile={flagfile}", f"--seed={seed}", f"--run_dir={run_dir}",
+                    f"--export_dir={export_dir}", "--verbose=0"], cwd=REPO, check=True)
+    wall = time.perf_counter() - start
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return {
+        "seed": seed,
+        "wall_seconds": round(wall, 1),
+        "train_seconds": metrics["seconds"],
+        "test_accuracy": metrics["test_accuracy"],
+        "val_accuracy": metrics["val_accuracy"],
+        "pretrain_seconds": [b["seconds"] for b in metrics.get("pretrain", [])],
+        "finetune_seconds": metrics["finetune"]["seconds"],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flagfile", default="flags/sdae_mnist.flags")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--out", default="benchmarks/results/main_job.json")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [run_once(args.flagfile, int(s), pathlib.Path(tmp)) for s in args.seeds.split(",")]
+    result = {
+        "flagfile": args.flagfile,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "runs": runs,
+        "median_wall_seconds": statistics.median(r["wall_seconds"] for r in runs),
+        "min_test_accuracy": min(r["test_accuracy"] for r in runs),
+    }
+    print("| seed | wall s | train s | val acc | test acc |\n|---|---|---|---|---|")
+    for r in runs:
+        print(f"| {r['seed']} | {r['wall_seconds']} | {r['train_seconds']} | "
+              f"{r['val_accuracy']:.4f} | {r['test_accuracy']:.4f} |")
+    out = REPO / args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""The README's main job for real on MNIST (slow: about two minutes; `pytest -m slow`)."""
+
+import pytest
+from absl import flags
+from absl.testing import flagsaver
+
+from sdae_tf import training
+from sdae_tf.cli import flags as train_flags
+
+from .conftest import REPO
+
+
+@pytest.mark.slow
+def test_main_job_reaches_098(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    with flagsaver.flagsaver():
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["sdae-train", "--flagfile=flags/sdae_mnist.flags", "--verbose=0",
+                     f"--run_dir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'export'}"])
+        metrics = training.run(train_flags.config_from_flags())
+    assert metrics["sizes"] == {"train": 50000, "val": 10000, "test": 10000}
+    assert metrics["test_accuracy"] >= 0.98
+    assert metrics["export"]["reload_max_abs_diff"] < 1e-5
