@@ -7,7 +7,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 
 from sdae_tf import training  # noqa: E402
 from sdae_tf.cli import flags as train_flags  # noqa: E402
@@ -37,6 +37,7 @@ def main(argv):
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
+    logging.set_verbosity(logging.WARNING)  # SavedModel writing logs every shard at INFO
     metrics = training.run(train_flags.config_from_flags(FLAGS))
     print(summary(metrics), flush=True)
 
