@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from sdae_tf import export as export_lib
-from sdae_tf import zoo
+from sdae_tf import plots, sampling, zoo
 from sdae_tf.data import load_dataset, make_pipeline
 
 # What `quick=True` shrinks a run to: smoke tests of every flagfile use it.
@@ -35,6 +35,10 @@ class TrainConfig:
     hidden_units: tuple | None = None
     noise_type: str | None = None
     noise_level: float | None = None
+    latent_units: tuple | None = None
+    kl_weight: float | None = None
+    lambdas: tuple | None = None
+    per_component: bool | None = None
     batch_size: int = 128
     pretrain_epochs: int = 2
     pretrain_learning_rate: float = 1e-3
@@ -42,6 +46,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     lr_schedule: str = "cosine"
     head_units: int = 1000
+    num_samples: int = 0
     jit_compile: bool = False
     run_dir: str | None = None
     export_dir: str | None = None
@@ -54,7 +59,7 @@ class TrainConfig:
         for name in ("batch_size", "head_units"):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be >= 1. Received: {getattr(self, name)}")
-        for name in ("pretrain_epochs", "finetune_epochs"):
+        for name in ("pretrain_epochs", "finetune_epochs", "num_samples"):
             if getattr(self, name) < 0:
                 raise ValueError(f"`{name}` must be >= 0. Received: {getattr(self, name)}")
         for name in ("learning_rate", "pretrain_learning_rate"):
@@ -103,10 +108,10 @@ def pretrain_layerwise(stack, data, cfg, run_dir=None):
         steps = len(train_ds) * cfg.pretrain_epochs
         model.compile(
             optimizer=make_optimizer(cfg.pretrain_learning_rate, cfg.lr_schedule, steps),
-            loss=stack.loss, jit_compile=cfg.jit_compile,
+            loss=stack.block_loss(k), jit_compile=cfg.jit_compile,
         )
-        print(f"Pretraining block {k + 1}/{stack.num_blocks} "
-              f"({model.input_shape[1:]} -> {stack.hidden_units[k]})", flush=True)
+        print(f"Pretraining block {k + 1}/{stack.num_blocks}: {stack.block_summary(k)}",
+              flush=True)
         h = model.fit(train_ds, validation_data=val_ds, epochs=cfg.pretrain_epochs, shuffle=False,
                       verbose=cfg.verbose, callbacks=_callbacks(run_dir, f"pretrain_block_{k + 1}"))
         records.append({"block": k + 1, "history": _history(h),
@@ -143,6 +148,21 @@ def finetune(stack, data, cfg, run_dir=None):
         "seconds": round(time.perf_counter() - start, 2),
     }
     return model, record
+
+
+def write_samples(stack, data, num_samples, seed, run_dir, rows=5):
+    """Top-down Bernoulli samples of the (pre)trained stack around the first `rows` test
+    examples, as `samples.png`: the original first in each row, samples after."""
+    if not hasattr(stack, "decoder_layers"):
+        raise ValueError(f"{stack.name}: Bernoulli sampling needs a dense stack")
+    originals = data.x_test[:rows]
+    samples = sampling.bernoulli_samples(stack, originals, num_samples, seed=seed)
+    grid = np.concatenate([originals[:, None], samples], axis=1)
+    return plots.save_image_grid(
+        grid, pathlib.Path(run_dir) / "samples.png",
+        title=f"{stack.name}: top-down Bernoulli samples (original first)",
+        col_labels=["original", *[f"sample {i + 1}" for i in range(num_samples)]],
+    )
 
 
 def _write_json(path, obj):
@@ -193,12 +213,16 @@ def run(cfg):
     print(f"{cfg.model} on {data.name}: {data.sizes()} examples of shape {data.input_shape}",
           flush=True)
     stack = zoo.build(cfg.model, data.input_shape, hidden_units=cfg.hidden_units,
-                      noise_type=cfg.noise_type, noise_level=cfg.noise_level, seed=cfg.seed)
+                      noise_type=cfg.noise_type, noise_level=cfg.noise_level,
+                      latent_units=cfg.latent_units, kl_weight=cfg.kl_weight,
+                      lambdas=cfg.lambdas, per_component=cfg.per_component, seed=cfg.seed)
 
     metrics = {"model": cfg.model, "dataset": data.name, "sizes": data.sizes(),
                "architecture": stack.describe()}
     if entry.layerwise_pretraining and cfg.pretrain_epochs > 0:
         metrics["pretrain"] = pretrain_layerwise(stack, data, cfg, run_dir)
+    if cfg.num_samples > 0:
+        metrics["samples"] = str(write_samples(stack, data, cfg.num_samples, cfg.seed, run_dir))
     if cfg.finetune_epochs > 0:
         classifier, metrics["finetune"] = finetune(stack, data, cfg, run_dir)
         test_ds = make_pipeline(data.x_test, data.y_test, batch_size=1024)

@@ -21,8 +21,16 @@ flags.DEFINE_integer("validation_size", None,
 flags.DEFINE_integer("data_seed", _D.data_seed, "Seed of dataset variants and splits.")
 flags.DEFINE_integer("seed", _D.seed, "Seed of the training run (init, noise, shuffling).")
 flags.DEFINE_list("hidden_units", None, "Encoder block widths, e.g. 1000,1000.")
-flags.DEFINE_enum("noise_type", None, ["none", *NOISE_TYPES], "Input corruption.")
+flags.DEFINE_enum("noise_type", None, ["none", *NOISE_TYPES, "learned_gaussian"],
+                  "Input corruption (learned_gaussian: the learned-sigma models only).")
 flags.DEFINE_float("noise_level", None, "Gaussian stddev, or fraction corrupted.", lower_bound=0)
+flags.DEFINE_list("latent_units", None, "VAE family: latent size per block, e.g. 20.")
+flags.DEFINE_float("kl_weight", None, "VAE family: weight of the KL term.", lower_bound=0)
+flags.DEFINE_list("lambdas", None,
+                  "Learned sigma: reward weight of mean(sigma) per block, e.g. 0.026,0.016. "
+                  "(--noise_level sets the floor of sigma.)")
+flags.DEFINE_bool("per_component", None,
+                  "Learned sigma: one sigma per input component instead of one per example.")
 flags.DEFINE_integer("batch_size", _D.batch_size, "Batch size of every stage.", lower_bound=1)
 flags.DEFINE_integer("pretrain_epochs", _D.pretrain_epochs, "Epochs per pretrained block.",
                      lower_bound=0)
@@ -36,6 +44,9 @@ flags.DEFINE_enum("lr_schedule", _D.lr_schedule, ["constant", "cosine"],
                   "Learning-rate schedule of each stage (cosine decays to 0 over the stage).")
 flags.DEFINE_integer("head_units", _D.head_units, "Hidden width of the fine-tuning head.",
                      lower_bound=1)
+flags.DEFINE_integer("num_samples", _D.num_samples,
+                     "Top-down Bernoulli samples per example after pretraining, written to "
+                     "<run_dir>/samples.png (dense stacks; 0: none).", lower_bound=0)
 flags.DEFINE_bool("jit_compile", _D.jit_compile,
                   "XLA-compile train steps (on CPU it slows noisy models down).")
 flags.DEFINE_string("run_dir", None, "Run directory (default: runs/<model>-<timestamp>).")
@@ -49,7 +60,7 @@ flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"],
 
 def config_from_flags(values=flags.FLAGS):
     """The `TrainConfig` that parsed flags describe."""
-    hidden = values.hidden_units
+    hidden, latent = values.hidden_units, values.latent_units
     return TrainConfig(
         model=values.model,
         dataset=values.dataset,
@@ -61,6 +72,10 @@ def config_from_flags(values=flags.FLAGS):
         hidden_units=tuple(int(u) for u in hidden) if hidden else None,
         noise_type=values.noise_type,
         noise_level=values.noise_level,
+        latent_units=tuple(int(u) for u in latent) if latent else None,
+        kl_weight=values.kl_weight,
+        lambdas=tuple(float(v) for v in values.lambdas) if values.lambdas else None,
+        per_component=values.per_component,
         batch_size=values.batch_size,
         pretrain_epochs=values.pretrain_epochs,
         pretrain_learning_rate=values.pretrain_learning_rate,
@@ -68,6 +83,7 @@ def config_from_flags(values=flags.FLAGS):
         learning_rate=values.learning_rate,
         lr_schedule=values.lr_schedule,
         head_units=values.head_units,
+        num_samples=values.num_samples,
         jit_compile=values.jit_compile,
         run_dir=values.run_dir,
         export_dir=values.export_dir,

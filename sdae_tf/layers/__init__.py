@@ -1,5 +1,6 @@
 """Custom Keras layers: input corruption (noise) and VAE sampling, all serializable."""
 
+from sdae_tf.layers.learned_noise import LearnedGaussianNoise
 from sdae_tf.layers.noise import (
     NOISE_TYPES,
     GaussianNoise,
@@ -13,6 +14,7 @@ from sdae_tf.layers.sampling import Sampling
 __all__ = [
     "NOISE_TYPES",
     "GaussianNoise",
+    "LearnedGaussianNoise",
     "NoiseLayer",
     "SaltAndPepperNoise",
     "Sampling",

@@ -1,39 +1,92 @@
-"""The model zoo: named models in a registry. `REGISTRY.get(name).build(input_shape)`."""
+"""The model zoo: named models in a registry. `build(name, input_shape)` gives a family object.
 
+Every family exposes what the one training loop (`sdae_tf.training`) needs: `encoder` (the
+Keras model that is fine-tuned and exported), `num_blocks`, `features_before(k)` (images ->
+the clean input of block k, None for k = 0), `pretrain_model(k)` (block k's autoencoder, noise
+inside), `block_loss(k)`, `block_summary(k)`, `embedding_size` and `describe()`.
+"""
+
+import inspect
+
+from sdae_tf.zoo.conv import ConvAutoencoder
 from sdae_tf.zoo.dense import DenseStack
 from sdae_tf.zoo.heads import classifier, dense_head
+from sdae_tf.zoo.learned_sigma import LearnedSigmaBlock, LearnedSigmaStack
 from sdae_tf.zoo.registry import Registry, ZooEntry
+from sdae_tf.zoo.vae import VariationalStack
 
 REGISTRY = Registry()
 
-_MNIST_DENSE = {"hidden_units": (1000, 1000), "activation": "sigmoid"}
+_DENSE = {"hidden_units": (1000, 1000), "activation": "sigmoid"}
+_GAUSS = {"noise_type": "gaussian", "noise_level": 0.4}
+_CLEAN = {"noise_type": "none", "noise_level": 0.0}
 
-REGISTRY.register(ZooEntry(
-    "sdae_mnist", DenseStack, "mnist",
-    {**_MNIST_DENSE, "noise_type": "gaussian", "noise_level": 0.4},
-    description="stacked denoising autoencoder 784-1000-1000, Gaussian noise 0.4, "
-                "greedy layer-wise pretraining (report Table 1)",
-))
-REGISTRY.register(ZooEntry(
-    "sae_mnist", DenseStack, "mnist",
-    {**_MNIST_DENSE, "noise_type": "none", "noise_level": 0.0},
-    description="stacked autoencoder 784-1000-1000 without noise, layer-wise pretraining "
-                "(report Table 1)",
-))
-REGISTRY.register(ZooEntry(
-    "nopretrain_mnist", DenseStack, "mnist",
-    {**_MNIST_DENSE, "noise_type": "none", "noise_level": 0.0},
-    layerwise_pretraining=False,
-    description="the same 784-1000-1000 network trained from random initialisation "
-                "(report Table 1's no-pretraining baseline)",
-))
+for _entry in [
+    ZooEntry("sdae_mnist", DenseStack, "mnist", {**_DENSE, **_GAUSS},
+             description="stacked denoising autoencoder 784-1000-1000, Gaussian noise 0.4, "
+                         "greedy layer-wise pretraining (Table 1)"),
+    ZooEntry("sae_mnist", DenseStack, "mnist", {**_DENSE, **_CLEAN},
+             description="stacked autoencoder 784-1000-1000 without noise, layer-wise "
+                         "pretraining (Table 1)"),
+    ZooEntry("nopretrain_mnist", DenseStack, "mnist", {**_DENSE, **_CLEAN},
+             layerwise_pretraining=False,
+             description="the 784-1000-1000 network trained from random initialisation "
+                         "(Table 1's no-pretraining baseline)"),
+    ZooEntry("sdae_learned_sigma_mnist", LearnedSigmaStack, "mnist",
+             {**_DENSE, "lambdas": (0.026, 0.016), "floor": 0.4},
+             description="SDAE whose per-example Gaussian sigma is learned by a noise network "
+                         "(floor 0.4, lambda 0.026 / 0.016; Table 3)"),
+    ZooEntry("vae_mnist", VariationalStack, "mnist",
+             {"hidden_units": (400,), "latent_units": (20,), **_CLEAN},
+             description="VAE 784-400-20 (ReLU), latent mean as features (Table 2)"),
+    ZooEntry("dvae_mnist", VariationalStack, "mnist",
+             {"hidden_units": (400,), "latent_units": (20,), **_GAUSS},
+             description="denoising VAE: the VAE with Gaussian 0.4 input noise, clean target "
+                         "(Table 2)"),
+    ZooEntry("sdvae_mnist", VariationalStack, "mnist",
+             {"hidden_units": (400, 200), "latent_units": (100, 20), **_GAUSS},
+             description="stacked DVAE: 784-400-100 then 100-200-20, trained layer-wise on the "
+                         "previous block's mean (Table 2)"),
+]:
+    REGISTRY.register(_entry)
+
+for _data, _shape_note, _down in [("mnist", "16x7x7 code", 2), ("cifar10", "16x8x8 code", 2),
+                                  ("cub200", "16x8x8 code", 4)]:
+    REGISTRY.register(ZooEntry(
+        f"cae_{_data}", ConvAutoencoder, _data, {"downsample": _down, **_CLEAN},
+        layerwise_pretraining=True,
+        description=f"convolutional autoencoder, 8 conv layers, {_shape_note} (Tables 4-5)"))
+    REGISTRY.register(ZooEntry(
+        f"cdae_{_data}", ConvAutoencoder, _data, {"downsample": _down, **_GAUSS},
+        description=f"convolutional denoising autoencoder, Gaussian 0.4, {_shape_note} "
+                    "(Tables 4-5)"))
 
 
 def build(name, input_shape, **overrides):
-    """Builds a zoo model by name; `overrides` replace the entry's default hyperparameters."""
+    """Builds a zoo model by name. `overrides` (None values ignored) replace the entry's
+    default hyperparameters; one the family does not take is an error naming it."""
     entry = REGISTRY.get(name)
-    hparams = {**entry.hparams, **{k: v for k, v in overrides.items() if v is not None}}
-    return entry.build(input_shape, name=name, **hparams)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    accepted = inspect.signature(entry.build).parameters
+    unknown = sorted(set(given) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"{name} ({entry.build.__name__}) does not take {', '.join(unknown)}. "
+            f"It takes: {', '.join(p for p in accepted if p not in ('input_shape', 'name'))}"
+        )
+    return entry.build(input_shape, name=name, **{**entry.hparams, **given})
 
 
-__all__ = ["REGISTRY", "DenseStack", "Registry", "ZooEntry", "build", "classifier", "dense_head"]
+__all__ = [
+    "REGISTRY",
+    "ConvAutoencoder",
+    "DenseStack",
+    "LearnedSigmaBlock",
+    "LearnedSigmaStack",
+    "Registry",
+    "VariationalStack",
+    "ZooEntry",
+    "build",
+    "classifier",
+    "dense_head",
+]

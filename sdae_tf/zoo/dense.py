@@ -68,6 +68,12 @@ class DenseStack:
     def block_input_shape(self, k):
         return self.input_shape if k == 0 else (self.hidden_units[k - 1],)
 
+    def block_summary(self, k):
+        return f"{self.block_input_shape(k)} -> {self.hidden_units[k]}"
+
+    def block_loss(self, k):
+        return self.loss
+
     def features_before(self, k):
         """A model from images to the clean code that block k reconstructs (None for k = 0)."""
         if k == 0:

@@ -4,9 +4,11 @@ import keras
 
 
 def dense_head(num_classes, units=1000, name="head"):
-    """The report's fresh two-layer head: Dense(units, ReLU) -> Dense(num_classes) logits."""
+    """The report's fresh two-layer head: Dense(units, ReLU) -> Dense(num_classes) logits.
+    Spatial (conv) codes are flattened first."""
     return keras.Sequential(
         [
+            keras.layers.Flatten(name=f"{name}_flatten"),
             keras.layers.Dense(units, activation="relu", name=f"{name}_hidden"),
             keras.layers.Dense(num_classes, name=f"{name}_logits"),
         ],

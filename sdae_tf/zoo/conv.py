@@ -1,0 +1,122 @@
+"""Convolutional (denoising) autoencoders: a short encoder-decoder without skip connections
+(report section 6), upsampling + convolution instead of transposed convolution."""
+
+import keras
+
+from sdae_tf.layers import make_noise
+
+
+class ConvAutoencoder:
+    """Four conv layers down, four up (8 in all); encoder and decoder stand alone.
+
+    Encoder: `Conv(f0) -> Conv(f1, stride 2) -> Conv(f2) -> Conv(code, stride 2)`, repeated
+    stride-2 steps set by `downsample`; decoder: `Conv -> UpSampling ... -> Conv(channels,
+    sigmoid)`. The code keeps its spatial layout, `(H / 2^downsample, W / 2^downsample,
+    code_channels)`: 7x7x16 = 784 on MNIST, the dense SDAE's scale.
+
+    Trained end to end as one block (`num_blocks == 1`) through the same loop as the stacks.
+
+    Args:
+        input_shape: (H, W, C); H and W divisible by 2**downsample.
+        filters: widths of the three inner conv layers of the encoder (mirrored in the decoder).
+        code_channels: channels of the code.
+        downsample: number of stride-2 steps (2 for 28x28 / 32x32, 4 for 128x128).
+        noise_type, noise_level: input corruption while training (CAE: "none").
+        loss: reconstruction loss (inputs in [0, 1]: binary cross-entropy).
+        seed: seeds the noise layer.
+        name: prefix of the Keras models' names.
+    """
+
+    def __init__(self, input_shape, filters=(32, 32, 32), code_channels=16, downsample=2,
+                 noise_type="gaussian", noise_level=0.4, loss="binary_crossentropy",
+                 seed=None, name="conv_autoencoder"):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3:
+            raise ValueError(f"`input_shape` must be (H, W, C). Received: {input_shape}")
+        if not 1 <= downsample <= 4:
+            raise ValueError(f"`downsample` must be in [1, 4]. Received: downsample={downsample}")
+        step = 2**downsample
+        if input_shape[0] % step or input_shape[1] % step:
+            raise ValueError(
+                f"Input height and width must be divisible by 2**downsample={step}. "
+                f"Received: input_shape={input_shape}"
+            )
+        if len(filters) != 3:
+            raise ValueError(f"`filters` must hold 3 widths. Received: filters={filters!r}")
+        make_noise(noise_type, noise_level)  # validates early
+        self.input_shape = input_shape
+        self.filters = tuple(int(f) for f in filters)
+        self.code_channels = int(code_channels)
+        self.downsample = int(downsample)
+        self.noise_type, self.noise_level = noise_type, noise_level
+        self.loss, self.seed, self.name = loss, seed, name
+        self.encoder = self._build_encoder()
+        self.decoder = self._build_decoder()
+
+    def _strides(self):
+        # The stride-2 steps fall on encoder layers 2 and 4 first, then 1 and 3.
+        order = [1, 3, 0, 2][: self.downsample]
+        return [2 if i in order else 1 for i in range(4)]
+
+    def _build_encoder(self):
+        inputs = keras.Input(self.input_shape, name="images")
+        h = inputs
+        widths = [*self.filters, self.code_channels]
+        for i, (width, stride) in enumerate(zip(widths, self._strides(), strict=True)):
+            h = keras.layers.Conv2D(width, 3, strides=stride, padding="same", activation="relu",
+                                    name=f"encoder_conv_{i + 1}")(h)
+        return keras.Model(inputs, h, name=f"{self.name}_encoder")
+
+    def _build_decoder(self):
+        # Mirror of the encoder: where it strides by 2, upsample by 2 before the conv.
+        code = keras.Input(self.encoder.output_shape[1:], name="code")
+        h = code
+        widths = [*reversed(self.filters), self.input_shape[-1]]
+        ups = list(reversed(self._strides()))
+        for i, (width, up) in enumerate(zip(widths, ups, strict=True)):
+            if up == 2:
+                h = keras.layers.UpSampling2D(2, name=f"decoder_up_{i + 1}")(h)
+            h = keras.layers.Conv2D(width, 3, padding="same",
+                                    activation="sigmoid" if i == 3 else "relu",
+                                    name=f"decoder_conv_{i + 1}")(h)
+        return keras.Model(code, h, name=f"{self.name}_decoder")
+
+    num_blocks = 1
+
+    @property
+    def embedding_size(self):
+        shape = self.encoder.output_shape[1:]
+        return shape[0] * shape[1] * shape[2]
+
+    def features_before(self, k):
+        return None
+
+    def block_loss(self, k):
+        return self.loss
+
+    def block_summary(self, k):
+        return f"{self.input_shape} -> {self.encoder.output_shape[1:]}"
+
+    def pretrain_model(self, k):
+        """The whole (denoising) autoencoder, images -> noise -> encoder -> decoder."""
+        inputs = keras.Input(self.input_shape, name="images")
+        h = inputs
+        noise = make_noise(self.noise_type, self.noise_level, seed=self.seed, name="noise")
+        if noise is not None:
+            h = noise(h)
+        outputs = self.decoder(self.encoder(h))
+        return keras.Model(inputs, outputs, name=f"{self.name}_autoencoder")
+
+    def autoencoder(self):
+        """images -> code -> reconstructed images (no noise)."""
+        inputs = keras.Input(self.input_shape, name="images")
+        return keras.Model(inputs, self.decoder(self.encoder(inputs)),
+                           name=f"{self.name}_reconstruct")
+
+    def describe(self):
+        return {
+            "family": "conv",
+            "filters": list(self.filters),
+            "code_shape": list(self.encoder.output_shape[1:]),
+            "noise": {"type": self.noise_type, "level": self.noise_level},
+        }

@@ -1,0 +1,137 @@
+"""SDAE with learned noise (report section 4): each block's Gaussian sigma is predicted by a
+noise network that is rewarded for keeping reconstruction hard."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from sdae_tf.layers import LearnedGaussianNoise
+from sdae_tf.zoo.dense import DenseStack
+
+
+class LearnedSigmaBlock(keras.Model):
+    """One denoising block trained with two optimizers over disjoint variables.
+
+    Both gradients come from the same forward pass, then both are applied:
+    - the autoencoder (`autoencoder`) on the reconstruction loss (the compiled loss);
+    - the noise network (`noise`) on `reconstruction - lam * mean(sigma)`, with its own
+      `noise_optimizer`.
+
+    Logged per epoch: `loss` (reconstruction), `noise_loss`, `sigma` (mean predicted sigma).
+    Validation (`test_step`) measures the clean reconstruction, as for the fixed-noise blocks,
+    and the sigma the network would apply.
+
+    Args:
+        noise: a `LearnedGaussianNoise` layer.
+        autoencoder: a Keras model, clean block input -> reconstruction (no noise inside).
+        lam: weight of the sigma reward (report: 0.026 for block 1, 0.016 for block 2).
+        noise_learning_rate: Adam learning rate of the noise network.
+    """
+
+    def __init__(self, noise, autoencoder, lam, noise_learning_rate=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.noise = noise
+        self.autoencoder = autoencoder
+        self.lam = float(lam)
+        self.noise_optimizer = keras.optimizers.Adam(noise_learning_rate)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.noise_loss_tracker = keras.metrics.Mean(name="noise_loss")
+        self.sigma_tracker = keras.metrics.Mean(name="sigma")
+        self.noise.build((None, *autoencoder.input_shape[1:]))
+        # Variables must exist before the first traced step (see STACK_NOTES).
+        self.noise_optimizer.build(self.noise.trainable_variables)
+
+    def call(self, inputs, training=False):
+        return self.autoencoder(self.noise(inputs, training=training), training=training)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.noise_loss_tracker, self.sigma_tracker]
+
+    def _loss_terms(self, x, y, training):
+        noisy, sigma = self.noise(x, training=training, return_sigma=True)
+        reconstruction = self.autoencoder(noisy, training=training)
+        loss = self.compute_loss(x=x, y=y, y_pred=reconstruction)
+        mean_sigma = ops.mean(sigma)
+        return loss, loss - self.lam * mean_sigma, mean_sigma
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape(persistent=True) as tape:
+            loss, noise_loss, mean_sigma = self._loss_terms(x, y, training=True)
+        ae_vars = self.autoencoder.trainable_variables
+        noise_vars = self.noise.trainable_variables
+        ae_grads = tape.gradient(loss, ae_vars)
+        noise_grads = tape.gradient(noise_loss, noise_vars)
+        del tape
+        self.optimizer.apply(ae_grads, ae_vars)
+        self.noise_optimizer.apply(noise_grads, noise_vars)
+        return self._track(loss, noise_loss, mean_sigma)
+
+    def test_step(self, data):
+        x, y = data
+        reconstruction = self.autoencoder(x, training=False)
+        loss = self.compute_loss(x=x, y=y, y_pred=reconstruction)
+        mean_sigma = ops.mean(self.noise.sigma(x))
+        return self._track(loss, loss - self.lam * mean_sigma, mean_sigma)
+
+    def _track(self, loss, noise_loss, mean_sigma):
+        self.loss_tracker.update_state(loss)
+        self.noise_loss_tracker.update_state(noise_loss)
+        self.sigma_tracker.update_state(mean_sigma)
+        return {m.name: m.result() for m in self.metrics}
+
+
+class LearnedSigmaStack(DenseStack):
+    """A `DenseStack` whose blocks corrupt their input with learned Gaussian noise.
+
+    Args:
+        input_shape, hidden_units, activation, loss, seed, name: as `DenseStack`.
+        lambdas: sigma reward weight per block (report: 0.026, 0.016).
+        floor: lower bound of sigma (report: 0.4).
+        per_component: one sigma per input component instead of one per example.
+        noise_learning_rate: Adam learning rate of the noise networks.
+    """
+
+    def __init__(self, input_shape, hidden_units=(1000, 1000), activation="sigmoid",
+                 lambdas=(0.026, 0.016), floor=0.4, per_component=False,
+                 noise_learning_rate=1e-3, loss="binary_crossentropy", seed=None,
+                 name="sdae_learned_sigma", noise_type=None, noise_level=None):
+        super().__init__(input_shape, hidden_units, activation, noise_type="none",
+                         noise_level=0.0, loss=loss, seed=seed, name=name)
+        if noise_type not in (None, "none", "learned_gaussian"):
+            raise ValueError(
+                "The learned-sigma SDAE learns its Gaussian noise; it takes no other noise "
+                f"type. Received: noise_type={noise_type!r}"
+            )
+        if noise_level is not None:
+            floor = noise_level  # --noise_level sets the floor of the learned sigma
+        lambdas = tuple(float(v) for v in lambdas)
+        if len(lambdas) != self.num_blocks:
+            raise ValueError(
+                f"`lambdas` needs one value per block ({self.num_blocks}). "
+                f"Received: lambdas={lambdas!r}"
+            )
+        LearnedGaussianNoise(floor=floor)  # validates the floor early
+        self.lambdas, self.floor = lambdas, float(floor)
+        self.per_component = per_component
+        self.noise_learning_rate = noise_learning_rate
+        self.noise_layers = [None] * self.num_blocks
+
+    def pretrain_model(self, k):
+        plain = super().pretrain_model(k)  # no noise inside: noise_type is "none"
+        seed = None if self.seed is None else self.seed + k
+        self.noise_layers[k] = LearnedGaussianNoise(
+            floor=self.floor, per_component=self.per_component, seed=seed,
+            name=f"learned_noise_{k + 1}",
+        )
+        return LearnedSigmaBlock(self.noise_layers[k], plain, self.lambdas[k],
+                                 self.noise_learning_rate, name=f"{self.name}_block_{k + 1}")
+
+    def describe(self):
+        return {
+            **super().describe(),
+            "family": "dense_stack_learned_sigma",
+            "noise": {"type": "learned_gaussian", "floor": self.floor,
+                      "lambdas": list(self.lambdas), "per_component": self.per_component},
+        }

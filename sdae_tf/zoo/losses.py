@@ -1,0 +1,22 @@
+"""Reconstruction losses summed over an example's components (the ELBO's scale), for VAEs."""
+
+import keras
+from keras import ops
+
+
+def _flat(x):
+    return ops.reshape(x, (ops.shape(x)[0], -1))
+
+
+@keras.saving.register_keras_serializable(package="sdae_tf")
+def summed_binary_crossentropy(y_true, y_pred):
+    """Bernoulli negative log-likelihood of each example: BCE summed over its components."""
+    y_pred = ops.clip(_flat(y_pred), 1e-7, 1.0 - 1e-7)
+    y_true = _flat(y_true)
+    return -ops.sum(y_true * ops.log(y_pred) + (1.0 - y_true) * ops.log(1.0 - y_pred), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="sdae_tf")
+def summed_squared_error(y_true, y_pred):
+    """Unit-variance Gaussian negative log-likelihood (up to a constant): 0.5 * summed SE."""
+    return 0.5 * ops.sum(ops.square(_flat(y_true) - _flat(y_pred)), axis=-1)

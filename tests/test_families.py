@@ -1,0 +1,204 @@
+"""Every zoo family: one training step through the shared loop and an export round-trip per
+registered name; family-specific behaviour (learned sigma, VAE terms, conv shapes)."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from sdae_tf import export as export_lib
+from sdae_tf import training, zoo
+from sdae_tf.data import Splits
+from sdae_tf.layers import LearnedGaussianNoise
+from sdae_tf.zoo import REGISTRY, ConvAutoencoder, LearnedSigmaStack, VariationalStack
+from sdae_tf.zoo.losses import summed_binary_crossentropy
+
+SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3), "cub200": (128, 128, 3)}
+
+
+def _random_splits(shape, n=16, classes=10, seed=0):
+    rng = np.random.default_rng(seed)
+
+    def x():
+        return rng.uniform(size=(n, *shape)).astype("float32")
+
+    def y():
+        return rng.integers(0, classes, size=n).astype("int64")
+
+    return Splits("random", x(), y(), x(), y(), x(), y(), num_classes=classes)
+
+
+@pytest.mark.parametrize("name", REGISTRY.names())
+def test_every_zoo_model_trains_and_exports(name, tmp_path):
+    entry = REGISTRY.get(name)
+    data = _random_splits(SHAPES[entry.dataset])
+    keras.utils.set_random_seed(0)
+    stack = zoo.build(name, data.input_shape, seed=0)
+    cfg = training.TrainConfig(model=name, pretrain_epochs=1, finetune_epochs=1, batch_size=8,
+                               head_units=16, verbose=0)
+    if entry.layerwise_pretraining:
+        records = training.pretrain_layerwise(stack, data, cfg)
+        assert len(records) == stack.num_blocks
+        assert all(np.isfinite(r["history"]["loss"][0]) for r in records)
+    _, record = training.finetune(stack, data, cfg)
+    assert np.isfinite(record["history"]["loss"][0])
+    path = export_lib.export_encoder(stack.encoder, tmp_path / name, {"model": name})
+    x = data.x_test[:3]
+    np.testing.assert_allclose(np.asarray(export_lib.load_encoder(path)(x)),
+                               np.asarray(stack.encoder(x, training=False)), atol=1e-5)
+    assert export_lib.load_manifest(path)["embedding_size"] == stack.embedding_size
+
+
+def test_overrides_a_family_does_not_take_are_named():
+    with pytest.raises(ValueError, match="cdae_mnist .* does not take hidden_units"):
+        zoo.build("cdae_mnist", (28, 28, 1), hidden_units=(10,))
+    with pytest.raises(ValueError, match="does not take lambdas"):
+        zoo.build("sdae_mnist", (28, 28, 1), lambdas=(0.1, 0.1))
+
+
+# Conv ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "name, shape, code",
+    [("cdae_mnist", (28, 28, 1), (7, 7, 16)), ("cae_cifar10", (32, 32, 3), (8, 8, 16)),
+     ("cdae_cub200", (128, 128, 3), (8, 8, 16))],
+)
+def test_conv_shapes(name, shape, code):
+    model = zoo.build(name, shape)
+    assert model.encoder.output_shape[1:] == code
+    assert model.decoder.output_shape[1:] == shape
+    assert model.autoencoder().output_shape[1:] == shape
+    convs = [ly for m in (model.encoder, model.decoder) for ly in m.layers
+             if isinstance(ly, keras.layers.Conv2D)]
+    assert len(convs) == 8
+    assert not any(isinstance(ly, keras.layers.Conv2DTranspose)
+                   for ly in model.decoder.layers)
+    assert zoo.build("cdae_mnist", shape if name == "cdae_mnist" else (28, 28, 1)).embedding_size
+
+
+def test_conv_bad_shapes():
+    with pytest.raises(ValueError, match="divisible by 2\\*\\*downsample=4"):
+        ConvAutoencoder((30, 30, 1), downsample=2)
+    with pytest.raises(ValueError, match=r"\(H, W, C\)"):
+        ConvAutoencoder((784,))
+
+
+# VAE family ------------------------------------------------------------------------------
+
+def _vae_terms(model, x):
+    out = model(x, training=False)
+    recon = float(np.mean(np.asarray(summed_binary_crossentropy(x, out))))
+    return recon, float(sum(model.losses))
+
+
+def test_vae_terms_are_finite_and_decrease(digits):
+    keras.utils.set_random_seed(0)
+    vae = VariationalStack(digits.input_shape, hidden_units=(64,), latent_units=(8,), seed=0)
+    model = vae.pretrain_model(0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=vae.block_loss(0))
+    before = _vae_terms(model, digits.x_val)
+    model.fit(digits.x_train, digits.x_train, epochs=8, batch_size=64, verbose=0)
+    after = _vae_terms(model, digits.x_val)
+    assert all(np.isfinite(before + after))
+    assert after[0] < before[0]  # reconstruction improves
+    assert after[0] + after[1] < before[0] + before[1]  # so does the negative ELBO
+    assert after[1] > 0
+    assert vae.encoder.output_shape == (None, 8)
+    assert vae.decoder().output_shape == (None, 8, 8, 1)
+
+
+def test_sdvae_second_block_reads_first_means():
+    sdvae = zoo.build("sdvae_mnist", (28, 28, 1))
+    assert sdvae.num_blocks == 2 and sdvae.embedding_size == 20
+    assert sdvae.features_before(1).output_shape == (None, 100)
+    assert sdvae.pretrain_model(1).input_shape == (None, 100)
+    dvae = zoo.build("dvae_mnist", (28, 28, 1))
+    vae = zoo.build("vae_mnist", (28, 28, 1))
+    assert dvae.block_loss(0) is vae.block_loss(0)  # the same reconstruction loss
+    assert (dvae.noise_type, vae.noise_type) == ("gaussian", "none")
+
+
+# Learned sigma ---------------------------------------------------------------------------
+
+def _learned_block(digits, lam, ae_lr=1e-3, noise_lr=1e-2):
+    keras.utils.set_random_seed(0)
+    stack = LearnedSigmaStack(digits.input_shape, hidden_units=(32,), lambdas=(lam,),
+                              floor=0.2, noise_learning_rate=noise_lr, seed=0)
+    block = stack.pretrain_model(0)
+    block.compile(optimizer=keras.optimizers.Adam(ae_lr), loss=stack.block_loss(0))
+    return block
+
+
+def _snapshot(variables):
+    return [np.array(v) for v in variables]
+
+
+def _changed(before, variables):
+    return [not np.array_equal(b, np.array(v)) for b, v in zip(before, variables, strict=True)]
+
+
+@pytest.mark.parametrize("frozen", ["autoencoder", "noise"])
+def test_learned_sigma_step_updates_only_what_each_loss_owns(digits, frozen):
+    # With one optimizer's rate at 0, a step moves exactly the other loss's variables.
+    block = _learned_block(digits, lam=0.05, ae_lr=0.0 if frozen == "autoencoder" else 1e-3,
+                           noise_lr=0.0 if frozen == "noise" else 1e-2)
+    ae, noise = block.autoencoder.trainable_variables, block.noise.trainable_variables
+    assert ae and noise and not {id(v) for v in ae} & {id(v) for v in noise}
+    ae_before, noise_before = _snapshot(ae), _snapshot(noise)
+    block.fit(digits.x_train[:64], digits.x_train[:64], batch_size=64, epochs=1, verbose=0)
+    if frozen == "autoencoder":
+        assert not any(_changed(ae_before, ae)) and all(_changed(noise_before, noise))
+    else:
+        assert all(_changed(ae_before, ae)) and not any(_changed(noise_before, noise))
+
+
+def test_learned_sigma_follows_lambda(digits):
+    # The reward pushes sigma up; without it the noise network lowers sigma to ease the task.
+    sigmas = {}
+    for lam in (0.0, 5.0):
+        block = _learned_block(digits, lam)
+        history = block.fit(digits.x_train, digits.x_train, batch_size=64, epochs=3,
+                            validation_data=(digits.x_val, digits.x_val), verbose=0).history
+        assert {"loss", "noise_loss", "sigma", "val_loss", "val_sigma"} <= set(history)
+        sigmas[lam] = history["sigma"]
+    assert sigmas[5.0][-1] > sigmas[5.0][0] and sigmas[0.0][-1] < sigmas[0.0][0]
+    for values in sigmas.values():
+        assert all(0.2 <= s <= 1.0 for s in values)
+    metrics = block.evaluate(digits.x_val, digits.x_val, verbose=0, return_dict=True)
+    assert np.isfinite(metrics["loss"]) and 0.2 <= metrics["sigma"] <= 1.0
+
+
+def test_learned_noise_layer_bounds_and_serialization(tmp_path):
+    layer = LearnedGaussianNoise(floor=0.4, seed=0)
+    x = np.random.default_rng(0).normal(scale=50.0, size=(32, 20)).astype("float32")
+    sigma = np.asarray(layer.sigma(x))
+    assert sigma.shape == (32, 1) and (sigma >= 0.4).all() and (sigma <= 1.0).all()
+    np.testing.assert_array_equal(layer(x), x)  # identity at inference
+    noisy, s = layer(np.zeros((4000, 20), "float32"), training=True, return_sigma=True)
+    assert abs(np.asarray(noisy).std() - float(np.mean(s))) < 0.02
+    per = LearnedGaussianNoise(floor=0.1, per_component=True)
+    assert np.asarray(per.sigma(x)).shape == (32, 20)
+    config = layer.get_config()
+    assert LearnedGaussianNoise.from_config(config).get_config() == config
+    inputs = keras.Input((20,))
+    model = keras.Model(inputs, keras.layers.Dense(3)(layer(inputs)))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded(x), model(x), atol=1e-5)
+    np.testing.assert_allclose(loaded.layers[1].sigma(x), sigma, atol=1e-6)
+    with pytest.raises(ValueError, match="floor=1.0"):
+        LearnedGaussianNoise(floor=1.0)
+
+
+def test_learned_sigma_through_the_loop(tmp_path):
+    cfg = dataclasses.replace(
+        training.TrainConfig(), model="sdae_learned_sigma_mnist", dataset="digits",
+        hidden_units=(32, 16), pretrain_epochs=2, finetune_epochs=1, verbose=0,
+        run_dir=str(tmp_path / "run"),
+    )
+    metrics = training.run(cfg)
+    for block in metrics["pretrain"]:
+        assert all(0.4 <= s <= 1.0 for s in block["history"]["sigma"])
+        assert len(block["history"]["val_sigma"]) == 2
+    assert metrics["architecture"]["noise"]["lambdas"] == [0.026, 0.016]
