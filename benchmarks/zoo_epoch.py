@@ -1,0 +1,61 @@
+"""One epoch of every MNIST zoo model through the training loop: seconds and losses per stage
+(1 pretraining epoch per block, 1 fine-tuning epoch). Prints Markdown, writes JSON.
+
+    python benchmarks/zoo_epoch.py --out benchmarks/results/zoo_epoch.json [--models a,b]
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from sdae_tf import training, zoo  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def one_epoch(name, workdir):
+    cfg = training.TrainConfig(model=name, pretrain_epochs=1, finetune_epochs=1, verbose=0,
+                               run_dir=str(workdir / name))
+    m = training.run(cfg)
+    row = {"model": name, "seconds": m["seconds"], "test_accuracy": m["test_accuracy"],
+           "finetune_seconds": m["finetune"]["seconds"],
+           "finetune_loss": m["finetune"]["history"]["loss"][0]}
+    row["pretrain"] = [
+        {"block": b["block"], "seconds": b["seconds"], "loss": b["history"]["loss"][0],
+         "val_loss": b["history"]["val_loss"][0],
+         **({"sigma": b["history"]["sigma"][0]} if "sigma" in b["history"] else {})}
+        for b in m.get("pretrain", [])
+    ]
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=None, help="comma-separated (default: all MNIST)")
+    parser.add_argument("--out", default="benchmarks/results/zoo_epoch.json")
+    args = parser.parse_args()
+    names = args.models.split(",") if args.models else [
+        e.name for e in zoo.REGISTRY if e.dataset == "mnist"]
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [one_epoch(n, pathlib.Path(tmp)) for n in names]
+    print("| model | pretraining, per block: s / loss | fine-tuning: s / loss | test acc |")
+    print("|---|---|---|---|")
+    for r in rows:
+        pre = "; ".join(
+            f"{b['seconds']:.0f} s / {b['loss']:.4g}"
+            + (f" (sigma {b['sigma']:.3f})" if "sigma" in b else "") for b in r["pretrain"]
+        ) or "-"
+        print(f"| {r['model']} | {pre} | {r['finetune_seconds']:.0f} s / "
+              f"{r['finetune_loss']:.4f} | {r['test_accuracy']:.4f} |")
+    out = REPO / args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
