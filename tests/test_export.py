@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from sdae_tf import export as export_lib
+from sdae_tf import zoo
 from sdae_tf.zoo import DenseStack, classifier
 
 
@@ -48,11 +49,24 @@ def test_export_folder_and_manifest(trained):
     assert manifest["endpoints"]["serve"] == "tensor"
 
 
-def test_tensorflow_alone_loads_the_export(trained, digits, tmp_path):
-    """A fresh process where importing sdae_tf is impossible loads both artefacts."""
-    stack, path = trained
+def test_tensorflow_alone_loads_every_family(trained, digits, tmp_path):
+    """A fresh process where importing sdae_tf is impossible loads the SavedModel and the
+    `.keras` file of a dense, a conv and a VAE encoder."""
+    stack, dense_path = trained
+    keras.utils.set_random_seed(1)
+    encoders = {
+        "dense": (stack.encoder, dense_path),
+        "conv": (zoo.build("cdae_mnist", (8, 8, 1), filters=(4, 4, 4)).encoder, None),
+        "vae": (zoo.build("dvae_mnist", (8, 8, 1), hidden_units=(16,), latent_units=(3,)).encoder,
+                None),
+    }
+    for name, (encoder, path) in list(encoders.items()):
+        if path is None:
+            path = export_lib.export_encoder(encoder, tmp_path / name, {"model": name})
+            encoders[name] = (encoder, path)
     x = digits.x_test[:5]
     np.save(tmp_path / "x.npy", x)
+    paths = {name: str(path) for name, (_, path) in encoders.items()}
     script = textwrap.dedent(f"""
         import sys
 
@@ -64,22 +78,27 @@ def test_tensorflow_alone_loads_the_export(trained, digits, tmp_path):
         sys.meta_path.insert(0, Block())
         import numpy as np
         import tensorflow as tf
+        import keras
 
         x = np.load({str(tmp_path / "x.npy")!r})
-        loaded = tf.saved_model.load({str(path)!r})
-        serve = loaded.serve(tf.constant(x)).numpy()
-        signature = loaded.signatures["serving_default"](images=tf.constant(x))
-        import keras
-        model = keras.saving.load_model({str(path / "encoder.keras")!r}, safe_mode=True)
+        out = {{}}
+        for name, path in {paths!r}.items():
+            loaded = tf.saved_model.load(path)
+            out[name + "_serve"] = loaded.serve(tf.constant(x)).numpy()
+            signature = loaded.signatures["serving_default"](images=tf.constant(x))
+            out[name + "_signature"] = signature["embedding"].numpy()
+            model = keras.saving.load_model(path + "/encoder.keras", safe_mode=True)
+            out[name + "_keras"] = model(x).numpy()
         assert "sdae_tf" not in sys.modules
-        np.savez({str(tmp_path / "out.npz")!r}, serve=serve,
-                 signature=signature["embedding"].numpy(), keras=model(x).numpy())
+        np.savez({str(tmp_path / "out.npz")!r}, **out)
     """)
     subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
     out = np.load(tmp_path / "out.npz")
-    expected = np.asarray(stack.encoder(x, training=False))
-    for key in ("serve", "signature", "keras"):
-        np.testing.assert_allclose(out[key], expected, atol=1e-6, err_msg=key)
+    for name, (encoder, _) in encoders.items():
+        expected = np.asarray(encoder(x, training=False))
+        for kind in ("serve", "signature", "keras"):
+            np.testing.assert_allclose(out[f"{name}_{kind}"], expected, atol=1e-5,
+                                       err_msg=f"{name} {kind}")
 
 
 def test_frozen_layer_under_a_head_stays_frozen(trained, digits):

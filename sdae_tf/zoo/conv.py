@@ -9,10 +9,11 @@ from sdae_tf.layers import make_noise
 class ConvAutoencoder:
     """Four conv layers down, four up (8 in all); encoder and decoder stand alone.
 
-    Encoder: `Conv(f0) -> Conv(f1, stride 2) -> Conv(f2) -> Conv(code, stride 2)`, repeated
-    stride-2 steps set by `downsample`; decoder: `Conv -> UpSampling ... -> Conv(channels,
-    sigmoid)`. The code keeps its spatial layout, `(H / 2^downsample, W / 2^downsample,
-    code_channels)`: 7x7x16 = 784 on MNIST, the dense SDAE's scale.
+    Encoder: `Conv(f0, stride 2) -> Conv(f1) -> Conv(f2, stride 2) -> Conv(code)` (the number
+    of stride-2 steps set by `downsample`); decoder, its mirror: `Conv(f2) -> UpSampling ->
+    Conv(f1) -> Conv(f0) -> UpSampling -> Conv(channels, sigmoid)`. The code keeps its
+    spatial layout, `(H / 2^downsample, W / 2^downsample, code_channels)`: 7x7x16 = 784 on
+    MNIST, the dense SDAE's scale.
 
     Trained end to end as one block (`num_blocks == 1`) through the same loop as the stacks.
 
@@ -54,8 +55,11 @@ class ConvAutoencoder:
         self.decoder = self._build_decoder()
 
     def _strides(self):
-        # The stride-2 steps fall on encoder layers 2 and 4 first, then 1 and 3.
-        order = [1, 3, 0, 2][: self.downsample]
+        # The stride-2 steps fall on encoder layers 1 and 3 first, then 2 and 4. Mirrored, the
+        # decoder's last upsampling comes right before its last (3-channel or 1-channel) conv,
+        # so no 32-channel conv runs at full resolution: half the cost of the other placement
+        # (on MNIST about 6.5M instead of 14M multiply-adds per image).
+        order = [0, 2, 1, 3][: self.downsample]
         return [2 if i in order else 1 for i in range(4)]
 
     def _build_encoder(self):
