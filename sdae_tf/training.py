@@ -217,8 +217,9 @@ def run(cfg):
                       latent_units=cfg.latent_units, kl_weight=cfg.kl_weight,
                       lambdas=cfg.lambdas, per_component=cfg.per_component, seed=cfg.seed)
 
+    architecture = stack.describe()
     metrics = {"model": cfg.model, "dataset": data.name, "sizes": data.sizes(),
-               "architecture": stack.describe()}
+               "architecture": architecture}
     if entry.layerwise_pretraining and cfg.pretrain_epochs > 0:
         metrics["pretrain"] = pretrain_layerwise(stack, data, cfg, run_dir)
     if cfg.num_samples > 0:
@@ -236,8 +237,8 @@ def run(cfg):
             "description": entry.description,
             "dataset": data.name,
             "input": {"range": list(data.value_range)},
-            "architecture": stack.describe(),
-            "noise": stack.describe()["noise"],
+            "architecture": architecture,
+            "noise": architecture["noise"],
             "stage": "finetuned" if cfg.finetune_epochs > 0 else "pretrained",
             "metrics": {k: metrics[k] for k in ("val_accuracy", "test_accuracy") if k in metrics},
             "seed": cfg.seed,

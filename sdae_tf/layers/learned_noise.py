@@ -6,7 +6,7 @@ import math
 import keras
 from keras import ops
 
-from sdae_tf.layers.noise import PACKAGE
+from sdae_tf.layers.noise import PACKAGE, check_seed
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -39,12 +39,10 @@ class LearnedGaussianNoise(keras.layers.Layer):
                 f"`hidden_units` must be a positive integer or None. "
                 f"Received: hidden_units={hidden_units!r}"
             )
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
         self.floor = float(floor)
         self.per_component = bool(per_component)
         self.hidden_units = hidden_units
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):

@@ -6,6 +6,13 @@ from keras import ops
 PACKAGE = "sdae_tf"
 
 
+def check_seed(seed):
+    """Returns `seed` if it is an integer or None, else raises a ValueError naming it."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+    return seed
+
+
 class NoiseLayer(keras.layers.Layer):
     """Base of the noise layers: corrupts inputs when `training=True`, identity otherwise.
 
@@ -19,9 +26,7 @@ class NoiseLayer(keras.layers.Layer):
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
         self.built = True

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from sdae_tf.layers.noise import PACKAGE
+from sdae_tf.layers.noise import PACKAGE, check_seed
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -29,11 +29,9 @@ class Sampling(keras.layers.Layer):
             raise ValueError(
                 f"`deterministic` must be a bool. Received: deterministic={deterministic!r}"
             )
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
         self.kl_weight = float(kl_weight)
         self.deterministic = deterministic
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True
 
