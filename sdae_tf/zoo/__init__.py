@@ -54,7 +54,6 @@ for _data, _shape_note, _down in [("mnist", "16x7x7 code", 2), ("cifar10", "16x8
                                   ("cub200", "16x8x8 code", 4)]:
     REGISTRY.register(ZooEntry(
         f"cae_{_data}", ConvAutoencoder, _data, {"downsample": _down, **_CLEAN},
-        layerwise_pretraining=True,
         description=f"convolutional autoencoder, 8 conv layers, {_shape_note} (Tables 4-5)"))
     REGISTRY.register(ZooEntry(
         f"cdae_{_data}", ConvAutoencoder, _data, {"downsample": _down, **_GAUSS},
