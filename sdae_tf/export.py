@@ -1,5 +1,6 @@
 """Encoder export (SavedModel + `.keras` + manifest, written atomically) and reuse as a layer."""
 
+import hashlib
 import json
 import os
 import pathlib
@@ -42,20 +43,63 @@ def library_versions():
     }
 
 
-def _write_saved_model(encoder, path):
-    spec = tf.TensorSpec((None, *encoder.input_shape[1:]), tf.float32, name=INPUT_NAME)
-    archive = keras.export.ExportArchive()
-    archive.track(encoder)
+def weight_files(export_dir):
+    """The files of an export that hold weights: the SavedModel variables and the .keras copy."""
+    export_dir = pathlib.Path(export_dir)
+    files = sorted((export_dir / "variables").glob("variables.*")) + [export_dir / KERAS_FILE]
+    return [f for f in files if f.is_file()]
 
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weight_checksums(export_dir):
+    """{relative path: sha256} of `weight_files(export_dir)`."""
+    export_dir = pathlib.Path(export_dir)
+    return {f.relative_to(export_dir).as_posix(): _sha256(f) for f in weight_files(export_dir)}
+
+
+def verify_checksums(export_dir):
+    """Raises ValueError naming the file whose checksum differs from the manifest's."""
+    expected = load_manifest(export_dir).get("weights_sha256")
+    if not expected:
+        raise ValueError(f"{export_dir}: manifest.json records no weights_sha256")
+    actual = weight_checksums(export_dir)
+    for name in sorted(set(expected) | set(actual)):
+        if expected.get(name) != actual.get(name):
+            raise ValueError(
+                f"{export_dir}: checksum of {name} does not match manifest.json "
+                f"(expected {expected.get(name)}, found {actual.get(name)}); the export is "
+                "damaged or was modified"
+            )
+    return actual
+
+
+def _write_saved_model(encoder, path):
+    """A plain `tf.Module` SavedModel with the two endpoints. It tracks the encoder's
+    underlying `tf.Variable`s once: `keras.export.ExportArchive` writes every weight twice
+    (as the Keras variable and as the `tf.Variable` the traced functions capture), doubling
+    the export's size."""
+    spec = tf.TensorSpec((None, *encoder.input_shape[1:]), tf.float32, name=INPUT_NAME)
+    module = tf.Module()
+    module.encoder_variables = [v.value for v in encoder.variables]
+
+    @tf.function(input_signature=[spec])
     def serve(x):
         return encoder(x, training=False)
 
+    @tf.function(input_signature=[spec])
     def serving_default(x):
         return {OUTPUT_NAME: encoder(x, training=False)}
 
-    archive.add_endpoint(SERVING_ENDPOINT, serve, input_signature=[spec])
-    archive.add_endpoint("serving_default", serving_default, input_signature=[spec])
-    archive.write_out(str(path), verbose=False)
+    module.serve = serve
+    module.serving_default = serving_default
+    tf.saved_model.save(module, str(path), signatures={"serving_default": serving_default})
 
 
 def export_encoder(encoder, export_dir, manifest, overwrite=False):
@@ -92,6 +136,7 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False):
             "endpoints": {SERVING_ENDPOINT: "tensor", "serving_default": {OUTPUT_NAME: "tensor"}},
             "keras_file": KERAS_FILE,
             "versions": library_versions(),
+            "weights_sha256": weight_checksums(staged),
         }
         (staged / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         if export_dir.exists():  # overwrite: move the old export aside, restore it on failure

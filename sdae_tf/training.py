@@ -12,13 +12,18 @@ import keras
 import numpy as np
 
 from sdae_tf import export as export_lib
-from sdae_tf import plots, sampling, zoo
+from sdae_tf import plots, probe, sampling, zoo
 from sdae_tf.data import load_dataset, make_pipeline
 
 # What `quick=True` shrinks a run to: smoke tests of every flagfile use it.
 QUICK_TRAIN_EXAMPLES = 1024
 QUICK_EVAL_EXAMPLES = 512
 QUICK_EPOCHS = 1
+# The linear probe written into an export's manifest: fitted on the first PROBE_TRAIN training
+# examples, scored on the first PROBE_TEST test examples; its floor is the score less the margin.
+PROBE_TRAIN = 5000
+PROBE_TEST = 2000
+PROBE_MARGIN = 0.01
 
 
 @dataclasses.dataclass
@@ -30,6 +35,7 @@ class TrainConfig:
     data_dir: str | None = None
     cache_dir: str | None = None
     validation_size: int | None = None
+    train_examples: int | None = None
     data_seed: int = 0
     seed: int = 0
     hidden_units: tuple | None = None
@@ -56,6 +62,8 @@ class TrainConfig:
 
     def validate(self):
         zoo.REGISTRY.get(self.model)  # unknown names list the known ones
+        if self.train_examples is not None and self.train_examples < 1:
+            raise ValueError(f"`train_examples` must be >= 1. Received: {self.train_examples}")
         for name in ("batch_size", "head_units"):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be >= 1. Received: {getattr(self, name)}")
@@ -89,9 +97,11 @@ def _callbacks(run_dir, stage):
                                         write_graph=False)]
 
 
-def pretrain_layerwise(stack, data, cfg, run_dir=None):
+def pretrain_layerwise(stack, data, cfg, run_dir=None, last_block_callbacks=()):
     """Greedy layer-wise pretraining: block k is a (denoising) autoencoder trained on the clean
-    codes of blocks < k, computed once, with its own optimizer. Returns one record per block."""
+    codes of blocks < k, computed once, with its own optimizer. Returns one record per block.
+
+    `last_block_callbacks` join the last block's `fit` (the tuner scores trials there)."""
     records = []
     for k in range(stack.num_blocks):
         start = time.perf_counter()
@@ -112,8 +122,11 @@ def pretrain_layerwise(stack, data, cfg, run_dir=None):
         )
         print(f"Pretraining block {k + 1}/{stack.num_blocks}: {stack.block_summary(k)}",
               flush=True)
+        callbacks = _callbacks(run_dir, f"pretrain_block_{k + 1}")
+        if k == stack.num_blocks - 1:
+            callbacks += list(last_block_callbacks)
         h = model.fit(train_ds, validation_data=val_ds, epochs=cfg.pretrain_epochs, shuffle=False,
-                      verbose=cfg.verbose, callbacks=_callbacks(run_dir, f"pretrain_block_{k + 1}"))
+                      verbose=cfg.verbose, callbacks=callbacks)
         records.append({"block": k + 1, "history": _history(h),
                         "seconds": round(time.perf_counter() - start, 2)})
     return records
@@ -165,10 +178,76 @@ def write_samples(stack, data, num_samples, seed, run_dir, rows=5):
     )
 
 
-def _write_json(path, obj):
+def manifest_probe(encoder, data):
+    """The linear-probe record of an export's manifest (see `sdae_tf.probe`)."""
+    n_train, n_test = min(PROBE_TRAIN, len(data.x_train)), min(PROBE_TEST, len(data.x_test))
+    acc = probe.encoder_probe_accuracy(
+        lambda x: encoder(x, training=False), data.x_train[:n_train], data.y_train[:n_train],
+        data.x_test[:n_test], data.y_test[:n_test])
+    return {
+        "kind": f"ridge classifier (alpha {probe.PROBE_ALPHA}) on frozen embeddings",
+        "train": f"first {n_train} examples of the training split",
+        "test": f"first {n_test} examples of the test set",
+        "train_examples": n_train,
+        "test_examples": n_test,
+        "accuracy": acc,
+        "floor": round(acc - PROBE_MARGIN, 4),
+    }
+
+
+def export_run(cfg, stack, data, stage, metrics, extra=None):
+    """Exports `stack.encoder` to `cfg.export_dir` with its manifest (model, data, architecture,
+    metrics, seed, config, linear-probe floor, `extra`), reloads it and compares. Returns the
+    export record of metrics.json."""
+    architecture = stack.describe()
+    manifest = {
+        "model": cfg.model,
+        "description": zoo.REGISTRY.get(cfg.model).description,
+        "dataset": data.name,
+        "input": {"range": list(data.value_range)},
+        "architecture": architecture,
+        "noise": architecture["noise"],
+        "stage": stage,
+        "metrics": metrics,
+        "seed": cfg.seed,
+        "config": dataclasses.asdict(cfg),
+        "probe": manifest_probe(stack.encoder, data),
+        **(extra or {}),
+    }
+    path = export_lib.export_encoder(stack.encoder, cfg.export_dir, manifest,
+                                     overwrite=cfg.overwrite_export)
+    reloaded = export_lib.load_encoder(path)
+    sample = data.x_test[:256]
+    diff = np.max(np.abs(np.asarray(reloaded(sample))
+                         - np.asarray(stack.encoder(sample, training=False))))
+    return {"path": str(path), "reload_max_abs_diff": float(diff)}
+
+
+def write_json(path, obj):
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
     os.replace(tmp, path)
+
+
+def load_data(cfg):
+    """The dataset of a run, with its validation split, shrunk by `quick` / `train_examples`."""
+    entry = zoo.REGISTRY.get(cfg.model)
+    data = load_dataset(cfg.dataset or entry.dataset, data_dir=cfg.data_dir,
+                        validation_size=cfg.validation_size, seed=cfg.data_seed,
+                        cache_dir=cfg.cache_dir)
+    if cfg.quick:
+        return data.limit(QUICK_TRAIN_EXAMPLES, QUICK_EVAL_EXAMPLES)
+    if cfg.train_examples:
+        data = data.limit(train=cfg.train_examples)
+    return data
+
+
+def build_stack(cfg, input_shape):
+    """The zoo model of `cfg`, with the config's hyperparameter overrides."""
+    return zoo.build(cfg.model, input_shape, hidden_units=cfg.hidden_units,
+                     noise_type=cfg.noise_type, noise_level=cfg.noise_level,
+                     latent_units=cfg.latent_units, kl_weight=cfg.kl_weight,
+                     lambdas=cfg.lambdas, per_component=cfg.per_component, seed=cfg.seed)
 
 
 def default_run_dir(model):
@@ -202,24 +281,16 @@ def run(cfg):
     if cfg.export_dir:
         export_lib.check_export_target(cfg.export_dir, cfg.overwrite_export)  # fail before training
     run_dir = prepare_run_dir(cfg.run_dir or default_run_dir(cfg.model))
-    _write_json(run_dir / "config.json", dataclasses.asdict(cfg))
+    write_json(run_dir / "config.json", dataclasses.asdict(cfg))
     keras.utils.set_random_seed(cfg.seed)
 
-    dataset = cfg.dataset or entry.dataset
-    data = load_dataset(dataset, data_dir=cfg.data_dir, validation_size=cfg.validation_size,
-                        seed=cfg.data_seed, cache_dir=cfg.cache_dir)
-    if cfg.quick:
-        data = data.limit(QUICK_TRAIN_EXAMPLES, QUICK_EVAL_EXAMPLES)
+    data = load_data(cfg)
     print(f"{cfg.model} on {data.name}: {data.sizes()} examples of shape {data.input_shape}",
           flush=True)
-    stack = zoo.build(cfg.model, data.input_shape, hidden_units=cfg.hidden_units,
-                      noise_type=cfg.noise_type, noise_level=cfg.noise_level,
-                      latent_units=cfg.latent_units, kl_weight=cfg.kl_weight,
-                      lambdas=cfg.lambdas, per_component=cfg.per_component, seed=cfg.seed)
+    stack = build_stack(cfg, data.input_shape)
 
-    architecture = stack.describe()
     metrics = {"model": cfg.model, "dataset": data.name, "sizes": data.sizes(),
-               "architecture": architecture}
+               "architecture": stack.describe()}
     if entry.layerwise_pretraining and cfg.pretrain_epochs > 0:
         metrics["pretrain"] = pretrain_layerwise(stack, data, cfg, run_dir)
     if cfg.num_samples > 0:
@@ -232,26 +303,12 @@ def run(cfg):
                        val_accuracy=metrics["finetune"]["val_accuracy"])
 
     if cfg.export_dir:
-        manifest = {
-            "model": cfg.model,
-            "description": entry.description,
-            "dataset": data.name,
-            "input": {"range": list(data.value_range)},
-            "architecture": architecture,
-            "noise": architecture["noise"],
-            "stage": "finetuned" if cfg.finetune_epochs > 0 else "pretrained",
-            "metrics": {k: metrics[k] for k in ("val_accuracy", "test_accuracy") if k in metrics},
-            "seed": cfg.seed,
-        }
-        path = export_lib.export_encoder(stack.encoder, cfg.export_dir, manifest,
-                                         overwrite=cfg.overwrite_export)
-        reloaded = export_lib.load_encoder(path)
-        sample = data.x_test[:256]
-        diff = np.max(np.abs(np.asarray(reloaded(sample))
-                             - np.asarray(stack.encoder(sample, training=False))))
-        metrics["export"] = {"path": str(path), "reload_max_abs_diff": float(diff)}
+        stage = "finetuned" if cfg.finetune_epochs > 0 else "pretrained"
+        metrics["export"] = export_run(
+            cfg, stack, data, stage,
+            {k: metrics[k] for k in ("val_accuracy", "test_accuracy") if k in metrics})
 
     metrics["seconds"] = round(time.perf_counter() - total_start, 2)
-    _write_json(run_dir / "metrics.json", metrics)
+    write_json(run_dir / "metrics.json", metrics)
     metrics["run_dir"] = str(run_dir)
     return metrics

@@ -1,5 +1,5 @@
-"""The `sdae-train` CLI: every flagfile parses and smoke-runs with --quick; the installed entry
-point runs end to end in a subprocess."""
+"""The `sdae-train` and `sdae-tune` CLIs: every flagfile parses and smoke-runs with --quick; the
+installed entry point runs end to end in a subprocess."""
 
 import json
 import os
@@ -15,12 +15,17 @@ from absl.testing import flagsaver
 from sdae_tf import training
 from sdae_tf.cli import flags as train_flags
 from sdae_tf.cli import train as train_cli
+from sdae_tf.cli import tune as tune_cli
 from sdae_tf.data.tfds_images import TFDS_NAMES as TFDS_DATASETS
 from sdae_tf.zoo import REGISTRY
 
 from .conftest import REPO
 
-FLAGFILES = sorted(p.name for p in (REPO / "flags").glob("*.flags") if p.name != "common.flags")
+ALL_FLAGFILES = sorted(p.name for p in (REPO / "flags").glob("*.flags")
+                       if p.name != "common.flags")
+TUNE_FLAGFILES = [n for n in ALL_FLAGFILES
+                  if (REPO / "flags" / n).read_text().startswith("# sdae-tune ")]
+FLAGFILES = [n for n in ALL_FLAGFILES if n not in TUNE_FLAGFILES]
 FLAGS = flags.FLAGS
 
 
@@ -36,10 +41,25 @@ def in_repo(monkeypatch):
 
 
 def test_every_flagfile_opens_with_its_command():
-    assert FLAGFILES
-    for name in FLAGFILES:
+    assert FLAGFILES and len(TUNE_FLAGFILES) >= 3
+    for name in ALL_FLAGFILES:
+        command = "sdae-tune" if name in TUNE_FLAGFILES else "sdae-train"
         text = (REPO / "flags" / name).read_text()
-        assert text.startswith(f"# sdae-train --flagfile=flags/{name}\n"), name
+        assert text.startswith(f"# {command} --flagfile=flags/{name}\n"), name
+
+
+@pytest.mark.parametrize("name", TUNE_FLAGFILES)
+def test_tune_flagfile_smoke_run(name, in_repo, tmp_path, capsys):
+    with flagsaver.flagsaver():
+        _parse([f"--flagfile=flags/{name}", "--quick", "--max_trials=2", "--probe_examples=500",
+                f"--tune_dir={tmp_path / 'search'}", f"--export_dir={tmp_path / 'best'}",
+                "--verbose=0"])
+        tune_cli.main(["sdae-tune"])
+    out = capsys.readouterr().out
+    assert "| rank |" in out and "best encoder exported to" in out
+    results = json.loads((tmp_path / "search" / "results.json").read_text())
+    assert results["best_trials"] and 0.0 <= results["best_trials"][0]["score"] <= 1.0
+    assert (tmp_path / "best" / "saved_model.pb").exists()
 
 
 @pytest.mark.parametrize("name", FLAGFILES)

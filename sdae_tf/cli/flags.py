@@ -18,6 +18,8 @@ flags.DEFINE_string("cache_dir", None,
 flags.DEFINE_integer("validation_size", None,
                      "Validation examples carved off the training set (MNIST default 10000).",
                      lower_bound=1)
+flags.DEFINE_integer("train_examples", None,
+                     "Keep only the first N training examples (default: all).", lower_bound=1)
 flags.DEFINE_integer("data_seed", _D.data_seed, "Seed of dataset variants and splits.")
 flags.DEFINE_integer("seed", _D.seed, "Seed of the training run (init, noise, shuffling).")
 flags.DEFINE_list("hidden_units", None, "Encoder block widths, e.g. 1000,1000.")
@@ -67,6 +69,7 @@ def config_from_flags(values=flags.FLAGS):
         data_dir=values.data_dir,
         cache_dir=values.cache_dir,
         validation_size=values.validation_size,
+        train_examples=values.train_examples,
         data_seed=values.data_seed,
         seed=values.seed,
         hidden_units=tuple(int(u) for u in hidden) if hidden else None,

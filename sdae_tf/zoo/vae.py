@@ -111,6 +111,12 @@ class VariationalStack:
         return keras.Model(code, keras.layers.Reshape(self.input_shape)(h),
                            name=f"{self.name}_decoder")
 
+    def autoencoder(self):
+        """images -> latent means -> reconstructed images (no noise, no sampling)."""
+        inputs = keras.Input(self.input_shape, name="images")
+        return keras.Model(inputs, self.decoder()(self.encoder(inputs)),
+                           name=f"{self.name}_reconstruct")
+
     def describe(self):
         return {
             "family": "vae",

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Retrains the encoders shipped in exported_models/ with their own flagfiles (CPU: about
+# 20 minutes in all here) and lists them. Run from the repository root.
+#   bash scripts/ship_models.sh [model ...]
+set -euo pipefail
+models=("$@")
+if [ ${#models[@]} -eq 0 ]; then
+  models=(sdae_mnist sae_mnist dvae_mnist sdae_learned_sigma_mnist cdae_mnist)
+fi
+for m in "${models[@]}"; do
+  echo "== $m"
+  sdae-train --flagfile="flags/$m.flags" --overwrite_export --verbose=2 --run_dir="runs/ship-$m-$(date +%Y%m%d-%H%M%S)"
+done

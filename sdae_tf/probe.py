@@ -1,0 +1,49 @@
+"""Linear probes and reconstruction scores of an encoder: how the tuner compares trials and how
+a shipped encoder's manifest states the floor its test checks.
+
+The probe is a ridge-regression classifier (`sklearn.linear_model.RidgeClassifier`, one-hot
+least squares with an L2 penalty, solved in closed form) fitted on the frozen embeddings of a
+fixed slice of the training split and scored on another split: deterministic, no learning rate,
+seconds on a CPU.
+"""
+
+import numpy as np
+from sklearn.linear_model import RidgeClassifier
+
+PROBE_ALPHA = 1.0
+
+
+def embed(encoder, x, batch_size=1024):
+    """Embeddings of `x` (numpy) through any callable encoder (Keras model, TFSMLayer), one
+    row per example."""
+    if len(x) == 0:
+        raise ValueError("Cannot embed an empty array")
+    chunks = [np.asarray(encoder(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
+    codes = np.concatenate(chunks)
+    return codes.reshape(len(x), -1)
+
+
+def linear_probe_accuracy(train_codes, train_labels, eval_codes, eval_labels, alpha=PROBE_ALPHA):
+    """Accuracy on (eval_codes, eval_labels) of a ridge classifier fitted on the train codes."""
+    probe = RidgeClassifier(alpha=alpha)
+    probe.fit(np.asarray(train_codes, np.float64), np.asarray(train_labels))
+    return float(probe.score(np.asarray(eval_codes, np.float64), np.asarray(eval_labels)))
+
+
+def encoder_probe_accuracy(encoder, x_train, y_train, x_eval, y_eval, alpha=PROBE_ALPHA):
+    """Embeds both sets with `encoder`, then `linear_probe_accuracy`."""
+    return linear_probe_accuracy(embed(encoder, x_train), y_train, embed(encoder, x_eval), y_eval,
+                                 alpha=alpha)
+
+
+def reconstruction_loss(autoencoder, x, batch_size=1024):
+    """Mean per-component binary cross-entropy of the clean reconstruction of `x` (values in
+    [0, 1]), the scale of the dense and conv blocks' training loss."""
+    total = 0.0
+    for i in range(0, len(x), batch_size):
+        batch = np.asarray(x[i:i + batch_size], np.float64)
+        recon = np.clip(np.asarray(autoencoder(batch, training=False), np.float64), 1e-7,
+                        1 - 1e-7).reshape(batch.shape)
+        bce = -(batch * np.log(recon) + (1 - batch) * np.log(1 - recon))
+        total += float(bce.reshape(len(batch), -1).mean(axis=1).sum())
+    return total / len(x)
