@@ -35,6 +35,11 @@ def load_raw(data_dir=None):
     """Reads the four IDX files: returns uint8 `(x_train, y_train, x_test, y_test)`, images
     `(N, 28, 28)`. `data_dir` defaults to the copy vendored in the package."""
     data_dir = pathlib.Path(data_dir) if data_dir else VENDORED_DIR
+    if not data_dir.is_dir():
+        what = "does not exist" if not data_dir.exists() else "is not a directory"
+        raise NotADirectoryError(
+            f"MNIST data directory {data_dir} {what}: give --data_dir a folder holding the four "
+            "IDX files (train-images-idx3-ubyte[.gz], ...), or leave it out for the vendored copy")
     out = []
     for split in ("train", "test"):
         images_path = _find(data_dir, FILES[f"{split}_images"])

@@ -1,0 +1,24 @@
+"""How the CLIs answer user errors: one line on stderr naming the problem, exit status 2, no
+traceback (set SDAE_TF_TRACEBACK=1 to see one)."""
+
+import contextlib
+import os
+import sys
+
+from sdae_tf.data.tfds_images import DatasetNotPreparedError
+from sdae_tf.training import TrainingDivergedError
+
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
+               DatasetNotPreparedError, TrainingDivergedError)
+EXIT_USER_ERROR = 2
+
+
+@contextlib.contextmanager
+def user_errors(program):
+    try:
+        yield
+    except USER_ERRORS as e:
+        if os.environ.get("SDAE_TF_TRACEBACK"):
+            raise
+        print(f"{program}: error: {e}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_USER_ERROR)

@@ -1,0 +1,160 @@
+"""Exported encoders as Keras feature extractors, by name (the shipped `exported_models/`) or by
+path, with their input contract checked.
+
+    encoder = sdae_tf.feature_extractor("sdae_mnist")      # frozen Keras layer
+    encoder.contract  # InputContract(shape=(28, 28, 1), dtype='float32', value_range=(0, 1), ...)
+"""
+
+import dataclasses
+import os
+import pathlib
+
+import keras
+from keras import ops
+
+from sdae_tf import export as export_lib
+
+MODELS_ENV = "SDAE_TF_MODELS"
+
+
+def models_dir():
+    """Where names resolve: $SDAE_TF_MODELS, else the repository's `exported_models/` (next to
+    the package in a clone / editable install), else `./exported_models`."""
+    if os.environ.get(MODELS_ENV):
+        return pathlib.Path(os.environ[MODELS_ENV])
+    beside = pathlib.Path(__file__).resolve().parents[1] / "exported_models"
+    return beside if beside.is_dir() else pathlib.Path("exported_models")
+
+
+def list_models(root=None):
+    """Manifests of the exports under `root` (default `models_dir()`), by name, each with
+    `path` and `size_mb` added."""
+    root = pathlib.Path(root) if root is not None else models_dir()
+    out = {}
+    for manifest_file in sorted(root.glob(f"*/{export_lib.MANIFEST_FILE}")):
+        path = manifest_file.parent
+        manifest = export_lib.load_manifest(path)
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        out[path.name] = {**manifest, "path": str(path), "size_mb": round(size / 2**20, 2)}
+    return out
+
+
+def resolve(name_or_path):
+    """The export folder of a shipped model name or of a path; errors list the known names."""
+    candidate = pathlib.Path(name_or_path)
+    if (candidate / export_lib.MANIFEST_FILE).exists():
+        return candidate
+    by_name = models_dir() / str(name_or_path)
+    if (by_name / export_lib.MANIFEST_FILE).exists():
+        return by_name
+    known = ", ".join(list_models()) or "none"
+    raise FileNotFoundError(
+        f"No exported encoder {str(name_or_path)!r}: not a folder with {export_lib.MANIFEST_FILE}"
+        f" and not a shipped model in {models_dir()} (shipped: {known})")
+
+
+@dataclasses.dataclass(frozen=True)
+class InputContract:
+    """What an exported encoder takes: images of `shape` (batch first, any batch size), float32
+    (integer and float64 inputs are cast), values within `value_range`."""
+
+    shape: tuple
+    dtype: str
+    value_range: tuple
+    embedding_size: int
+    output_shape: tuple
+
+    @classmethod
+    def from_manifest(cls, manifest):
+        return cls(shape=tuple(manifest["input"]["shape"]), dtype=manifest["input"]["dtype"],
+                   value_range=tuple(manifest["input"]["range"]),
+                   embedding_size=int(manifest["embedding_size"]),
+                   output_shape=tuple(manifest["output_shape"]))
+
+    def describe(self):
+        return (f"images of shape (batch, {', '.join(map(str, self.shape))}), "
+                f"{self.dtype}, values in [{self.value_range[0]:g}, {self.value_range[1]:g}]")
+
+    def check_shape(self, shape, name="encoder"):
+        shape = tuple(shape)
+        dims = shape[1:]
+        if len(dims) != len(self.shape) or any(
+                got is not None and want != got
+                for want, got in zip(self.shape, dims, strict=True)):
+            hint = ""
+            if len(shape) >= 2 and _prod(shape[1:]) == _prod(self.shape):
+                hint = f"; reshape to (-1, {', '.join(map(str, self.shape))})"
+            raise ValueError(f"{name} expects {self.describe()}; received input of shape "
+                             f"{shape}{hint}")
+
+
+def _prod(dims):
+    out = 1
+    for d in dims:
+        if d is None:
+            return None
+        out *= d
+    return out
+
+
+@keras.saving.register_keras_serializable(package="sdae_tf")
+class PretrainedEncoder(keras.layers.Layer):
+    """An exported encoder as a Keras layer (images -> embedding) that checks its input contract.
+
+    Args:
+        export_path: an export folder, or a shipped model's name (see `resolve`).
+        trainable: False (default) runs the frozen SavedModel (`keras.layers.TFSMLayer`); True
+            loads the `.keras` copy (safe mode) whose weights fine-tune with the model above it.
+        check_range: assert at run time that inputs lie within the contract's value range (a
+            cheap min/max per batch); a clear `InvalidArgumentError` otherwise.
+    """
+
+    def __init__(self, export_path, trainable=False, check_range=True, **kwargs):
+        path = resolve(export_path)
+        kwargs.setdefault("name", f"{path.name}_encoder")
+        super().__init__(trainable=trainable, **kwargs)
+        self.export_path, self.check_range = str(path), bool(check_range)
+        self.manifest = export_lib.load_manifest(path)
+        self.contract = InputContract.from_manifest(self.manifest)
+        self.inner = export_lib.load_encoder(path, trainable=trainable,
+                                             name=f"{path.name}_saved_model")
+
+    def build(self, input_shape):
+        self.contract.check_shape(input_shape, self.name)
+        self.built = True
+
+    def call(self, images):
+        self.contract.check_shape(images.shape, self.name)
+        dtype = keras.backend.standardize_dtype(images.dtype)
+        if not ("float" in dtype or "int" in dtype):
+            raise TypeError(f"{self.name} expects {self.contract.describe()}; received dtype "
+                            f"{dtype}")
+        images = ops.cast(images, "float32")
+        if self.check_range:
+            import tensorflow as tf
+
+            lo, hi = self.contract.value_range
+            message = (f"{self.name} expects values in [{lo:g}, {hi:g}] (scale 0-255 images "
+                       "by 1/255)")
+            with tf.control_dependencies([
+                tf.debugging.assert_greater_equal(images, tf.constant(lo, tf.float32),
+                                                  message=message),
+                tf.debugging.assert_less_equal(images, tf.constant(hi, tf.float32),
+                                               message=message),
+            ]):
+                images = tf.identity(images)
+        return self.inner(images)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.contract.output_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "export_path": self.export_path,
+                "check_range": self.check_range}
+
+
+def feature_extractor(name_or_path, trainable=False, check_range=True, name=None):
+    """The one call: an exported encoder (shipped name or path) as a Keras layer, frozen unless
+    `trainable=True`; its input contract is `layer.contract`, its manifest `layer.manifest`."""
+    kwargs = {"name": name} if name else {}
+    return PretrainedEncoder(name_or_path, trainable=trainable, check_range=check_range, **kwargs)
