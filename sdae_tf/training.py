@@ -1,11 +1,14 @@
 """The one training loop: greedy layer-wise pretraining, supervised fine-tuning, evaluation,
 export. Every zoo family goes through `run`."""
 
+import contextlib
 import dataclasses
 import datetime
+import itertools
 import json
 import os
 import pathlib
+import tempfile
 import time
 
 import keras
@@ -13,7 +16,13 @@ import numpy as np
 
 from sdae_tf import export as export_lib
 from sdae_tf import plots, probe, sampling, zoo
-from sdae_tf.data import load_dataset, make_pipeline
+from sdae_tf.checkpoints import (
+    EpochCheckpoint,
+    RunProgress,
+    StopOnDivergence,
+    TrainingDivergedError,  # noqa: F401  (re-exported: what a diverged run raises)
+)
+from sdae_tf.data import load_dataset, make_pipeline, steps_per_epoch
 
 # What `quick=True` shrinks a run to: smoke tests of every flagfile use it.
 QUICK_TRAIN_EXAMPLES = 1024
@@ -73,6 +82,9 @@ class TrainConfig:
         for name in ("learning_rate", "pretrain_learning_rate"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"`{name}` must be > 0. Received: {getattr(self, name)}")
+        if self.pretrain_epochs == 0 and self.finetune_epochs == 0:
+            raise ValueError("Nothing to train: `pretrain_epochs` and `finetune_epochs` are "
+                             "both 0")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(
                 f"`lr_schedule` must be 'constant' or 'cosine'. Received: {self.lr_schedule!r}"
@@ -86,10 +98,6 @@ def make_optimizer(learning_rate, schedule, total_steps):
     return keras.optimizers.Adam(learning_rate)
 
 
-def _history(h):
-    return {k: [float(v) for v in vs] for k, vs in h.history.items()}
-
-
 def _callbacks(run_dir, stage):
     if run_dir is None:
         return []
@@ -97,69 +105,113 @@ def _callbacks(run_dir, stage):
                                         write_graph=False)]
 
 
-def pretrain_layerwise(stack, data, cfg, run_dir=None, last_block_callbacks=()):
+def _logs_to_history(logs):
+    keys = sorted({k for epoch in logs for k in epoch})
+    return {k: [epoch.get(k) for epoch in logs] for k in keys}
+
+
+def fit_stage(model, x, y, val_ds, epochs, cfg, stage, seed, progress=None, callbacks=(),
+              monitor=None):
+    """One `fit` of the loop: seeded epoch-indexed shuffling, the divergence guard, and, with a
+    `RunProgress`, a checkpoint after every epoch that a restarted run resumes from (same data
+    order, noise and optimizer state as if never stopped). Returns (per-epoch logs of every
+    epoch so far, the `EpochCheckpoint`)."""
+    with contextlib.ExitStack() as stack:
+        ckpt_dir = (progress.ckpt_dir(stage) if progress is not None else
+                    pathlib.Path(stack.enter_context(tempfile.TemporaryDirectory())))
+        ckpt = EpochCheckpoint(ckpt_dir, monitor=monitor)
+        initial = min(ckpt.resume_epoch(), epochs)
+        if initial:
+            print(f"Resuming {stage} after epoch {initial}/{epochs}", flush=True)
+        train_ds = make_pipeline(x, y, batch_size=cfg.batch_size, shuffle=True, seed=seed,
+                                 initial_epoch=initial)
+        guard = StopOnDivergence(stage, progress.run_dir / "checkpoints"
+                                 if progress is not None else None)
+        board = _callbacks(progress.run_dir if progress is not None else None, stage)
+        cbs = [guard, ckpt, *board, *callbacks]
+        model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial,
+                  steps_per_epoch=steps_per_epoch(len(x), cfg.batch_size), shuffle=False,
+                  verbose=cfg.verbose, callbacks=cbs)
+        if monitor is not None and ckpt.best_weights.exists():
+            model.load_weights(ckpt.best_weights)
+        return ckpt.history(), ckpt
+
+
+def pretrain_layerwise(stack, data, cfg, last_block_callbacks=(), progress=None):
     """Greedy layer-wise pretraining: block k is a (denoising) autoencoder trained on the clean
     codes of blocks < k, computed once, with its own optimizer. Returns one record per block.
 
-    `last_block_callbacks` join the last block's `fit` (the tuner scores trials there)."""
+    `last_block_callbacks` join the last block's `fit` (the tuner scores trials there). With a
+    `RunProgress`, completed blocks are restored instead of retrained and an interrupted block
+    resumes from its last epoch."""
     records = []
     for k in range(stack.num_blocks):
         start = time.perf_counter()
+        stage = f"pretrain_block_{k + 1}"
+        model = stack.pretrain_model(k)
+        done = progress.done(stage) if progress is not None else None
+        if done:
+            progress.restore(stage, model)
+            print(f"Block {k + 1}/{stack.num_blocks} restored from {progress.run_dir}",
+                  flush=True)
+            records.append(done)
+            continue
         features = stack.features_before(k)
         if features is None:
             x_train, x_val = data.x_train, data.x_val
         else:
             x_train = features.predict(data.x_train, batch_size=1024, verbose=0)
             x_val = features.predict(data.x_val, batch_size=1024, verbose=0)
-        train_ds = make_pipeline(x_train, batch_size=cfg.batch_size, shuffle=True,
-                                 seed=cfg.seed + k)
         val_ds = make_pipeline(x_val, batch_size=1024)
-        model = stack.pretrain_model(k)
-        steps = len(train_ds) * cfg.pretrain_epochs
+        steps = steps_per_epoch(len(x_train), cfg.batch_size) * cfg.pretrain_epochs
         model.compile(
             optimizer=make_optimizer(cfg.pretrain_learning_rate, cfg.lr_schedule, steps),
             loss=stack.block_loss(k), jit_compile=cfg.jit_compile,
         )
         print(f"Pretraining block {k + 1}/{stack.num_blocks}: {stack.block_summary(k)}",
               flush=True)
-        callbacks = _callbacks(run_dir, f"pretrain_block_{k + 1}")
-        if k == stack.num_blocks - 1:
-            callbacks += list(last_block_callbacks)
-        h = model.fit(train_ds, validation_data=val_ds, epochs=cfg.pretrain_epochs, shuffle=False,
-                      verbose=cfg.verbose, callbacks=callbacks)
-        records.append({"block": k + 1, "history": _history(h),
-                        "seconds": round(time.perf_counter() - start, 2)})
+        extra = list(last_block_callbacks) if k == stack.num_blocks - 1 else []
+        logs, _ = fit_stage(model, x_train, None, val_ds, cfg.pretrain_epochs, cfg, stage,
+                            seed=cfg.seed + k, progress=progress, callbacks=extra)
+        record = {"block": k + 1, "history": _logs_to_history(logs),
+                  "seconds": round(time.perf_counter() - start, 2)}
+        if progress is not None:
+            progress.complete(stage, model, record)
+        records.append(record)
     return records
 
 
-def finetune(stack, data, cfg, run_dir=None):
+def finetune(stack, data, cfg, progress=None):
     """Supervised fine-tuning of encoder + a fresh dense head, jointly. The weights of the epoch
     with the best validation accuracy are kept. Returns (classifier, record)."""
     start = time.perf_counter()
     model = zoo.classifier(stack.encoder, data.num_classes, units=cfg.head_units,
                            name=f"{stack.name}_classifier")
-    train_ds = make_pipeline(data.x_train, data.y_train, batch_size=cfg.batch_size,
-                             shuffle=True, seed=cfg.seed + 1000)
+    done = progress.done("finetune") if progress is not None else None
+    if done:
+        progress.restore("finetune", model)
+        print(f"Fine-tuning restored from {progress.run_dir}", flush=True)
+        return model, done
     val_ds = make_pipeline(data.x_val, data.y_val, batch_size=1024)
+    steps = steps_per_epoch(len(data.x_train), cfg.batch_size) * cfg.finetune_epochs
     model.compile(
-        optimizer=make_optimizer(cfg.learning_rate, cfg.lr_schedule,
-                                 len(train_ds) * cfg.finetune_epochs),
+        optimizer=make_optimizer(cfg.learning_rate, cfg.lr_schedule, steps),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"], jit_compile=cfg.jit_compile,
     )
-    best = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
-                                         patience=cfg.finetune_epochs + 1,
-                                         restore_best_weights=True)
     print(f"Fine-tuning encoder + head ({cfg.head_units} ReLU -> {data.num_classes})", flush=True)
-    h = model.fit(train_ds, validation_data=val_ds, epochs=cfg.finetune_epochs, shuffle=False,
-                  verbose=cfg.verbose, callbacks=[best, *_callbacks(run_dir, "finetune")])
-    history = _history(h)
+    logs, ckpt = fit_stage(model, data.x_train, data.y_train, val_ds, cfg.finetune_epochs, cfg,
+                           "finetune", seed=cfg.seed + 1000, progress=progress,
+                           monitor="val_accuracy")
+    history = _logs_to_history(logs)
     record = {
         "history": history,
-        "best_epoch": int(best.best_epoch) + 1,
+        "best_epoch": int(ckpt.state["best_epoch"]),
         "val_accuracy": float(max(history["val_accuracy"])),
         "seconds": round(time.perf_counter() - start, 2),
     }
+    if progress is not None:
+        progress.complete("finetune", model, record)
     return model, record
 
 
@@ -251,16 +303,49 @@ def build_stack(cfg, input_shape):
 
 
 def default_run_dir(model):
+    """A fresh `runs/<model>-<timestamp>[-N]`, claimed with an exclusive mkdir so runs started
+    in the same second (or concurrently) never share a directory."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return pathlib.Path("runs") / f"{model}-{stamp}"
+    base = pathlib.Path("runs") / f"{model}-{stamp}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for i in itertools.count(1):
+        path = base if i == 1 else base.with_name(f"{base.name}-{i}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
 
 
-def prepare_run_dir(run_dir):
+# Flags that may change between a run and its resumption.
+RESUME_IGNORES = ("verbose", "overwrite_export", "run_dir")
+
+
+def prepare_run_dir(run_dir, config):
+    """Creates `run_dir`, or accepts an unfinished run of the same `config` there (the run then
+    resumes). Returns (path, resuming)."""
     run_dir = pathlib.Path(run_dir)
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise FileExistsError(f"Run directory {run_dir} is not empty; choose another --run_dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
+    if run_dir.exists() and not run_dir.is_dir():
+        raise NotADirectoryError(f"--run_dir {run_dir} exists and is not a directory")
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return run_dir, False
+    if (run_dir / "metrics.json").exists():
+        raise FileExistsError(f"--run_dir {run_dir} holds a finished run; choose another "
+                              "--run_dir (or leave it out for a fresh one)")
+    if not (run_dir / "config.json").exists():
+        raise FileExistsError(f"--run_dir {run_dir} is not empty and holds no config.json: not "
+                              "an sdae-train run; choose another --run_dir")
+    old = json.loads((run_dir / "config.json").read_text())
+    new = json.loads(json.dumps(config, default=str))
+    differ = sorted(k for k in set(old) | set(new)
+                    if k not in RESUME_IGNORES and old.get(k) != new.get(k))
+    if differ:
+        raise FileExistsError(
+            f"--run_dir {run_dir} holds an unfinished run with other flags (differs in: "
+            f"{', '.join(differ)}); rerun it with its own flags to resume it, or choose another "
+            "--run_dir")
+    return run_dir, True
 
 
 def run(cfg):
@@ -280,11 +365,20 @@ def run(cfg):
         )
     if cfg.export_dir:
         export_lib.check_export_target(cfg.export_dir, cfg.overwrite_export)  # fail before training
-    run_dir = prepare_run_dir(cfg.run_dir or default_run_dir(cfg.model))
-    write_json(run_dir / "config.json", dataclasses.asdict(cfg))
+    run_dir, resuming = prepare_run_dir(cfg.run_dir or default_run_dir(cfg.model),
+                                        dataclasses.asdict(cfg))
+    progress = RunProgress(run_dir)
+    if resuming:
+        print(f"Resuming the run in {run_dir} (stages done: "
+              f"{', '.join(progress.state['stages']) or 'none'})", flush=True)
+    else:
+        write_json(run_dir / "config.json", dataclasses.asdict(cfg))
     keras.utils.set_random_seed(cfg.seed)
 
     data = load_data(cfg)
+    if cfg.batch_size > len(data.x_train):
+        raise ValueError(f"`batch_size` ({cfg.batch_size}) is larger than the training data "
+                         f"({len(data.x_train)} examples of {data.name}); lower --batch_size")
     print(f"{cfg.model} on {data.name}: {data.sizes()} examples of shape {data.input_shape}",
           flush=True)
     stack = build_stack(cfg, data.input_shape)
@@ -292,11 +386,11 @@ def run(cfg):
     metrics = {"model": cfg.model, "dataset": data.name, "sizes": data.sizes(),
                "architecture": stack.describe()}
     if entry.layerwise_pretraining and cfg.pretrain_epochs > 0:
-        metrics["pretrain"] = pretrain_layerwise(stack, data, cfg, run_dir)
+        metrics["pretrain"] = pretrain_layerwise(stack, data, cfg, progress=progress)
     if cfg.num_samples > 0:
         metrics["samples"] = str(write_samples(stack, data, cfg.num_samples, cfg.seed, run_dir))
     if cfg.finetune_epochs > 0:
-        classifier, metrics["finetune"] = finetune(stack, data, cfg, run_dir)
+        classifier, metrics["finetune"] = finetune(stack, data, cfg, progress=progress)
         test_ds = make_pipeline(data.x_test, data.y_test, batch_size=1024)
         test_loss, test_acc = classifier.evaluate(test_ds, verbose=0)
         metrics.update(test_loss=float(test_loss), test_accuracy=float(test_acc),
@@ -310,5 +404,6 @@ def run(cfg):
 
     metrics["seconds"] = round(time.perf_counter() - total_start, 2)
     write_json(run_dir / "metrics.json", metrics)
+    progress.clear()  # the run is complete: its checkpoints are not needed any more
     metrics["run_dir"] = str(run_dir)
     return metrics

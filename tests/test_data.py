@@ -14,6 +14,7 @@ from sdae_tf.data import (
     load_mnist,
     make_pipeline,
     read_idx,
+    steps_per_epoch,
 )
 from sdae_tf.data import mnist as mnist_lib
 from sdae_tf.data.idx import IMAGES_MAGIC, LABELS_MAGIC
@@ -185,3 +186,20 @@ def test_pipeline_shapes_and_seeded_order(digits):
     assert sum(1 for _ in make_pipeline(digits.x_val, batch_size=32)) == 6  # 180 / 32
     with pytest.raises(ValueError, match="batch_size"):
         make_pipeline(digits.x_val, batch_size=0)
+
+
+def test_shuffled_pipeline_is_indexed_by_epoch(digits):
+    """Epoch e's order depends on (seed, e) only: a pipeline started at epoch 2 (a resumed run)
+    yields what an uninterrupted one yields from its third epoch; every epoch is a permutation."""
+    n, b = len(digits.y_train), 128
+    steps = steps_per_epoch(n, b)
+    full = make_pipeline(digits.x_train, digits.y_train, batch_size=b, shuffle=True, seed=5)
+    labels = [y.numpy() for _, y in full.take(3 * steps)]
+    epochs = [np.concatenate(labels[i * steps:(i + 1) * steps]) for i in range(3)]
+    for epoch in epochs:
+        np.testing.assert_array_equal(np.sort(epoch), np.sort(digits.y_train))
+    assert not np.array_equal(epochs[0], epochs[1])
+    resumed = make_pipeline(digits.x_train, digits.y_train, batch_size=b, shuffle=True, seed=5,
+                            initial_epoch=2)
+    np.testing.assert_array_equal(
+        np.concatenate([y.numpy() for _, y in resumed.take(steps)]), epochs[2])

@@ -90,7 +90,7 @@ def test_existing_export_is_refused_before_training(tiny_run, tmp_path):
 
 def test_non_empty_run_dir_is_refused(tiny_run):
     cfg, _ = tiny_run
-    with pytest.raises(FileExistsError, match="not empty"):
+    with pytest.raises(FileExistsError, match="holds a finished run"):
         training.run(dataclasses.replace(cfg, export_dir=None))
 
 

@@ -11,6 +11,7 @@ from absl import app, flags, logging  # noqa: E402
 
 from sdae_tf import training  # noqa: E402
 from sdae_tf.cli import flags as train_flags  # noqa: E402
+from sdae_tf.cli.errors import user_errors  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -38,7 +39,8 @@ def main(argv):
 
     tf.get_logger().setLevel("ERROR")
     logging.set_verbosity(logging.WARNING)  # SavedModel writing logs every shard at INFO
-    metrics = training.run(train_flags.config_from_flags(FLAGS))
+    with user_errors("sdae-train"):
+        metrics = training.run(train_flags.config_from_flags(FLAGS))
     print(summary(metrics), flush=True)
 
 

@@ -18,6 +18,7 @@ from absl import app, flags, logging  # noqa: E402
 
 from sdae_tf import tuning  # noqa: E402
 from sdae_tf.cli import flags as train_flags  # noqa: E402
+from sdae_tf.cli.errors import user_errors  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -65,12 +66,13 @@ def main(argv):
 
     tf.get_logger().setLevel("ERROR")
     logging.set_verbosity(logging.WARNING)
-    base = train_flags.config_from_flags(FLAGS)
-    results = tuning.run_search(
-        base, space_from_flags(FLAGS), tuner_kind=FLAGS.tuner, objective=FLAGS.objective,
-        tune_dir=FLAGS.tune_dir or f"runs/tune/{base.model}", max_trials=FLAGS.max_trials,
-        probe_examples=FLAGS.probe_examples, seed=FLAGS.tuner_seed,
-        overwrite=FLAGS.overwrite_search, top=FLAGS.top)
+    with user_errors("sdae-tune"):
+        base = train_flags.config_from_flags(FLAGS)
+        results = tuning.run_search(
+            base, space_from_flags(FLAGS), tuner_kind=FLAGS.tuner, objective=FLAGS.objective,
+            tune_dir=FLAGS.tune_dir or f"runs/tune/{base.model}", max_trials=FLAGS.max_trials,
+            probe_examples=FLAGS.probe_examples, seed=FLAGS.tuner_seed,
+            overwrite=FLAGS.overwrite_search, top=FLAGS.top)
     if results is None:
         print("Worker done.", flush=True)
         return

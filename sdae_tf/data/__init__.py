@@ -4,7 +4,7 @@ from sdae_tf.data.digits import load_digits
 from sdae_tf.data.idx import IdxFormatError, read_idx
 from sdae_tf.data.mnist import VARIANTS as MNIST_VARIANTS
 from sdae_tf.data.mnist import load_mnist
-from sdae_tf.data.pipeline import make_pipeline
+from sdae_tf.data.pipeline import make_pipeline, steps_per_epoch
 from sdae_tf.data.splits import Splits
 from sdae_tf.data.synthetic import load_patches, load_toy_manifold
 from sdae_tf.data.tfds_images import DatasetNotPreparedError, load_tfds_images
@@ -52,5 +52,6 @@ __all__ = [
     "load_tfds_images",
     "load_toy_manifold",
     "make_pipeline",
+    "steps_per_epoch",
     "read_idx",
 ]

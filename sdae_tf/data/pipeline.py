@@ -1,13 +1,30 @@
 """numpy arrays -> `tf.data` pipelines (seeded shuffle, batch, prefetch)."""
 
+import math
+
+import numpy as np
 import tensorflow as tf
 
+# A shuffled pipeline runs through this many epochs (fit stops it with steps_per_epoch).
+MAX_EPOCHS = 100_000
 
-def make_pipeline(x, y=None, batch_size=128, shuffle=False, seed=None, drop_remainder=False):
+
+def steps_per_epoch(num_examples, batch_size, drop_remainder=False):
+    """Batches per epoch of a pipeline over `num_examples`."""
+    if drop_remainder:
+        return num_examples // batch_size
+    return math.ceil(num_examples / batch_size)
+
+
+def make_pipeline(x, y=None, batch_size=128, shuffle=False, seed=None, drop_remainder=False,
+                  initial_epoch=0):
     """A batched, prefetched `tf.data.Dataset` of `(x, y)` pairs.
 
-    With `y=None` the target is the input itself, `(x, x)`, as autoencoders train. With
-    `shuffle=True` the order is reshuffled every epoch from `seed` (same seed, same order).
+    With `y=None` the target is the input itself, `(x, x)`, as autoencoders train. Without
+    `shuffle` it is one pass in order. With `shuffle=True` it runs epoch after epoch from
+    `initial_epoch`, epoch e in the order `stateless_shuffle(seed=(seed, e))`: the order
+    depends only on (seed, epoch), so a run resumed at epoch e sees what an uninterrupted one
+    would. Give `fit` `steps_per_epoch(len(x), batch_size)`.
 
     The arrays live in the graph once; the pipeline shuffles and batches example *indices*
     and gathers each batch in one op. Shuffling the examples themselves copies every example
@@ -23,10 +40,17 @@ def make_pipeline(x, y=None, batch_size=128, shuffle=False, seed=None, drop_rema
         raise ValueError(f"x and y differ in length: {n} and {len(y)}")
     x = tf.constant(x)
     y = x if y is None else tf.constant(y)
-    ds = tf.data.Dataset.range(n)
     if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        seed = int(np.random.randint(2**31)) if seed is None else int(seed)
+
+        def epoch_batches(epoch):
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+            return tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder)
+
+        ds = tf.data.Dataset.range(initial_epoch, MAX_EPOCHS).flat_map(epoch_batches)
+    else:
+        ds = tf.data.Dataset.range(n).batch(batch_size, drop_remainder=drop_remainder)
     ds = ds.map(lambda i: (tf.gather(x, i), tf.gather(y, i)),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)

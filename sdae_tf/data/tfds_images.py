@@ -17,8 +17,8 @@ def _prepare_hint(name, tfds_name, data_dir):
     where = data_dir or "~/tensorflow_datasets (or $TFDS_DATA_DIR)"
     return (
         f"{name}: tensorflow-datasets has no prepared copy of {tfds_name!r} in {where}, and "
-        "sdae_tf never downloads at run time. On a machine with internet run\n"
-        f"    tfds build {tfds_name} --data_dir=DIR\n"
+        "sdae_tf never downloads at run time. On a machine with internet run "
+        f"`tfds build {tfds_name} --data_dir=DIR` "
         f"(or python -c \"import tensorflow_datasets as tfds; tfds.load('{tfds_name}', "
         "data_dir='DIR')\"), copy DIR here and pass --data_dir=DIR "
         "(CUB-200-2011 also needs its manual download: see the TFDS catalog page)."

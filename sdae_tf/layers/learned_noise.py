@@ -6,7 +6,7 @@ import math
 import keras
 from keras import ops
 
-from sdae_tf.layers.noise import PACKAGE, check_seed
+from sdae_tf.layers.noise import PACKAGE, check_seed, tracked_seed_generator
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -43,7 +43,7 @@ class LearnedGaussianNoise(keras.layers.Layer):
         self.per_component = bool(per_component)
         self.hidden_units = hidden_units
         self.seed = check_seed(seed)
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = tracked_seed_generator(self, seed)
 
     def build(self, input_shape):
         dim = math.prod(input_shape[1:])

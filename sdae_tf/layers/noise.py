@@ -13,6 +13,15 @@ def check_seed(seed):
     return seed
 
 
+def tracked_seed_generator(layer, seed):
+    """A `keras.random.SeedGenerator` for `layer` whose state is also one of the layer's
+    non-trainable weights, so checkpoints (`save_weights`, `.keras`) carry the position in the
+    random stream and a resumed run draws the same noise as an uninterrupted one."""
+    generator = keras.random.SeedGenerator(seed, name=f"{layer.name}_seed_generator")
+    layer._track_variable(generator.state)
+    return generator
+
+
 class NoiseLayer(keras.layers.Layer):
     """Base of the noise layers: corrupts inputs when `training=True`, identity otherwise.
 
@@ -27,7 +36,7 @@ class NoiseLayer(keras.layers.Layer):
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = check_seed(seed)
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = tracked_seed_generator(self, seed)
         self.supports_masking = True
         self.built = True
 

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from sdae_tf.layers.noise import PACKAGE, check_seed
+from sdae_tf.layers.noise import PACKAGE, check_seed, tracked_seed_generator
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -32,7 +32,7 @@ class Sampling(keras.layers.Layer):
         self.kl_weight = float(kl_weight)
         self.deterministic = deterministic
         self.seed = check_seed(seed)
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = tracked_seed_generator(self, seed)
         self.built = True
 
     @staticmethod

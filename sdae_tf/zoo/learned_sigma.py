@@ -40,9 +40,16 @@ class LearnedSigmaBlock(keras.Model):
         self.noise.build((None, *autoencoder.input_shape[1:]))
         # Variables must exist before the first traced step (see STACK_NOTES).
         self.noise_optimizer.build(self.noise.trainable_variables)
+        self.built = True  # both parts are built: weights can be saved before any step
 
     def call(self, inputs, training=False):
         return self.autoencoder(self.noise(inputs, training=training), training=training)
+
+    def build_optimizers(self):
+        """Builds the autoencoder's optimizer over the variables `train_step` applies it to (a
+        restored checkpoint needs the slots to exist; the noise optimizer is built already)."""
+        if not self.optimizer.built:
+            self.optimizer.build(self.autoencoder.trainable_variables)
 
     @property
     def metrics(self):

@@ -1,0 +1,160 @@
+"""Crash-safe training state: per-epoch checkpoints a killed run resumes from, per-stage results,
+and a divergence guard.
+
+Every file is written under a temporary name and moved into place (`os.replace`), and a small
+JSON pointer names the newest complete checkpoint, so a SIGKILL at any instant leaves either the
+previous checkpoint or the new one, never a torn file. Weights files are Keras `.weights.h5`
+(model weights, optimizer slots and the noise layers' random-stream state; no pickle).
+"""
+
+import json
+import math
+import os
+import pathlib
+import shutil
+
+import keras
+
+LATEST = "latest.json"
+
+
+class TrainingDivergedError(RuntimeError):
+    """A loss became NaN or infinite."""
+
+
+def write_json_atomic(path, obj):
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def save_weights_atomic(model, path):
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".tmp-{path.name}")
+    model.save_weights(tmp)
+    os.replace(tmp, path)
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves the model (weights, optimizer state, random-stream state) after every epoch and,
+    with `monitor`, the best epoch's weights; restores the newest at the start of `fit`.
+
+    Use `resume_epoch()` before `fit` to start the data pipeline and `initial_epoch` there.
+    `history()` gives the logs of every epoch so far, across restarts.
+    """
+
+    def __init__(self, directory, monitor=None, mode="max"):
+        super().__init__()
+        self.dir = pathlib.Path(directory)
+        self.monitor, self.mode = monitor, mode
+        self.state = self._read()
+
+    def _read(self):
+        path = self.dir / LATEST
+        if path.exists():
+            return json.loads(path.read_text())
+        return {"epoch": 0, "weights": None, "logs": [], "best": None, "best_epoch": None}
+
+    def resume_epoch(self):
+        return int(self.state["epoch"])
+
+    def history(self):
+        return list(self.state["logs"])
+
+    @property
+    def best_weights(self):
+        return self.dir / "best.weights.h5"
+
+    def on_train_begin(self, logs=None):
+        if self.state["weights"]:
+            # Optimizers build lazily on their first step; build them now, over the variables
+            # the first step would pass, or their saved slots would be skipped.
+            if hasattr(self.model, "build_optimizers"):
+                self.model.build_optimizers()
+            elif self.model.optimizer is not None and not self.model.optimizer.built:
+                self.model.optimizer.build(self.model.trainable_variables)
+            self.model.load_weights(self.dir / self.state["weights"])
+
+    def _improved(self, value):
+        best = self.state["best"]
+        if best is None:
+            return True
+        return value > best if self.mode == "max" else value < best
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        name = f"epoch-{epoch + 1:04d}.weights.h5"
+        save_weights_atomic(self.model, self.dir / name)
+        state = {**self.state, "epoch": epoch + 1, "weights": name,
+                 "logs": [*self.state["logs"][:epoch], logs]}
+        if self.monitor is not None and self._improved(logs[self.monitor]):
+            save_weights_atomic(self.model, self.best_weights)
+            state.update(best=logs[self.monitor], best_epoch=epoch + 1)
+        write_json_atomic(self.dir / LATEST, state)
+        old = self.state["weights"]
+        self.state = state
+        if old and old != name:
+            (self.dir / old).unlink(missing_ok=True)
+
+
+class StopOnDivergence(keras.callbacks.Callback):
+    """Raises `TrainingDivergedError` naming the stage, epoch, batch and loss as soon as a loss
+    in the batch logs is NaN or infinite (the last epoch checkpoint stays as it was)."""
+
+    def __init__(self, stage, checkpoint_dir=None):
+        super().__init__()
+        self.stage, self.checkpoint_dir, self.epoch = stage, checkpoint_dir, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(logs, f"batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):  # validation losses; before the checkpoint
+        self._check(logs, "the end of the epoch")
+
+    def _check(self, logs, when):
+        bad = {k: float(v) for k, v in (logs or {}).items()
+               if "loss" in k and not math.isfinite(float(v))}
+        if bad:
+            where = (f"; completed stages and the last good epoch are kept in "
+                     f"{self.checkpoint_dir}" if self.checkpoint_dir else "")
+            raise TrainingDivergedError(
+                f"{self.stage} diverged at epoch {self.epoch + 1}, {when}: "
+                + ", ".join(f"{k} is {v}" for k, v in bad.items())
+                + f"{where}; nothing was exported. Lower the learning rate.")
+
+
+class RunProgress:
+    """Which stages of a run are complete, with their records and final weights, so a
+    restarted run skips them (`run_dir/progress.json`, `run_dir/checkpoints/`)."""
+
+    def __init__(self, run_dir):
+        self.run_dir = pathlib.Path(run_dir)
+        self.path = self.run_dir / "progress.json"
+        self.state = json.loads(self.path.read_text()) if self.path.exists() else {"stages": {}}
+
+    def ckpt_dir(self, stage):
+        return self.run_dir / "checkpoints" / stage
+
+    def done(self, stage):
+        return self.state["stages"].get(stage)
+
+    def restore(self, stage, model):
+        """Loads a completed stage's final weights into `model` (layers only)."""
+        model.load_weights(self.run_dir / "checkpoints" / f"{stage}.weights.h5",
+                           skip_mismatch=False)
+
+    def complete(self, stage, model, record):
+        (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        save_weights_atomic(model, self.run_dir / "checkpoints" / f"{stage}.weights.h5")
+        self.state["stages"][stage] = record
+        write_json_atomic(self.path, self.state)
+        shutil.rmtree(self.ckpt_dir(stage), ignore_errors=True)
+
+    def clear(self):
+        """After a successful run: the checkpoints are not needed any more."""
+        shutil.rmtree(self.run_dir / "checkpoints", ignore_errors=True)
