@@ -1,6 +1,7 @@
 """The `sdae-train` and `sdae-tune` CLIs: every flagfile parses and smoke-runs with --quick; the
 installed entry point runs end to end in a subprocess."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -70,6 +71,7 @@ def test_flagfile_smoke_run(name, in_repo, tmp_path):
         assert cfg.model == name.removesuffix(".flags") and cfg.quick
         dataset = cfg.dataset or REGISTRY.get(cfg.model).dataset
         if dataset in TFDS_DATASETS:  # not downloadable here: the real TFDS path on mock data
+            cfg = dataclasses.replace(cfg, batch_size=16)  # the mock has 48 examples per split
             with tfds.testing.mock_data(num_examples=48):
                 metrics = training.run(cfg)
         else:
