@@ -22,11 +22,17 @@ class TrainingDivergedError(RuntimeError):
     """A loss became NaN or infinite."""
 
 
-def write_json_atomic(path, obj):
+def write_text_atomic(path, text):
+    """Writes `text` beside `path` and moves it into place: readers see the old file or the
+    new one, never a torn one."""
     path = pathlib.Path(path)
     tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def write_json_atomic(path, obj):
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def save_weights_atomic(model, path):

@@ -6,7 +6,6 @@ import dataclasses
 import datetime
 import itertools
 import json
-import os
 import pathlib
 import tempfile
 import time
@@ -21,6 +20,7 @@ from sdae_tf.checkpoints import (
     RunProgress,
     StopOnDivergence,
     TrainingDivergedError,  # noqa: F401  (re-exported: what a diverged run raises)
+    write_json_atomic,
 )
 from sdae_tf.data import load_dataset, make_pipeline, steps_per_epoch
 
@@ -276,9 +276,8 @@ def export_run(cfg, stack, data, stage, metrics, extra=None):
 
 
 def write_json(path, obj):
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
+    """`obj` as indented JSON at `path`, written aside and moved into place."""
+    write_json_atomic(path, obj)
 
 
 def load_data(cfg):

@@ -28,6 +28,7 @@ import keras_tuner
 
 from sdae_tf import export as export_lib
 from sdae_tf import probe, training, zoo
+from sdae_tf.checkpoints import write_text_atomic
 
 OBJECTIVES = {
     "probe": keras_tuner.Objective("val_probe_accuracy", direction="max"),
@@ -333,9 +334,7 @@ def write_results(tuner, tune_dir, meta, top=5):
                "trial_counts": trial_counts(tuner), "best_trials": summarize(tuner, top)}
     tune_dir = pathlib.Path(tune_dir)
     training.write_json(tune_dir / RESULTS_JSON, results)
-    tmp = tune_dir / (RESULTS_MD + ".tmp")
-    tmp.write_text(results_markdown(results))
-    os.replace(tmp, tune_dir / RESULTS_MD)
+    write_text_atomic(tune_dir / RESULTS_MD, results_markdown(results))
     return results
 
 
