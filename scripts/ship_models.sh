@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Retrains the encoders shipped in exported_models/ with their own flagfiles (CPU: about
-# 20 minutes in all here) and lists them. Run from the repository root.
+# 20 minutes in all here), replacing the shipped folders. Run from the repository root. (The
+# flagfiles themselves export to runs/exported/, so running one never touches the shipped copy.)
 #   bash scripts/ship_models.sh [model ...]
 set -euo pipefail
 models=("$@")
@@ -9,5 +10,6 @@ if [ ${#models[@]} -eq 0 ]; then
 fi
 for m in "${models[@]}"; do
   echo "== $m"
-  sdae-train --flagfile="flags/$m.flags" --overwrite_export --verbose=2 --run_dir="runs/ship-$m-$(date +%Y%m%d-%H%M%S)"
+  sdae-train --flagfile="flags/$m.flags" --export_dir="exported_models/$m" --overwrite_export \
+    --verbose=2 --run_dir="runs/ship-$m-$(date +%Y%m%d-%H%M%S)"
 done

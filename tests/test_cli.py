@@ -49,6 +49,15 @@ def test_every_flagfile_opens_with_its_command():
         assert text.startswith(f"# {command} --flagfile=flags/{name}\n"), name
 
 
+def test_no_flagfile_writes_into_the_shipped_models():
+    """The README's first command runs on a fresh clone, where exported_models/ already holds
+    the shipped encoders: flagfiles export elsewhere (only scripts/ship_models.sh writes there)."""
+    for name in ALL_FLAGFILES:
+        for line in (REPO / "flags" / name).read_text().splitlines():
+            if line.startswith("--export_dir="):
+                assert not line.removeprefix("--export_dir=").startswith("exported_models"), name
+
+
 @pytest.mark.parametrize("name", TUNE_FLAGFILES)
 def test_tune_flagfile_smoke_run(name, in_repo, tmp_path, capsys):
     with flagsaver.flagsaver():
