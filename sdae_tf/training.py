@@ -14,12 +14,14 @@ import keras
 import numpy as np
 
 from sdae_tf import export as export_lib
-from sdae_tf import plots, probe, sampling, zoo
+from sdae_tf import figures as figures_lib
+from sdae_tf import probe, zoo
 from sdae_tf.checkpoints import (
     EpochCheckpoint,
     RunProgress,
     StopOnDivergence,
     TrainingDivergedError,  # noqa: F401  (re-exported: what a diverged run raises)
+    save_weights_atomic,
     write_json_atomic,
 )
 from sdae_tf.data import load_dataset, make_pipeline, steps_per_epoch
@@ -41,6 +43,8 @@ class TrainConfig:
 
     model: str = "sdae_mnist"
     dataset: str | None = None
+    pretrain_dataset: str | None = None
+    init_from: str | None = None
     data_dir: str | None = None
     cache_dir: str | None = None
     validation_size: int | None = None
@@ -62,6 +66,7 @@ class TrainConfig:
     lr_schedule: str = "cosine"
     head_units: int = 1000
     num_samples: int = 0
+    figures: tuple = ()
     jit_compile: bool = False
     run_dir: str | None = None
     export_dir: str | None = None
@@ -85,6 +90,9 @@ class TrainConfig:
         if self.pretrain_epochs == 0 and self.finetune_epochs == 0:
             raise ValueError("Nothing to train: `pretrain_epochs` and `finetune_epochs` are "
                              "both 0")
+        figures_lib.validate(self.figures)
+        if self.init_from is not None:
+            pretrained_weights_path(self.init_from)  # names the missing file early
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(
                 f"`lr_schedule` must be 'constant' or 'cosine'. Received: {self.lr_schedule!r}"
@@ -215,19 +223,46 @@ def finetune(stack, data, cfg, progress=None):
     return model, record
 
 
-def write_samples(stack, data, num_samples, seed, run_dir, rows=5):
-    """Top-down Bernoulli samples of the (pre)trained stack around the first `rows` test
-    examples, as `samples.png`: the original first in each row, samples after."""
-    if not hasattr(stack, "decoder_layers"):
-        raise ValueError(f"{stack.name}: Bernoulli sampling needs a dense stack")
-    originals = data.x_test[:rows]
-    samples = sampling.bernoulli_samples(stack, originals, num_samples, seed=seed)
-    grid = np.concatenate([originals[:, None], samples], axis=1)
-    return plots.save_image_grid(
-        grid, pathlib.Path(run_dir) / "samples.png",
-        title=f"{stack.name}: top-down Bernoulli samples (original first)",
-        col_labels=["original", *[f"sample {i + 1}" for i in range(num_samples)]],
-    )
+PRETRAINED_WEIGHTS = "pretrained.weights.h5"
+
+
+def pretrained_weights_path(init_from):
+    """The pretrained-stack weights that `--init_from` names: a run directory (its
+    `pretrained.weights.h5`) or the `.weights.h5` file itself."""
+    path = pathlib.Path(init_from)
+    if path.is_dir():
+        path = path / PRETRAINED_WEIGHTS
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"--init_from {init_from}: no {path.name} there (give a run directory that "
+            "pretrained, or its pretrained.weights.h5)")
+    return path
+
+
+def init_from_pretrained(stack, init_from):
+    """Loads a pretrained stack's weights (encoder and decoders) instead of pretraining.
+    Returns the pretraining record: the source run's records when it has its metrics.json."""
+    path = pretrained_weights_path(init_from)
+    try:
+        stack.autoencoder().load_weights(path)
+    except ValueError as err:
+        raise ValueError(f"--init_from {path}: the weights do not fit {stack.name} "
+                         f"({stack.describe()}): {err}") from None
+    record = {"init_from": str(path)}
+    source = path.parent / "metrics.json"
+    if source.exists():
+        source_metrics = json.loads(source.read_text())
+        record.update(blocks=source_metrics.get("pretrain", []),
+                      dataset=source_metrics.get("dataset"))
+    print(f"Pretrained weights loaded from {path}", flush=True)
+    return record
+
+
+def mean_learned_sigma(pretrain_records):
+    """Mean over blocks of the last epoch's mean learned sigma (None for fixed noise)."""
+    sigmas = [r["history"]["sigma"][-1] for r in pretrain_records
+              if "sigma" in r.get("history", {})]
+    return float(np.mean(sigmas)) if sigmas else None
 
 
 def manifest_probe(encoder, data):
@@ -378,16 +413,41 @@ def run(cfg):
     if cfg.batch_size > len(data.x_train):
         raise ValueError(f"`batch_size` ({cfg.batch_size}) is larger than the training data "
                          f"({len(data.x_train)} examples of {data.name}); lower --batch_size")
-    print(f"{cfg.model} on {data.name}: {data.sizes()} examples of shape {data.input_shape}",
+    pretrain_data = data
+    if cfg.pretrain_dataset and cfg.pretrain_dataset != data.name:
+        pretrain_data = load_data(dataclasses.replace(cfg, dataset=cfg.pretrain_dataset))
+        if pretrain_data.input_shape != data.input_shape:
+            raise ValueError(
+                f"--pretrain_dataset {pretrain_data.name} has inputs of shape "
+                f"{pretrain_data.input_shape}, --dataset {data.name} {data.input_shape}: "
+                "pretraining and fine-tuning need the same input shape")
+    print(f"{cfg.model} on {data.name}: {data.sizes()} examples of shape {data.input_shape}"
+          + (f" (pretrained on {pretrain_data.name})" if pretrain_data is not data else ""),
           flush=True)
     stack = build_stack(cfg, data.input_shape)
 
     metrics = {"model": cfg.model, "dataset": data.name, "sizes": data.sizes(),
                "architecture": stack.describe()}
-    if entry.layerwise_pretraining and cfg.pretrain_epochs > 0:
-        metrics["pretrain"] = pretrain_layerwise(stack, data, cfg, progress=progress)
-    if cfg.num_samples > 0:
-        metrics["samples"] = str(write_samples(stack, data, cfg.num_samples, cfg.seed, run_dir))
+    if cfg.init_from:
+        record = init_from_pretrained(stack, cfg.init_from)
+        metrics["init_from"] = record["init_from"]
+        metrics["pretrain_dataset"] = record.get("dataset")
+        metrics["pretrain"] = record.get("blocks", [])
+    elif entry.layerwise_pretraining and cfg.pretrain_epochs > 0:
+        metrics["pretrain_dataset"] = pretrain_data.name
+        metrics["pretrain"] = pretrain_layerwise(stack, pretrain_data, cfg, progress=progress)
+        save_weights_atomic(stack.autoencoder(), run_dir / PRETRAINED_WEIGHTS)
+    sigma = mean_learned_sigma(metrics.get("pretrain", []))
+    if sigma is not None:
+        metrics["mean_sigma"] = sigma
+    names = list(cfg.figures)
+    if cfg.num_samples > 0 and "samples" not in names:
+        names.append("samples")
+    if names:
+        metrics["figures"] = figures_lib.write(names, stack, data, run_dir,
+                                               num_samples=cfg.num_samples, seed=cfg.seed)
+        if "samples" in metrics["figures"]:
+            metrics["samples"] = metrics["figures"]["samples"]
     if cfg.finetune_epochs > 0:
         classifier, metrics["finetune"] = finetune(stack, data, cfg, progress=progress)
         test_ds = make_pipeline(data.x_test, data.y_test, batch_size=1024)

@@ -4,6 +4,7 @@
 from absl import flags
 
 from sdae_tf.data import DATASETS
+from sdae_tf.figures import FIGURES
 from sdae_tf.layers import NOISE_TYPES
 from sdae_tf.training import TrainConfig
 from sdae_tf.zoo import REGISTRY
@@ -12,6 +13,12 @@ _D = TrainConfig()
 
 flags.DEFINE_enum("model", _D.model, REGISTRY.names(), "Zoo model to train.")
 flags.DEFINE_enum("dataset", None, list(DATASETS), "Dataset (default: the model's own).")
+flags.DEFINE_enum("pretrain_dataset", None, list(DATASETS),
+                  "Dataset of layer-wise pretraining (default: --dataset). Table 1's protocol: "
+                  "pretrain on mnist, fine-tune on a variant.")
+flags.DEFINE_string("init_from", None,
+                    "Skip pretraining: load the pretrained stack of this run directory (its "
+                    "pretrained.weights.h5) or weights file.")
 flags.DEFINE_string("data_dir", None, "Folder with the MNIST IDX files (default: vendored copy).")
 flags.DEFINE_string("cache_dir", None,
                     "Cache of built MNIST variants (default: $SDAE_TF_CACHE or ~/.cache/sdae_tf).")
@@ -49,6 +56,8 @@ flags.DEFINE_integer("head_units", _D.head_units, "Hidden width of the fine-tuni
 flags.DEFINE_integer("num_samples", _D.num_samples,
                      "Top-down Bernoulli samples per example after pretraining, written to "
                      "<run_dir>/samples.png (dense stacks; 0: none).", lower_bound=0)
+flags.DEFINE_list("figures", [],
+                  f"Figures written to the run directory after pretraining: {', '.join(FIGURES)}.")
 flags.DEFINE_bool("jit_compile", _D.jit_compile,
                   "XLA-compile train steps (on CPU it slows noisy models down).")
 flags.DEFINE_string("run_dir", None, "Run directory (default: runs/<model>-<timestamp>).")
@@ -66,6 +75,8 @@ def config_from_flags(values=flags.FLAGS):
     return TrainConfig(
         model=values.model,
         dataset=values.dataset,
+        pretrain_dataset=values.pretrain_dataset,
+        init_from=values.init_from,
         data_dir=values.data_dir,
         cache_dir=values.cache_dir,
         validation_size=values.validation_size,
@@ -87,6 +98,7 @@ def config_from_flags(values=flags.FLAGS):
         lr_schedule=values.lr_schedule,
         head_units=values.head_units,
         num_samples=values.num_samples,
+        figures=tuple(values.figures),
         jit_compile=values.jit_compile,
         run_dir=values.run_dir,
         export_dir=values.export_dir,

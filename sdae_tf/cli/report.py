@@ -1,0 +1,36 @@
+"""`sdae-report`: experiment and run directories -> Markdown tables, the report's numbers
+beside ours.
+
+    sdae-report runs/table1 runs/table3 runs/table4 --output=results.md
+"""
+
+import sys
+
+from absl import app, flags
+
+from sdae_tf import report
+from sdae_tf.cli.errors import user_errors
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("output", None, "Also write the Markdown to this file.")
+
+
+def main(argv):
+    if len(argv) < 2:
+        raise app.UsageError("Give one or more experiment or run directories, e.g. "
+                             "sdae-report runs/table1")
+    with user_errors("sdae-report"):
+        text = report.gather(argv[1:])
+        if FLAGS.output:
+            from sdae_tf.checkpoints import write_text_atomic
+
+            write_text_atomic(FLAGS.output, text + "\n")
+    sys.stdout.write(text + "\n")
+
+
+def run_main():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run_main()

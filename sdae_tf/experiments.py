@@ -1,0 +1,248 @@
+"""Experiments: the runs behind one table or figure of the report, trained by the one loop.
+
+A flagfile for `sdae-experiment` gives the shared training flags (the budget: epochs, learning
+rates, seeds) and one `--run` per cell:
+
+    --run=sdae/mnist_rot: model=sdae_mnist dataset=mnist_rot pretrain_dataset=mnist
+
+`COLUMN/ROW` names the cell (see `sdae_tf.report` for the report's columns and rows); the
+`key=value` pairs (separated by spaces) override `TrainConfig` fields for that run. A value
+`@COLUMN/ROW.key` is read from an earlier run's metrics (Table 3's control takes
+`noise_level=@sdae_learned/mnist_bg_rand.mean_sigma`).
+
+Every run lives in a pool directory under a name that hashes its whole configuration, so runs
+shared by several experiments (Table 1's SDAE on bg-rand is Table 3's fixed-sigma column) are
+trained once, a finished run is reused, and an interrupted one resumes. Runs that fine-tune
+after layer-wise pretraining share the pretraining: the stack is pretrained once per distinct
+pretraining configuration (a run with no fine-tuning) and each cell starts from it
+(`init_from`), so Table 1 pretrains the SDAE on MNIST once for its four datasets.
+
+The experiment directory gets `experiment.json` (every run: its cell, run directory, test
+accuracy, wall time, figures), `results.md` (report vs ours) and, for each figure the runs drew,
+one PNG with the runs side by side.
+"""
+
+import dataclasses
+import hashlib
+import json
+import pathlib
+import shutil
+import time
+
+from sdae_tf import report, training, zoo
+from sdae_tf.checkpoints import write_json_atomic, write_text_atomic
+
+# Fields an experiment's `--run` may not set: the runner owns them.
+RUNNER_FIELDS = ("run_dir", "export_dir", "overwrite_export", "init_from", "verbose", "quick")
+# Fields that do not change what a run computes (left out of its pool key).
+KEY_IGNORES = ("run_dir", "verbose", "overwrite_export")
+_INT_TUPLES = ("hidden_units", "latent_units")
+_FLOAT_TUPLES = ("lambdas",)
+_STR_TUPLES = ("figures",)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One cell of an experiment: `column/row` and its `TrainConfig` overrides (strings)."""
+
+    column: str
+    row: str
+    overrides: dict
+
+    @property
+    def name(self):
+        return f"{self.column}/{self.row}"
+
+
+def parse_run(text):
+    """`"COLUMN/ROW: key=value key=value"` -> `RunSpec`; errors name the bad part."""
+    head, sep, rest = text.partition(":")
+    if not sep or head.count("/") != 1 or not all(head.strip().split("/")):
+        raise ValueError(f"--run {text!r}: expected 'COLUMN/ROW: key=value ...'")
+    column, row = (part.strip() for part in head.split("/"))
+    fields = {f.name for f in dataclasses.fields(training.TrainConfig)}
+    overrides = {}
+    for pair in rest.split():
+        key, eq, value = pair.partition("=")
+        if not eq or not value:
+            raise ValueError(f"--run {text!r}: {pair!r} is not key=value")
+        if key not in fields:
+            raise ValueError(f"--run {text!r}: unknown setting {key!r}. Settings: "
+                             f"{', '.join(sorted(fields - set(RUNNER_FIELDS)))}")
+        if key in RUNNER_FIELDS:
+            raise ValueError(f"--run {text!r}: {key} is set by the experiment runner, not a run")
+        overrides[key] = value
+    return RunSpec(column, row, overrides)
+
+
+def _convert(key, value):
+    """A `--run` value (string) as the `TrainConfig` field's type."""
+    default = getattr(training.TrainConfig(), key)
+    if key in _INT_TUPLES:
+        return tuple(int(v) for v in value.split(","))
+    if key in _FLOAT_TUPLES:
+        return tuple(float(v) for v in value.split(","))
+    if key in _STR_TUPLES:
+        return tuple(v for v in value.split(",") if v)
+    if isinstance(default, bool):
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"{key}={value}: expected true or false")
+        return value.lower() in ("true", "1")
+    if isinstance(default, int) or key in ("validation_size", "train_examples"):
+        return int(value)
+    if isinstance(default, float) or key in ("noise_level", "kl_weight"):
+        return float(value)
+    return value
+
+
+def _resolve(spec, finished):
+    """`spec.overrides` as typed values, `@COLUMN/ROW.key` read from `finished` runs."""
+    out = {}
+    for key, value in spec.overrides.items():
+        if value.startswith("@"):
+            ref, _, metric = value[1:].rpartition(".")
+            if ref not in finished:
+                raise ValueError(f"--run {spec.name}: {key}={value} refers to {ref!r}, which is "
+                                 "not an earlier run of this experiment")
+            if finished[ref].get(metric) is None:
+                raise ValueError(f"--run {spec.name}: {key}={value}: run {ref} has no "
+                                 f"{metric!r} in its metrics")
+            out[key] = _convert(key, str(finished[ref][metric]))
+        else:
+            try:
+                out[key] = _convert(key, value)
+            except ValueError as err:
+                raise ValueError(f"--run {spec.name}: {key}={value}: {err}") from None
+    return out
+
+
+def pool_key(cfg):
+    """A short hash of everything that changes what `cfg` computes."""
+    config = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in KEY_IGNORES}
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def pool_dir_for(cfg, pool_dir):
+    dataset = cfg.dataset or zoo.REGISTRY.get(cfg.model).dataset
+    suffix = "-pretrain" if cfg.finetune_epochs == 0 else ""
+    return pathlib.Path(pool_dir) / f"{cfg.model}-{dataset}{suffix}-{pool_key(cfg)}"
+
+
+def ensure_run(cfg, pool_dir):
+    """The metrics of `cfg`'s run in the pool: read if finished, else trained (or resumed)."""
+    run_dir = pool_dir_for(cfg, pool_dir)
+    if (run_dir / "metrics.json").exists():
+        print(f"Reusing the finished run {run_dir}", flush=True)
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        metrics["run_dir"] = str(run_dir)
+        metrics["reused"] = True
+        return metrics
+    return training.run(dataclasses.replace(cfg, run_dir=str(run_dir)))
+
+
+def pretraining_config(cfg):
+    """The pretraining-only run that `cfg` starts from: same stack, noise, pretraining
+    schedule, seeds and data settings, on `pretrain_dataset`; no fine-tuning, no figures."""
+    base = training.TrainConfig()
+    return dataclasses.replace(
+        cfg, dataset=cfg.pretrain_dataset or cfg.dataset, pretrain_dataset=None,
+        finetune_epochs=0, learning_rate=base.learning_rate, head_units=base.head_units,
+        figures=(), num_samples=0, export_dir=None, run_dir=None)
+
+
+def _shares_pretraining(cfg):
+    entry = zoo.REGISTRY.get(cfg.model)
+    return (entry.layerwise_pretraining and cfg.pretrain_epochs > 0 and cfg.finetune_epochs > 0
+            and cfg.init_from is None)
+
+
+def _cell_record(spec, metrics, pretrain_dir):
+    return {
+        "column": spec.column,
+        "row": spec.row,
+        "model": metrics["model"],
+        "dataset": metrics["dataset"],
+        "pretrain_dataset": metrics.get("pretrain_dataset"),
+        "run_dir": metrics["run_dir"],
+        "pretrain_run": pretrain_dir,
+        "test_accuracy": metrics.get("test_accuracy"),
+        "val_accuracy": metrics.get("val_accuracy"),
+        "mean_sigma": metrics.get("mean_sigma"),
+        "seconds": metrics.get("seconds", 0.0),
+        "figures": metrics.get("figures", {}),
+        "reused": bool(metrics.get("reused")),
+    }
+
+
+def compose_figures(runs, out_dir, title):
+    """One PNG per figure name: the runs' pictures side by side (or the one picture)."""
+    from sdae_tf import plots
+
+    names = sorted({name for r in runs for name in r["figures"]})
+    out = {}
+    for name in names:
+        drawn = [r for r in runs if name in r["figures"]]
+        target = pathlib.Path(out_dir) / f"{name}.png"
+        if len(drawn) == 1:
+            shutil.copyfile(drawn[0]["figures"][name], target)
+        else:
+            plots.save_panels([r["figures"][name] for r in drawn], target,
+                              titles=[f"{r['column']} / {report.row_label(r['row'])}"
+                                      for r in drawn], title=title)
+        out[name] = str(target)
+    return out
+
+
+def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", report_item=None,
+                   title=None):
+    """Runs every cell of an experiment (reusing finished runs) and writes its record.
+
+    Args:
+        name: the experiment's name (its flagfile's stem), e.g. "table1".
+        base_cfg: the shared `TrainConfig` (the flagfile's training flags).
+        specs: `RunSpec`s or their `--run` strings, in order (references look backwards).
+        out_dir: the experiment directory (default `runs/<name>`).
+        pool_dir: where runs live, shared between experiments.
+        report_item: the report's table or figure, e.g. "table1" (default: `name`).
+        title: a title for the figures and results.
+
+    Returns:
+        The experiment record (also `out_dir/experiment.json`).
+    """
+    start = time.perf_counter()
+    specs = [parse_run(s) if isinstance(s, str) else s for s in specs]
+    if not specs:
+        raise ValueError(f"Experiment {name}: no --run given")
+    seen = set()
+    for spec in specs:
+        if spec.name in seen:
+            raise ValueError(f"Experiment {name}: --run {spec.name} given twice")
+        seen.add(spec.name)
+    out_dir = pathlib.Path(out_dir or pathlib.Path("runs") / name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    finished, runs = {}, []
+    for i, spec in enumerate(specs):
+        cfg = dataclasses.replace(base_cfg, **_resolve(spec, finished))
+        cfg.validate()
+        print(f"[{name} {i + 1}/{len(specs)}] {spec.name}", flush=True)
+        pretrain_dir = None
+        if _shares_pretraining(cfg):
+            pre = ensure_run(pretraining_config(cfg), pool_dir)
+            pretrain_dir = pre["run_dir"]
+            cfg = dataclasses.replace(cfg, init_from=pretrain_dir)
+        metrics = ensure_run(cfg, pool_dir)
+        finished[spec.name] = metrics
+        runs.append(_cell_record(spec, metrics, pretrain_dir))
+    record = {
+        "experiment": name,
+        "report_item": report_item or name,
+        "title": title,
+        "config": dataclasses.asdict(base_cfg),
+        "runs": runs,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    record["figures"] = compose_figures(runs, out_dir, title or name)
+    write_json_atomic(out_dir / "experiment.json", record)
+    write_text_atomic(out_dir / "results.md", "\n".join(report.experiment_table(record)) + "\n")
+    return record

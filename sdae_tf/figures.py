@@ -1,0 +1,165 @@
+"""The report's figures from a trained stack: what to compute (weights, codes, decodings,
+t-SNE) and which picture to draw; `sdae_tf.plots` draws. `--figures=a,b` on `sdae-train`
+writes `<name>.png` into the run directory after pretraining.
+
+- `filters`: first-layer weights as images (Figures 1-3).
+- `reconstructions`: test images and their clean reconstructions.
+- `samples`: top-down Bernoulli samples around test images (Figure 5; `--num_samples`).
+- `traversal`: decoded latent grid over 2 dims of a VAE, the others fixed (Figure 6).
+- `tsne`: t-SNE of test embeddings coloured by class (Figure 7).
+- `manifold`: decoded grid over a 1-D or 2-D code (Figure 8).
+"""
+
+import pathlib
+
+import keras
+import numpy as np
+
+from sdae_tf import plots, sampling
+
+FIGURES = ("filters", "reconstructions", "samples", "traversal", "tsne", "manifold")
+TSNE_EXAMPLES = 2000
+MAX_FILTERS = 120
+
+
+def validate(names):
+    unknown = sorted(set(names) - set(FIGURES))
+    if unknown:
+        raise ValueError(f"Unknown figure(s) {', '.join(unknown)}. Available: "
+                         f"{', '.join(FIGURES)}")
+
+
+def _first_dense_kernel(stack):
+    for layer in stack.encoder.layers:
+        if isinstance(layer, keras.layers.Dense):
+            return np.asarray(layer.kernel)
+    return None
+
+
+def filters(stack, data, run_dir, **_):
+    """First-layer weights, one tile per hidden unit (up to 120), each scaled to [0, 1]."""
+    kernel = _first_dense_kernel(stack)
+    if kernel is None or kernel.shape[0] != int(np.prod(data.input_shape)):
+        raise ValueError(f"{stack.name}: the filters figure needs a dense first layer on the "
+                         "pixels")
+    h, w, c = data.input_shape
+    tiles = kernel.T[:MAX_FILTERS].reshape(-1, h, w, c)
+    lo = tiles.min(axis=(1, 2, 3), keepdims=True)
+    hi = tiles.max(axis=(1, 2, 3), keepdims=True)
+    tiles = (tiles - lo) / np.maximum(hi - lo, 1e-8)
+    if c == 1:
+        tiles = tiles[..., 0]
+    noise = stack.describe()["noise"]
+    return plots.save_mosaic(
+        tiles, columns=12, path=pathlib.Path(run_dir) / "filters.png",
+        title=f"{stack.name}: first-layer filters ({kernel.shape[1]} units; noise "
+              f"{noise['type']} {noise.get('level', '')})".replace(" )", ")"))
+
+
+def reconstructions(stack, data, run_dir, rows=2, columns=8, **_):
+    images = data.x_test[:rows * columns]
+    recon = np.asarray(stack.autoencoder().predict(images, verbose=0))
+    grid = np.stack([images, recon], axis=1).reshape(rows * 2, columns, *images.shape[1:])
+    labels = [name for _ in range(rows) for name in ("input", "reconstruction")]
+    return plots.save_image_grid(grid, pathlib.Path(run_dir) / "reconstructions.png",
+                                 title=f"{stack.name}: test images and clean reconstructions",
+                                 row_labels=labels)
+
+
+def samples(stack, data, run_dir, num_samples=8, seed=0, rows=5, **_):
+    """Top-down Bernoulli samples of the stack around the first `rows` test examples: the
+    original first in each row, samples after."""
+    if not hasattr(stack, "decoder_layers"):
+        raise ValueError(f"{stack.name}: Bernoulli sampling needs a dense stack")
+    num_samples = num_samples or 8
+    originals = data.x_test[:rows]
+    drawn = sampling.bernoulli_samples(stack, originals, num_samples, seed=seed)
+    grid = np.concatenate([originals[:, None], drawn], axis=1)
+    return plots.save_image_grid(
+        grid, pathlib.Path(run_dir) / "samples.png",
+        title=f"{stack.name}: top-down Bernoulli samples (original first)",
+        col_labels=["original", *[f"sample {i + 1}" for i in range(num_samples)]],
+    )
+
+
+def traversal(stack, data, run_dir, seed=0, steps=9, span=2.5, dims=(0, 1), **_):
+    """A VAE's decoder over a `steps` x `steps` grid of latent dims `dims` in [-span, span],
+    the other dims fixed at one draw from the prior (the report's Figure 6)."""
+    if not hasattr(stack, "decoder") or not callable(stack.decoder):
+        raise ValueError(f"{stack.name}: the traversal figure needs a VAE")
+    size = stack.embedding_size
+    base = np.random.default_rng(seed).standard_normal(size).astype(np.float32)
+    values = np.linspace(-span, span, steps, dtype=np.float32)
+    codes = np.repeat(base[None], steps * steps, axis=0)
+    codes[:, dims[0]] = np.repeat(values, steps)
+    codes[:, dims[1]] = np.tile(values, steps)
+    images = np.asarray(stack.decoder().predict(codes, verbose=0))
+    return plots.save_mosaic(
+        images[..., 0] if images.shape[-1] == 1 else images, columns=steps,
+        path=pathlib.Path(run_dir) / "traversal.png",
+        title=f"{stack.name}: latent dims {dims[0]} (down) and {dims[1]} (across) in "
+              f"[-{span}, {span}], other {size - 2} fixed",
+        xlabel=f"z[{dims[1]}]", ylabel=f"z[{dims[0]}]")
+
+
+def tsne(stack, data, run_dir, seed=0, examples=TSNE_EXAMPLES, **_):
+    """t-SNE (scikit-learn, PCA to 50 dims first) of the encoder's test embeddings."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    n = min(examples, len(data.x_test))
+    codes = np.asarray(stack.encoder.predict(data.x_test[:n], verbose=0)).reshape(n, -1)
+    if codes.shape[1] > 50 and n > 50:
+        codes = PCA(50, random_state=seed).fit_transform(codes)
+    points = TSNE(2, init="pca", perplexity=min(30.0, (n - 1) / 3), random_state=seed,
+                  ).fit_transform(codes)
+    return plots.save_scatter(points, data.y_test[:n], pathlib.Path(run_dir) / "tsne.png",
+                              title=f"{stack.name}: t-SNE of {n} test embeddings "
+                                    f"({stack.embedding_size}-d)")
+
+
+def _decode_codes(stack, codes):
+    if hasattr(stack, "decoder_layers"):
+        h = codes
+        for layer in reversed(stack.decoder_layers):
+            h = layer(h)
+        return np.asarray(h).reshape(len(codes), *stack.input_shape)
+    if hasattr(stack, "decoder") and callable(stack.decoder):
+        return np.asarray(stack.decoder().predict(codes, verbose=0))
+    raise ValueError(f"{stack.name}: the manifold figure needs a dense stack or a VAE")
+
+
+def manifold(stack, data, run_dir, steps=8, **_):
+    """Decodings of a grid over the code space spanned by the training codes: a line for a
+    1-D code, a `steps` x `steps` grid for 2-D (the report's Figure 8)."""
+    size = stack.embedding_size
+    if size not in (1, 2):
+        raise ValueError(f"{stack.name}: the manifold figure needs a 1-D or 2-D code "
+                         f"(--hidden_units=...,1 or ...,2). Received a {size}-d code")
+    train_codes = np.asarray(stack.encoder.predict(data.x_train, verbose=0))
+    lo, hi = train_codes.min(axis=0), train_codes.max(axis=0)
+    if size == 1:
+        n = steps * steps
+        codes = np.linspace(lo, hi, n, dtype=np.float32).reshape(n, 1)
+        xlabel, ylabel = "code, row by row from its min to its max", None
+    else:
+        a = np.linspace(lo[0], hi[0], steps, dtype=np.float32)
+        b = np.linspace(lo[1], hi[1], steps, dtype=np.float32)
+        codes = np.stack([np.repeat(a, steps), np.tile(b, steps)], axis=1)
+        xlabel, ylabel = "code[1]", "code[0]"
+    images = _decode_codes(stack, codes)
+    return plots.save_mosaic(
+        images[..., 0] if images.shape[-1] == 1 else images, columns=steps,
+        path=pathlib.Path(run_dir) / "manifold.png",
+        title=f"{stack.name}: decoded {size}-D code grid over the training codes' range",
+        xlabel=xlabel, ylabel=ylabel)
+
+
+def write(names, stack, data, run_dir, num_samples=0, seed=0):
+    """Writes the named figures into `run_dir`; returns {name: path}."""
+    validate(names)
+    out = {}
+    for name in names:
+        fn = globals()[name]
+        out[name] = str(fn(stack, data, run_dir, num_samples=num_samples, seed=seed))
+    return out

@@ -1,0 +1,168 @@
+"""The report's published numbers (../shared/reference/sdae_report.txt, Tables 1-5) and the
+Markdown tables that put ours beside them (`sdae-report`).
+
+An experiment's runs are named `COLUMN/ROW`; `TABLES[item]` maps those ids to the report's labels
+and numbers. Columns without a report number (our additions: the SDAE pretrained on the target
+variant, Table 3's control) show "-" in the report column."""
+
+import json
+import pathlib
+
+DATASET_LABELS = {
+    "mnist": "MNIST",
+    "mnist_rot": "MNIST rot",
+    "mnist_bg_rand": "MNIST bg-rand",
+    "mnist_bg_rand_rot": "MNIST bg-rand-rot",
+    "cifar10": "CIFAR-10",
+    "cub200": "CUB-200-2011",
+    "patches": "natural 12x12 patches",
+    "toy_manifold": "toy manifold",
+}
+
+TABLES = {
+    "table1": {
+        "title": "Table 1: no pretraining vs SAE vs SDAE (784-1000-1000 sigmoid, 2-layer head); "
+                 "pretrained on MNIST",
+        "columns": {
+            "nopretrain": "No pretraining",
+            "sae": "SAE",
+            "sdae": "SDAE",
+            "sdae_target": "SDAE pretrained on the variant itself (ours)",
+        },
+        "values": {
+            ("nopretrain", "mnist"): 0.9792, ("sae", "mnist"): 0.9807, ("sdae", "mnist"): 0.9831,
+            ("nopretrain", "mnist_rot"): 0.9217, ("sae", "mnist_rot"): 0.9243,
+            ("sdae", "mnist_rot"): 0.9448,
+            ("nopretrain", "mnist_bg_rand"): 0.8685, ("sae", "mnist_bg_rand"): 0.9001,
+            ("sdae", "mnist_bg_rand"): 0.9323,
+            ("nopretrain", "mnist_bg_rand_rot"): 0.7210, ("sae", "mnist_bg_rand_rot"): 0.7953,
+            ("sdae", "mnist_bg_rand_rot"): 0.8622,
+        },
+    },
+    "table2": {
+        "title": "Table 2: VAE vs DVAE vs SDVAE, latent mean as features",
+        "columns": {"vae": "VAE", "dvae": "DVAE", "sdvae": "SDVAE"},
+        "values": {("vae", "mnist_bg_rand_rot"): 0.7482, ("dvae", "mnist_bg_rand_rot"): 0.7943,
+                   ("sdvae", "mnist_bg_rand_rot"): 0.7962},
+    },
+    "table3": {
+        "title": "Table 3: fixed sigma 0.4 vs learned sigma (and the caption's control: fixed "
+                 "sigma = the mean learned sigma)",
+        "columns": {
+            "sdae_fixed": "SDAE (sigma = 0.4)",
+            "sdae_learned": "SDAE (learned sigma)",
+            "sdae_mean_sigma": "SDAE (sigma = mean learned sigma; ours)",
+        },
+        "values": {("sdae_fixed", "mnist_bg_rand"): 0.9323,
+                   ("sdae_learned", "mnist_bg_rand"): 0.9390},
+    },
+    "table4": {
+        "title": "Table 4: SDAE vs CAE vs CDAE",
+        "columns": {"sdae": "SDAE", "cae": "CAE", "cdae": "CDAE"},
+        "values": {
+            ("sdae", "mnist"): 0.9831, ("cae", "mnist"): 0.9925, ("cdae", "mnist"): 0.9930,
+            ("sdae", "mnist_bg_rand"): 0.9323, ("cae", "mnist_bg_rand"): 0.9764,
+            ("cdae", "mnist_bg_rand"): 0.9807,
+            ("sdae", "mnist_bg_rand_rot"): 0.8622, ("cae", "mnist_bg_rand_rot"): 0.9271,
+            ("cdae", "mnist_bg_rand_rot"): 0.9483,
+        },
+    },
+    "table5": {
+        "title": "Table 5: CAE vs CDAE on colour datasets",
+        "columns": {"cae": "CAE", "cdae": "CDAE"},
+        "values": {("cae", "cub200"): 0.2193, ("cdae", "cub200"): 0.2381,
+                   ("cae", "cifar10"): 0.6395, ("cdae", "cifar10"): 0.6504},
+    },
+}
+
+
+def report_value(item, column, row):
+    """The report's number for `column/row` of `item`, or None."""
+    return TABLES.get(item, {}).get("values", {}).get((column, row))
+
+
+def column_label(item, column):
+    return TABLES.get(item, {}).get("columns", {}).get(column, column)
+
+
+def row_label(row):
+    return DATASET_LABELS.get(row, row)
+
+
+def _fmt(value):
+    return "-" if value is None else f"{value:.4f}"
+
+
+def experiment_table(record):
+    """Markdown lines for one experiment record (`experiment.json`): report vs ours."""
+    item = record.get("report_item") or record["experiment"]
+    title = TABLES.get(item, {}).get("title") or record.get("title") or item
+    lines = [f"### {title}", "",
+             f"`{record['experiment']}`, {len(record['runs'])} runs, "
+             f"{record.get('seconds', 0) / 60:.1f} min", ""]
+    accuracy = [r for r in record["runs"] if r.get("test_accuracy") is not None]
+    if accuracy:
+        lines += ["| dataset | model | report | ours | difference | wall |",
+                  "|---|---|---|---|---|---|"]
+        for r in accuracy:
+            ref = report_value(item, r["column"], r["row"])
+            ours = r["test_accuracy"]
+            diff = "-" if ref is None else f"{ours - ref:+.4f}"
+            lines.append(f"| {row_label(r['row'])} | {column_label(item, r['column'])} | "
+                         f"{_fmt(ref)} | {ours:.4f} | {diff} | {r.get('seconds', 0):.0f} s |")
+        lines.append("")
+    figures = [(r, name, path) for r in record["runs"]
+               for name, path in sorted(r.get("figures", {}).items())]
+    if figures or record.get("figures"):
+        lines += ["Figures: " + ", ".join(
+            f"`{p}`" for p in sorted(record.get("figures", {}).values())
+            or [path for _, _, path in figures]), ""]
+    extras = [r for r in record["runs"] if r.get("mean_sigma") is not None]
+    for r in extras:
+        lines.append(f"{r['column']}/{r['row']}: mean learned sigma {r['mean_sigma']:.3f}")
+    if extras:
+        lines.append("")
+    return lines
+
+
+# Which report column a plain `sdae-train` run of a zoo model belongs to.
+MODEL_COLUMNS = {
+    "nopretrain_mnist": "nopretrain", "sae_mnist": "sae", "sdae_mnist": "sdae",
+    "sdae_learned_sigma_mnist": "sdae_learned", "vae_mnist": "vae", "dvae_mnist": "dvae",
+    "sdvae_mnist": "sdvae", "cae_mnist": "cae", "cdae_mnist": "cdae", "cae_cifar10": "cae",
+    "cdae_cifar10": "cdae", "cae_cub200": "cae", "cdae_cub200": "cdae",
+}
+
+
+def run_row(metrics):
+    """A Markdown row for a plain `sdae-train` run directory's metrics.json."""
+    column = MODEL_COLUMNS.get(metrics.get("model"))
+    ref = None
+    for item, table in TABLES.items():
+        value = table["values"].get((column, metrics.get("dataset")))
+        if value is not None and ref is None:
+            ref = (item, value)
+    ours = metrics.get("test_accuracy")
+    diff = "-" if ref is None or ours is None else f"{ours - ref[1]:+.4f}"
+    return (f"| {metrics.get('model')} | {row_label(metrics.get('dataset', '?'))} | "
+            f"{'-' if ref is None else f'{ref[1]:.4f} ({ref[0]})'} | {_fmt(ours)} | {diff} | "
+            f"{metrics.get('seconds', 0):.0f} s |")
+
+
+def gather(paths):
+    """Markdown for experiment directories (their `experiment.json`) and run directories
+    (their `metrics.json`), report numbers beside ours."""
+    lines, runs = [], []
+    for path in paths:
+        path = pathlib.Path(path)
+        if (path / "experiment.json").exists():
+            lines += experiment_table(json.loads((path / "experiment.json").read_text()))
+        elif (path / "metrics.json").exists():
+            runs.append(json.loads((path / "metrics.json").read_text()))
+        else:
+            raise FileNotFoundError(f"{path}: neither an experiment directory (experiment.json) "
+                                    "nor a finished run directory (metrics.json)")
+    if runs:
+        lines += ["| model | dataset | report | ours | difference | wall |",
+                  "|---|---|---|---|---|---|"] + [run_row(m) for m in runs] + [""]
+    return "\n".join(lines)
