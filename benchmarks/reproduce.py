@@ -62,7 +62,8 @@ def main():
     import tensorflow as tf
 
     result = {
-        "commit": _git("rev-parse", "HEAD"),
+        # A run from an exported snapshot of the tree names its commit in SDAE_TF_COMMIT.
+        "commit": os.environ.get("SDAE_TF_COMMIT") or _git("rev-parse", "HEAD"),
         "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "tensorflow": tf.__version__,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
