@@ -4,6 +4,7 @@ installed entry point runs end to end in a subprocess."""
 import dataclasses
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,8 @@ import tensorflow_datasets as tfds
 from absl import flags
 from absl.testing import flagsaver
 
-from sdae_tf import training
+from sdae_tf import experiments, training
+from sdae_tf.cli import experiment as experiment_cli
 from sdae_tf.cli import flags as train_flags
 from sdae_tf.cli import train as train_cli
 from sdae_tf.cli import tune as tune_cli
@@ -26,7 +28,12 @@ ALL_FLAGFILES = sorted(p.name for p in (REPO / "flags").glob("*.flags")
                        if p.name != "common.flags")
 TUNE_FLAGFILES = [n for n in ALL_FLAGFILES
                   if (REPO / "flags" / n).read_text().startswith("# sdae-tune ")]
-FLAGFILES = [n for n in ALL_FLAGFILES if n not in TUNE_FLAGFILES]
+EXPERIMENT_FLAGFILES = [n for n in ALL_FLAGFILES
+                        if (REPO / "flags" / n).read_text().startswith("# sdae-experiment ")]
+FLAGFILES = [n for n in ALL_FLAGFILES if n not in TUNE_FLAGFILES + EXPERIMENT_FLAGFILES]
+# Every item of the report (DESIGN.md's map) has its experiment flagfile.
+REPORT_ITEMS = ("fig1", "fig2", "fig3", "table1", "fig5", "table2", "fig6", "table3", "fig7",
+                "fig8", "table4", "table5")
 FLAGS = flags.FLAGS
 
 
@@ -44,7 +51,8 @@ def in_repo(monkeypatch):
 def test_every_flagfile_opens_with_its_command():
     assert FLAGFILES and len(TUNE_FLAGFILES) >= 3
     for name in ALL_FLAGFILES:
-        command = "sdae-tune" if name in TUNE_FLAGFILES else "sdae-train"
+        command = ("sdae-tune" if name in TUNE_FLAGFILES else
+                   "sdae-experiment" if name in EXPERIMENT_FLAGFILES else "sdae-train")
         text = (REPO / "flags" / name).read_text()
         assert text.startswith(f"# {command} --flagfile=flags/{name}\n"), name
 
@@ -70,6 +78,46 @@ def test_tune_flagfile_smoke_run(name, in_repo, tmp_path, capsys):
     results = json.loads((tmp_path / "search" / "results.json").read_text())
     assert results["best_trials"] and 0.0 <= results["best_trials"][0]["score"] <= 1.0
     assert (tmp_path / "best" / "saved_model.pb").exists()
+
+
+def test_every_report_item_has_an_experiment_flagfile():
+    items = {}
+    for name in EXPERIMENT_FLAGFILES:
+        lines = (REPO / "flags" / name).read_text().splitlines()
+        values = dict(line[2:].split("=", 1) for line in lines
+                      if line.startswith("--") and "=" in line)
+        items[values.get("report_item", values["experiment"])] = name
+        assert values["experiment"] == name.removesuffix(".flags"), name
+    assert set(REPORT_ITEMS) <= set(items), set(REPORT_ITEMS) - set(items)
+
+
+@pytest.mark.parametrize("name", EXPERIMENT_FLAGFILES)
+def test_experiment_flagfile_smoke_run(name, in_repo, tmp_path, capsys):
+    """Every experiment flagfile runs end to end, shrunk by --quick (TFDS ones on mock data)."""
+    with flagsaver.flagsaver():
+        argv = [f"--flagfile=flags/{name}", "--quick", f"--out_dir={tmp_path / 'exp'}",
+                f"--pool_dir={tmp_path / 'pool'}", "--verbose=0"]
+        cfg = _parse(argv)
+        specs = [experiments.parse_run(r) for r in FLAGS.run]
+        tfds_runs = [s for s in specs if s.overrides.get("dataset") in TFDS_DATASETS]
+        if tfds_runs:
+            _parse([*argv, "--batch_size=16"])  # the mock has 48 examples per split
+            with tfds.testing.mock_data(num_examples=48):
+                experiment_cli.main(["sdae-experiment"])
+        else:
+            experiment_cli.main(["sdae-experiment"])
+    assert cfg.quick
+    record = json.loads((tmp_path / "exp" / "experiment.json").read_text())
+    assert [f"{r['column']}/{r['row']}" for r in record["runs"]] == [s.name for s in specs]
+    for run, spec in zip(record["runs"], specs, strict=True):
+        metrics = json.loads((pathlib.Path(run["run_dir"]) / "metrics.json").read_text())
+        if metrics.get("finetune"):
+            assert 0.0 <= run["test_accuracy"] <= 1.0
+        for figure in spec.overrides.get("figures", "").split(",") + list(cfg.figures):
+            if figure:
+                assert (tmp_path / "exp" / f"{figure}.png").exists(), figure
+    assert (tmp_path / "exp" / "results.md").exists()
+    assert "experiment directory" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", FLAGFILES)
