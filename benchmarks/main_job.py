@@ -8,7 +8,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import shutil
 import statistics
 import subprocess
@@ -16,7 +15,7 @@ import sys
 import tempfile
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from common import REPO, markdown_table, write_results
 
 
 def run_once(flagfile, seed, workdir):
@@ -48,19 +47,15 @@ def main():
         runs = [run_once(args.flagfile, int(s), pathlib.Path(tmp)) for s in args.seeds.split(",")]
     result = {
         "flagfile": args.flagfile,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "runs": runs,
         "median_wall_seconds": statistics.median(r["wall_seconds"] for r in runs),
         "min_test_accuracy": min(r["test_accuracy"] for r in runs),
     }
-    print("| seed | wall s | train s | val acc | test acc |\n|---|---|---|---|---|")
-    for r in runs:
-        print(f"| {r['seed']} | {r['wall_seconds']} | {r['train_seconds']} | "
-              f"{r['val_accuracy']:.4f} | {r['test_accuracy']:.4f} |")
-    out = REPO / args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    lines = markdown_table(
+        ["seed", "wall s", "train s", "val acc", "test acc"],
+        [[r["seed"], r["wall_seconds"], r["train_seconds"], f"{r['val_accuracy']:.4f}",
+          f"{r['test_accuracy']:.4f}"] for r in runs])
+    write_results(args.out, result, lines)
 
 
 if __name__ == "__main__":

@@ -13,26 +13,13 @@ table's wall time counts only what it trained itself.
 import argparse
 import json
 import os
-import pathlib
-import platform
-import shutil
 import subprocess
 import sys
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from common import REPO, git_commit, write_results
 
-from sdae_tf import report  # noqa: E402
-from sdae_tf.checkpoints import write_json_atomic, write_text_atomic  # noqa: E402
-
-
-def _git(*args):
-    try:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+from sdae_tf import report
 
 
 def run_table(name, work_dir, extra):
@@ -54,24 +41,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", default="table1,table3,table4")
     parser.add_argument("--work_dir", default="runs/reproduce")
-    parser.add_argument("--out", default="benchmarks/results/reproduce")
+    parser.add_argument("--out", default="benchmarks/results/reproduce.json")
     parser.add_argument("--extra", default="", help="flags added to every table, e.g. --quick")
     args = parser.parse_args()
     work_dir = (REPO / args.work_dir).resolve()
     extra = args.extra.split()
-    import tensorflow as tf
+    import tensorflow as tf  # noqa: F401  (recorded by write_results)
 
-    result = {
-        # A run from an exported snapshot of the tree names its commit in SDAE_TF_COMMIT.
-        "commit": os.environ.get("SDAE_TF_COMMIT") or _git("rev-parse", "HEAD"),
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
-        "tensorflow": tf.__version__,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "extra_flags": extra,
-        "tables": {},
-    }
-    lines = [f"Commit {result['commit']}, TensorFlow {tf.__version__}, {os.cpu_count()} CPUs.",
-             ""]
+    result = {"extra_flags": extra, "tables": {}}
+    lines = [f"Commit {git_commit()}, {os.cpu_count()} CPUs.", ""]
     total = 0.0
     for name in args.tables.split(","):
         record, wall = run_table(name, work_dir, extra)
@@ -90,19 +68,13 @@ def main():
             ],
         }
         table = report.experiment_table(record)
+        print("\n".join(table), flush=True)
         table[2] = (f"`flags/{name}.flags`: {len(trained)} runs trained, "
                     f"{len(record['runs']) - len(trained)} reused; wall {wall / 60:.1f} min")
         lines += table
-        print("\n".join(table), flush=True)
     result["total_wall_seconds"] = round(total, 1)
     lines.append(f"Total wall time {total / 60:.1f} min.")
-    out = REPO / args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out.with_suffix(".json"), result)
-    write_text_atomic(out.with_suffix(".md"), "\n".join(lines) + "\n")
-    print(f"Total wall time {total / 60:.1f} min; wrote {out}.json and {out}.md")
-    if shutil.which("git") and result["dirty"]:
-        print("warning: the working tree had uncommitted changes to tracked files", flush=True)
+    write_results(args.out, result, lines)
 
 
 if __name__ == "__main__":

@@ -5,16 +5,15 @@
 """
 
 import argparse
-import json
 import os
 import pathlib
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from sdae_tf import training, zoo  # noqa: E402
+from common import markdown_table, write_results  # noqa: E402
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from sdae_tf import training, zoo  # noqa: E402
 
 
 def one_epoch(name, workdir):
@@ -42,19 +41,17 @@ def main():
         e.name for e in zoo.REGISTRY if e.dataset == "mnist"]
     with tempfile.TemporaryDirectory() as tmp:
         rows = [one_epoch(n, pathlib.Path(tmp)) for n in names]
-    print("| model | pretraining, per block: s / loss | fine-tuning: s / loss | test acc |")
-    print("|---|---|---|---|")
+    table = []
     for r in rows:
         pre = "; ".join(
             f"{b['seconds']:.0f} s / {b['loss']:.4g}"
             + (f" (sigma {b['sigma']:.3f})" if "sigma" in b else "") for b in r["pretrain"]
         ) or "-"
-        print(f"| {r['model']} | {pre} | {r['finetune_seconds']:.0f} s / "
-              f"{r['finetune_loss']:.4f} | {r['test_accuracy']:.4f} |")
-    out = REPO / args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"wrote {out}")
+        table.append([r["model"], pre, f"{r['finetune_seconds']:.0f} s / "
+                      f"{r['finetune_loss']:.4f}", f"{r['test_accuracy']:.4f}"])
+    lines = markdown_table(["model", "pretraining, per block: s / loss",
+                            "fine-tuning: s / loss", "test acc"], table)
+    write_results(args.out, {"models": rows}, lines)
 
 
 if __name__ == "__main__":

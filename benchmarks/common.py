@@ -1,0 +1,59 @@
+"""What every benchmark script shares: the record of where it ran (commit, TensorFlow, CPUs,
+threads) and writing its JSON + printing its Markdown table."""
+
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def git_commit():
+    """The commit benchmarked: $SDAE_TF_COMMIT (a run from an exported snapshot of the tree),
+    else `git rev-parse HEAD`, else None."""
+    if os.environ.get("SDAE_TF_COMMIT"):
+        return os.environ["SDAE_TF_COMMIT"]
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def machine():
+    """Where the numbers come from: commit, library versions, CPUs, TF thread settings."""
+    info = {"commit": git_commit(), "python": platform.python_version(),
+            "platform": platform.platform(), "cpus": os.cpu_count()}
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        info.update(tensorflow=tf.__version__,
+                    intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
+                    inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads())
+    return info
+
+
+def markdown_table(header, rows):
+    """`header` (column names) and `rows` (lists of cells) as Markdown lines."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def write_results(out, result, lines=None):
+    """Writes `result` (plus `machine()`) as JSON at `out` (relative to the repository) and,
+    with `lines`, prints them and writes them beside it as Markdown."""
+    from sdae_tf.checkpoints import write_json_atomic, write_text_atomic
+
+    out = REPO / out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out, {"machine": machine(), **result})
+    if lines:
+        print("\n".join(lines), flush=True)
+        write_text_atomic(out.with_suffix(".md"), "\n".join(lines) + "\n")
+    print(f"wrote {out}", flush=True)
+    return out
