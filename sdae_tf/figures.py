@@ -151,7 +151,8 @@ def manifold(stack, data, run_dir, steps=8, **_):
     return plots.save_mosaic(
         images[..., 0] if images.shape[-1] == 1 else images, columns=steps,
         path=pathlib.Path(run_dir) / "manifold.png",
-        title=f"{stack.name}: decoded {size}-D code grid over the training codes' range",
+        title=f"{stack.name}: decoded {size}-D code grid; training codes span "
+              + ", ".join(f"[{a:.3g}, {b:.3g}]" for a, b in zip(lo, hi, strict=True)),
         xlabel=xlabel, ylabel=ylabel)
 
 
