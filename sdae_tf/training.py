@@ -13,9 +13,9 @@ import time
 import keras
 import numpy as np
 
+from sdae_tf import distribute, probe, zoo
 from sdae_tf import export as export_lib
 from sdae_tf import figures as figures_lib
-from sdae_tf import probe, zoo
 from sdae_tf.checkpoints import (
     EpochCheckpoint,
     RunProgress,
@@ -68,6 +68,7 @@ class TrainConfig:
     num_samples: int = 0
     figures: tuple = ()
     jit_compile: bool = False
+    strategy: str = "none"
     run_dir: str | None = None
     export_dir: str | None = None
     overwrite_export: bool = False
@@ -91,6 +92,9 @@ class TrainConfig:
             raise ValueError("Nothing to train: `pretrain_epochs` and `finetune_epochs` are "
                              "both 0")
         figures_lib.validate(self.figures)
+        if self.strategy not in distribute.STRATEGIES:
+            raise ValueError(f"`strategy` must be one of {', '.join(distribute.STRATEGIES)}. "
+                             f"Received: {self.strategy!r}")
         if self.init_from is not None:
             pretrained_weights_path(self.init_from)  # names the missing file early
         if self.lr_schedule not in ("constant", "cosine"):
@@ -386,48 +390,81 @@ def run(cfg):
     """Trains `cfg.model` end to end and returns the metrics dict (also `metrics.json`).
 
     Steps: load data -> build the zoo model -> layer-wise pretraining (if the entry uses it) ->
-    fine-tuning with best-validation selection -> test evaluation -> encoder export.
+    fine-tuning with best-validation selection -> test evaluation -> encoder export. Models and
+    optimizers are built inside `cfg.strategy`'s scope (see `sdae_tf.distribute`).
     """
     cfg.validate()
     total_start = time.perf_counter()
-    entry = zoo.REGISTRY.get(cfg.model)
     if cfg.quick:
         cfg = dataclasses.replace(
             cfg,
             pretrain_epochs=min(cfg.pretrain_epochs, QUICK_EPOCHS),
             finetune_epochs=min(cfg.finetune_epochs, QUICK_EPOCHS),
         )
-    if cfg.export_dir:
+    strategy = distribute.make_strategy(cfg.strategy)
+    chief = distribute.is_chief()
+    if cfg.export_dir and chief:
         export_lib.check_export_target(cfg.export_dir, cfg.overwrite_export)  # fail before training
-    run_dir, resuming = prepare_run_dir(cfg.run_dir or default_run_dir(cfg.model),
-                                        dataclasses.asdict(cfg))
-    progress = RunProgress(run_dir)
-    if resuming:
-        print(f"Resuming the run in {run_dir} (stages done: "
-              f"{', '.join(progress.state['stages']) or 'none'})", flush=True)
-    else:
-        write_json(run_dir / "config.json", dataclasses.asdict(cfg))
-    keras.utils.set_random_seed(cfg.seed)
+    with contextlib.ExitStack() as scratch:
+        if chief:
+            run_dir, resuming = prepare_run_dir(cfg.run_dir or default_run_dir(cfg.model),
+                                                dataclasses.asdict(cfg))
+        else:  # other multi-worker workers train alongside the chief; their files are scratch
+            run_dir = pathlib.Path(scratch.enter_context(tempfile.TemporaryDirectory()))
+            resuming = False
+        progress = RunProgress(run_dir)
+        if resuming:
+            print(f"Resuming the run in {run_dir} (stages done: "
+                  f"{', '.join(progress.state['stages']) or 'none'})", flush=True)
+        else:
+            write_json(run_dir / "config.json", dataclasses.asdict(cfg))
+        keras.utils.set_random_seed(cfg.seed)
 
-    data = load_data(cfg)
-    if cfg.batch_size > len(data.x_train):
-        raise ValueError(f"`batch_size` ({cfg.batch_size}) is larger than the training data "
-                         f"({len(data.x_train)} examples of {data.name}); lower --batch_size")
-    pretrain_data = data
-    if cfg.pretrain_dataset and cfg.pretrain_dataset != data.name:
-        pretrain_data = load_data(dataclasses.replace(cfg, dataset=cfg.pretrain_dataset))
-        if pretrain_data.input_shape != data.input_shape:
-            raise ValueError(
-                f"--pretrain_dataset {pretrain_data.name} has inputs of shape "
-                f"{pretrain_data.input_shape}, --dataset {data.name} {data.input_shape}: "
-                "pretraining and fine-tuning need the same input shape")
-    print(f"{cfg.model} on {data.name}: {data.sizes()} examples of shape {data.input_shape}"
-          + (f" (pretrained on {pretrain_data.name})" if pretrain_data is not data else ""),
-          flush=True)
+        data = load_data(cfg)
+        if cfg.batch_size > len(data.x_train):
+            raise ValueError(f"`batch_size` ({cfg.batch_size}) is larger than the training "
+                             f"data ({len(data.x_train)} examples of {data.name}); lower "
+                             "--batch_size")
+        pretrain_data = data
+        if cfg.pretrain_dataset and cfg.pretrain_dataset != data.name:
+            pretrain_data = load_data(dataclasses.replace(cfg, dataset=cfg.pretrain_dataset))
+            if pretrain_data.input_shape != data.input_shape:
+                raise ValueError(
+                    f"--pretrain_dataset {pretrain_data.name} has inputs of shape "
+                    f"{pretrain_data.input_shape}, --dataset {data.name} {data.input_shape}: "
+                    "pretraining and fine-tuning need the same input shape")
+        print(f"{cfg.model} on {data.name}: {data.sizes()} examples of shape "
+              f"{data.input_shape}"
+              + (f" (pretrained on {pretrain_data.name})" if pretrain_data is not data else "")
+              + (f", {strategy.num_replicas_in_sync} replicas ({cfg.strategy})"
+                 if cfg.strategy != "none" else ""), flush=True)
+        with strategy.scope():
+            stack, metrics = _train(cfg, data, pretrain_data, run_dir, progress)
+        if cfg.export_dir and chief:
+            stage = "finetuned" if cfg.finetune_epochs > 0 else "pretrained"
+            metrics["export"] = export_run(
+                cfg, stack, data, stage,
+                {k: metrics[k] for k in ("val_accuracy", "test_accuracy") if k in metrics})
+
+        metrics["seconds"] = round(time.perf_counter() - total_start, 2)
+        write_json(run_dir / "metrics.json", metrics)
+        progress.clear()  # the run is complete: its checkpoints are not needed any more
+        metrics["run_dir"] = str(run_dir)
+        return metrics
+
+
+def _train(cfg, data, pretrain_data, run_dir, progress):
+    """Builds the stack and runs pretraining (or loads it), figures, fine-tuning and the test
+    evaluation. Returns (stack, metrics)."""
+    entry = zoo.REGISTRY.get(cfg.model)
     stack = build_stack(cfg, data.input_shape)
-
     metrics = {"model": cfg.model, "dataset": data.name, "sizes": data.sizes(),
                "architecture": stack.describe()}
+    if cfg.strategy != "none":
+        import tensorflow as tf
+
+        metrics["strategy"] = {"name": cfg.strategy,
+                               "replicas": tf.distribute.get_strategy().num_replicas_in_sync}
     if cfg.init_from:
         record = init_from_pretrained(stack, cfg.init_from)
         metrics["init_from"] = record["init_from"]
@@ -455,14 +492,4 @@ def run(cfg):
         metrics.update(test_loss=float(test_loss), test_accuracy=float(test_acc),
                        val_accuracy=metrics["finetune"]["val_accuracy"])
 
-    if cfg.export_dir:
-        stage = "finetuned" if cfg.finetune_epochs > 0 else "pretrained"
-        metrics["export"] = export_run(
-            cfg, stack, data, stage,
-            {k: metrics[k] for k in ("val_accuracy", "test_accuracy") if k in metrics})
-
-    metrics["seconds"] = round(time.perf_counter() - total_start, 2)
-    write_json(run_dir / "metrics.json", metrics)
-    progress.clear()  # the run is complete: its checkpoints are not needed any more
-    metrics["run_dir"] = str(run_dir)
-    return metrics
+    return stack, metrics

@@ -4,6 +4,7 @@
 from absl import flags
 
 from sdae_tf.data import DATASETS
+from sdae_tf.distribute import STRATEGIES
 from sdae_tf.figures import FIGURES
 from sdae_tf.layers import NOISE_TYPES
 from sdae_tf.training import TrainConfig
@@ -60,6 +61,9 @@ flags.DEFINE_list("figures", [],
                   f"Figures written to the run directory after pretraining: {', '.join(FIGURES)}.")
 flags.DEFINE_bool("jit_compile", _D.jit_compile,
                   "XLA-compile train steps (on CPU it slows noisy models down).")
+flags.DEFINE_enum("strategy", _D.strategy, list(STRATEGIES),
+                  "tf.distribute strategy: none (one device), mirrored (every local GPU, or "
+                  "every logical CPU device), multi_worker (TF_CONFIG cluster).")
 flags.DEFINE_string("run_dir", None, "Run directory (default: runs/<model>-<timestamp>).")
 flags.DEFINE_string("export_dir", None, "Export the encoder here (SavedModel + .keras).")
 flags.DEFINE_bool("overwrite_export", _D.overwrite_export, "Replace an existing export.")
@@ -100,6 +104,7 @@ def config_from_flags(values=flags.FLAGS):
         num_samples=values.num_samples,
         figures=tuple(values.figures),
         jit_compile=values.jit_compile,
+        strategy=values.strategy,
         run_dir=values.run_dir,
         export_dir=values.export_dir,
         overwrite_export=values.overwrite_export,

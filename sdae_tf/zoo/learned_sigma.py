@@ -9,6 +9,10 @@ from sdae_tf.layers import LearnedGaussianNoise
 from sdae_tf.zoo.dense import DenseStack
 
 
+def _replicas():
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
 class LearnedSigmaBlock(keras.Model):
     """One denoising block trained with two optimizers over disjoint variables.
 
@@ -56,11 +60,16 @@ class LearnedSigmaBlock(keras.Model):
         return [self.loss_tracker, self.noise_loss_tracker, self.sigma_tracker]
 
     def _loss_terms(self, x, y, training):
+        """(reconstruction loss, noise loss, mean sigma) of one replica's batch. Under a
+        `tf.distribute` strategy Keras' compiled loss comes divided by the number of replicas
+        (the gradients are summed over replicas: the global-batch mean); the sigma reward is
+        scaled alike, and `_track` logs the unscaled values."""
         noisy, sigma = self.noise(x, training=training, return_sigma=True)
         reconstruction = self.autoencoder(noisy, training=training)
         loss = self.compute_loss(x=x, y=y, y_pred=reconstruction)
         mean_sigma = ops.mean(sigma)
-        return loss, loss - self.lam * mean_sigma, mean_sigma
+        reward = self.lam * mean_sigma / _replicas()
+        return loss, loss - reward, mean_sigma
 
     def train_step(self, data):
         x, y = data
@@ -80,11 +89,12 @@ class LearnedSigmaBlock(keras.Model):
         reconstruction = self.autoencoder(x, training=False)
         loss = self.compute_loss(x=x, y=y, y_pred=reconstruction)
         mean_sigma = ops.mean(self.noise.sigma(x))
-        return self._track(loss, loss - self.lam * mean_sigma, mean_sigma)
+        return self._track(loss, loss - self.lam * mean_sigma / _replicas(), mean_sigma)
 
     def _track(self, loss, noise_loss, mean_sigma):
-        self.loss_tracker.update_state(loss)
-        self.noise_loss_tracker.update_state(noise_loss)
+        replicas = _replicas()
+        self.loss_tracker.update_state(loss * replicas)
+        self.noise_loss_tracker.update_state(noise_loss * replicas)
         self.sigma_tracker.update_state(mean_sigma)
         return {m.name: m.result() for m in self.metrics}
 
