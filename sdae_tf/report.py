@@ -41,7 +41,10 @@ TABLES = {
     },
     "table2": {
         "title": "Table 2: VAE vs DVAE vs SDVAE, latent mean as features",
-        "columns": {"vae": "VAE", "dvae": "DVAE", "sdvae": "SDVAE"},
+        "columns": {"vae": "VAE", "dvae": "DVAE", "sdvae": "SDVAE",
+                    "vae_kl1": "VAE, KL weight 1 (collapses)",
+                    "dvae_kl1": "DVAE, KL weight 1 (collapses)",
+                    "sdvae_kl1": "SDVAE, KL weight 1 (collapses)"},
         "values": {("vae", "mnist_bg_rand_rot"): 0.7482, ("dvae", "mnist_bg_rand_rot"): 0.7943,
                    ("sdvae", "mnist_bg_rand_rot"): 0.7962},
     },
