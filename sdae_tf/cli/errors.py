@@ -22,3 +22,16 @@ def user_errors(program):
             raise
         print(f"{program}: error: {e}", file=sys.stderr, flush=True)
         sys.exit(EXIT_USER_ERROR)
+
+
+def start(argv):
+    """What every training CLI's `main` does first: refuse stray arguments, quiet TensorFlow's
+    Python logger and absl's INFO lines (SavedModel writing logs every shard at INFO)."""
+    from absl import app, logging
+
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    logging.set_verbosity(logging.WARNING)

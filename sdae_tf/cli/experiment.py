@@ -13,11 +13,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 from sdae_tf import experiments  # noqa: E402
 from sdae_tf.cli import flags as train_flags  # noqa: E402
-from sdae_tf.cli.errors import user_errors  # noqa: E402
+from sdae_tf.cli.errors import start, user_errors  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -30,12 +30,7 @@ flags.DEFINE_string("pool_dir", "runs/pool", "Where the runs live (shared by exp
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")
-    logging.set_verbosity(logging.WARNING)
+    start(argv)
     with user_errors("sdae-experiment"):
         if not FLAGS.experiment:
             raise ValueError("--experiment is required (the flagfiles set it)")

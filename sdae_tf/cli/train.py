@@ -7,11 +7,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 from sdae_tf import training  # noqa: E402
 from sdae_tf.cli import flags as train_flags  # noqa: E402
-from sdae_tf.cli.errors import user_errors  # noqa: E402
+from sdae_tf.cli.errors import start, user_errors  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -33,12 +33,7 @@ def summary(metrics):
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")
-    logging.set_verbosity(logging.WARNING)  # SavedModel writing logs every shard at INFO
+    start(argv)
     with user_errors("sdae-train"):
         metrics = training.run(train_flags.config_from_flags(FLAGS))
     print(summary(metrics), flush=True)
