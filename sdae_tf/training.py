@@ -25,6 +25,7 @@ from sdae_tf.checkpoints import (
     write_json_atomic,
 )
 from sdae_tf.data import load_dataset, make_pipeline, steps_per_epoch
+from sdae_tf.optimizers import FusedAdam
 
 # What `quick=True` shrinks a run to: smoke tests of every flagfile use it.
 QUICK_TRAIN_EXAMPLES = 1024
@@ -104,10 +105,11 @@ class TrainConfig:
 
 
 def make_optimizer(learning_rate, schedule, total_steps):
-    """Adam with a constant rate or a cosine decay to zero over `total_steps`."""
+    """Adam (`FusedAdam`: TensorFlow's fused update) with a constant rate or a cosine decay to
+    zero over `total_steps`."""
     if schedule == "cosine" and total_steps > 0:
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
-    return keras.optimizers.Adam(learning_rate)
+    return FusedAdam(learning_rate)
 
 
 def _callbacks(run_dir, stage):

@@ -6,6 +6,7 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from sdae_tf import export as export_lib
 from sdae_tf import training, zoo
@@ -151,6 +152,26 @@ def test_learned_sigma_step_updates_only_what_each_loss_owns(digits, frozen):
         assert not any(_changed(ae_before, ae)) and all(_changed(noise_before, noise))
     else:
         assert all(_changed(ae_before, ae)) and not any(_changed(noise_before, noise))
+
+
+def test_learned_sigma_one_backward_pass_gives_each_loss_its_gradient(digits):
+    # The step's single backward pass equals two separate ones: d(loss)/d(autoencoder) and
+    # d(loss - lam * mean(sigma))/d(noise network), on the same noise draw.
+    block = _learned_block(digits, lam=0.5)
+    x = tf.constant(digits.x_train[:32])
+    state = np.array(block.noise.seed_generator.state)
+    ae_grads, noise_grads, (loss, noise_loss, _) = block.gradients(x, x)
+    block.noise.seed_generator.state.assign(state)  # the same eps again
+    with tf.GradientTape(persistent=True) as tape:
+        ref_loss, ref_noise_loss, _ = block._loss_terms(x, x, training=True)
+    ref_ae = tape.gradient(ref_loss, block.autoencoder.trainable_variables)
+    ref_noise = tape.gradient(ref_noise_loss, block.noise.trainable_variables)
+    np.testing.assert_allclose(float(loss), float(ref_loss), rtol=1e-6)
+    assert float(noise_loss) < float(loss)  # the reward is subtracted
+    for got, want in zip([*ae_grads, *noise_grads], [*ref_ae, *ref_noise], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-7)
+    loss_only = tape.gradient(ref_loss, block.noise.trainable_variables)  # without the reward
+    assert not np.allclose(loss_only[-1], ref_noise[-1], rtol=1e-3)
 
 
 def test_learned_sigma_follows_lambda(digits):

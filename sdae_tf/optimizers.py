@@ -1,0 +1,47 @@
+"""Adam updated by TensorFlow's fused kernel (the optimizer every sdae_tf model trains with)."""
+
+import keras
+import tensorflow as tf
+
+from sdae_tf.layers.noise import PACKAGE
+
+
+def _handle(variable):
+    """The resource handle of a Keras or TensorFlow variable (inside a `tf.distribute`
+    update, the handle of the current device's copy)."""
+    return (variable.value if isinstance(variable, keras.Variable) else variable).handle
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FusedAdam(keras.optimizers.Adam):
+    """`keras.optimizers.Adam`, each variable updated by one `ResourceApplyAdam` kernel.
+
+    Keras' Adam updates a variable in five element-wise passes (momentum, velocity, the step,
+    each with temporaries); TensorFlow's fused kernel does it in one. Same arithmetic, same
+    slots and config (checkpoints are interchangeable with `keras.optimizers.Adam`): for the
+    784-1000-784 block (1.57 M weights) one update took about 1.0-1.4 ms here against
+    4.0-4.6 ms, a fifth of a batch-128 training step (`benchmarks/perf.py optimizer`).
+
+    Falls back to Keras' update for what the kernel does not cover: AMSGrad, sparse gradients
+    and backends other than TensorFlow.
+    """
+
+    def update_step(self, gradient, variable, learning_rate):
+        if (self.amsgrad or isinstance(gradient, tf.IndexedSlices)
+                or keras.backend.backend() != "tensorflow"):
+            return super().update_step(gradient, variable, learning_rate)
+        dtype = variable.dtype
+        step = tf.cast(self.iterations + 1, dtype)
+        index = self._get_variable_index(variable)
+
+        def const(value):
+            return tf.cast(value, dtype)
+
+        tf.raw_ops.ResourceApplyAdam(
+            var=_handle(variable), m=_handle(self._momentums[index]),
+            v=_handle(self._velocities[index]),
+            beta1_power=tf.pow(const(self.beta_1), step),
+            beta2_power=tf.pow(const(self.beta_2), step),
+            lr=const(learning_rate), beta1=const(self.beta_1), beta2=const(self.beta_2),
+            epsilon=const(self.epsilon), grad=tf.cast(gradient, dtype),
+        )
