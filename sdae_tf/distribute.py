@@ -11,7 +11,7 @@ own two-optimizer `train_step`).
 - `multi_worker`: `tf.distribute.MultiWorkerMirroredStrategy`, one process per worker, the
   cluster described by the `TF_CONFIG` environment variable (every worker runs the same
   command; worker 0 is the chief and writes the run directory's results and the export).
-  Refused for now: Keras 3's `fit` fails under it (see `KERAS_FITS_MULTI_WORKER`).
+  Keras 3.15's `fit` fails under this strategy; `patch_keras_for_multi_worker` fixes it.
 """
 
 import functools
@@ -19,11 +19,63 @@ import json
 import os
 
 STRATEGIES = ("none", "mirrored", "multi_worker")
-# Keras 3.15's TensorFlow trainer fails on the first batch under MultiWorkerMirroredStrategy
-# (`_maybe_symbolic_build` -> `strategy.reduce("MEAN", PerReplica)`, keras-team/keras#20585,
-# reproduced here with two loopback workers). Until it is fixed, multi_worker is refused with
-# that reason instead of failing inside fit.
-KERAS_FITS_MULTI_WORKER = False
+
+
+def patch_keras_for_multi_worker():
+    """Fixes Keras 3.15's TensorFlow trainer under `MultiWorkerMirroredStrategy`, where `fit`
+    fails on its first batch (keras-team/keras#20585, tensorflow/tensorflow#72388; reproduced
+    here with two loopback workers). Two places reduce per-replica values across workers with
+    `strategy.reduce(..., axis=0)` or `axis=None` where the other was needed:
+
+    - `_maybe_symbolic_build` mean-reduces the first *data batch* across workers only to learn
+      its shapes for building: take this worker's first replica's batch instead (same shapes,
+      no collective);
+    - `reduce_per_replica` mean-reduces the step's outputs (scalar metrics) along axis 0,
+      which scalars do not have: reduce scalars with `axis=None`.
+
+    Idempotent; touches nothing under other strategies. Training under the patch matches a
+    one-device run of the same seed (tests/test_distribute.py).
+    """
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer
+
+    if getattr(trainer, "_sdae_tf_multi_worker_patch", False):
+        return
+    import tensorflow as tf
+
+    build = trainer.TensorFlowTrainer._maybe_symbolic_build
+    reduce = trainer.reduce_per_replica
+
+    def local_batch(strategy, batch):
+        return tree.map_structure(
+            lambda v: (strategy.experimental_local_results(v)[0]
+                       if isinstance(v, tf.distribute.DistributedValues) else v), batch)
+
+    def maybe_symbolic_build(self, iterator=None, data_batch=None):
+        strategy = self._distribute_strategy
+        if strategy is None or not trainer._collective_all_reduce_multi_worker(strategy):
+            return build(self, iterator=iterator, data_batch=data_batch)
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = local_batch(strategy, next(it))
+                break
+        with strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    def reduce_per_replica(values, strategy, reduction):
+        if (reduction not in ("auto", "mean")
+                or not trainer._collective_all_reduce_multi_worker(strategy)):
+            return reduce(values, strategy, reduction)
+
+        def mean(v):
+            rank = strategy.experimental_local_results(v)[0].shape.rank
+            return strategy.reduce("MEAN", v, axis=0 if rank else None)
+
+        return tree.map_structure(mean, values)
+
+    trainer.TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
+    trainer.reduce_per_replica = reduce_per_replica
+    trainer._sdae_tf_multi_worker_patch = True
 
 
 @functools.cache
@@ -41,17 +93,12 @@ def make_strategy(name):
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
         return tf.distribute.MirroredStrategy(devices=devices)
-    if not KERAS_FITS_MULTI_WORKER:
-        raise ValueError(
-            "--strategy=multi_worker: Keras 3's fit cannot train under "
-            "MultiWorkerMirroredStrategy yet (it reduces the first distributed batch with "
-            "strategy.reduce, which fails on PerReplica values: keras-team/keras#20585); use "
-            "--strategy=mirrored on one machine")
     if not os.environ.get("TF_CONFIG"):
         raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
                          "(the cluster and this worker's task), e.g. TF_CONFIG='{\"cluster\": "
                          "{\"worker\": [\"host1:12345\", \"host2:12345\"]}, \"task\": "
                          "{\"type\": \"worker\", \"index\": 0}}'")
+    patch_keras_for_multi_worker()
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 

@@ -1,9 +1,11 @@
 """`--strategy`: training under tf.distribute. MirroredStrategy over two logical CPU devices
-matches the single-device run of the same seed (dense, learned-sigma, VAE and conv families;
-layer-wise pretraining and fine-tuning); multi_worker is refused with its reason."""
+and MultiWorkerMirroredStrategy over two worker processes on loopback match the single-device
+run of the same seed (dense, learned-sigma, VAE and conv families; layer-wise pretraining and
+fine-tuning)."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -11,17 +13,22 @@ import pytest
 
 from sdae_tf import distribute, training
 
+# argv: run root, strategies, models (comma-separated). Two logical CPU devices unless
+# multi_worker (one device per worker process).
 SCRIPT = r"""
 import json, os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+strategies, models = sys.argv[2].split(","), sys.argv[3].split(",")
+if "multi_worker" not in strategies:
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from sdae_tf import training
+HIDDEN = {"sae_mnist": (64, 32), "sdae_learned_sigma_mnist": (64, 32)}
 out = {}
-for model, hidden in [("sae_mnist", (64, 32)), ("sdae_learned_sigma_mnist", (64, 32)),
-                      ("vae_mnist", None), ("cdae_mnist", None)]:
-    for strategy in ("none", "mirrored"):
+for model in models:
+    hidden = HIDDEN.get(model)
+    for strategy in strategies:
         cfg = training.TrainConfig(
             model=model, dataset="digits", hidden_units=hidden, head_units=64, batch_size=32,
             pretrain_epochs=2, pretrain_learning_rate=1e-2, finetune_epochs=2,
@@ -36,14 +43,57 @@ print("RESULT " + json.dumps(out))
 """
 
 
+ALL_MODELS = "sae_mnist,sdae_learned_sigma_mnist,vae_mnist,cdae_mnist"
+MULTI_WORKER_MODELS = "sae_mnist,sdae_learned_sigma_mnist"
+
+
+def _result(stdout):
+    line = next(x for x in stdout.splitlines() if x.startswith("RESULT "))
+    return json.loads(line.removeprefix("RESULT "))
+
+
 @pytest.fixture(scope="module")
 def mirrored(tmp_path_factory):
     root = tmp_path_factory.mktemp("mirrored")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(root)], capture_output=True,
-                          text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(root), "none,mirrored", ALL_MODELS],
+                          capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
-    return json.loads(line.removeprefix("RESULT "))
+    return _result(proc.stdout)
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.fixture(scope="module")
+def multi_worker(tmp_path_factory):
+    """Two worker processes on loopback, each with its TF_CONFIG, the same command."""
+    roots = [tmp_path_factory.mktemp(f"worker{i}") for i in range(2)]
+    cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
+    procs = []
+    for index, root in enumerate(roots):
+        config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, str(root), "multi_worker", MULTI_WORKER_MODELS],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(config)}))
+    outputs = []
+    for proc in procs:
+        try:
+            stdout, stderr = proc.communicate(timeout=600)
+        finally:
+            for p in procs:
+                p.kill()
+        assert proc.returncode == 0, stderr[-3000:]
+        outputs.append(_result(stdout))
+    return outputs, roots
 
 
 @pytest.mark.parametrize("model, rtol", [
@@ -65,10 +115,26 @@ def test_mirrored_matches_one_device(mirrored, model, rtol):
     assert two["finetune"][-1] < two["finetune"][0]  # and it trains
 
 
-def test_strategy_is_validated():
+@pytest.mark.parametrize("model, rtol", [("sae_mnist", 2e-3), ("sdae_learned_sigma_mnist", 2e-2)])
+def test_multi_worker_matches_one_device(multi_worker, mirrored, model, rtol):
+    (chief, other), roots = multi_worker
+    one, two = mirrored[f"{model}/none"], chief[f"{model}/multi_worker"]
+    assert two["replicas"] == 2
+    assert other[f"{model}/multi_worker"] == two  # the workers train one synchronised model
+    for a, b in zip(one["pretrain"], two["pretrain"], strict=True):
+        assert b == pytest.approx(a, rel=rtol), (model, a, b)
+    assert two["finetune"][0] == pytest.approx(one["finetune"][0], rel=max(rtol, 2e-2))
+    assert two["finetune"][-1] < two["finetune"][0]
+    # Only the chief writes its run directory; the other worker's goes to a temporary one.
+    assert (roots[0] / f"{model}-multi_worker" / "metrics.json").exists()
+    assert not (roots[1] / f"{model}-multi_worker").exists()
+
+
+def test_strategy_is_validated(monkeypatch):
     with pytest.raises(ValueError, match="strategy"):
         training.TrainConfig(strategy="tpu").validate()
-    with pytest.raises(ValueError, match="keras-team/keras#20585"):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ValueError, match="TF_CONFIG"):
         distribute.make_strategy("multi_worker")
 
 
