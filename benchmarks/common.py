@@ -27,7 +27,8 @@ def git_commit():
 def machine():
     """Where the numbers come from: commit, library versions, CPUs, TF thread settings."""
     info = {"commit": git_commit(), "python": platform.python_version(),
-            "platform": platform.platform(), "cpus": os.cpu_count()}
+            "platform": platform.platform(), "cpu": cpu_model(), "cpus": os.cpu_count(),
+            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
     if "tensorflow" in sys.modules:
         import tensorflow as tf
 
@@ -35,6 +36,17 @@ def machine():
                     intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
                     inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads())
     return info
+
+
+def cpu_model():
+    """The processor's model name (Linux), else `platform.processor()`."""
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
 
 
 def markdown_table(header, rows):

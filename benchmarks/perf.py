@@ -2,19 +2,26 @@
 ratios measured side by side in one process, since absolute times on these machines vary.
 
     python benchmarks/perf.py roof        # float32 matmul FLOP/s, TensorFlow vs numpy
-    python benchmarks/perf.py dense       # SDAE block / fine-tuning step: samples/s, % of roof,
-                                          # our loop vs plain Keras fit, XLA on vs off
+    python benchmarks/perf.py dense       # SDAE block: samples/s and % of roof per batch, XLA
+                                          # on vs off, the matmuls alone; our loop vs plain fit
+    python benchmarks/perf.py optimizer   # FusedAdam vs keras.optimizers.Adam
     python benchmarks/perf.py learned     # learned-sigma train_step vs the plain SDAE step
     python benchmarks/perf.py pipeline    # tf.data pipeline vs the same tensors in memory
+    python benchmarks/perf.py threads     # oneDNN and inter-op threads, one process each
+    python benchmarks/perf.py profile     # TensorFlow profiler: step time per kind of op
     python benchmarks/perf.py serving     # SavedModel signature vs Keras predict
     python benchmarks/perf.py zoo         # samples/s of every MNIST zoo entry's pretraining
+    python benchmarks/perf.py distribute  # MirroredStrategy over two logical CPUs vs one device
+    python benchmarks/perf.py peer        # a plain PyTorch loop (skipped without PyTorch)
 
 Each prints a Markdown table and writes benchmarks/results/perf_<name>.json (with commit,
-TensorFlow version, CPUs, thread settings).
+TensorFlow version, CPU, thread and oneDNN settings). Ratios of two set-ups are measured
+interleaved in one process (A B A B ...: these machines drift), each the median of pairs.
 """
 
 import argparse
 import os
+import pathlib
 import statistics
 import sys
 import tempfile
@@ -23,7 +30,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from common import markdown_table, write_results  # noqa: E402
+from common import REPO, markdown_table, write_results  # noqa: E402
+
+import sdae_tf  # noqa: E402, F401  (before TensorFlow: sdae_tf's oneDNN default applies)
 
 
 def median_time(fn, reps=5, warmup=1):
@@ -110,9 +119,78 @@ def mnist_subset(n):
 
 
 def block_flops_per_sample(dims):
-    """Training FLOPs per example of a dense stack's matmuls: forward 2*in*out per layer,
-    backward twice that."""
-    return 6.0 * sum(a * b for a, b in zip(dims[:-1], dims[1:], strict=True))
+    """Training FLOPs per example of a dense stack's matmuls: per layer forward 2*in*out and
+    the weight gradient 2*in*out, plus the input gradient 2*in*out for every layer but the
+    first (nothing needs the gradient of the data)."""
+    pairs = list(zip(dims[:-1], dims[1:], strict=True))
+    return sum(6.0 * a * b for a, b in pairs) - 2.0 * pairs[0][0] * pairs[0][1]
+
+
+def interleaved(runs, rounds=3, epochs=2):
+    """Epoch times of several set-ups measured in turn, A B .. then .. B A, `rounds` times.
+
+    `runs` maps a name to `fit(epochs, callbacks)` (a `model.fit` of `epochs` epochs). Every
+    call's first epoch (iterator start, tracing) is dropped. Returns {name: median epoch
+    seconds} and {name: per-round seconds} (for ratios of pairs measured back to back)."""
+    names = list(runs)
+    per_round = {n: [] for n in names}
+    for r in range(rounds):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            times = EpochTimes()
+            runs[name](epochs + 1, [times])
+            per_round[name].append(statistics.median(times.times[1:]))
+    return {n: statistics.median(v) for n, v in per_round.items()}, per_round
+
+
+def paired_ratio(per_round, a, b):
+    """Median over rounds of a's time / b's time in the same round."""
+    return statistics.median(x / y for x, y in zip(per_round[a], per_round[b], strict=True))
+
+
+def fit_fn(model, ds, steps):
+    """`fit(epochs, callbacks)` of `model` on the dataset `ds`."""
+    def fit(epochs, callbacks):
+        model.fit(ds, epochs=epochs, steps_per_epoch=steps, verbose=0, callbacks=callbacks)
+    return fit
+
+
+def sdae_block(optimizer=None, jit=False, name="sdae_mnist", **kwargs):
+    """The SDAE's first block (784-1000-784, Gaussian 0.4), compiled as the loop compiles it."""
+    import keras
+
+    from sdae_tf import training, zoo
+
+    keras.utils.set_random_seed(0)
+    stack = zoo.build(name, (28, 28, 1), hidden_units=(1000,), seed=0, **kwargs)
+    model = stack.pretrain_model(0)
+    model.compile(optimizer or training.make_optimizer(1e-3, "constant", 0),
+                  "binary_crossentropy", jit_compile=jit)
+    return model
+
+
+def matmul_only_seconds(batch, dims=(784, 1000, 784), reps=5, inner=20):
+    """Seconds per step of the block's training matmuls alone (forward, weight gradients,
+    the hidden layer's input gradient), back to back in one `tf.function`: the most any step
+    of this shape can reach in TensorFlow."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.random((batch, dims[0]), np.float32))
+    w1 = tf.constant(rng.normal(0, 0.03, dims[:2]).astype(np.float32))
+    w2 = tf.constant(rng.normal(0, 0.03, dims[1:]).astype(np.float32))
+
+    @tf.function
+    def loop():
+        acc = tf.zeros(())
+        for _ in tf.range(inner):
+            h = tf.matmul(x, w1)
+            y = tf.matmul(h, w2)
+            dh = tf.matmul(y, w2, transpose_b=True)
+            acc += (tf.matmul(h, y, transpose_a=True)[0, 0]
+                    + tf.matmul(x, dh, transpose_a=True)[0, 0])
+        return acc
+
+    return median_time(lambda: loop().numpy(), reps) / inner
 
 
 def _epoch_time(model, x, y, batch, epochs, callbacks=(), pipeline=True, seed=0):
@@ -132,123 +210,298 @@ def _epoch_time(model, x, y, batch, epochs, callbacks=(), pipeline=True, seed=0)
 
 
 def section_dense(args):
-    """The SDAE's first block (784-1000-784, Gaussian 0.4) and fine-tuning step: samples/s and
-    % of the roof per batch size; our loop (`training.fit_stage`, epoch checkpoints and the
-    divergence guard included) vs plain `keras.Sequential` + `fit`; XLA on vs off."""
+    """The SDAE's first block (784-1000-784, Gaussian 0.4): samples/s and % of the roof per
+    batch size, XLA off and on, beside its five matmuls alone (the bound); our loop
+    (`training.fit_stage`: epoch checkpoints, divergence guard) vs plain `keras.Sequential` +
+    `fit` on the same network and data."""
     import keras
 
-    from sdae_tf import training, zoo
+    from sdae_tf import training
+    from sdae_tf.data import make_pipeline, steps_per_epoch
 
     n, epochs = args.examples, args.epochs
-    x, y = mnist_subset(n)
+    x, _ = mnist_subset(n)
     _, roof = matmul_roof(reps=3)
-    dims = [784, 1000, 784]
+    flops = block_flops_per_sample([784, 1000, 784])
     rows = []
     for batch in (128, 256, 512):
+        mm = matmul_only_seconds(batch)
         for jit in (False, True):
-            keras.utils.set_random_seed(0)
-            stack = zoo.build("sdae_mnist", (28, 28, 1), hidden_units=(1000,), seed=0)
-            model = stack.pretrain_model(0)
-            model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy", jit_compile=jit)
-            t = _epoch_time(model, x, None, batch, epochs)
+            t = _epoch_time(sdae_block(jit=jit), x, None, batch, epochs)
             rate = n / t
-            rows.append({"what": "SDAE block 1 (our model, our pipeline)", "batch": batch,
-                         "jit": jit, "epoch_seconds": t, "samples_per_s": rate,
-                         "gflops": rate * block_flops_per_sample(dims) / 1e9})
-    for r in rows:
-        r["fraction_of_roof"] = r["gflops"] / roof
+            gflops = rate * flops / 1e9
+            rows.append({"batch": batch, "jit": jit, "epoch_seconds": t, "samples_per_s": rate,
+                         "gflops": gflops, "fraction_of_roof": gflops / roof,
+                         "matmul_only_fraction_of_roof": batch * flops / mm / 1e9 / roof})
 
-    # Our loop vs plain Keras on the same network and data (batch 128, no XLA: the default).
-    cfg = training.TrainConfig(batch_size=128, verbose=0, pretrain_epochs=epochs)
-    keras.utils.set_random_seed(0)
-    stack = zoo.build("sdae_mnist", (28, 28, 1), hidden_units=(1000,), seed=0)
-    ours_model = stack.pretrain_model(0)
-    ours_model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
-    times = EpochTimes()
-    training.fit_stage(ours_model, x, None, None, epochs, cfg, "bench", seed=0,
-                       callbacks=[times])
-    ours = statistics.median(times.times[1:])
+    # Our loop vs plain Keras on the same network and data (batch 128, the default).
+    cfg = training.TrainConfig(batch_size=128, verbose=0)
+    ours_model = sdae_block()
+
+    def ours(epochs, callbacks):
+        training.fit_stage(ours_model, x, None, None, epochs, cfg, "bench", seed=0,
+                           callbacks=callbacks)
+
     keras.utils.set_random_seed(0)
     plain = keras.Sequential([
         keras.Input((28, 28, 1)), keras.layers.GaussianNoise(0.4), keras.layers.Flatten(),
         keras.layers.Dense(1000, activation="sigmoid"),
         keras.layers.Dense(784, activation="sigmoid"), keras.layers.Reshape((28, 28, 1))])
     plain.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
-    plain_t = _epoch_time(plain, x, None, 128, epochs, pipeline=False)
-    overhead = {"ours_epoch_seconds": ours, "plain_keras_epoch_seconds": plain_t,
-                "ratio": ours / plain_t}
 
+    def plain_fit(epochs, callbacks):
+        plain.fit(x, x, batch_size=128, epochs=epochs, shuffle=True, verbose=0,
+                  callbacks=callbacks)
+
+    plain_pipe = fit_fn(plain, make_pipeline(x, None, batch_size=128, shuffle=True, seed=0),
+                        steps_per_epoch(n, 128))
+    medians, per_round = interleaved({"ours": ours, "plain_keras": plain_fit,
+                                      "plain_keras_our_pipeline": plain_pipe})
+    overhead = {"epoch_seconds": medians, "ratio": paired_ratio(per_round, "ours", "plain_keras"),
+                "ratio_same_pipeline": paired_ratio(per_round, "ours",
+                                                    "plain_keras_our_pipeline")}
     lines = markdown_table(
-        ["step", "batch", "XLA", "samples/s", "GFLOP/s", "% of roof"],
-        [[r["what"], r["batch"], "on" if r["jit"] else "off", f"{r['samples_per_s']:.0f}",
-          f"{r['gflops']:.1f}", f"{100 * r['fraction_of_roof']:.0f} %"] for r in rows])
-    lines += ["", f"Roof {roof:.1f} GFLOP/s. Our loop vs plain Keras fit (batch 128, "
-              f"{n} examples): {ours:.2f} s vs {plain_t:.2f} s per epoch, ratio "
-              f"{overhead['ratio']:.3f} (target <= 1.05)."]
-    return {"roof_gflops": roof, "examples": n, "throughput": rows,
-            "loop_vs_plain_keras": overhead}, lines
+        ["SDAE block 1, batch", "XLA", "samples/s", "GFLOP/s", "% of roof",
+         "matmuls alone, % of roof"],
+        [[r["batch"], "on" if r["jit"] else "off", f"{r['samples_per_s']:.0f}",
+          f"{r['gflops']:.1f}", f"{100 * r['fraction_of_roof']:.0f} %",
+          f"{100 * r['matmul_only_fraction_of_roof']:.0f} %"] for r in rows])
+    lines += ["", f"Roof {roof:.1f} GFLOP/s (measured in this process); "
+              f"{flops / 1e6:.2f} MFLOP per example.",
+              f"Our loop vs plain Keras fit (batch 128, {n} examples, interleaved): "
+              f"{medians['ours']:.2f} s vs {medians['plain_keras']:.2f} s per epoch, ratio "
+              f"{overhead['ratio']:.3f} (target <= 1.05); vs plain Keras fed by our pipeline "
+              f"{overhead['ratio_same_pipeline']:.3f}."]
+    return {"roof_gflops": roof, "examples": n, "mflop_per_example": flops / 1e6,
+            "throughput": rows, "loop_vs_plain_keras": overhead}, lines
 
 
-def section_learned(args):
-    """The learned-sigma block's custom train_step (two gradients, two optimizers) vs the plain
-    SDAE block, same data and batch."""
-    import keras
-
-    from sdae_tf import zoo
-
-    n, epochs = args.examples, args.epochs
-    x, _ = mnist_subset(n)
-    out = {}
-    for name in ("sdae_mnist", "sdae_learned_sigma_mnist"):
-        keras.utils.set_random_seed(0)
-        stack = zoo.build(name, (28, 28, 1), hidden_units=(1000,), seed=0,
-                          **({"lambdas": (0.026,)} if "learned" in name else {}))
-        model = stack.pretrain_model(0)
-        model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
-        out[name] = _epoch_time(model, x, None, 128, epochs)
-    ratio = out["sdae_learned_sigma_mnist"] / out["sdae_mnist"]
-    lines = [f"Learned-sigma block vs plain SDAE block (784-1000, batch 128, {n} examples): "
-             f"{out['sdae_learned_sigma_mnist']:.2f} s vs {out['sdae_mnist']:.2f} s per epoch, "
-             f"ratio {ratio:.3f} (target <= 1.10)."]
-    return {"epoch_seconds": out, "ratio": ratio}, lines
-
-
-def section_pipeline(args):
-    """Epoch time of the fine-tuning step fed by our shuffled `tf.data` pipeline, by a
-    pipeline over a built MNIST variant (the variant is built once and cached on disk), and by
-    the same tensors already in memory (one `from_tensor_slices` dataset, cached, prefetched)."""
+def section_optimizer(args):
+    """`FusedAdam` (TensorFlow's fused kernel) vs `keras.optimizers.Adam`: one update of the
+    block's 1.57 M weights, and the block's epoch time with each."""
     import keras
     import tensorflow as tf
 
-    from sdae_tf import zoo
-    from sdae_tf.data import load_dataset
+    from sdae_tf.data import make_pipeline, steps_per_epoch
+    from sdae_tf.optimizers import FusedAdam
 
-    n, epochs = args.examples, args.epochs
+    rng = np.random.default_rng(0)
+    shapes = [(784, 1000), (1000,), (1000, 784), (784,)]
+    update_ms = {}
+    for name, cls in (("keras_adam", keras.optimizers.Adam), ("fused_adam", FusedAdam)):
+        variables = [tf.Variable(rng.normal(0, 0.03, s).astype(np.float32)) for s in shapes]
+        grads = [tf.constant(rng.normal(0, 0.03, s).astype(np.float32)) for s in shapes]
+        opt = cls(1e-3)
+        opt.build(variables)
+
+        @tf.function
+        def updates(opt=opt, grads=grads, variables=variables):
+            for _ in tf.range(50):
+                opt.apply(grads, variables)
+
+        update_ms[name] = median_time(updates, 7) / 50 * 1e3
+    n = args.examples
+    x, _ = mnist_subset(n)
+    ds = make_pipeline(x, None, batch_size=128, shuffle=True, seed=0)
+    steps = steps_per_epoch(n, 128)
+    medians, per_round = interleaved({
+        "keras_adam": fit_fn(sdae_block(optimizer=keras.optimizers.Adam(1e-3)), ds, steps),
+        "fused_adam": fit_fn(sdae_block(optimizer=FusedAdam(1e-3)), ds, steps)})
+    ratio = paired_ratio(per_round, "fused_adam", "keras_adam")
+    lines = [f"One Adam update of 1.57 M weights: keras.optimizers.Adam "
+             f"{update_ms['keras_adam']:.2f} ms, FusedAdam {update_ms['fused_adam']:.2f} ms. "
+             f"SDAE block 1 epoch (batch 128, {n} examples, interleaved): "
+             f"{medians['fused_adam']:.2f} s vs {medians['keras_adam']:.2f} s, "
+             f"FusedAdam / Adam {ratio:.3f}."]
+    return {"update_ms": update_ms, "epoch_seconds": medians, "ratio": ratio}, lines
+
+
+def section_learned(args):
+    """The learned-sigma block's custom train_step (one backward pass, two optimizers) vs the
+    plain SDAE block, same data and batch; and the FLOP ratio of the two steps (the noise
+    network, 784-392-1, and the gradient through the first layer to the noisy input)."""
+    from sdae_tf.data import make_pipeline, steps_per_epoch
+
+    n = args.examples
+    x, _ = mnist_subset(n)
+    ds = make_pipeline(x, None, batch_size=128, shuffle=True, seed=0)
+    steps = steps_per_epoch(n, 128)
+    medians, per_round = interleaved({
+        "sdae": fit_fn(sdae_block(), ds, steps),
+        "learned_sigma": fit_fn(sdae_block(name="sdae_learned_sigma_mnist", lambdas=(0.026,)),
+                                ds, steps)})
+    ratio = paired_ratio(per_round, "learned_sigma", "sdae")
+    plain = block_flops_per_sample([784, 1000, 784])
+    extra = 2.0 * 784 * 1000 + 4.0 * 784 * 392 + 4.0 * 392  # input gradient; noise net fwd+wgrad
+    flop_ratio = (plain + extra) / plain
+    lines = [f"Learned-sigma block vs plain SDAE block (784-1000, batch 128, {n} examples, "
+             f"interleaved): {medians['learned_sigma']:.2f} s vs {medians['sdae']:.2f} s per "
+             f"epoch, ratio {ratio:.3f} (target <= 1.10); the learned step does "
+             f"{flop_ratio:.2f}x the plain step's matmul FLOPs."]
+    return {"epoch_seconds": medians, "ratio": ratio, "flop_ratio": flop_ratio}, lines
+
+
+def section_pipeline(args):
+    """Epoch time of the fine-tuning step fed by our shuffled `tf.data` pipeline vs the same
+    tensors already in memory (one `from_tensor_slices` dataset, batched, cached, prefetched);
+    and loading a built MNIST variant (built once, cached on disk)."""
+    import keras
+    import tensorflow as tf
+
+    from sdae_tf import training, zoo
+    from sdae_tf.data import load_dataset, make_pipeline, steps_per_epoch
+
+    n = args.examples
     x, y = mnist_subset(n)
     start = time.perf_counter()
     load_dataset("mnist_bg_rand_rot")
-    variant_load = time.perf_counter() - start  # cached after the first build
+    variant_load = time.perf_counter() - start
 
     def model():
         keras.utils.set_random_seed(0)
         stack = zoo.build("sdae_mnist", (28, 28, 1), seed=0)
         clf = zoo.classifier(stack.encoder, 10)
-        clf.compile(keras.optimizers.Adam(1e-3),
+        clf.compile(training.make_optimizer(1e-3, "constant", 0),
                     keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         return clf
 
-    ours = _epoch_time(model(), x, y, 128, epochs)
+    steps = steps_per_epoch(n, 128)
     mem = (tf.data.Dataset.from_tensor_slices((x, y)).batch(128).cache().repeat()
            .prefetch(tf.data.AUTOTUNE))
-    times = EpochTimes()
-    model().fit(mem, epochs=epochs, steps_per_epoch=-(-n // 128), verbose=0, callbacks=[times])
-    in_memory = statistics.median(times.times[1:])
-    ratio = ours / in_memory
-    lines = [f"Fine-tuning epoch ({n} examples, batch 128): our shuffled pipeline {ours:.2f} s, "
-             f"in-memory batches {in_memory:.2f} s, ratio {ratio:.3f} (target <= 1.05). "
-             f"Loading the cached bg-rand-rot variant: {variant_load:.2f} s."]
-    return {"pipeline_epoch_seconds": ours, "in_memory_epoch_seconds": in_memory,
-            "ratio": ratio, "variant_load_seconds": variant_load}, lines
+    medians, per_round = interleaved({
+        "pipeline": fit_fn(model(), make_pipeline(x, y, batch_size=128, shuffle=True, seed=0),
+                           steps),
+        "in_memory": fit_fn(model(), mem, steps)})
+    ratio = paired_ratio(per_round, "pipeline", "in_memory")
+    lines = [f"Fine-tuning epoch ({n} examples, batch 128, interleaved): our shuffled pipeline "
+             f"{medians['pipeline']:.2f} s, in-memory batches {medians['in_memory']:.2f} s, "
+             f"ratio {ratio:.3f} (target <= 1.05). Loading the cached bg-rand-rot variant: "
+             f"{variant_load:.2f} s."]
+    return {"epoch_seconds": medians, "ratio": ratio,
+            "variant_load_seconds": variant_load}, lines
+
+
+THREAD_SETTINGS = [  # (label, TF_ENABLE_ONEDNN_OPTS, inter-op threads or 0 for TF's default)
+    ("oneDNN off, TF default threads", "0", 0),
+    ("oneDNN on, TF default threads", "1", 0),
+    ("oneDNN on, 1 inter-op thread", "1", 1),
+    ("oneDNN off, 1 inter-op thread", "0", 1),
+]
+
+
+def section_threads(args):
+    """oneDNN kernels on/off and TensorFlow's inter-op threads: both are fixed when TensorFlow
+    starts, so each setting runs in its own process (`probe`): samples/s of the SDAE block and
+    of the fine-tuning step at batch 128."""
+    import json
+    import subprocess
+    import sys
+
+    rows = []
+    for label, onednn, inter in THREAD_SETTINGS:
+        env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn, "SDAE_BENCH_INTER_OP": str(inter)}
+        proc = subprocess.run(
+            [sys.executable, str(REPO / "benchmarks" / "perf.py"), "probe",
+             f"--examples={args.examples}", "--out=-"],
+            env=env, capture_output=True, text=True, check=True)
+        probe = json.loads(proc.stdout.strip().splitlines()[-1])
+        rows.append({"setting": label, "onednn": onednn == "1", **probe})
+    base = rows[0]
+    for r in rows:
+        r["block_vs_first"] = r["block_samples_per_s"] / base["block_samples_per_s"]
+        r["finetune_vs_first"] = r["finetune_samples_per_s"] / base["finetune_samples_per_s"]
+    lines = markdown_table(
+        ["setting", "intra / inter-op threads", "SDAE block samples/s", "fine-tuning samples/s",
+         "block vs first", "fine-tuning vs first"],
+        [[r["setting"], f"{r['intra_op']} / {r['inter_op']}", f"{r['block_samples_per_s']:.0f}",
+          f"{r['finetune_samples_per_s']:.0f}", f"{r['block_vs_first']:.2f}",
+          f"{r['finetune_vs_first']:.2f}"] for r in rows])
+    lines.append("\n(0 threads: TensorFlow picks, one per core.)")
+    return {"settings": rows}, lines
+
+
+def section_probe(args):
+    """One setting of `threads` (run in its own process): prints a JSON line."""
+    import tensorflow as tf
+
+    inter = int(os.environ.get("SDAE_BENCH_INTER_OP", "0"))
+    if inter:
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    import keras
+
+    from sdae_tf import training, zoo
+
+    n = args.examples
+    x, y = mnist_subset(n)
+    block = _epoch_time(sdae_block(), x, None, 128, 3)
+    keras.utils.set_random_seed(0)
+    clf = zoo.classifier(zoo.build("sdae_mnist", (28, 28, 1), seed=0).encoder, 10)
+    clf.compile(training.make_optimizer(1e-3, "constant", 0),
+                keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    finetune = _epoch_time(clf, x, y, 128, 3)
+    from tensorflow.python.util import _pywrap_util_port
+
+    return {"block_samples_per_s": n / block, "finetune_samples_per_s": n / finetune,
+            "onednn_enabled": bool(_pywrap_util_port.IsMklEnabled()),
+            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}, None
+
+
+OP_KINDS = [("matmul", ("MatMul",)), ("optimizer", ("ApplyAdam", "Assign")),
+            ("random numbers", ("Random",))]
+
+
+def section_profile(args):
+    """The TensorFlow profiler over 40 steps of the SDAE block at batch 128: time per step in
+    each kind of op (matmuls, the optimizer update, random numbers, the rest), summed over
+    TensorFlow's executor threads."""
+    import collections
+    import glob
+
+    import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    from sdae_tf.data import make_pipeline
+
+    x, _ = mnist_subset(args.examples)
+    model = sdae_block()
+    ds = make_pipeline(x, None, batch_size=128, shuffle=True, seed=0)
+    model.fit(ds, epochs=1, steps_per_epoch=20, verbose=0)
+    steps = 40
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        start = time.perf_counter()
+        model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+        wall = time.perf_counter() - start
+        tf.profiler.experimental.stop()
+        path = sorted(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True))[-1]
+        space = xplane_pb2.XSpace()
+        space.ParseFromString(pathlib.Path(path).read_bytes())
+    by_type = collections.Counter()
+    for plane in space.planes:
+        names = {k: v.name for k, v in plane.event_metadata.items()}
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                name = names.get(event.metadata_id, "")
+                if ":" in name and "::" not in name:  # "scope/op:OpType", not the executor
+                    by_type[name.rsplit(":", 1)[1]] += event.duration_ps / 1e12
+    kinds = collections.Counter()
+    for op, seconds in by_type.items():
+        kind = next((k for k, keys in OP_KINDS if any(s in op for s in keys)), "everything else")
+        kinds[kind] += seconds
+    total = sum(kinds.values())
+    rows = [{"kind": k, "ms_per_step": 1e3 * v / steps, "share": v / total}
+            for k, v in kinds.most_common()]
+    top = [{"op": op, "ms_per_step": 1e3 * v / steps} for op, v in by_type.most_common(12)]
+    lines = markdown_table(["kind of op", "ms per step", "share of op time"],
+                           [[r["kind"], f"{r['ms_per_step']:.2f}", f"{100 * r['share']:.0f} %"]
+                            for r in rows])
+    lines += ["", "Top ops: " + ", ".join(f"{t['op']} {t['ms_per_step']:.2f} ms" for t in top),
+              f"Wall time per step under the profiler: {1e3 * wall / steps:.1f} ms."]
+    return {"steps": steps, "kinds": rows, "top_ops": top,
+            "wall_ms_per_step_profiled": 1e3 * wall / steps}, lines
 
 
 def section_serving(args):
@@ -289,7 +542,7 @@ def section_zoo(args):
     """Pretraining samples/s of every MNIST zoo entry's first block at the default batch."""
     import keras
 
-    from sdae_tf import zoo
+    from sdae_tf import training, zoo
 
     n = args.examples
     x, _ = mnist_subset(n)
@@ -300,7 +553,7 @@ def section_zoo(args):
         keras.utils.set_random_seed(0)
         stack = zoo.build(entry.name, (28, 28, 1), seed=0)
         model = stack.pretrain_model(0)
-        model.compile(keras.optimizers.Adam(1e-3), stack.block_loss(0))
+        model.compile(training.make_optimizer(1e-3, "constant", 0), stack.block_loss(0))
         t = _epoch_time(model, x, None, 128, 3)
         rows.append({"model": entry.name, "samples_per_s": n / t})
     lines = markdown_table(["model (block 1 pretraining, batch 128)", "samples/s"],
@@ -308,8 +561,89 @@ def section_zoo(args):
     return {"zoo": rows}, lines
 
 
-SECTIONS = {"roof": section_roof, "dense": section_dense, "learned": section_learned,
-            "pipeline": section_pipeline, "serving": section_serving, "zoo": section_zoo}
+def section_distribute(args):
+    """`--strategy=mirrored` over two logical CPU devices (one CPU split in two) vs one device:
+    samples/s of the SDAE block at global batch 128 and 256. Both replicas share this
+    machine's cores, so the ratio measures the strategy's overhead, not a speed-up."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from sdae_tf import distribute
+    from sdae_tf.data import make_pipeline, steps_per_epoch
+
+    n = args.examples
+    x, _ = mnist_subset(n)
+    rows = []
+    for batch in (128, 256):
+        runs = {}
+        for name in ("none", "mirrored"):
+            with distribute.make_strategy(name).scope():
+                model = sdae_block()
+            runs[name] = fit_fn(model, make_pipeline(x, None, batch_size=batch, shuffle=True,
+                                                     seed=0), steps_per_epoch(n, batch))
+        medians, per_round = interleaved(runs, rounds=2)
+        rows.append({"batch": batch, "replicas": 2,
+                     "samples_per_s": {k: n / v for k, v in medians.items()},
+                     "throughput_ratio": 1 / paired_ratio(per_round, "mirrored", "none")})
+    lines = markdown_table(
+        ["global batch", "one device samples/s", "mirrored, 2 logical CPUs, samples/s",
+         "mirrored / one device"],
+        [[r["batch"], f"{r['samples_per_s']['none']:.0f}",
+          f"{r['samples_per_s']['mirrored']:.0f}", f"{r['throughput_ratio']:.2f}"]
+         for r in rows])
+    return {"throughput": rows}, lines
+
+
+def section_peer(args):
+    """The same 784-1000-784 denoising block (Gaussian 0.4, sigmoid, cross-entropy averaged
+    over pixels, Adam 1e-3, batch 128) trained by a plain PyTorch loop like the
+    original research code's, interleaved with ours. Skipped without PyTorch (not a
+    dependency)."""
+    try:
+        import torch
+    except ImportError:
+        lines = ["Skipped: PyTorch is not installed (it is not a dependency of sdae_tf)."]
+        return {"skipped": "PyTorch is not installed"}, lines
+    from sdae_tf.data import make_pipeline, steps_per_epoch
+
+    n = args.examples
+    x, _ = mnist_subset(n)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(784, 1000), torch.nn.Sigmoid(),
+                              torch.nn.Linear(1000, 784))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    data = torch.from_numpy(x.reshape(n, 784))
+
+    def torch_fit(epochs, callbacks):
+        times = callbacks[0]
+        times.times = []
+        for _ in range(epochs):
+            start = time.perf_counter()
+            for i in torch.randperm(n).split(128):
+                clean = data[i]
+                logits = net(clean + 0.4 * torch.randn_like(clean))
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, clean)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            times.times.append(time.perf_counter() - start)
+
+    ds = make_pipeline(x, None, batch_size=128, shuffle=True, seed=0)
+    medians, per_round = interleaved({"ours": fit_fn(sdae_block(), ds, steps_per_epoch(n, 128)),
+                                      "pytorch": torch_fit})
+    ratio = paired_ratio(per_round, "ours", "pytorch")
+    lines = [f"SDAE block epoch, batch 128, {n} examples: ours {medians['ours']:.2f} s, plain "
+             f"PyTorch {torch.__version__} loop {medians['pytorch']:.2f} s, ours / PyTorch "
+             f"{ratio:.3f}."]
+    return {"epoch_seconds": medians, "ratio": ratio, "torch": torch.__version__}, lines
+
+
+SECTIONS = {"roof": section_roof, "dense": section_dense, "optimizer": section_optimizer,
+            "learned": section_learned, "pipeline": section_pipeline,
+            "threads": section_threads, "profile": section_profile,
+            "serving": section_serving, "zoo": section_zoo, "distribute": section_distribute,
+            "peer": section_peer, "probe": section_probe}
 
 
 def main():
@@ -317,9 +651,14 @@ def main():
     parser.add_argument("section", choices=sorted(SECTIONS))
     parser.add_argument("--examples", type=int, default=10000)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--out", default=None)
+    parser.add_argument("--out", default=None, help="JSON path; '-': print one JSON line")
     args = parser.parse_args()
     result, lines = SECTIONS[args.section](args)
+    if args.out == "-":
+        import json
+
+        print(json.dumps(result), flush=True)
+        return
     write_results(args.out or f"benchmarks/results/perf_{args.section}.json",
                   {"section": args.section, "examples": args.examples, **result}, lines)
 
