@@ -8,6 +8,8 @@ import pathlib  # noqa: E402
 
 import pytest  # noqa: E402
 
+import sdae_tf  # noqa: E402, F401  (first, as the CLIs do: its TensorFlow settings apply)
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
