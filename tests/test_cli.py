@@ -91,12 +91,19 @@ def test_every_report_item_has_an_experiment_flagfile():
     assert set(REPORT_ITEMS) <= set(items), set(REPORT_ITEMS) - set(items)
 
 
+@pytest.fixture(scope="module")
+def experiment_pool(tmp_path_factory):
+    """One run pool for all experiment smoke runs: runs shared between tables (Table 3 and
+    Table 4 reuse Table 1's) train once, as they do for users."""
+    return tmp_path_factory.mktemp("pool")
+
+
 @pytest.mark.parametrize("name", EXPERIMENT_FLAGFILES)
-def test_experiment_flagfile_smoke_run(name, in_repo, tmp_path, capsys):
+def test_experiment_flagfile_smoke_run(name, in_repo, tmp_path, capsys, experiment_pool):
     """Every experiment flagfile runs end to end, shrunk by --quick (TFDS ones on mock data)."""
     with flagsaver.flagsaver():
         argv = [f"--flagfile=flags/{name}", "--quick", f"--out_dir={tmp_path / 'exp'}",
-                f"--pool_dir={tmp_path / 'pool'}", "--verbose=0"]
+                f"--pool_dir={experiment_pool}", "--verbose=0"]
         cfg = _parse(argv)
         specs = [experiments.parse_run(r) for r in FLAGS.run]
         tfds_runs = [s for s in specs if s.overrides.get("dataset") in TFDS_DATASETS]

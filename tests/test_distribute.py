@@ -84,16 +84,14 @@ def multi_worker(tmp_path_factory):
             [sys.executable, "-c", SCRIPT, str(root), "multi_worker", MULTI_WORKER_MODELS],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(config)}))
-    outputs = []
-    for proc in procs:
-        try:
-            stdout, stderr = proc.communicate(timeout=600)
-        finally:
-            for p in procs:
-                p.kill()
+    try:
+        finished = [proc.communicate(timeout=600) for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()  # a worker left waiting on its peer
+    for proc, (_, stderr) in zip(procs, finished, strict=True):
         assert proc.returncode == 0, stderr[-3000:]
-        outputs.append(_result(stdout))
-    return outputs, roots
+    return [_result(stdout) for stdout, _ in finished], roots
 
 
 @pytest.mark.parametrize("model, rtol", [
