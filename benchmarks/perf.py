@@ -154,8 +154,16 @@ def fit_fn(model, ds, steps):
     return fit
 
 
-def sdae_block(optimizer=None, jit=False, name="sdae_mnist", **kwargs):
-    """The SDAE's first block (784-1000-784, Gaussian 0.4), compiled as the loop compiles it."""
+def execution(n, batch=128):
+    """Steps per compiled call that the training loop uses for `n` examples at `batch`."""
+    from sdae_tf import training
+
+    return training.execution_steps(n, training.TrainConfig(batch_size=batch))
+
+
+def sdae_block(optimizer=None, jit=False, name="sdae_mnist", steps_per_execution=1, **kwargs):
+    """The SDAE's first block (784-1000-784, Gaussian 0.4), compiled as the loop compiles it
+    (pass `steps_per_execution=execution(n, batch)`)."""
     import keras
 
     from sdae_tf import training, zoo
@@ -164,7 +172,7 @@ def sdae_block(optimizer=None, jit=False, name="sdae_mnist", **kwargs):
     stack = zoo.build(name, (28, 28, 1), hidden_units=(1000,), seed=0, **kwargs)
     model = stack.pretrain_model(0)
     model.compile(optimizer or training.make_optimizer(1e-3, "constant", 0),
-                  "binary_crossentropy", jit_compile=jit)
+                  "binary_crossentropy", jit_compile=jit, steps_per_execution=steps_per_execution)
     return model
 
 
@@ -227,7 +235,8 @@ def section_dense(args):
     for batch in (128, 256, 512):
         mm = matmul_only_seconds(batch)
         for jit in (False, True) if batch == 128 else (False,):  # XLA: 3-5x slower here
-            t = _epoch_time(sdae_block(jit=jit), x, None, batch, epochs)
+            t = _epoch_time(sdae_block(jit=jit, steps_per_execution=execution(n, batch)), x,
+                            None, batch, epochs)
             rate = n / t
             gflops = rate * flops / 1e9
             rows.append({"batch": batch, "jit": jit, "epoch_seconds": t, "samples_per_s": rate,
@@ -236,10 +245,15 @@ def section_dense(args):
 
     # Our loop vs plain Keras on the same network and data (batch 128, the default).
     cfg = training.TrainConfig(batch_size=128, verbose=0)
-    ours_model = sdae_block()
+    ours_model = sdae_block(steps_per_execution=execution(n))
+    ours_one_model = sdae_block()
 
     def ours(epochs, callbacks):
         training.fit_stage(ours_model, x, None, None, epochs, cfg, "bench", seed=0,
+                           callbacks=callbacks)
+
+    def ours_one_step(epochs, callbacks):
+        training.fit_stage(ours_one_model, x, None, None, epochs, cfg, "bench", seed=0,
                            callbacks=callbacks)
 
     keras.utils.set_random_seed(0)
@@ -255,11 +269,15 @@ def section_dense(args):
 
     plain_pipe = fit_fn(plain, make_pipeline(x, None, batch_size=128, shuffle=True, seed=0),
                         steps_per_epoch(n, 128))
-    medians, per_round = interleaved({"ours": ours, "plain_keras": plain_fit,
+    medians, per_round = interleaved({"ours": ours, "ours_one_step_per_call": ours_one_step,
+                                      "plain_keras": plain_fit,
                                       "plain_keras_our_pipeline": plain_pipe})
     overhead = {"epoch_seconds": medians, "ratio": paired_ratio(per_round, "ours", "plain_keras"),
                 "ratio_same_pipeline": paired_ratio(per_round, "ours",
-                                                    "plain_keras_our_pipeline")}
+                                                    "plain_keras_our_pipeline"),
+                "steps_per_execution": execution(n),
+                "ratio_vs_one_step_per_call": paired_ratio(per_round, "ours",
+                                                           "ours_one_step_per_call")}
     lines = markdown_table(
         ["SDAE block 1, batch", "XLA", "samples/s", "GFLOP/s", "% of roof",
          "matmuls alone, % of roof"],
@@ -271,7 +289,8 @@ def section_dense(args):
               f"Our loop vs plain Keras fit (batch 128, {n} examples, interleaved): "
               f"{medians['ours']:.2f} s vs {medians['plain_keras']:.2f} s per epoch, ratio "
               f"{overhead['ratio']:.3f} (target <= 1.05); vs plain Keras fed by our pipeline "
-              f"{overhead['ratio_same_pipeline']:.3f}."]
+              f"{overhead['ratio_same_pipeline']:.3f}; {execution(n)} steps per compiled call vs "
+              f"one: {overhead['ratio_vs_one_step_per_call']:.3f}."]
     return {"roof_gflops": roof, "examples": n, "mflop_per_example": flops / 1e6,
             "throughput": rows, "loop_vs_plain_keras": overhead}, lines
 
@@ -305,8 +324,10 @@ def section_optimizer(args):
     ds = make_pipeline(x, None, batch_size=128, shuffle=True, seed=0)
     steps = steps_per_epoch(n, 128)
     medians, per_round = interleaved({
-        "keras_adam": fit_fn(sdae_block(optimizer=keras.optimizers.Adam(1e-3)), ds, steps),
-        "fused_adam": fit_fn(sdae_block(optimizer=FusedAdam(1e-3)), ds, steps)})
+        "keras_adam": fit_fn(sdae_block(optimizer=keras.optimizers.Adam(1e-3),
+                                        steps_per_execution=execution(n)), ds, steps),
+        "fused_adam": fit_fn(sdae_block(optimizer=FusedAdam(1e-3),
+                                        steps_per_execution=execution(n)), ds, steps)})
     ratio = paired_ratio(per_round, "fused_adam", "keras_adam")
     lines = [f"One Adam update of 1.57 M weights: keras.optimizers.Adam "
              f"{update_ms['keras_adam']:.2f} ms, FusedAdam {update_ms['fused_adam']:.2f} ms. "
@@ -327,9 +348,9 @@ def section_learned(args):
     ds = make_pipeline(x, None, batch_size=128, shuffle=True, seed=0)
     steps = steps_per_epoch(n, 128)
     medians, per_round = interleaved({
-        "sdae": fit_fn(sdae_block(), ds, steps),
-        "learned_sigma": fit_fn(sdae_block(name="sdae_learned_sigma_mnist", lambdas=(0.026,)),
-                                ds, steps)})
+        "sdae": fit_fn(sdae_block(steps_per_execution=execution(n)), ds, steps),
+        "learned_sigma": fit_fn(sdae_block(name="sdae_learned_sigma_mnist", lambdas=(0.026,),
+                                           steps_per_execution=execution(n)), ds, steps)})
     ratio = paired_ratio(per_round, "learned_sigma", "sdae")
     plain = block_flops_per_sample([784, 1000, 784])
     extra = 2.0 * 784 * 1000 + 4.0 * 784 * 392 + 4.0 * 392  # input gradient; noise net fwd+wgrad
@@ -362,7 +383,8 @@ def section_pipeline(args):
         stack = zoo.build("sdae_mnist", (28, 28, 1), seed=0)
         clf = zoo.classifier(stack.encoder, 10)
         clf.compile(training.make_optimizer(1e-3, "constant", 0),
-                    keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+                    keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                    steps_per_execution=execution(n))
         return clf
 
     steps = steps_per_epoch(n, 128)
@@ -433,11 +455,12 @@ def section_probe(args):
 
     n = args.examples
     x, y = mnist_subset(n)
-    block = _epoch_time(sdae_block(), x, None, 128, 3)
+    block = _epoch_time(sdae_block(steps_per_execution=execution(n)), x, None, 128, 3)
     keras.utils.set_random_seed(0)
     clf = zoo.classifier(zoo.build("sdae_mnist", (28, 28, 1), seed=0).encoder, 10)
     clf.compile(training.make_optimizer(1e-3, "constant", 0),
-                keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+                keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                steps_per_execution=execution(n))
     finetune = _epoch_time(clf, x, y, 128, 3)
     from tensorflow.python.util import _pywrap_util_port
 
@@ -452,7 +475,7 @@ OP_KINDS = [("matmul", ("MatMul",)), ("optimizer", ("ApplyAdam", "Assign")),
 
 
 def section_profile(args):
-    """The TensorFlow profiler over 40 steps of the SDAE block at batch 128: time per step in
+    """The TensorFlow profiler over about 46 steps of the SDAE block at batch 128: time per step in
     each kind of op (matmuls, the optimizer update, random numbers, the rest), summed over
     TensorFlow's executor threads."""
     import collections
@@ -464,10 +487,11 @@ def section_profile(args):
     from sdae_tf.data import make_pipeline
 
     x, _ = mnist_subset(args.examples)
-    model = sdae_block()
+    per_call = execution(args.examples)
+    model = sdae_block(steps_per_execution=per_call)
     ds = make_pipeline(x, None, batch_size=128, shuffle=True, seed=0)
-    model.fit(ds, epochs=1, steps_per_epoch=20, verbose=0)
-    steps = 40
+    steps = per_call * max(1, 46 // per_call)  # whole compiled calls, about 46 steps
+    model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
         start = time.perf_counter()
@@ -553,7 +577,8 @@ def section_zoo(args):
         keras.utils.set_random_seed(0)
         stack = zoo.build(entry.name, (28, 28, 1), seed=0)
         model = stack.pretrain_model(0)
-        model.compile(training.make_optimizer(1e-3, "constant", 0), stack.block_loss(0))
+        model.compile(training.make_optimizer(1e-3, "constant", 0), stack.block_loss(0),
+                      steps_per_execution=execution(n))
         t = _epoch_time(model, x, None, 128, args.epochs)
         rows.append({"model": entry.name, "samples_per_s": n / t})
     lines = markdown_table(["model (block 1 pretraining, batch 128)", "samples/s"],
@@ -579,7 +604,7 @@ def section_distribute(args):
         runs = {}
         for name in ("none", "mirrored"):
             with distribute.make_strategy(name).scope():
-                model = sdae_block()
+                model = sdae_block(steps_per_execution=execution(n, batch))
             runs[name] = fit_fn(model, make_pipeline(x, None, batch_size=batch, shuffle=True,
                                                      seed=0), steps_per_epoch(n, batch))
         medians, per_round = interleaved(runs, rounds=2)
@@ -630,7 +655,8 @@ def section_peer(args):
             times.times.append(time.perf_counter() - start)
 
     ds = make_pipeline(x, None, batch_size=128, shuffle=True, seed=0)
-    medians, per_round = interleaved({"ours": fit_fn(sdae_block(), ds, steps_per_epoch(n, 128)),
+    ours = sdae_block(steps_per_execution=execution(n))
+    medians, per_round = interleaved({"ours": fit_fn(ours, ds, steps_per_epoch(n, 128)),
                                       "pytorch": torch_fit})
     ratio = paired_ratio(per_round, "ours", "pytorch")
     lines = [f"SDAE block epoch, batch 128, {n} examples: ours {medians['ours']:.2f} s, plain "
@@ -649,7 +675,8 @@ SECTIONS = {"roof": section_roof, "dense": section_dense, "optimizer": section_o
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("section", choices=sorted(SECTIONS))
-    parser.add_argument("--examples", type=int, default=10000)
+    # 92 batches of 128: 23 steps per compiled call, as MNIST's 391 (the loop's default).
+    parser.add_argument("--examples", type=int, default=11776)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--out", default=None, help="JSON path; '-': print one JSON line")
     args = parser.parse_args()

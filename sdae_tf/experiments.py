@@ -35,7 +35,7 @@ from sdae_tf.checkpoints import write_json_atomic, write_text_atomic
 # Fields an experiment's `--run` may not set: the runner owns them.
 RUNNER_FIELDS = ("run_dir", "export_dir", "overwrite_export", "init_from", "verbose", "quick")
 # Fields that do not change what a run computes (left out of its pool key).
-KEY_IGNORES = ("run_dir", "verbose", "overwrite_export")
+KEY_IGNORES = ("run_dir", "verbose", "overwrite_export", "steps_per_execution")
 _INT_TUPLES = ("hidden_units", "latent_units")
 _FLOAT_TUPLES = ("lambdas",)
 _STR_TUPLES = ("figures",)

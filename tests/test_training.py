@@ -67,6 +67,28 @@ def test_same_seed_same_numbers(tmp_path):
     assert a["finetune"]["history"] != c["finetune"]["history"]
 
 
+def test_steps_per_execution_changes_speed_not_numbers(tmp_path, digits):
+    # Several steps per compiled call (the default) train exactly what one step per call does:
+    # same batches per epoch, same noise, same updates.
+    default = training.TrainConfig()
+    assert training.execution_steps(50000, default) == 23  # MNIST: 391 steps of 128 = 17 x 23
+    assert training.execution_steps(10000, default) == 1  # 79 steps: prime, one per call
+    assert training.execution_steps(
+        50000, dataclasses.replace(default, steps_per_execution=1)) == 1
+    cfg = dataclasses.replace(TINY, pretrain_epochs=2, finetune_epochs=2, hidden_units=(32, 16))
+    assert training.execution_steps(len(digits.x_train), cfg) > 1
+    many = training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "many")))
+    one = training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "one"),
+                                           steps_per_execution=1))
+    for a, b in zip(_histories(many), _histories(one), strict=True):
+        for key in a:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-5, err_msg=key)
+    np.testing.assert_allclose(many["finetune"]["history"]["loss"],
+                               one["finetune"]["history"]["loss"], rtol=1e-5)
+    with pytest.raises(ValueError, match="steps_per_execution"):
+        dataclasses.replace(TINY, steps_per_execution=0).validate()
+
+
 def _histories(metrics):
     return [r["history"] for r in metrics["pretrain"]]
 

@@ -61,6 +61,10 @@ flags.DEFINE_list("figures", [],
                   f"Figures written to the run directory after pretraining: {', '.join(FIGURES)}.")
 flags.DEFINE_bool("jit_compile", _D.jit_compile,
                   "XLA-compile train steps (on CPU it slows noisy models down).")
+flags.DEFINE_integer("steps_per_execution", _D.steps_per_execution,
+                     "Training steps per compiled call, at most: the largest divisor of an "
+                     "epoch's steps up to this (epochs keep their length); 1: one per call.",
+                     lower_bound=1)
 flags.DEFINE_enum("strategy", _D.strategy, list(STRATEGIES),
                   "tf.distribute strategy: none (one device), mirrored (every local GPU, or "
                   "every logical CPU device), multi_worker (TF_CONFIG cluster).")
@@ -104,6 +108,7 @@ def config_from_flags(values=flags.FLAGS):
         num_samples=values.num_samples,
         figures=tuple(values.figures),
         jit_compile=values.jit_compile,
+        steps_per_execution=values.steps_per_execution,
         strategy=values.strategy,
         run_dir=values.run_dir,
         export_dir=values.export_dir,
