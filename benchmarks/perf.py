@@ -604,7 +604,7 @@ def section_distribute(args):
         runs = {}
         for name in ("none", "mirrored"):
             with distribute.make_strategy(name).scope():
-                model = sdae_block(steps_per_execution=execution(n, batch))
+                model = sdae_block()  # one step per call: the loop's setting under a strategy
             runs[name] = fit_fn(model, make_pipeline(x, None, batch_size=batch, shuffle=True,
                                                      seed=0), steps_per_epoch(n, batch))
         medians, per_round = interleaved(runs, rounds=2)

@@ -119,7 +119,11 @@ def execution_steps(num_examples, cfg):
     pipeline is one stream over all epochs, so a divisor keeps every epoch exactly its steps
     (and a resumed run on the same batches). MNIST's 391 steps of 128 run 23 per call; fewer
     Python round trips per step made the SDAE block 1.27x faster at batch 16 per call here
-    (`benchmarks/perf.py dense`)."""
+    (`benchmarks/perf.py dense`). Under a `--strategy` other than none, one step per call:
+    Keras 3.15's multi-step loop fails there ("You must feed a value for placeholder tensor"
+    inside its while loop, seen with MirroredStrategy)."""
+    if cfg.strategy != "none":
+        return 1
     steps = steps_per_epoch(num_examples, cfg.batch_size)
     return max(d for d in range(1, min(cfg.steps_per_execution, steps) + 1) if steps % d == 0)
 

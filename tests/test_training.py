@@ -75,6 +75,7 @@ def test_steps_per_execution_changes_speed_not_numbers(tmp_path, digits):
     assert training.execution_steps(10000, default) == 1  # 79 steps: prime, one per call
     assert training.execution_steps(
         50000, dataclasses.replace(default, steps_per_execution=1)) == 1
+    assert training.execution_steps(50000, dataclasses.replace(default, strategy="mirrored")) == 1
     cfg = dataclasses.replace(TINY, pretrain_epochs=2, finetune_epochs=2, hidden_units=(32, 16))
     assert training.execution_steps(len(digits.x_train), cfg) > 1
     many = training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "many")))
