@@ -231,17 +231,23 @@ def section_dense(args):
     x, _ = mnist_subset(n)
     _, roof = matmul_roof(reps=3)
     flops = block_flops_per_sample([784, 1000, 784])
+    # Interleaved rounds: this machine's speed drifts more than batch sizes differ.
+    setups = [(128, False), (128, True), (256, False), (512, False)]  # XLA: 3-5x slower here
+    runs = {}
+    for batch, jit in setups:
+        model = sdae_block(jit=jit, steps_per_execution=execution(n, batch))
+        runs[(batch, jit)] = fit_fn(model, make_pipeline(x, None, batch_size=batch,
+                                                         shuffle=True, seed=0),
+                                    steps_per_epoch(n, batch))
+    medians, _ = interleaved(runs, rounds=2, epochs=max(1, epochs - 1))
+    matmul = {b: b * flops / matmul_only_seconds(b) / 1e9 for b in (128, 256, 512)}
+    roof = max(roof, *matmul.values())  # the roof is the best matmul rate seen
     rows = []
-    for batch in (128, 256, 512):
-        mm = matmul_only_seconds(batch)
-        for jit in (False, True) if batch == 128 else (False,):  # XLA: 3-5x slower here
-            t = _epoch_time(sdae_block(jit=jit, steps_per_execution=execution(n, batch)), x,
-                            None, batch, epochs)
-            rate = n / t
-            gflops = rate * flops / 1e9
-            rows.append({"batch": batch, "jit": jit, "epoch_seconds": t, "samples_per_s": rate,
-                         "gflops": gflops, "fraction_of_roof": gflops / roof,
-                         "matmul_only_fraction_of_roof": batch * flops / mm / 1e9 / roof})
+    for (batch, jit), t in medians.items():
+        gflops = n / t * flops / 1e9
+        rows.append({"batch": batch, "jit": jit, "epoch_seconds": t, "samples_per_s": n / t,
+                     "gflops": gflops, "fraction_of_roof": gflops / roof,
+                     "matmul_only_fraction_of_roof": matmul[batch] / roof})
 
     # Our loop vs plain Keras on the same network and data (batch 128, the default).
     cfg = training.TrainConfig(batch_size=128, verbose=0)
@@ -407,7 +413,6 @@ THREAD_SETTINGS = [  # (label, TF_ENABLE_ONEDNN_OPTS, inter-op threads or 0 for 
     ("oneDNN off, TF default threads", "0", 0),
     ("oneDNN on, TF default threads", "1", 0),
     ("oneDNN on, 1 inter-op thread", "1", 1),
-    ("oneDNN off, 1 inter-op thread", "0", 1),
 ]
 
 
@@ -579,7 +584,7 @@ def section_zoo(args):
         model = stack.pretrain_model(0)
         model.compile(training.make_optimizer(1e-3, "constant", 0), stack.block_loss(0),
                       steps_per_execution=execution(n))
-        t = _epoch_time(model, x, None, 128, args.epochs)
+        t = _epoch_time(model, x, None, 128, 2)  # the second epoch
         rows.append({"model": entry.name, "samples_per_s": n / t})
     lines = markdown_table(["model (block 1 pretraining, batch 128)", "samples/s"],
                            [[r["model"], f"{r['samples_per_s']:.0f}"] for r in rows])
