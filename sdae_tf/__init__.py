@@ -4,7 +4,7 @@ import os
 
 # TensorFlow's oneDNN CPU kernels (matmul, fused matmul + bias + activation). TensorFlow turns
 # them on by itself only on CPUs with AVX-512 VNNI/BF16 or AMX; on the AVX2 machines here they
-# trained the SDAE block 1.1x and fine-tuning 1.1-1.3x faster (`benchmarks/perf.py threads`).
+# trained the SDAE block 1.02-1.11x and fine-tuning 1.06-1.16x faster (`perf.py threads`).
 # Read once when TensorFlow starts: it applies when sdae_tf is imported first (the CLIs, the
 # benchmarks); set TF_ENABLE_ONEDNN_OPTS=0 to keep TensorFlow's own choice.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

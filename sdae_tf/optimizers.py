@@ -19,8 +19,8 @@ class FusedAdam(keras.optimizers.Adam):
     Keras' Adam updates a variable in five element-wise passes (momentum, velocity, the step,
     each with temporaries); TensorFlow's fused kernel does it in one. Same arithmetic, same
     slots and config (checkpoints are interchangeable with `keras.optimizers.Adam`): for the
-    784-1000-784 block (1.57 M weights) one update took about 1.0-1.4 ms here against
-    4.0-4.6 ms, a fifth of a batch-128 training step (`benchmarks/perf.py optimizer`).
+    784-1000-784 block (1.57 M weights) one update took about 1 ms here against 3-4.5 ms, on a
+    batch-128 training step of about 12 ms (`benchmarks/perf.py optimizer`).
 
     Falls back to Keras' update for what the kernel does not cover: AMSGrad, sparse gradients
     and backends other than TensorFlow.

@@ -118,7 +118,7 @@ def execution_steps(num_examples, cfg):
     an epoch's steps up to `cfg.steps_per_execution`. Keras runs whole executions and the
     pipeline is one stream over all epochs, so a divisor keeps every epoch exactly its steps
     (and a resumed run on the same batches). MNIST's 391 steps of 128 run 23 per call; fewer
-    Python round trips per step made the SDAE block 1.27x faster at batch 16 per call here
+    Python round trips per step took the SDAE block's epoch to 0.79-0.95x of its time here
     (`benchmarks/perf.py dense`). Under a `--strategy` other than none, one step per call:
     Keras 3.15's multi-step loop fails there ("You must feed a value for placeholder tensor"
     inside its while loop, seen with MirroredStrategy)."""
