@@ -176,6 +176,21 @@ def sdae_block(optimizer=None, jit=False, name="sdae_mnist", steps_per_execution
     return model
 
 
+def finetune_model(n):
+    """The fine-tuning classifier (SDAE encoder 784-1000-1000 + 1000 ReLU + 10), compiled as
+    the loop compiles it for `n` examples at batch 128."""
+    import keras
+
+    from sdae_tf import training, zoo
+
+    keras.utils.set_random_seed(0)
+    clf = zoo.classifier(zoo.build("sdae_mnist", (28, 28, 1), seed=0).encoder, 10)
+    clf.compile(training.make_optimizer(1e-3, "constant", 0),
+                keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                steps_per_execution=execution(n))
+    return clf
+
+
 def matmul_only_seconds(batch, dims=(784, 1000, 784), reps=5, inner=20):
     """Seconds per step of the block's training matmuls alone (forward, weight gradients,
     the hidden layer's input gradient), back to back in one `tf.function`: the most any step
@@ -201,19 +216,14 @@ def matmul_only_seconds(batch, dims=(784, 1000, 784), reps=5, inner=20):
     return median_time(lambda: loop().numpy(), reps) / inner
 
 
-def _epoch_time(model, x, y, batch, epochs, callbacks=(), pipeline=True, seed=0):
-    """Median time of epochs 2.. of `model.fit` on (x, y): through our pipeline or plain
-    numpy arrays (Keras' own adapter)."""
+def _epoch_time(model, x, y, batch, epochs):
+    """Median time of epochs 2.. of `model.fit` on (x, y) through our pipeline."""
     from sdae_tf.data import make_pipeline, steps_per_epoch
 
     times = EpochTimes()
-    if pipeline:
-        ds = make_pipeline(x, y, batch_size=batch, shuffle=True, seed=seed)
-        model.fit(ds, epochs=epochs, steps_per_epoch=steps_per_epoch(len(x), batch),
-                  verbose=0, callbacks=[times, *callbacks])
-    else:
-        model.fit(x, x if y is None else y, batch_size=batch, epochs=epochs, shuffle=True,
-                  verbose=0, callbacks=[times])
+    ds = make_pipeline(x, y, batch_size=batch, shuffle=True, seed=0)
+    model.fit(ds, epochs=epochs, steps_per_epoch=steps_per_epoch(len(x), batch), verbose=0,
+              callbacks=[times])
     return statistics.median(times.times[1:])
 
 
@@ -251,16 +261,15 @@ def section_dense(args):
 
     # Our loop vs plain Keras on the same network and data (batch 128, the default).
     cfg = training.TrainConfig(batch_size=128, verbose=0)
-    ours_model = sdae_block(steps_per_execution=execution(n))
-    ours_one_model = sdae_block()
 
-    def ours(epochs, callbacks):
-        training.fit_stage(ours_model, x, None, None, epochs, cfg, "bench", seed=0,
-                           callbacks=callbacks)
+    def loop_fit(model):  # `fit(epochs, callbacks)` through our loop's `fit_stage`
+        def fit(epochs, callbacks):
+            training.fit_stage(model, x, None, None, epochs, cfg, "bench", seed=0,
+                               callbacks=callbacks)
+        return fit
 
-    def ours_one_step(epochs, callbacks):
-        training.fit_stage(ours_one_model, x, None, None, epochs, cfg, "bench", seed=0,
-                           callbacks=callbacks)
+    ours = loop_fit(sdae_block(steps_per_execution=execution(n)))
+    ours_one_step = loop_fit(sdae_block())
 
     keras.utils.set_random_seed(0)
     plain = keras.Sequential([
@@ -372,10 +381,8 @@ def section_pipeline(args):
     """Epoch time of the fine-tuning step fed by our shuffled `tf.data` pipeline vs the same
     tensors already in memory (one `from_tensor_slices` dataset, batched, cached, prefetched);
     and loading a built MNIST variant (built once, cached on disk)."""
-    import keras
     import tensorflow as tf
 
-    from sdae_tf import training, zoo
     from sdae_tf.data import load_dataset, make_pipeline, steps_per_epoch
 
     n = args.examples
@@ -384,22 +391,12 @@ def section_pipeline(args):
     load_dataset("mnist_bg_rand_rot")
     variant_load = time.perf_counter() - start
 
-    def model():
-        keras.utils.set_random_seed(0)
-        stack = zoo.build("sdae_mnist", (28, 28, 1), seed=0)
-        clf = zoo.classifier(stack.encoder, 10)
-        clf.compile(training.make_optimizer(1e-3, "constant", 0),
-                    keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                    steps_per_execution=execution(n))
-        return clf
-
     steps = steps_per_epoch(n, 128)
     mem = (tf.data.Dataset.from_tensor_slices((x, y)).batch(128).cache().repeat()
            .prefetch(tf.data.AUTOTUNE))
-    medians, per_round = interleaved({
-        "pipeline": fit_fn(model(), make_pipeline(x, y, batch_size=128, shuffle=True, seed=0),
-                           steps),
-        "in_memory": fit_fn(model(), mem, steps)})
+    ours = make_pipeline(x, y, batch_size=128, shuffle=True, seed=0)
+    medians, per_round = interleaved({"pipeline": fit_fn(finetune_model(n), ours, steps),
+                                      "in_memory": fit_fn(finetune_model(n), mem, steps)})
     ratio = paired_ratio(per_round, "pipeline", "in_memory")
     lines = [f"Fine-tuning epoch ({n} examples, batch 128, interleaved): our shuffled pipeline "
              f"{medians['pipeline']:.2f} s, in-memory batches {medians['in_memory']:.2f} s, "
@@ -454,19 +451,10 @@ def section_probe(args):
     inter = int(os.environ.get("SDAE_BENCH_INTER_OP", "0"))
     if inter:
         tf.config.threading.set_inter_op_parallelism_threads(inter)
-    import keras
-
-    from sdae_tf import training, zoo
-
     n = args.examples
     x, y = mnist_subset(n)
     block = _epoch_time(sdae_block(steps_per_execution=execution(n)), x, None, 128, 3)
-    keras.utils.set_random_seed(0)
-    clf = zoo.classifier(zoo.build("sdae_mnist", (28, 28, 1), seed=0).encoder, 10)
-    clf.compile(training.make_optimizer(1e-3, "constant", 0),
-                keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                steps_per_execution=execution(n))
-    finetune = _epoch_time(clf, x, y, 128, 3)
+    finetune = _epoch_time(finetune_model(n), x, y, 128, 3)
     from tensorflow.python.util import _pywrap_util_port
 
     return {"block_samples_per_s": n / block, "finetune_samples_per_s": n / finetune,
