@@ -117,8 +117,12 @@ def _resolve(spec, finished):
 
 
 def pool_key(cfg):
-    """A short hash of everything that changes what `cfg` computes."""
-    config = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in KEY_IGNORES}
+    """A short hash of everything that changes what `cfg` computes. Fields at their default
+    value are left out, so adding a field (at a default that keeps today's behaviour) keeps
+    the keys of existing runs, and an interrupted pool resumes across versions."""
+    defaults = dataclasses.asdict(training.TrainConfig())
+    config = {k: v for k, v in dataclasses.asdict(cfg).items()
+              if k not in KEY_IGNORES and v != defaults[k]}
     text = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
@@ -234,15 +238,28 @@ def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", re
         metrics = ensure_run(cfg, pool_dir)
         finished[spec.name] = metrics
         runs.append(_cell_record(spec, metrics, pretrain_dir))
-    record = {
+        # The record so far, after every cell: a long experiment stopped part-way keeps the
+        # results of its finished cells (and names the cells still to run).
+        _write_record(out_dir, _record(name, report_item, title, base_cfg, runs, start,
+                                       pending=[s.name for s in specs[i + 1:]]))
+    record = _record(name, report_item, title, base_cfg, runs, start)
+    record["figures"] = compose_figures(runs, out_dir, title or name)
+    _write_record(out_dir, record)
+    return record
+
+
+def _record(name, report_item, title, base_cfg, runs, start, pending=()):
+    return {
         "experiment": name,
         "report_item": report_item or name,
         "title": title,
         "config": dataclasses.asdict(base_cfg),
         "runs": runs,
+        "pending": list(pending),
         "seconds": round(time.perf_counter() - start, 1),
     }
-    record["figures"] = compose_figures(runs, out_dir, title or name)
+
+
+def _write_record(out_dir, record):
     write_json_atomic(out_dir / "experiment.json", record)
     write_text_atomic(out_dir / "results.md", "\n".join(report.experiment_table(record)) + "\n")
-    return record

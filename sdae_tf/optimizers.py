@@ -24,9 +24,28 @@ class FusedAdam(keras.optimizers.Adam):
 
     Falls back to Keras' update for what the kernel does not cover: AMSGrad, sparse gradients
     and backends other than TensorFlow.
+
+    Args:
+        l2_weight_decay: PyTorch Adam's `weight_decay` (the report's recipe, 1e-7): added to the
+            gradient, `g + l2_weight_decay * w`, before the moments, so it is scaled by Adam's
+            step like the loss gradient. Keras' own `weight_decay` (AdamW's, decoupled from the
+            gradient) stays available and is something else.
+        **kwargs: `keras.optimizers.Adam`'s arguments.
     """
 
+    def __init__(self, *args, l2_weight_decay=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if isinstance(l2_weight_decay, bool) or not float(l2_weight_decay) >= 0:
+            raise ValueError(f"`l2_weight_decay` must be a number >= 0. "
+                             f"Received: l2_weight_decay={l2_weight_decay!r}")
+        self.l2_weight_decay = float(l2_weight_decay)
+
+    def get_config(self):
+        return {**super().get_config(), "l2_weight_decay": self.l2_weight_decay}
+
     def update_step(self, gradient, variable, learning_rate):
+        if self.l2_weight_decay and not isinstance(gradient, tf.IndexedSlices):
+            gradient = gradient + tf.cast(self.l2_weight_decay, variable.dtype) * variable
         if (self.amsgrad or isinstance(gradient, tf.IndexedSlices)
                 or keras.backend.backend() != "tensorflow"):
             return super().update_step(gradient, variable, learning_rate)

@@ -44,7 +44,8 @@ TABLES = {
         "columns": {"vae": "VAE", "dvae": "DVAE", "sdvae": "SDVAE",
                     "vae_kl1": "VAE, KL weight 1 (collapses)",
                     "dvae_kl1": "DVAE, KL weight 1 (collapses)",
-                    "sdvae_kl1": "SDVAE, KL weight 1 (collapses)"},
+                    "sdvae_kl1": "SDVAE, KL weight 1 (collapses)",
+                    "vae_mse": "VAE, summed squared error (the report's VAE loss)"},
         "values": {("vae", "mnist_bg_rand_rot"): 0.7482, ("dvae", "mnist_bg_rand_rot"): 0.7943,
                    ("sdvae", "mnist_bg_rand_rot"): 0.7962},
     },
@@ -120,6 +121,8 @@ def experiment_table(record):
         lines += ["Figures: " + ", ".join(
             f"`{p}`" for p in sorted(record.get("figures", {}).values())
             or [path for _, _, path in figures]), ""]
+    if record.get("pending"):
+        lines += [f"Still to run: {', '.join(record['pending'])}", ""]
     extras = [r for r in record["runs"] if r.get("mean_sigma") is not None]
     for r in extras:
         lines.append(f"{r['column']}/{r['row']}: mean learned sigma {r['mean_sigma']:.3f}")

@@ -24,7 +24,7 @@ from sdae_tf.checkpoints import (
     save_weights_atomic,
     write_json_atomic,
 )
-from sdae_tf.data import load_dataset, make_pipeline, steps_per_epoch
+from sdae_tf.data import MNIST_CONSTRUCTIONS, load_dataset, make_pipeline, steps_per_epoch
 from sdae_tf.optimizers import FusedAdam
 
 # What `quick=True` shrinks a run to: smoke tests of every flagfile use it.
@@ -51,6 +51,8 @@ class TrainConfig:
     validation_size: int | None = None
     train_examples: int | None = None
     data_seed: int = 0
+    variant_construction: str = "report"
+    protocol: str = "validation"
     seed: int = 0
     hidden_units: tuple | None = None
     noise_type: str | None = None
@@ -59,6 +61,8 @@ class TrainConfig:
     kl_weight: float | None = None
     lambdas: tuple | None = None
     per_component: bool | None = None
+    recon_loss: str | None = None
+    weight_decay: float = 0.0
     batch_size: int = 128
     pretrain_epochs: int = 2
     pretrain_learning_rate: float = 1e-3
@@ -99,18 +103,38 @@ class TrainConfig:
                              f"Received: {self.strategy!r}")
         if self.init_from is not None:
             pretrained_weights_path(self.init_from)  # names the missing file early
+        check_choice("variant_construction", self.variant_construction, MNIST_CONSTRUCTIONS)
+        check_choice("protocol", self.protocol, PROTOCOLS)
+        if self.recon_loss is not None:
+            check_choice("recon_loss", self.recon_loss, RECON_LOSSES)
+            zoo.check_recon_loss(self.model, self.recon_loss)
+        if not self.weight_decay >= 0:
+            raise ValueError(f"`weight_decay` must be >= 0. Received: {self.weight_decay}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(
                 f"`lr_schedule` must be 'constant' or 'cosine'. Received: {self.lr_schedule!r}"
             )
 
 
-def make_optimizer(learning_rate, schedule, total_steps):
+# Training protocols: "validation" (ours, the default) carves a validation split off the
+# training set and keeps the fine-tuning epoch with the best validation accuracy; "report" (the
+# report's scripts) trains on every training example, logs the test set after each epoch and
+# reports the test accuracy after the last epoch (never the best test epoch).
+PROTOCOLS = ("validation", "report")
+RECON_LOSSES = zoo.RECON_LOSSES
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {', '.join(choices)}. Received: {value!r}")
+
+
+def make_optimizer(learning_rate, schedule, total_steps, weight_decay=0.0):
     """Adam (`FusedAdam`: TensorFlow's fused update) with a constant rate or a cosine decay to
-    zero over `total_steps`."""
+    zero over `total_steps`; `weight_decay` is PyTorch Adam's (added to the gradient)."""
     if schedule == "cosine" and total_steps > 0:
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
-    return FusedAdam(learning_rate)
+    return FusedAdam(learning_rate, l2_weight_decay=weight_decay)
 
 
 def execution_steps(num_examples, cfg):
@@ -135,9 +159,13 @@ def _callbacks(run_dir, stage):
                                         write_graph=False)]
 
 
-def _logs_to_history(logs):
+def _logs_to_history(logs, protocol="validation"):
+    """Per-epoch logs as lists per key. Under the report protocol the held-out data of `fit`
+    is the test set, so its `val_*` keys are recorded as `test_*`."""
     keys = sorted({k for epoch in logs for k in epoch})
-    return {k: [epoch.get(k) for epoch in logs] for k in keys}
+    rename = (lambda k: "test_" + k[4:] if k.startswith("val_") else k) \
+        if protocol == "report" else (lambda k: k)
+    return {rename(k): [epoch.get(k) for epoch in logs] for k in keys}
 
 
 def fit_stage(model, x, y, val_ds, epochs, cfg, stage, seed, progress=None, callbacks=(),
@@ -195,7 +223,8 @@ def pretrain_layerwise(stack, data, cfg, last_block_callbacks=(), progress=None)
         val_ds = make_pipeline(x_val, batch_size=1024)
         steps = steps_per_epoch(len(x_train), cfg.batch_size) * cfg.pretrain_epochs
         model.compile(
-            optimizer=make_optimizer(cfg.pretrain_learning_rate, cfg.lr_schedule, steps),
+            optimizer=make_optimizer(cfg.pretrain_learning_rate, cfg.lr_schedule, steps,
+                                     cfg.weight_decay),
             loss=stack.block_loss(k), jit_compile=cfg.jit_compile,
             steps_per_execution=execution_steps(len(x_train), cfg),
         )
@@ -204,7 +233,7 @@ def pretrain_layerwise(stack, data, cfg, last_block_callbacks=(), progress=None)
         extra = list(last_block_callbacks) if k == stack.num_blocks - 1 else []
         logs, _ = fit_stage(model, x_train, None, val_ds, cfg.pretrain_epochs, cfg, stage,
                             seed=cfg.seed + k, progress=progress, callbacks=extra)
-        record = {"block": k + 1, "history": _logs_to_history(logs),
+        record = {"block": k + 1, "history": _logs_to_history(logs, cfg.protocol),
                   "seconds": round(time.perf_counter() - start, 2)}
         if progress is not None:
             progress.complete(stage, model, record)
@@ -213,8 +242,10 @@ def pretrain_layerwise(stack, data, cfg, last_block_callbacks=(), progress=None)
 
 
 def finetune(stack, data, cfg, progress=None):
-    """Supervised fine-tuning of encoder + a fresh dense head, jointly. The weights of the epoch
-    with the best validation accuracy are kept. Returns (classifier, record)."""
+    """Supervised fine-tuning of encoder + a fresh dense head, jointly. Under the validation
+    protocol the weights of the epoch with the best validation accuracy are kept; under the
+    report protocol those of the last epoch (the held-out data is the test set, logged only).
+    Returns (classifier, record)."""
     start = time.perf_counter()
     model = zoo.classifier(stack.encoder, data.num_classes, units=cfg.head_units,
                            name=f"{stack.name}_classifier")
@@ -226,22 +257,23 @@ def finetune(stack, data, cfg, progress=None):
     val_ds = make_pipeline(data.x_val, data.y_val, batch_size=1024)
     steps = steps_per_epoch(len(data.x_train), cfg.batch_size) * cfg.finetune_epochs
     model.compile(
-        optimizer=make_optimizer(cfg.learning_rate, cfg.lr_schedule, steps),
+        optimizer=make_optimizer(cfg.learning_rate, cfg.lr_schedule, steps, cfg.weight_decay),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"], jit_compile=cfg.jit_compile,
         steps_per_execution=execution_steps(len(data.x_train), cfg),
     )
     print(f"Fine-tuning encoder + head ({cfg.head_units} ReLU -> {data.num_classes})", flush=True)
+    report = cfg.protocol == "report"
     logs, ckpt = fit_stage(model, data.x_train, data.y_train, val_ds, cfg.finetune_epochs, cfg,
                            "finetune", seed=cfg.seed + 1000, progress=progress,
-                           monitor="val_accuracy")
-    history = _logs_to_history(logs)
-    record = {
-        "history": history,
-        "best_epoch": int(ckpt.state["best_epoch"]),
-        "val_accuracy": float(max(history["val_accuracy"])),
-        "seconds": round(time.perf_counter() - start, 2),
-    }
+                           monitor=None if report else "val_accuracy")
+    history = _logs_to_history(logs, cfg.protocol)
+    record = {"history": history, "seconds": round(time.perf_counter() - start, 2)}
+    if report:
+        record["final_epoch"] = len(logs)
+    else:
+        record.update(best_epoch=int(ckpt.state["best_epoch"]),
+                      val_accuracy=float(max(history["val_accuracy"])))
     if progress is not None:
         progress.complete("finetune", model, record)
     return model, record
@@ -340,11 +372,15 @@ def write_json(path, obj):
 
 
 def load_data(cfg):
-    """The dataset of a run, with its validation split, shrunk by `quick` / `train_examples`."""
+    """The dataset of a run, shrunk by `quick` / `train_examples`. Under the validation protocol
+    with its validation split; under the report protocol every training example is trained on
+    and the held-out split that `fit` logs after each epoch is the test set."""
     entry = zoo.REGISTRY.get(cfg.model)
     data = load_dataset(cfg.dataset or entry.dataset, data_dir=cfg.data_dir,
                         validation_size=cfg.validation_size, seed=cfg.data_seed,
-                        cache_dir=cfg.cache_dir)
+                        cache_dir=cfg.cache_dir, construction=cfg.variant_construction)
+    if cfg.protocol == "report":
+        data = data.without_validation()
     if cfg.quick:
         return data.limit(QUICK_TRAIN_EXAMPLES, QUICK_EVAL_EXAMPLES)
     if cfg.train_examples:
@@ -357,7 +393,8 @@ def build_stack(cfg, input_shape):
     return zoo.build(cfg.model, input_shape, hidden_units=cfg.hidden_units,
                      noise_type=cfg.noise_type, noise_level=cfg.noise_level,
                      latent_units=cfg.latent_units, kl_weight=cfg.kl_weight,
-                     lambdas=cfg.lambdas, per_component=cfg.per_component, seed=cfg.seed)
+                     lambdas=cfg.lambdas, per_component=cfg.per_component,
+                     recon_loss=cfg.recon_loss, seed=cfg.seed)
 
 
 def default_run_dir(model):
@@ -396,8 +433,11 @@ def prepare_run_dir(run_dir, config):
                               "an sdae-train run; choose another --run_dir")
     old = json.loads((run_dir / "config.json").read_text())
     new = json.loads(json.dumps(config, default=str))
+    # A field missing from either side (added since that run was written) has its default.
+    defaults = json.loads(json.dumps(dataclasses.asdict(TrainConfig()), default=str))
     differ = sorted(k for k in set(old) | set(new)
-                    if k not in RESUME_IGNORES and old.get(k) != new.get(k))
+                    if k not in RESUME_IGNORES
+                    and old.get(k, defaults.get(k)) != new.get(k, defaults.get(k)))
     if differ:
         raise FileExistsError(
             f"--run_dir {run_dir} holds an unfinished run with other flags (differs in: "
@@ -510,6 +550,8 @@ def _train(cfg, data, pretrain_data, run_dir, progress):
         test_ds = make_pipeline(data.x_test, data.y_test, batch_size=1024)
         test_loss, test_acc = classifier.evaluate(test_ds, verbose=0)
         metrics.update(test_loss=float(test_loss), test_accuracy=float(test_acc),
-                       val_accuracy=metrics["finetune"]["val_accuracy"])
+                       protocol=cfg.protocol)
+        if "val_accuracy" in metrics["finetune"]:
+            metrics["val_accuracy"] = metrics["finetune"]["val_accuracy"]
 
     return stack, metrics

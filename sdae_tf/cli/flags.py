@@ -3,12 +3,12 @@
 
 from absl import flags
 
-from sdae_tf.data import DATASETS
+from sdae_tf.data import DATASETS, MNIST_CONSTRUCTIONS
 from sdae_tf.distribute import STRATEGIES
 from sdae_tf.figures import FIGURES
 from sdae_tf.layers import NOISE_TYPES
-from sdae_tf.training import TrainConfig
-from sdae_tf.zoo import REGISTRY
+from sdae_tf.training import PROTOCOLS, TrainConfig
+from sdae_tf.zoo import RECON_LOSSES, REGISTRY
 
 _D = TrainConfig()
 
@@ -29,6 +29,14 @@ flags.DEFINE_integer("validation_size", None,
 flags.DEFINE_integer("train_examples", None,
                      "Keep only the first N training examples (default: all).", lower_bound=1)
 flags.DEFINE_integer("data_seed", _D.data_seed, "Seed of dataset variants and splits.")
+flags.DEFINE_enum("variant_construction", _D.variant_construction, list(MNIST_CONSTRUCTIONS),
+                  "How the MNIST variants are built: report (the report's code: cubic-spline "
+                  "rotation, exact zeros filled, per-image min-max scaling) or bilinear (this "
+                  "project's first construction).")
+flags.DEFINE_enum("protocol", _D.protocol, list(PROTOCOLS),
+                  "validation: a validation split, the best validation epoch kept (ours); "
+                  "report: all training examples, test set logged per epoch, test accuracy "
+                  "after the last epoch (the report's scripts).")
 flags.DEFINE_integer("seed", _D.seed, "Seed of the training run (init, noise, shuffling).")
 flags.DEFINE_list("hidden_units", None, "Encoder block widths, e.g. 1000,1000.")
 flags.DEFINE_enum("noise_type", None, ["none", *NOISE_TYPES, "learned_gaussian"],
@@ -41,6 +49,12 @@ flags.DEFINE_list("lambdas", None,
                   "(--noise_level sets the floor of sigma.)")
 flags.DEFINE_bool("per_component", None,
                   "Learned sigma: one sigma per input component instead of one per example.")
+flags.DEFINE_enum("recon_loss", None, list(RECON_LOSSES),
+                  "Reconstruction loss: bce (binary cross-entropy) or mse (squared error, the "
+                  "report's scripts); default: the model's own (bce).")
+flags.DEFINE_float("weight_decay", _D.weight_decay,
+                   "L2 weight decay added to the gradient (PyTorch Adam's weight_decay; the "
+                   "report: 1e-7), every stage.", lower_bound=0)
 flags.DEFINE_integer("batch_size", _D.batch_size, "Batch size of every stage.", lower_bound=1)
 flags.DEFINE_integer("pretrain_epochs", _D.pretrain_epochs, "Epochs per pretrained block.",
                      lower_bound=0)
@@ -90,6 +104,8 @@ def config_from_flags(values=flags.FLAGS):
         validation_size=values.validation_size,
         train_examples=values.train_examples,
         data_seed=values.data_seed,
+        variant_construction=values.variant_construction,
+        protocol=values.protocol,
         seed=values.seed,
         hidden_units=tuple(int(u) for u in hidden) if hidden else None,
         noise_type=values.noise_type,
@@ -98,6 +114,8 @@ def config_from_flags(values=flags.FLAGS):
         kl_weight=values.kl_weight,
         lambdas=tuple(float(v) for v in values.lambdas) if values.lambdas else None,
         per_component=values.per_component,
+        recon_loss=values.recon_loss,
+        weight_decay=values.weight_decay,
         batch_size=values.batch_size,
         pretrain_epochs=values.pretrain_epochs,
         pretrain_learning_rate=values.pretrain_learning_rate,

@@ -21,10 +21,14 @@ def summary(metrics):
     lines = [f"model {metrics['model']} on {metrics['dataset']} {metrics['sizes']}"]
     if "test_accuracy" in metrics:
         ft = metrics["finetune"]
-        lines.append(
-            f"test accuracy {metrics['test_accuracy']:.4f} (validation "
-            f"{metrics['val_accuracy']:.4f}, best epoch {ft['best_epoch']})"
-        )
+        if "best_epoch" in ft:
+            lines.append(
+                f"test accuracy {metrics['test_accuracy']:.4f} (validation "
+                f"{metrics['val_accuracy']:.4f}, best epoch {ft['best_epoch']})"
+            )
+        else:  # the report protocol: the last epoch's weights, no validation split
+            lines.append(f"test accuracy {metrics['test_accuracy']:.4f} (report protocol: after "
+                         f"the last epoch, {ft['final_epoch']})")
     if "export" in metrics:
         lines.append(f"encoder exported to {metrics['export']['path']} (reloaded, max |diff| "
                      f"{metrics['export']['reload_max_abs_diff']:.2g})")

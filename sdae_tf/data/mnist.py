@@ -1,5 +1,15 @@
 """MNIST from the IDX files (vendored copy by default) and its seeded variants rot / bg_rand /
-bg_rand_rot, cached on disk so each is built once."""
+bg_rand_rot, cached on disk so each is built once.
+
+Two constructions of the variants (`CONSTRUCTIONS`):
+- "report" (the default): the report's own dataset code (`reference/report_protocol.md`):
+  cubic-spline rotation (order 3, `scipy.ndimage.rotate`'s default; same size, zero fill),
+  rounded and clipped into uint8, then every pixel that is exactly 0 gets a uniform integer in
+  [0, 255] (rotation first), then each image is min-max scaled to [0, 1] on its own. The spline
+  leaves small positive values around the strokes, which survive the fill as a dark outline.
+- "bilinear": this project's first construction (bilinear rotation, the same fill, images
+  divided by 255), kept so the two can be compared.
+"""
 
 import hashlib
 import os
@@ -20,7 +30,8 @@ FILES = {
 }
 COUNTS = {"train": 60000, "test": 10000}
 VARIANTS = ("mnist", "rot", "bg_rand", "bg_rand_rot")
-_CACHE_FORMAT = 1  # bump when the way variants are built changes
+CONSTRUCTIONS = ("report", "bilinear")
+_CACHE_FORMAT = 2  # bump when the way variants are built changes
 
 
 def _find(data_dir, stem):
@@ -54,8 +65,29 @@ def load_raw(data_dir=None):
     return tuple(out)
 
 
+def check_construction(construction):
+    if construction not in CONSTRUCTIONS:
+        raise ValueError(f"Unknown MNIST variant construction {construction!r}. Available: "
+                         f"{', '.join(CONSTRUCTIONS)}")
+
+
+def rotate_spline(images, angles_deg):
+    """Rotates uint8 images `(N, H, W)` about their centres as the report's code did:
+    `scipy.ndimage.rotate` (cubic spline, order 3), same size, zero fill, rounded and clipped
+    back into uint8."""
+    from scipy import ndimage
+
+    out = np.empty_like(images)
+    for i, (image, angle) in enumerate(zip(images, angles_deg, strict=True)):
+        rotated = ndimage.rotate(image.astype(np.float64), float(angle), reshape=False, order=3,
+                                 mode="constant", cval=0.0)
+        out[i] = np.clip(np.rint(rotated), 0, 255)
+    return out
+
+
 def rotate(images, angles_deg):
-    """Rotates uint8 images `(N, H, W)` about their centres (bilinear, zero fill)."""
+    """Rotates uint8 images `(N, H, W)` about their centres (bilinear, zero fill): the
+    "bilinear" construction."""
     import tensorflow as tf
 
     n, h, w = images.shape
@@ -84,13 +116,16 @@ def random_background(images, rng):
     return np.where(images > 0, images, noise)
 
 
-def make_variant(images, variant, seed):
-    """Builds a variant of uint8 images `(N, 28, 28)` deterministically from `seed`."""
+def make_variant(images, variant, seed, construction="report"):
+    """Builds a variant of uint8 images `(N, 28, 28)` deterministically from `seed`, with the
+    report's construction (spline rotation) or the bilinear one."""
     if variant not in VARIANTS:
         raise ValueError(f"Unknown MNIST variant {variant!r}. Available: {', '.join(VARIANTS)}")
+    check_construction(construction)
     rng = np.random.default_rng(seed)
     if variant in ("rot", "bg_rand_rot"):
-        images = rotate(images, rng.uniform(0.0, 360.0, size=len(images)))
+        turn = rotate_spline if construction == "report" else rotate
+        images = turn(images, rng.uniform(0.0, 360.0, size=len(images)))
     if variant in ("bg_rand", "bg_rand_rot"):
         images = random_background(images, rng)
     return images
@@ -120,13 +155,14 @@ def _source_key(x_train, x_test):
     return digest.hexdigest()[:12]
 
 
-def load_variant_arrays(variant, data_dir=None, seed=0, cache_dir=None):
+def load_variant_arrays(variant, data_dir=None, seed=0, cache_dir=None, construction="report"):
     """Returns uint8 `(x_train, y_train, x_test, y_test)` of an MNIST variant.
 
     Variants are built from the train and test sets with independent seeded streams and
     cached in `cache_dir` (default `$SDAE_TF_CACHE` or `~/.cache/sdae_tf`) under a name that
-    carries the seed and a digest of the source images.
+    carries the construction, the seed and a digest of the source images.
     """
+    check_construction(construction)
     x_train, y_train, x_test, y_test = load_raw(data_dir)
     if variant == "mnist":
         return x_train, y_train, x_test, y_test
@@ -134,33 +170,55 @@ def load_variant_arrays(variant, data_dir=None, seed=0, cache_dir=None):
         raise ValueError(f"Unknown MNIST variant {variant!r}. Available: {', '.join(VARIANTS)}")
     cache_dir = pathlib.Path(cache_dir) if cache_dir else default_cache_dir()
     key = _source_key(x_train, x_test)
-    path = cache_dir / f"mnist_{variant}_seed{seed}_v{_CACHE_FORMAT}_{key}.npz"
+    path = cache_dir / (f"mnist_{variant}_{construction}_seed{seed}_v{_CACHE_FORMAT}_{key}"
+                        ".npz")
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as cached:
                 return cached["x_train"], y_train, cached["x_test"], y_test
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache file is rebuilt below
-    x_train = make_variant(x_train, variant, [seed, 0])
-    x_test = make_variant(x_test, variant, [seed, 1])
+    x_train = make_variant(x_train, variant, [seed, 0], construction)
+    x_test = make_variant(x_test, variant, [seed, 1], construction)
     _atomic_savez(path, x_train=x_train, x_test=x_test)
     return x_train, y_train, x_test, y_test
 
 
-def load_mnist(variant="mnist", data_dir=None, validation_size=10000, seed=0, cache_dir=None):
+def minmax_scale(images):
+    """Each uint8 image `(N, H, W)` scaled to [0, 1] on its own: `(x - min) / (max - min)`
+    (a constant image becomes 0), as float32 `(N, H, W, 1)`."""
+    x = images.astype(np.float32)
+    low = x.min(axis=(1, 2), keepdims=True)
+    span = x.max(axis=(1, 2), keepdims=True) - low
+    return np.divide(x - low, span, out=np.zeros_like(x), where=span > 0)[..., None]
+
+
+def load_mnist(variant="mnist", data_dir=None, validation_size=10000, seed=0, cache_dir=None,
+               construction="report"):
     """MNIST or a variant as `Splits`: images `(N, 28, 28, 1)` float32 in [0, 1].
 
     Args:
         variant: "mnist", "rot", "bg_rand" or "bg_rand_rot".
         data_dir: folder with the four IDX files (gzip or not); default: the vendored copy.
-        validation_size: examples carved off the 60k training set for validation.
+        validation_size: examples carved off the 60k training set for validation; 0 keeps all
+            60k for training (the report's protocol) and the validation split is empty.
         seed: seeds both the variant's construction and the validation split.
         cache_dir: where built variants are cached.
+        construction: "report" (spline rotation, per-image min-max scaling of the variants) or
+            "bilinear" (see the module's docstring). Plain MNIST is the same under both
+            (divided by 255).
     """
-    x_train, y_train, x_test, y_test = load_variant_arrays(variant, data_dir, seed, cache_dir)
-    x_train, y_train, x_val, y_val = split_validation(x_train, y_train, validation_size, seed)
+    x_train, y_train, x_test, y_test = load_variant_arrays(variant, data_dir, seed, cache_dir,
+                                                           construction)
+    if validation_size == 0:
+        x_val, y_val = x_train[:0], y_train[:0]
+    else:
+        x_train, y_train, x_val, y_val = split_validation(x_train, y_train, validation_size,
+                                                          seed)
 
     def scale(x):
+        if construction == "report" and variant != "mnist":
+            return minmax_scale(x)
         return (x.astype(np.float32) / 255.0)[..., None]
 
     def lab(y):

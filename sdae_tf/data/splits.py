@@ -35,6 +35,16 @@ class Splits:
             x_test=self.x_test[:eval], y_test=self.y_test[:eval],
         )
 
+    def without_validation(self):
+        """The report's protocol: the validation examples go back into the training set and
+        the held-out split (`x_val`, what `fit` logs after each epoch) is the test set."""
+        return dataclasses.replace(
+            self,
+            x_train=np.concatenate([self.x_train, self.x_val]),
+            y_train=np.concatenate([self.y_train, self.y_val]),
+            x_val=self.x_test, y_val=self.y_test,
+        )
+
     def sizes(self):
         return {"train": len(self.x_train), "val": len(self.x_val), "test": len(self.x_test)}
 

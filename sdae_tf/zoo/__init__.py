@@ -16,6 +16,9 @@ from sdae_tf.zoo.registry import Registry, ZooEntry
 from sdae_tf.zoo.vae import VariationalStack
 
 REGISTRY = Registry()
+# Reconstruction losses a run may ask for (`recon_loss`); each family maps them to its own
+# `loss` argument through its `RECON_LOSS_ARGS`.
+RECON_LOSSES = ("bce", "mse")
 
 _DENSE = {"hidden_units": (1000, 1000), "activation": "sigmoid"}
 _GAUSS = {"noise_type": "gaussian", "noise_level": 0.4}
@@ -61,11 +64,25 @@ for _data, _shape_note, _down in [("mnist", "16x7x7 code", 2), ("cifar10", "16x8
                     "(Tables 4-5)"))
 
 
-def build(name, input_shape, **overrides):
+def check_recon_loss(name, recon_loss):
+    """Refuses a reconstruction loss that zoo model `name`'s family does not take."""
+    entry = REGISTRY.get(name)
+    supported = getattr(entry.build, "RECON_LOSS_ARGS", {})
+    if recon_loss not in supported:
+        raise ValueError(
+            f"{name} ({entry.build.__name__}) cannot train with recon_loss={recon_loss!r}. It "
+            f"takes: {', '.join(supported) or 'none'}")
+    return supported[recon_loss]
+
+
+def build(name, input_shape, recon_loss=None, **overrides):
     """Builds a zoo model by name. `overrides` (None values ignored) replace the entry's
-    default hyperparameters; one the family does not take is an error naming it."""
+    default hyperparameters; one the family does not take is an error naming it.
+    `recon_loss` ("bce" or "mse") picks the reconstruction loss in the family's own terms."""
     entry = REGISTRY.get(name)
     given = {k: v for k, v in overrides.items() if v is not None}
+    if recon_loss is not None:
+        given["loss"] = check_recon_loss(name, recon_loss)
     accepted = inspect.signature(entry.build).parameters
     unknown = sorted(set(given) - set(accepted))
     if unknown:
@@ -85,7 +102,9 @@ __all__ = [
     "Registry",
     "VariationalStack",
     "ZooEntry",
+    "RECON_LOSSES",
     "build",
+    "check_recon_loss",
     "classifier",
     "dense_head",
 ]

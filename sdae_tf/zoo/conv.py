@@ -7,6 +7,9 @@ from sdae_tf.layers import make_noise
 
 
 class ConvAutoencoder:
+    # `--recon_loss` -> this family's `loss` argument (Keras loss names; mean over components).
+    RECON_LOSS_ARGS = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
+
     """Four conv layers down, four up (8 in all); encoder and decoder stand alone.
 
     Encoder: `Conv(f0, stride 2) -> Conv(f1) -> Conv(f2, stride 2) -> Conv(code)` (the number
@@ -123,4 +126,5 @@ class ConvAutoencoder:
             "filters": list(self.filters),
             "code_shape": list(self.encoder.output_shape[1:]),
             "noise": {"type": self.noise_type, "level": self.noise_level},
+            "loss": self.loss,
         }

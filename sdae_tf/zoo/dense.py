@@ -8,6 +8,9 @@ from sdae_tf.layers import make_noise
 
 
 class DenseStack:
+    # `--recon_loss` -> this family's `loss` argument (Keras loss names; mean over components).
+    RECON_LOSS_ARGS = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
+
     """A stack of Dense blocks with a mirrored decoder, trained greedily block by block.
 
     Block k maps the clean code of blocks < k (the image itself for k = 0) through
@@ -116,4 +119,5 @@ class DenseStack:
             "hidden_units": list(self.hidden_units),
             "activation": self.activation,
             "noise": {"type": self.noise_type, "level": self.noise_level},
+            "loss": self.loss,
         }

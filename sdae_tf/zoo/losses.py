@@ -20,3 +20,10 @@ def summed_binary_crossentropy(y_true, y_pred):
 def summed_squared_error(y_true, y_pred):
     """Unit-variance Gaussian negative log-likelihood (up to a constant): 0.5 * summed SE."""
     return 0.5 * ops.sum(ops.square(_flat(y_true) - _flat(y_pred)), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="sdae_tf")
+def summed_mse(y_true, y_pred):
+    """Squared error summed over an example's components, without the Gaussian NLL's 0.5: the
+    report's VAE reconstruction loss (`F.mse_loss(..., reduction="sum")`, per example)."""
+    return ops.sum(ops.square(_flat(y_true) - _flat(y_pred)), axis=-1)

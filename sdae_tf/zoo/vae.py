@@ -6,16 +6,20 @@ import math
 import keras
 
 from sdae_tf.layers import Sampling, make_noise
-from sdae_tf.zoo.losses import summed_binary_crossentropy, summed_squared_error
+from sdae_tf.zoo.losses import summed_binary_crossentropy, summed_mse, summed_squared_error
 
 
 class VariationalStack:
+    # `--recon_loss` -> this family's `loss` argument.
+    RECON_LOSS_ARGS = {"bce": "bce", "mse": "mse"}
+
     """One or more VAE blocks; block k encodes the latent mean of block k - 1.
 
     Block k: `noise -> Dense(hidden, ReLU) -> (mu, logvar) -> Sampling (+KL) -> Dense(hidden,
     ReLU) -> Dense(input)`. Block 1 reconstructs images in [0, 1] (sigmoid output, Bernoulli
     likelihood: summed binary cross-entropy); later blocks reconstruct real-valued means
     (linear output, summed squared error). VAE and DVAE share the loss, so they compare cleanly.
+    `loss="mse"` replaces block 1's likelihood by the summed squared error (the report's VAE).
 
     Args:
         input_shape: shape of one example.
@@ -23,18 +27,23 @@ class VariationalStack:
         latent_units: latent size of each block, e.g. (20,); the last is the embedding size.
         noise_type, noise_level: input corruption of each block while training (DVAE).
         kl_weight: weight of the KL term.
+        loss: block 1's reconstruction loss, "bce" (summed binary cross-entropy, the default)
+            or "mse" (summed squared error, the report's VAE).
         seed: seeds noise and sampling.
         name: prefix of the Keras models' names.
     """
 
     def __init__(self, input_shape, hidden_units=(400,), latent_units=(20,), noise_type="none",
-                 noise_level=0.0, kl_weight=1.0, seed=None, name="vae"):
+                 noise_level=0.0, kl_weight=1.0, loss="bce", seed=None, name="vae"):
         if len(hidden_units) != len(latent_units) or not latent_units:
             raise ValueError(
                 "`hidden_units` and `latent_units` must be non-empty and of equal length. "
                 f"Received: hidden_units={hidden_units!r}, latent_units={latent_units!r}"
             )
         make_noise(noise_type, noise_level)
+        if loss not in self.RECON_LOSS_ARGS.values():
+            raise ValueError(f"`loss` must be 'bce' or 'mse'. Received: loss={loss!r}")
+        self.loss = loss
         self.input_shape = tuple(input_shape)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.latent_units = tuple(int(u) for u in latent_units)
@@ -79,7 +88,9 @@ class VariationalStack:
                f"{self.hidden_units[k]} -> latent {self.latent_units[k]}"
 
     def block_loss(self, k):
-        return summed_binary_crossentropy if k == 0 else summed_squared_error
+        if k > 0:  # later blocks reconstruct real-valued means
+            return summed_squared_error
+        return summed_binary_crossentropy if self.loss == "bce" else summed_mse
 
     def pretrain_model(self, k):
         """VAE block k: corrupted input -> sample -> reconstruction of the clean input; the
@@ -123,5 +134,6 @@ class VariationalStack:
             "hidden_units": list(self.hidden_units),
             "latent_units": list(self.latent_units),
             "kl_weight": self.kl_weight,
+            "loss": self.loss,
             "noise": {"type": self.noise_type, "level": self.noise_level},
         }
