@@ -145,7 +145,7 @@ def test_variant_full_size_and_cache(tmp_path):
     data = load_mnist("bg_rand", cache_dir=tmp_path, seed=0)
     assert data.sizes() == {"train": 50000, "val": 10000, "test": 10000}
     assert data.name == "mnist_bg_rand"
-    cached = list(tmp_path.glob("mnist_bg_rand_seed0_*.npz"))
+    cached = list(tmp_path.glob("mnist_bg_rand_report_seed0_*.npz"))
     assert len(cached) == 1 and not list(tmp_path.glob("*.tmp"))
     again = load_mnist("bg_rand", cache_dir=tmp_path, seed=0)
     np.testing.assert_array_equal(again.x_test, data.x_test)
