@@ -16,6 +16,21 @@ import shutil
 import keras
 
 LATEST = "latest.json"
+# The pretrained stack a run writes after layer-wise pretraining (what `--init_from` loads).
+PRETRAINED_WEIGHTS = "pretrained.weights.h5"
+
+
+def pretrained_weights_path(init_from):
+    """The pretrained-stack weights that `--init_from` names: a run directory (its
+    `pretrained.weights.h5`) or the `.weights.h5` file itself."""
+    path = pathlib.Path(init_from)
+    if path.is_dir():
+        path = path / PRETRAINED_WEIGHTS
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"--init_from {init_from}: no {path.name} there (give a run directory that "
+            "pretrained, or its pretrained.weights.h5)")
+    return path
 
 
 class TrainingDivergedError(RuntimeError):

@@ -29,16 +29,12 @@ import pathlib
 import shutil
 import time
 
+from sdae_tf import config as config_lib
 from sdae_tf import report, training, zoo
 from sdae_tf.checkpoints import write_json_atomic, write_text_atomic
 
 # Fields an experiment's `--run` may not set: the runner owns them.
-RUNNER_FIELDS = ("run_dir", "export_dir", "overwrite_export", "init_from", "verbose", "quick")
-# Fields that do not change what a run computes (left out of its pool key).
-KEY_IGNORES = ("run_dir", "verbose", "overwrite_export", "steps_per_execution")
-_INT_TUPLES = ("hidden_units", "latent_units")
-_FLOAT_TUPLES = ("lambdas",)
-_STR_TUPLES = ("figures",)
+RUNNER_FIELDS = config_lib.runner_fields()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,23 +72,8 @@ def parse_run(text):
 
 
 def _convert(key, value):
-    """A `--run` value (string) as the `TrainConfig` field's type."""
-    default = getattr(training.TrainConfig(), key)
-    if key in _INT_TUPLES:
-        return tuple(int(v) for v in value.split(","))
-    if key in _FLOAT_TUPLES:
-        return tuple(float(v) for v in value.split(","))
-    if key in _STR_TUPLES:
-        return tuple(v for v in value.split(",") if v)
-    if isinstance(default, bool):
-        if value.lower() not in ("true", "false", "1", "0"):
-            raise ValueError(f"{key}={value}: expected true or false")
-        return value.lower() in ("true", "1")
-    if isinstance(default, int) or key in ("validation_size", "train_examples"):
-        return int(value)
-    if isinstance(default, float) or key in ("noise_level", "kl_weight"):
-        return float(value)
-    return value
+    """A `--run` value (string) as the `TrainConfig` field's type (`config.parse_value`)."""
+    return config_lib.parse_value(key, value)
 
 
 def _resolve(spec, finished):
@@ -112,18 +93,16 @@ def _resolve(spec, finished):
             try:
                 out[key] = _convert(key, value)
             except ValueError as err:
-                raise ValueError(f"--run {spec.name}: {key}={value}: {err}") from None
+                raise ValueError(f"--run {spec.name}: {err}") from None
     return out
 
 
 def pool_key(cfg):
-    """A short hash of everything that changes what `cfg` computes. Fields at their default
-    value are left out, so adding a field (at a default that keeps today's behaviour) keeps
-    the keys of existing runs, and an interrupted pool resumes across versions."""
-    defaults = dataclasses.asdict(training.TrainConfig())
-    config = {k: v for k, v in dataclasses.asdict(cfg).items()
-              if k not in KEY_IGNORES and v != defaults[k]}
-    text = json.dumps(config, sort_keys=True, default=str)
+    """A short hash of everything that changes what `cfg` computes (`config.identity`: fields
+    at their default value are left out, so adding a field at a default that keeps today's
+    behaviour keeps the keys of existing runs, and an interrupted pool resumes across
+    versions)."""
+    text = json.dumps(config_lib.identity(cfg), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -152,6 +131,7 @@ def pretraining_config(cfg):
     return dataclasses.replace(
         cfg, dataset=cfg.pretrain_dataset or cfg.dataset, pretrain_dataset=None,
         finetune_epochs=0, learning_rate=base.learning_rate, head_units=base.head_units,
+        head_layers=base.head_layers,
         figures=(), num_samples=0, export_dir=None, run_dir=None)
 
 
@@ -228,7 +208,7 @@ def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", re
     finished, runs = {}, []
     for i, spec in enumerate(specs):
         cfg = dataclasses.replace(base_cfg, **_resolve(spec, finished))
-        cfg.validate()
+        training.check_config(cfg)
         print(f"[{name} {i + 1}/{len(specs)}] {spec.name}", flush=True)
         pretrain_dir = None
         if _shares_pretraining(cfg):

@@ -69,7 +69,7 @@ def reconstructions(stack, data, run_dir, rows=2, columns=8, **_):
 def samples(stack, data, run_dir, num_samples=8, seed=0, rows=5, **_):
     """Top-down Bernoulli samples of the stack around the first `rows` test examples: the
     original first in each row, samples after."""
-    if not hasattr(stack, "decoder_layers"):
+    if "samples" not in stack.FIGURES:
         raise ValueError(f"{stack.name}: Bernoulli sampling needs a dense stack")
     num_samples = num_samples or 8
     originals = data.x_test[:rows]
@@ -85,7 +85,7 @@ def samples(stack, data, run_dir, num_samples=8, seed=0, rows=5, **_):
 def traversal(stack, data, run_dir, seed=0, steps=9, span=2.5, dims=(0, 1), **_):
     """A VAE's decoder over a `steps` x `steps` grid of latent dims `dims` in [-span, span],
     the other dims fixed at one draw from the prior (the report's Figure 6)."""
-    if not hasattr(stack, "decoder") or not callable(stack.decoder):
+    if "traversal" not in stack.FIGURES:
         raise ValueError(f"{stack.name}: the traversal figure needs a VAE")
     size = stack.embedding_size
     base = np.random.default_rng(seed).standard_normal(size).astype(np.float32)
@@ -119,14 +119,9 @@ def tsne(stack, data, run_dir, seed=0, examples=TSNE_EXAMPLES, **_):
 
 
 def _decode_codes(stack, codes):
-    if hasattr(stack, "decoder_layers"):
-        h = codes
-        for layer in reversed(stack.decoder_layers):
-            h = layer(h)
-        return np.asarray(h).reshape(len(codes), *stack.input_shape)
-    if hasattr(stack, "decoder") and callable(stack.decoder):
-        return np.asarray(stack.decoder().predict(codes, verbose=0))
-    raise ValueError(f"{stack.name}: the manifold figure needs a dense stack or a VAE")
+    if "manifold" not in stack.FIGURES:
+        raise ValueError(f"{stack.name}: the manifold figure needs a dense stack or a VAE")
+    return np.asarray(stack.decoder().predict(codes, verbose=0))
 
 
 def manifold(stack, data, run_dir, steps=8, **_):

@@ -13,18 +13,22 @@ import time
 import keras
 import numpy as np
 
+from sdae_tf import config as config_lib
 from sdae_tf import distribute, probe, zoo
 from sdae_tf import export as export_lib
 from sdae_tf import figures as figures_lib
 from sdae_tf.checkpoints import (
+    PRETRAINED_WEIGHTS,
     EpochCheckpoint,
     RunProgress,
     StopOnDivergence,
     TrainingDivergedError,  # noqa: F401  (re-exported: what a diverged run raises)
+    pretrained_weights_path,
     save_weights_atomic,
     write_json_atomic,
 )
-from sdae_tf.data import MNIST_CONSTRUCTIONS, load_dataset, make_pipeline, steps_per_epoch
+from sdae_tf.config import PROTOCOLS, TrainConfig  # noqa: F401  (re-exported)
+from sdae_tf.data import load_dataset, make_pipeline, steps_per_epoch
 from sdae_tf.optimizers import FusedAdam
 
 # What `quick=True` shrinks a run to: smoke tests of every flagfile use it.
@@ -38,95 +42,16 @@ PROBE_TEST = 2000
 PROBE_MARGIN = 0.01
 
 
-@dataclasses.dataclass
-class TrainConfig:
-    """Everything a training run depends on; `None` means "the zoo entry's default"."""
-
-    model: str = "sdae_mnist"
-    dataset: str | None = None
-    pretrain_dataset: str | None = None
-    init_from: str | None = None
-    data_dir: str | None = None
-    cache_dir: str | None = None
-    validation_size: int | None = None
-    train_examples: int | None = None
-    data_seed: int = 0
-    variant_construction: str = "report"
-    protocol: str = "validation"
-    seed: int = 0
-    hidden_units: tuple | None = None
-    noise_type: str | None = None
-    noise_level: float | None = None
-    latent_units: tuple | None = None
-    kl_weight: float | None = None
-    lambdas: tuple | None = None
-    per_component: bool | None = None
-    recon_loss: str | None = None
-    weight_decay: float = 0.0
-    batch_size: int = 128
-    pretrain_epochs: int = 2
-    pretrain_learning_rate: float = 1e-3
-    finetune_epochs: int = 5
-    learning_rate: float = 1e-3
-    lr_schedule: str = "cosine"
-    head_units: int = 1000
-    num_samples: int = 0
-    figures: tuple = ()
-    jit_compile: bool = False
-    steps_per_execution: int = 32
-    strategy: str = "none"
-    run_dir: str | None = None
-    export_dir: str | None = None
-    overwrite_export: bool = False
-    quick: bool = False
-    verbose: str | int = "auto"
-
-    def validate(self):
-        zoo.REGISTRY.get(self.model)  # unknown names list the known ones
-        if self.train_examples is not None and self.train_examples < 1:
-            raise ValueError(f"`train_examples` must be >= 1. Received: {self.train_examples}")
-        for name in ("batch_size", "head_units", "steps_per_execution"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"`{name}` must be >= 1. Received: {getattr(self, name)}")
-        for name in ("pretrain_epochs", "finetune_epochs", "num_samples"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"`{name}` must be >= 0. Received: {getattr(self, name)}")
-        for name in ("learning_rate", "pretrain_learning_rate"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"`{name}` must be > 0. Received: {getattr(self, name)}")
-        if self.pretrain_epochs == 0 and self.finetune_epochs == 0:
-            raise ValueError("Nothing to train: `pretrain_epochs` and `finetune_epochs` are "
-                             "both 0")
-        figures_lib.validate(self.figures)
-        if self.strategy not in distribute.STRATEGIES:
-            raise ValueError(f"`strategy` must be one of {', '.join(distribute.STRATEGIES)}. "
-                             f"Received: {self.strategy!r}")
-        if self.init_from is not None:
-            pretrained_weights_path(self.init_from)  # names the missing file early
-        check_choice("variant_construction", self.variant_construction, MNIST_CONSTRUCTIONS)
-        check_choice("protocol", self.protocol, PROTOCOLS)
-        if self.recon_loss is not None:
-            check_choice("recon_loss", self.recon_loss, RECON_LOSSES)
-            zoo.check_recon_loss(self.model, self.recon_loss)
-        if not self.weight_decay >= 0:
-            raise ValueError(f"`weight_decay` must be >= 0. Received: {self.weight_decay}")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(
-                f"`lr_schedule` must be 'constant' or 'cosine'. Received: {self.lr_schedule!r}"
-            )
-
-
-# Training protocols: "validation" (ours, the default) carves a validation split off the
-# training set and keeps the fine-tuning epoch with the best validation accuracy; "report" (the
-# report's scripts) trains on every training example, logs the test set after each epoch and
-# reports the test accuracy after the last epoch (never the best test epoch).
-PROTOCOLS = ("validation", "report")
-RECON_LOSSES = zoo.RECON_LOSSES
-
-
-def check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"`{name}` must be one of {', '.join(choices)}. Received: {value!r}")
+def check_config(cfg):
+    """`cfg.validate()` (every field's type, choices and range) plus what needs the zoo and the
+    file system: the model's family takes the reconstruction loss, noise and figures asked
+    for; `init_from` exists. Run before anything is written or trained."""
+    cfg.validate()
+    zoo.check_request(cfg.model, recon_loss=cfg.recon_loss, noise_type=cfg.noise_type,
+                      noise_level=cfg.noise_level, figures=cfg.figures,
+                      num_samples=cfg.num_samples)
+    if cfg.init_from is not None:
+        pretrained_weights_path(cfg.init_from)  # names the missing file early
 
 
 def make_optimizer(learning_rate, schedule, total_steps, weight_decay=0.0):
@@ -189,7 +114,7 @@ def fit_stage(model, x, y, val_ds, epochs, cfg, stage, seed, progress=None, call
         cbs = [guard, ckpt, *board, *callbacks]
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial,
                   steps_per_epoch=steps_per_epoch(len(x), cfg.batch_size), shuffle=False,
-                  verbose=cfg.verbose, callbacks=cbs)
+                  verbose=cfg.keras_verbose, callbacks=cbs)
         if monitor is not None and ckpt.best_weights.exists():
             model.load_weights(ckpt.best_weights)
         return ckpt.history(), ckpt
@@ -248,7 +173,7 @@ def finetune(stack, data, cfg, progress=None):
     Returns (classifier, record)."""
     start = time.perf_counter()
     model = zoo.classifier(stack.encoder, data.num_classes, units=cfg.head_units,
-                           name=f"{stack.name}_classifier")
+                           name=f"{stack.name}_classifier", hidden_layers=cfg.head_layers)
     done = progress.done("finetune") if progress is not None else None
     if done:
         progress.restore("finetune", model)
@@ -262,7 +187,8 @@ def finetune(stack, data, cfg, progress=None):
         metrics=["accuracy"], jit_compile=cfg.jit_compile,
         steps_per_execution=execution_steps(len(data.x_train), cfg),
     )
-    print(f"Fine-tuning encoder + head ({cfg.head_units} ReLU -> {data.num_classes})", flush=True)
+    print(f"Fine-tuning encoder + head ({cfg.head_layers} x {cfg.head_units} ReLU -> "
+          f"{data.num_classes})", flush=True)
     report = cfg.protocol == "report"
     logs, ckpt = fit_stage(model, data.x_train, data.y_train, val_ds, cfg.finetune_epochs, cfg,
                            "finetune", seed=cfg.seed + 1000, progress=progress,
@@ -277,22 +203,6 @@ def finetune(stack, data, cfg, progress=None):
     if progress is not None:
         progress.complete("finetune", model, record)
     return model, record
-
-
-PRETRAINED_WEIGHTS = "pretrained.weights.h5"
-
-
-def pretrained_weights_path(init_from):
-    """The pretrained-stack weights that `--init_from` names: a run directory (its
-    `pretrained.weights.h5`) or the `.weights.h5` file itself."""
-    path = pathlib.Path(init_from)
-    if path.is_dir():
-        path = path / PRETRAINED_WEIGHTS
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"--init_from {init_from}: no {path.name} there (give a run directory that "
-            "pretrained, or its pretrained.weights.h5)")
-    return path
 
 
 def init_from_pretrained(stack, init_from):
@@ -390,11 +300,7 @@ def load_data(cfg):
 
 def build_stack(cfg, input_shape):
     """The zoo model of `cfg`, with the config's hyperparameter overrides."""
-    return zoo.build(cfg.model, input_shape, hidden_units=cfg.hidden_units,
-                     noise_type=cfg.noise_type, noise_level=cfg.noise_level,
-                     latent_units=cfg.latent_units, kl_weight=cfg.kl_weight,
-                     lambdas=cfg.lambdas, per_component=cfg.per_component,
-                     recon_loss=cfg.recon_loss, seed=cfg.seed)
+    return zoo.build(cfg.model, input_shape, **config_lib.model_kwargs(cfg))
 
 
 def default_run_dir(model):
@@ -410,10 +316,6 @@ def default_run_dir(model):
             return path
         except FileExistsError:
             continue
-
-
-# Flags that may change between a run and its resumption.
-RESUME_IGNORES = ("verbose", "overwrite_export", "run_dir")
 
 
 def prepare_run_dir(run_dir, config):
@@ -433,11 +335,9 @@ def prepare_run_dir(run_dir, config):
                               "an sdae-train run; choose another --run_dir")
     old = json.loads((run_dir / "config.json").read_text())
     new = json.loads(json.dumps(config, default=str))
-    # A field missing from either side (added since that run was written) has its default.
-    defaults = json.loads(json.dumps(dataclasses.asdict(TrainConfig()), default=str))
-    differ = sorted(k for k in set(old) | set(new)
-                    if k not in RESUME_IGNORES
-                    and old.get(k, defaults.get(k)) != new.get(k, defaults.get(k)))
+    # Fields that do not change results (config.neutral_fields) may differ; a field missing
+    # from either side (added since that run was written) counts as its default.
+    differ = config_lib.differences(old, new)
     if differ:
         raise FileExistsError(
             f"--run_dir {run_dir} holds an unfinished run with other flags (differs in: "
@@ -453,7 +353,7 @@ def run(cfg):
     fine-tuning with best-validation selection -> test evaluation -> encoder export. Models and
     optimizers are built inside `cfg.strategy`'s scope (see `sdae_tf.distribute`).
     """
-    cfg.validate()
+    check_config(cfg)
     total_start = time.perf_counter()
     if cfg.quick:
         cfg = dataclasses.replace(

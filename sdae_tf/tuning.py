@@ -26,6 +26,7 @@ import shutil
 import keras
 import keras_tuner
 
+from sdae_tf import config as config_lib
 from sdae_tf import export as export_lib
 from sdae_tf import probe, training, zoo
 from sdae_tf.checkpoints import write_text_atomic
@@ -234,10 +235,7 @@ def is_distributed_worker():
 
 def search_state(base, space, tuner, objective, max_trials, probe_examples, seed):
     """What identifies a search: resuming needs the same."""
-    cfg = dataclasses.asdict(base)
-    for volatile in ("verbose", "run_dir", "export_dir", "overwrite_export"):
-        cfg.pop(volatile)
-    state = {"config": cfg, "space": dataclasses.asdict(space), "tuner": tuner,
+    state = {"config": config_lib.identity(base), "space": dataclasses.asdict(space), "tuner": tuner,
              "objective": objective, "max_trials": max_trials, "probe_examples": probe_examples,
              "seed": seed}
     return json.loads(json.dumps(state))  # as it reads back from sdae_tune.json
@@ -358,7 +356,11 @@ def run_search(base, space, tuner_kind="random", objective="probe", tune_dir="ru
     The search lives in `tune_dir`: keras-tuner's oracle and trials, `sdae_tune.json` (what the
     search is; resuming needs the same flags), and at the end results.json / results.md. Run
     again with the same flags, it resumes; a finished search only reprints its results."""
-    base.validate()
+    training.check_config(base)
+    if base.protocol != "validation":
+        raise ValueError(f"sdae-tune scores trials on the validation split: --protocol="
+                         f"{base.protocol} would select hyperparameters on the test set; use "
+                         "--protocol=validation")
     if base.quick:
         base = dataclasses.replace(base, pretrain_epochs=min(base.pretrain_epochs,
                                                              training.QUICK_EPOCHS))

@@ -24,8 +24,10 @@ from sdae_tf.zoo import REGISTRY
 
 from .conftest import REPO
 
+# Shared settings that the other flagfiles include (not run on their own).
+SHARED_FLAGFILES = ("common.flags", "report_recipe.flags")
 ALL_FLAGFILES = sorted(p.name for p in (REPO / "flags").glob("*.flags")
-                       if p.name != "common.flags")
+                       if p.name not in SHARED_FLAGFILES)
 TUNE_FLAGFILES = [n for n in ALL_FLAGFILES
                   if (REPO / "flags" / n).read_text().startswith("# sdae-tune ")]
 EXPERIMENT_FLAGFILES = [n for n in ALL_FLAGFILES
@@ -152,7 +154,7 @@ def test_flag_overrides_and_defaults(in_repo):
         cfg = _parse(["--flagfile=flags/sdae_mnist.flags", "--noise_type=masking",
                       "--noise_level=0.3", "--hidden_units=64,32", "--verbose=2"])
     assert (cfg.noise_type, cfg.noise_level, cfg.hidden_units) == ("masking", 0.3, (64, 32))
-    assert cfg.verbose == 2 and cfg.batch_size == 128 and cfg.seed == 0
+    assert cfg.keras_verbose == 2 and cfg.batch_size == 128 and cfg.seed == 0
     with flagsaver.flagsaver():
         cfg = _parse([])
     assert cfg == training.TrainConfig()

@@ -40,7 +40,8 @@ def test_parse_run():
 
 
 def test_bad_value_and_reference_are_named(tmp_path):
-    with pytest.raises(ValueError, match="pretrain_epochs=three"):
+    with pytest.raises(ValueError, match="a/digits: `pretrain_epochs`: expected an integer. "
+                       "Received: .three."):
         experiments.run_experiment("x", BASE, ["a/digits: pretrain_epochs=three"],
                                    out_dir=tmp_path / "x", pool_dir=tmp_path / "pool")
     with pytest.raises(ValueError, match="not an earlier run"):
@@ -147,7 +148,7 @@ def test_pretrain_dataset_and_shape_mismatch(tmp_path):
 
 def test_init_from_errors(tmp_path, shared):
     with pytest.raises(FileNotFoundError, match="pretrained.weights.h5"):
-        dataclasses.replace(BASE, init_from=str(tmp_path)).validate()
+        training.check_config(dataclasses.replace(BASE, init_from=str(tmp_path)))
     root, _, record = shared
     pre = record["runs"][1]["pretrain_run"]
     wrong = dataclasses.replace(BASE, hidden_units=(64, 8), init_from=pre,
@@ -200,7 +201,7 @@ def test_figure_misuse_is_named(trained, digits, tmp_path):
         figures.manifold(vae, digits, tmp_path)
     with pytest.raises(ValueError, match="needs a VAE"):
         figures.traversal(stack, digits, tmp_path)
-    with pytest.raises(ValueError, match="Unknown figure"):
+    with pytest.raises(ValueError, match="`figures` must be one of filters, "):
         dataclasses.replace(BASE, figures=("nope",)).validate()
 
 

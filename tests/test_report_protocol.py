@@ -4,6 +4,7 @@ report protocol (all training data, test accuracy after the last epoch)."""
 
 import dataclasses
 import json
+import pathlib
 
 import keras
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 import tensorflow as tf
 from scipy import ndimage
 
-from sdae_tf import experiments, training, zoo
+from sdae_tf import experiments, report, training, zoo
 from sdae_tf.data import load_dataset, load_mnist
 from sdae_tf.data import mnist as mnist_lib
 from sdae_tf.optimizers import FusedAdam
@@ -204,3 +205,42 @@ def test_run_spec_takes_the_report_settings():
     values = experiments._resolve(spec, {})
     assert values == {"model": "vae_mnist", "recon_loss": "mse", "weight_decay": 1e-7,
                       "protocol": "report", "variant_construction": "bilinear"}
+
+
+def test_report_tables_reads_finished_and_unfinished_cells(tmp_path, monkeypatch):
+    """benchmarks/report_tables.py finds every cell of a report flagfile in the run pool: the
+    finished ones with their test accuracy and per-epoch curve, the others with their status."""
+    from sdae_tf.checkpoints import write_json_atomic
+
+    from .conftest import REPO
+
+    monkeypatch.chdir(REPO)
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import report_tables
+
+    base, specs, item = report_tables.parse_flagfile("table2_report", ["--quick"])
+    assert item == "table2" and base.protocol == "report" and base.weight_decay == 1e-7
+    assert base.variant_construction == "report" and base.lr_schedule == "constant"
+    pool = tmp_path / "pool"
+    record = experiments.run_experiment("table2_report", base, specs[:1],
+                                        out_dir=tmp_path / "exp", pool_dir=str(pool))
+    got = report_tables.collect("table2_report", str(pool), ["--quick"])
+    cells = {f"{c['column']}/{c['row']}": c for c in got["cells"]}
+    assert list(cells) == [s.name for s in specs]
+    for run in record["runs"]:
+        cell = cells[f"{run['column']}/{run['row']}"]
+        assert cell["status"] == "finished" and cell["run_dir"] == run["run_dir"]
+        assert cell["test_accuracy"] == run["test_accuracy"]
+        assert list(cell["curve"].values())[-1] == round(run["test_accuracy"], 4)
+        assert cell["report"] == report.report_value("table2", run["column"], run["row"])
+    assert cells["sdvae/mnist_bg_rand_rot"]["status"] == "not started"
+    # A run stopped in its first pretraining epoch: the status names the stage and epoch.
+    vae_mse = cells["vae_mse/mnist_bg_rand_rot"]
+    pretrain_dir = pathlib.Path(vae_mse["pretrain_run"])
+    ckpt = pretrain_dir / "checkpoints" / "pretrain_block_1"
+    ckpt.mkdir(parents=True)
+    write_json_atomic(ckpt / "latest.json", {"epoch": 1, "logs": [{"loss": 1.0}]})
+    again = report_tables.collect("table2_report", str(pool), ["--quick"])
+    assert again["cells"][3]["status"] == "pretraining (pretrain block 1: epoch 1/100)"
+    lines = report_tables.table_lines(again)
+    assert lines[0].startswith("### Table 2") and len(lines) == 2 + 2 + len(specs) + 1

@@ -7,6 +7,7 @@ from sdae_tf.layers.noise import (
     NoiseLayer,
     SaltAndPepperNoise,
     ZeroMaskingNoise,
+    corrupt,
     make_noise,
 )
 from sdae_tf.layers.sampling import Sampling
@@ -19,5 +20,6 @@ __all__ = [
     "SaltAndPepperNoise",
     "Sampling",
     "ZeroMaskingNoise",
+    "corrupt",
     "make_noise",
 ]

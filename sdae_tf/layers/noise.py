@@ -197,3 +197,10 @@ def make_noise(kind, level, seed=None, name=None):
         )
     cls, arg = NOISE_TYPES[kind]
     return cls(**{arg: level}, seed=seed, name=name)
+
+
+def corrupt(inputs, kind, level, seed=None, name=None):
+    """`inputs` through the noise layer of `kind` at `level` (`make_noise`), or unchanged for
+    no noise: the corruption step every family's pretraining model starts with."""
+    noise = make_noise(kind, level, seed=seed, name=name)
+    return inputs if noise is None else noise(inputs)

@@ -10,6 +10,7 @@ import inspect
 
 from sdae_tf.zoo.conv import ConvAutoencoder
 from sdae_tf.zoo.dense import DenseStack
+from sdae_tf.zoo.family import Family
 from sdae_tf.zoo.heads import classifier, dense_head
 from sdae_tf.zoo.learned_sigma import LearnedSigmaBlock, LearnedSigmaStack
 from sdae_tf.zoo.registry import Registry, ZooEntry
@@ -75,6 +76,37 @@ def check_recon_loss(name, recon_loss):
     return supported[recon_loss]
 
 
+def check_request(name, recon_loss=None, noise_type=None, noise_level=None, figures=(),
+                  num_samples=0):
+    """Refuses, with a one-line error, what zoo model `name`'s family cannot do (a
+    reconstruction loss, a noise type, a figure) and a noise request that would train without
+    noise (an explicit `noise_type` at level 0, or a level with no noise type)."""
+    entry = REGISTRY.get(name)
+    family = entry.build
+    if recon_loss is not None:
+        check_recon_loss(name, recon_loss)
+    wanted = set(figures) | ({"samples"} if num_samples else set())
+    unsupported = sorted(wanted - set(family.FIGURES))
+    if unsupported:
+        raise ValueError(f"{name} ({family.__name__}) cannot draw {', '.join(unsupported)}. "
+                         f"It draws: {', '.join(sorted(family.FIGURES))}")
+    if noise_type is not None and noise_type not in family.NOISE_TYPES:
+        raise ValueError(f"{name} ({family.__name__}) cannot train with "
+                         f"noise_type={noise_type!r}. It takes: {', '.join(family.NOISE_TYPES)}")
+    if noise_type == "learned_gaussian" or "noise_level" not in entry.hparams \
+            and "noise_type" not in entry.hparams:
+        return  # learned noise: noise_level is the floor of sigma
+    kind = noise_type if noise_type is not None else entry.hparams.get("noise_type")
+    level = noise_level if noise_level is not None else entry.hparams.get("noise_level")
+    if noise_type not in (None, "none") and not level:
+        raise ValueError(f"noise_type={noise_type!r} at noise level {level or 0} trains "
+                         f"without noise: give --noise_level (the Gaussian stddev or the "
+                         f"corrupted fraction)")
+    if noise_level and kind in (None, "none"):
+        raise ValueError(f"noise_level={noise_level} with no noise type ({name} has none): give "
+                         "--noise_type")
+
+
 def build(name, input_shape, recon_loss=None, **overrides):
     """Builds a zoo model by name. `overrides` (None values ignored) replace the entry's
     default hyperparameters; one the family does not take is an error naming it.
@@ -103,8 +135,10 @@ __all__ = [
     "VariationalStack",
     "ZooEntry",
     "RECON_LOSSES",
+    "Family",
     "build",
     "check_recon_loss",
+    "check_request",
     "classifier",
     "dense_head",
 ]

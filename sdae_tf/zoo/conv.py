@@ -3,10 +3,11 @@
 
 import keras
 
-from sdae_tf.layers import make_noise
+from sdae_tf.layers import corrupt, make_noise
+from sdae_tf.zoo.family import Family
 
 
-class ConvAutoencoder:
+class ConvAutoencoder(Family):
     # `--recon_loss` -> this family's `loss` argument (Keras loss names; mean over components).
     RECON_LOSS_ARGS = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
 
@@ -55,7 +56,7 @@ class ConvAutoencoder:
         self.noise_type, self.noise_level = noise_type, noise_level
         self.loss, self.seed, self.name = loss, seed, name
         self.encoder = self._build_encoder()
-        self.decoder = self._build_decoder()
+        self._decoder = self._build_decoder()
 
     def _strides(self):
         # The stride-2 steps fall on encoder layers 1 and 3 first, then 2 and 4. Mirrored, the
@@ -88,7 +89,9 @@ class ConvAutoencoder:
                                     name=f"decoder_conv_{i + 1}")(h)
         return keras.Model(code, h, name=f"{self.name}_decoder")
 
-    num_blocks = 1
+    @property
+    def num_blocks(self):
+        return 1
 
     @property
     def embedding_size(self):
@@ -107,18 +110,19 @@ class ConvAutoencoder:
     def pretrain_model(self, k):
         """The whole (denoising) autoencoder, images -> noise -> encoder -> decoder."""
         inputs = keras.Input(self.input_shape, name="images")
-        h = inputs
-        noise = make_noise(self.noise_type, self.noise_level, seed=self.seed, name="noise")
-        if noise is not None:
-            h = noise(h)
-        outputs = self.decoder(self.encoder(h))
+        h = corrupt(inputs, self.noise_type, self.noise_level, seed=self.seed, name="noise")
+        outputs = self._decoder(self.encoder(h))
         return keras.Model(inputs, outputs, name=f"{self.name}_autoencoder")
 
     def autoencoder(self):
         """images -> code -> reconstructed images (no noise)."""
         inputs = keras.Input(self.input_shape, name="images")
-        return keras.Model(inputs, self.decoder(self.encoder(inputs)),
+        return keras.Model(inputs, self._decoder(self.encoder(inputs)),
                            name=f"{self.name}_reconstruct")
+
+    def decoder(self):
+        """The spatial code -> images (the decoder half, no noise)."""
+        return self._decoder
 
     def describe(self):
         return {

@@ -4,12 +4,14 @@ import math
 
 import keras
 
-from sdae_tf.layers import make_noise
+from sdae_tf.layers import corrupt, make_noise
+from sdae_tf.zoo.family import Family
 
 
-class DenseStack:
+class DenseStack(Family):
     # `--recon_loss` -> this family's `loss` argument (Keras loss names; mean over components).
     RECON_LOSS_ARGS = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
+    FIGURES = frozenset({"filters", "reconstructions", "samples", "tsne", "manifold"})
 
     """A stack of Dense blocks with a mirrored decoder, trained greedily block by block.
 
@@ -91,17 +93,23 @@ class DenseStack:
         """The denoising autoencoder of block k; shares its Dense layers with `encoder`."""
         shape = self.block_input_shape(k)
         inputs = keras.Input(shape, name=f"block_{k + 1}_inputs")
-        h = inputs
         seed = None if self.seed is None else self.seed + k
-        noise = make_noise(self.noise_type, self.noise_level, seed=seed, name=f"noise_{k + 1}")
-        if noise is not None:
-            h = noise(h)
+        h = corrupt(inputs, self.noise_type, self.noise_level, seed=seed, name=f"noise_{k + 1}")
         if k == 0:
             h = keras.layers.Flatten()(h)
         h = self.decoder_layers[k](self.encoder_layers[k](h))
         if k == 0:
             h = keras.layers.Reshape(shape)(h)
         return keras.Model(inputs, h, name=f"{self.name}_block_{k + 1}")
+
+    def decoder(self):
+        """The top code -> images, through every block's decoder (no noise)."""
+        code = keras.Input((self.embedding_size,), name="code")
+        h = code
+        for layer in reversed(self.decoder_layers):
+            h = layer(h)
+        outputs = keras.layers.Reshape(self.input_shape)(h)
+        return keras.Model(code, outputs, name=f"{self.name}_decoder")
 
     def autoencoder(self):
         """The whole stack, images -> code -> reconstructed images (no noise)."""

@@ -3,21 +3,27 @@
 import keras
 
 
-def dense_head(num_classes, units=1000, name="head"):
-    """The report's fresh two-layer head: Dense(units, ReLU) -> Dense(num_classes) logits.
-    Spatial (conv) codes are flattened first."""
+def dense_head(num_classes, units=1000, name="head", hidden_layers=1):
+    """The report's fresh head: `hidden_layers` x Dense(units, ReLU) -> Dense(num_classes)
+    logits (one hidden layer: the two-layer head of Tables 1-4; two: Table 5's three-layer head
+    on CUB-200). Spatial (conv) codes are flattened first."""
+    if isinstance(hidden_layers, bool) or not isinstance(hidden_layers, int) or hidden_layers < 1:
+        raise ValueError(f"`hidden_layers` must be an integer >= 1. Received: {hidden_layers!r}")
+    hidden = [keras.layers.Dense(units, activation="relu",
+                                 name=f"{name}_hidden" + (f"_{i + 1}" if i else ""))
+              for i in range(hidden_layers)]
     return keras.Sequential(
         [
             keras.layers.Flatten(name=f"{name}_flatten"),
-            keras.layers.Dense(units, activation="relu", name=f"{name}_hidden"),
+            *hidden,
             keras.layers.Dense(num_classes, name=f"{name}_logits"),
         ],
         name=name,
     )
 
 
-def classifier(encoder, num_classes, units=1000, name="classifier"):
+def classifier(encoder, num_classes, units=1000, name="classifier", hidden_layers=1):
     """`encoder` followed by a fresh `dense_head`: a functional model from inputs to logits."""
     inputs = keras.Input(encoder.input_shape[1:], name="images")
-    logits = dense_head(num_classes, units)(encoder(inputs))
+    logits = dense_head(num_classes, units, hidden_layers=hidden_layers)(encoder(inputs))
     return keras.Model(inputs, logits, name=name)

@@ -109,6 +109,8 @@ class LearnedSigmaBlock(keras.Model):
 
 
 class LearnedSigmaStack(DenseStack):
+    NOISE_TYPES = ("none", "learned_gaussian")  # "none" and unset both mean: learned
+
     """A `DenseStack` whose blocks corrupt their input with learned Gaussian noise.
 
     Args:

@@ -5,13 +5,15 @@ import math
 
 import keras
 
-from sdae_tf.layers import Sampling, make_noise
+from sdae_tf.layers import Sampling, corrupt, make_noise
+from sdae_tf.zoo.family import Family
 from sdae_tf.zoo.losses import summed_binary_crossentropy, summed_mse, summed_squared_error
 
 
-class VariationalStack:
+class VariationalStack(Family):
     # `--recon_loss` -> this family's `loss` argument.
     RECON_LOSS_ARGS = {"bce": "bce", "mse": "mse"}
+    FIGURES = frozenset({"filters", "reconstructions", "traversal", "tsne", "manifold"})
 
     """One or more VAE blocks; block k encodes the latent mean of block k - 1.
 
@@ -98,11 +100,8 @@ class VariationalStack:
         block = self.blocks[k]
         shape = self.input_shape if k == 0 else (self.latent_units[k - 1],)
         inputs = keras.Input(shape, name=f"block_{k + 1}_inputs")
-        h = inputs
         seed = None if self.seed is None else self.seed + 2 * k
-        noise = make_noise(self.noise_type, self.noise_level, seed=seed, name=f"noise_{k + 1}")
-        if noise is not None:
-            h = noise(h)
+        h = corrupt(inputs, self.noise_type, self.noise_level, seed=seed, name=f"noise_{k + 1}")
         h = keras.layers.Flatten()(h) if k == 0 else h
         h = block["hidden"](h)
         z = Sampling(kl_weight=self.kl_weight, seed=None if seed is None else seed + 1,

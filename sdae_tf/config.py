@@ -1,0 +1,389 @@
+"""One typed configuration of a training run: `TrainConfig`.
+
+Each field is written once, here, with its type (the annotation), default, help text, allowed
+values or range, and two facts the rest of the package needs:
+- `runner`: set by whoever runs the training (the experiment runner, the tuner), not by an
+  experiment's `--run` cell;
+- `neutral`: does not change what a run computes (left out of the run pool's key, of the
+  resume check and of a search's identity).
+Everything else derives from these fields: the absl flags (`define_flags`, `from_flags`), the
+experiment `--run` parser (`parse_value`), the pool key and the resume check (`identity`,
+`differences`), the tuner's search identity, and the model builder's arguments
+(`model_kwargs`). Adding a hyperparameter is one field here plus its use.
+
+Why a dataclass with field metadata rather than `ml_collections.ConfigDict` with absl's
+`config_flags` (flax's and big_vision's choice): a run's configuration here is flat and
+typed, `dataclasses.asdict` gives its JSON (config.json, manifests, pool keys) for free,
+`dataclasses.replace` gives the per-cell and per-trial variants, and it adds no dependency.
+"""
+
+import dataclasses
+import types
+import typing
+
+# Values a `--run` cell may write for a boolean (any case).
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def setting(default, help, *, choices=None, minimum=None, positive=False, runner=False,
+            neutral=False, model=False):
+    """A `TrainConfig` field: `default` plus the metadata the rest derives from.
+
+    Args:
+        default: the value when unset (None: "the zoo entry's own").
+        help: one line for `--helpfull`.
+        choices: allowed values (or a callable returning them, read when first needed).
+        minimum: the smallest allowed value (numbers).
+        positive: the value must be > 0 (numbers).
+        runner: set by the runner, not by an experiment cell.
+        neutral: does not change what the run computes.
+        model: passed to the zoo builder (`model_kwargs`) when not None.
+    """
+    if isinstance(default, (list, tuple)):
+        factory = tuple(default)
+        return dataclasses.field(default_factory=lambda: factory, metadata=dict(
+            help=help, choices=choices, minimum=minimum, positive=positive, runner=runner,
+            neutral=neutral, model=model))
+    return dataclasses.field(default=default, metadata=dict(
+        help=help, choices=choices, minimum=minimum, positive=positive, runner=runner,
+        neutral=neutral, model=model))
+
+
+def _zoo_names():
+    from sdae_tf import zoo
+
+    return tuple(zoo.REGISTRY.names())
+
+
+def _datasets():
+    from sdae_tf.data import DATASETS
+
+    return tuple(DATASETS)
+
+
+def _constructions():
+    from sdae_tf.data import MNIST_CONSTRUCTIONS
+
+    return tuple(MNIST_CONSTRUCTIONS)
+
+
+def _noise_types():
+    from sdae_tf.layers import NOISE_TYPES
+
+    return ("none", *NOISE_TYPES, "learned_gaussian")
+
+
+def _recon_losses():
+    from sdae_tf import zoo
+
+    return tuple(zoo.RECON_LOSSES)
+
+
+def _figures():
+    from sdae_tf.figures import FIGURES
+
+    return tuple(FIGURES)
+
+
+def _strategies():
+    from sdae_tf.distribute import STRATEGIES
+
+    return tuple(STRATEGIES)
+
+
+# Training protocols: "validation" (ours, the default) carves a validation split off the
+# training set and keeps the fine-tuning epoch with the best validation accuracy; "report" (the
+# report's scripts) trains on every training example, logs the test set after each epoch and
+# reports the test accuracy after the last epoch (never the best test epoch).
+PROTOCOLS = ("validation", "report")
+LR_SCHEDULES = ("constant", "cosine")
+VERBOSITY = ("auto", "0", "1", "2")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run depends on; `None` means "the zoo entry's default"."""
+
+    model: str = setting("sdae_mnist", "Zoo model to train.", choices=_zoo_names)
+    dataset: str | None = setting(None, "Dataset (default: the model's own).",
+                                  choices=_datasets)
+    pretrain_dataset: str | None = setting(
+        None, "Dataset of layer-wise pretraining (default: --dataset). Table 1's protocol: "
+        "pretrain on mnist, fine-tune on a variant.", choices=_datasets)
+    init_from: str | None = setting(
+        None, "Skip pretraining: load the pretrained stack of this run directory (its "
+        "pretrained.weights.h5) or weights file.", runner=True)
+    data_dir: str | None = setting(None, "Folder with the MNIST IDX files (default: vendored "
+                                   "copy); for cifar10 / cub200 the TFDS data directory.")
+    cache_dir: str | None = setting(None, "Cache of built MNIST variants (default: "
+                                    "$SDAE_TF_CACHE or ~/.cache/sdae_tf).", neutral=True)
+    validation_size: int | None = setting(
+        None, "Validation examples carved off the training set (MNIST default 10000).",
+        minimum=1)
+    train_examples: int | None = setting(
+        None, "Keep only the first N training examples (default: all).", minimum=1)
+    data_seed: int = setting(0, "Seed of dataset variants and splits.")
+    variant_construction: str = setting(
+        "report", "How the MNIST variants are built: report (the report's code: cubic-spline "
+        "rotation, exact zeros filled, per-image min-max scaling) or bilinear (this project's "
+        "first construction).", choices=_constructions)
+    protocol: str = setting(
+        "validation", "validation: a validation split, the best validation epoch kept (ours); "
+        "report: all training examples, test set logged per epoch, test accuracy after the "
+        "last epoch (the report's scripts).", choices=PROTOCOLS)
+    seed: int = setting(0, "Seed of the training run (init, noise, shuffling).")
+    hidden_units: tuple[int, ...] | None = setting(
+        None, "Encoder block widths, e.g. 1000,1000.", minimum=1, model=True)
+    noise_type: str | None = setting(
+        None, "Input corruption (learned_gaussian: the learned-sigma models only).",
+        choices=_noise_types, model=True)
+    noise_level: float | None = setting(
+        None, "Gaussian stddev, or fraction corrupted (learned sigma: the floor of sigma).",
+        minimum=0, model=True)
+    latent_units: tuple[int, ...] | None = setting(
+        None, "VAE family: latent size per block, e.g. 20.", minimum=1, model=True)
+    kl_weight: float | None = setting(None, "VAE family: weight of the KL term.", minimum=0,
+                                      model=True)
+    lambdas: tuple[float, ...] | None = setting(
+        None, "Learned sigma: reward weight of mean(sigma) per block, e.g. 0.026,0.016.",
+        minimum=0, model=True)
+    per_component: bool | None = setting(
+        None, "Learned sigma: one sigma per input component instead of one per example.",
+        model=True)
+    recon_loss: str | None = setting(
+        None, "Reconstruction loss: bce (binary cross-entropy) or mse (squared error, the "
+        "report's scripts); default: the model's own (bce).", choices=_recon_losses, model=True)
+    weight_decay: float = setting(
+        0.0, "L2 weight decay added to the gradient (PyTorch Adam's weight_decay; the report: "
+        "1e-7), every stage.", minimum=0)
+    batch_size: int = setting(128, "Batch size of every stage.", minimum=1)
+    pretrain_epochs: int = setting(2, "Epochs per pretrained block.", minimum=0)
+    pretrain_learning_rate: float = setting(1e-3, "Adam learning rate of layer-wise "
+                                            "pretraining.", positive=True)
+    finetune_epochs: int = setting(5, "Supervised fine-tuning epochs.", minimum=0)
+    learning_rate: float = setting(1e-3, "Adam learning rate of fine-tuning.", positive=True)
+    lr_schedule: str = setting("cosine", "Learning-rate schedule of each stage (cosine decays "
+                               "to 0 over the stage).", choices=LR_SCHEDULES)
+    head_units: int = setting(1000, "Hidden width of the fine-tuning head.", minimum=1)
+    head_layers: int = setting(
+        1, "Hidden layers of the fine-tuning head (1: the report's two-layer head; 2: its "
+        "three-layer head on CUB-200).", minimum=1)
+    num_samples: int = setting(
+        0, "Top-down Bernoulli samples per example after pretraining, written to "
+        "<run_dir>/samples.png (dense stacks; 0: none).", minimum=0)
+    figures: tuple[str, ...] = setting(
+        (), "Figures written to the run directory after pretraining.", choices=_figures)
+    jit_compile: bool = setting(False, "XLA-compile train steps (on CPU it slows noisy models "
+                                "down).")
+    steps_per_execution: int = setting(
+        32, "Training steps per compiled call, at most: the largest divisor of an epoch's "
+        "steps up to this (epochs keep their length); 1: one per call.", minimum=1,
+        neutral=True)
+    strategy: str = setting(
+        "none", "tf.distribute strategy: none (one device), mirrored (every local GPU, or "
+        "every logical CPU device), multi_worker (TF_CONFIG cluster).", choices=_strategies)
+    run_dir: str | None = setting(None, "Run directory (default: runs/<model>-<timestamp>).",
+                                  runner=True, neutral=True)
+    export_dir: str | None = setting(None, "Export the encoder here (SavedModel + .keras).",
+                                     runner=True, neutral=True)
+    overwrite_export: bool = setting(False, "Replace an existing export.", runner=True,
+                                     neutral=True)
+    quick: bool = setting(False, "Smoke-run shrink: 1024 training / 512 eval examples, 1 "
+                          "epoch per stage.", runner=True)
+    verbose: str = setting("auto", "Keras progress: 1 bar, 2 one line per epoch, 0 silent.",
+                           choices=VERBOSITY, runner=True, neutral=True)
+
+    def __post_init__(self):
+        if isinstance(self.verbose, int) and not isinstance(self.verbose, bool):
+            self.verbose = str(self.verbose)  # Keras' integers are accepted too
+
+    @property
+    def keras_verbose(self):
+        """`verbose` as Keras' `fit` takes it."""
+        return self.verbose if self.verbose == "auto" else int(self.verbose)
+
+    def validate(self):
+        """Every field against its type, choices and range, then the checks across fields.
+        Errors are one line naming the field."""
+        from sdae_tf import zoo
+
+        zoo.REGISTRY.get(self.model)  # an unknown name lists the known ones
+        for f in dataclasses.fields(self):
+            check_field(f.name, getattr(self, f.name))
+        if self.pretrain_epochs == 0 and self.finetune_epochs == 0:
+            raise ValueError("Nothing to train: `pretrain_epochs` and `finetune_epochs` are "
+                             "both 0")
+
+
+def fields():
+    """name -> `dataclasses.Field` of `TrainConfig`, in order."""
+    return {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def _hints():
+    return typing.get_type_hints(TrainConfig)
+
+
+def field_type(name):
+    """(base type, is a tuple, may be None) of a field: e.g. (int, True, True) for
+    `tuple[int, ...] | None`."""
+    hint = _hints()[name]
+    optional = False
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        hint = args[0]
+    if typing.get_origin(hint) is tuple:
+        return typing.get_args(hint)[0], True, optional
+    return hint, False, optional
+
+
+def choices_of(name):
+    choices = fields()[name].metadata["choices"]
+    return tuple(choices()) if callable(choices) else choices
+
+
+def runner_fields():
+    return tuple(n for n, f in fields().items() if f.metadata["runner"])
+
+
+def neutral_fields():
+    return tuple(n for n, f in fields().items() if f.metadata["neutral"])
+
+
+def _scalar(name, base, text):
+    text = text.strip()
+    if base is bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError(f"`{name}`: expected true or false. Received: {text!r}")
+    try:
+        return base(text)
+    except ValueError:
+        raise ValueError(f"`{name}`: expected {'an integer' if base is int else 'a number'}. "
+                         f"Received: {text!r}") from None
+
+
+def parse_value(name, text):
+    """A field's value from its text (a `--run` cell, a flag): typed, checked, one-line errors
+    naming the field. "none" (any case) is None for fields that may be None."""
+    if name not in fields():
+        raise ValueError(f"Unknown setting {name!r}")
+    base, is_tuple, optional = field_type(name)
+    text = str(text)
+    if optional and text.strip().lower() == "none":
+        return None
+    if is_tuple:
+        value = tuple(_scalar(name, base, v) for v in text.split(",") if v.strip())
+    elif base is str:
+        value = text.strip()
+    else:
+        value = _scalar(name, base, text)
+    check_field(name, value)
+    return value
+
+
+def check_field(name, value):
+    """Checks one field's value against its type, choices and range (one-line errors)."""
+    meta = fields()[name].metadata
+    base, is_tuple, optional = field_type(name)
+    if value is None:
+        if optional:
+            return
+        raise ValueError(f"`{name}` may not be None")
+    items = value if is_tuple else (value,)
+    if is_tuple and not isinstance(value, (tuple, list)):
+        raise ValueError(f"`{name}` must be a list of {base.__name__}. Received: {value!r}")
+    for item in items:
+        ok = (isinstance(item, bool) if base is bool else
+              isinstance(item, (int, float)) and not isinstance(item, bool) if base is float else
+              isinstance(item, int) and not isinstance(item, bool) if base is int else
+              isinstance(item, base))
+        if not ok:
+            raise ValueError(f"`{name}` must be {base.__name__}. Received: {value!r}")
+        choices = choices_of(name)
+        if choices is not None and item not in choices:
+            raise ValueError(f"`{name}` must be one of {', '.join(choices)}. "
+                             f"Received: {item!r}")
+        if meta["minimum"] is not None and item < meta["minimum"]:
+            raise ValueError(f"`{name}` must be >= {meta['minimum']}. Received: {value!r}")
+        if meta["positive"] and not item > 0:
+            raise ValueError(f"`{name}` must be > 0. Received: {value!r}")
+
+
+def _jsonable(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def identity(cfg):
+    """What identifies `cfg`'s computation: every field that changes results and is not at
+    its default (so a field added later, at a default that keeps today's behaviour, leaves the
+    identity of older runs as it was)."""
+    default = TrainConfig()
+    neutral = set(neutral_fields())
+    return {f.name: _jsonable(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)
+            if f.name not in neutral and getattr(cfg, f.name) != getattr(default, f.name)}
+
+
+def differences(old, new):
+    """Fields (sorted) in which two configs, as dicts (e.g. read from config.json), differ in
+    what they compute; a field missing from one side counts as its default."""
+    defaults = {k: _jsonable(v) for k, v in dataclasses.asdict(TrainConfig()).items()}
+    neutral = set(neutral_fields())
+
+    def get(config, key):
+        return _jsonable(config.get(key, defaults.get(key)))
+
+    return sorted(k for k in set(old) | set(new)
+                  if k not in neutral and get(old, k) != get(new, k))
+
+
+def model_kwargs(cfg):
+    """The zoo builder's arguments that `cfg` sets (model fields that are not None)."""
+    out = {n: getattr(cfg, n) for n, f in fields().items()
+           if f.metadata["model"] and getattr(cfg, n) is not None}
+    return {**out, "seed": cfg.seed}
+
+
+def define_flags(flag_values):
+    """Defines one absl flag per field on `flag_values` (all optional; None-default fields are
+    unset until given)."""
+    from absl import flags
+
+    for name, f in fields().items():
+        base, is_tuple, _ = field_type(name)
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        meta, help_text = f.metadata, f.metadata["help"]
+        choices = choices_of(name)
+        if is_tuple:
+            if choices:
+                help_text += f" Any of: {', '.join(choices)}."
+            flags.DEFINE_list(name, list(default) if default is not None else None, help_text,
+                              flag_values=flag_values)
+        elif base is bool:
+            flags.DEFINE_bool(name, default, help_text, flag_values=flag_values)
+        elif choices is not None:
+            flags.DEFINE_enum(name, default, list(choices), help_text, flag_values=flag_values)
+        elif base is int:
+            flags.DEFINE_integer(name, default, help_text, lower_bound=meta["minimum"],
+                                 flag_values=flag_values)
+        elif base is float:
+            flags.DEFINE_float(name, default, help_text, lower_bound=meta["minimum"],
+                               flag_values=flag_values)
+        else:
+            flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
+
+
+def from_flags(flag_values):
+    """The `TrainConfig` that parsed flags describe (list flags typed item by item)."""
+    values = {}
+    for name in fields():
+        value = flag_values[name].value
+        _, is_tuple, optional = field_type(name)
+        if is_tuple:
+            value = (parse_value(name, ",".join(value)) if value else
+                     (None if optional else ()))
+        values[name] = value
+    return TrainConfig(**values)

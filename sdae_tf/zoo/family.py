@@ -1,0 +1,65 @@
+"""The contract between a zoo family and the rest of the package.
+
+The training loop, export, figures and tuning call only what `Family` declares, and the
+capabilities (`FIGURES`, `NOISE_TYPES`, `RECON_LOSS_ARGS`) are class attributes, so a request a
+family cannot serve is refused by `zoo.check_request` before any training.
+"""
+
+import abc
+
+# Every fixed-noise type the families share (`sdae_tf.layers.NOISE_TYPES` plus "none").
+FIXED_NOISE = ("none", "gaussian", "salt_and_pepper", "masking")
+
+
+class Family(abc.ABC):
+    """A zoo model family.
+
+    Attributes the rest of the package reads:
+        encoder: the Keras model images -> embedding (fine-tuned and exported).
+        input_shape: shape of one example.
+        FIGURES: the figures (`sdae_tf.figures`) it can draw.
+        NOISE_TYPES: the `noise_type` values it trains with.
+        RECON_LOSS_ARGS: `recon_loss` ("bce" / "mse") -> its own `loss` argument.
+    """
+
+    FIGURES = frozenset({"reconstructions", "tsne"})
+    NOISE_TYPES = FIXED_NOISE
+    RECON_LOSS_ARGS = {}
+
+    @property
+    @abc.abstractmethod
+    def num_blocks(self):
+        """Blocks trained one after another (1: the whole autoencoder at once)."""
+
+    @property
+    @abc.abstractmethod
+    def embedding_size(self):
+        """Size of the (flattened) embedding."""
+
+    @abc.abstractmethod
+    def features_before(self, k):
+        """A Keras model images -> the clean input of block k (None for k = 0)."""
+
+    @abc.abstractmethod
+    def pretrain_model(self, k):
+        """Block k's (denoising) autoencoder, noise inside, trained on `block_loss(k)`."""
+
+    @abc.abstractmethod
+    def block_loss(self, k):
+        """Block k's reconstruction loss (a Keras loss name or function)."""
+
+    @abc.abstractmethod
+    def block_summary(self, k):
+        """One line naming block k's shapes, for the log."""
+
+    @abc.abstractmethod
+    def autoencoder(self):
+        """A Keras model images -> code -> reconstructed images, no noise."""
+
+    @abc.abstractmethod
+    def decoder(self):
+        """A Keras model embedding -> images (the inverse path of `encoder`)."""
+
+    @abc.abstractmethod
+    def describe(self):
+        """What the manifest records: family, architecture, and the noise trained with."""

@@ -1,0 +1,136 @@
+"""The one typed configuration (`sdae_tf.config`): flags, `--run` values, pool key, resume
+check and model arguments all derive from its fields; regression tests for the defects that
+copies of it produced."""
+
+import dataclasses
+import json
+
+import pytest
+from absl import flags
+
+from sdae_tf import config, experiments, training, zoo
+
+FIELDS = config.fields()
+
+
+def test_every_field_has_help_and_a_flag():
+    values = flags.FlagValues()
+    config.define_flags(values)
+    values(["prog"])
+    for name, f in FIELDS.items():
+        assert f.metadata["help"], name
+        assert name in values, name
+    assert config.from_flags(values) == config.TrainConfig()
+
+
+@pytest.mark.parametrize("name, text, value", [
+    ("per_component", "false", False), ("per_component", "True", True),
+    ("per_component", "none", None), ("hidden_units", "64,32", (64, 32)),
+    ("lambdas", "0.026,0.016", (0.026, 0.016)), ("figures", "filters,tsne", ("filters", "tsne")),
+    ("weight_decay", "1e-7", 1e-7), ("batch_size", "64", 64), ("protocol", "report", "report"),
+])
+def test_typed_parsing(name, text, value):
+    assert config.parse_value(name, text) == value
+
+
+@pytest.mark.parametrize("name, text, match", [
+    ("per_component", "maybe", "`per_component`: expected true or false. Received: 'maybe'"),
+    ("batch_size", "1.5", "`batch_size`: expected an integer"),
+    ("batch_size", "0", "`batch_size` must be >= 1"),
+    ("learning_rate", "0", "`learning_rate` must be > 0"),
+    ("protocol", "paper", "`protocol` must be one of validation, report"),
+    ("figures", "filtres", "`figures` must be one of"),
+    ("nope", "1", "Unknown setting 'nope'"),
+])
+def test_bad_values_are_one_line_errors_naming_the_field(name, text, match):
+    with pytest.raises(ValueError, match=match) as err:
+        config.parse_value(name, text)
+    assert "\n" not in str(err.value)
+
+
+def test_runner_and_neutral_fields():
+    assert set(config.runner_fields()) == {"init_from", "run_dir", "export_dir",
+                                           "overwrite_export", "quick", "verbose"}
+    assert "steps_per_execution" in config.neutral_fields()
+    assert "seed" not in config.neutral_fields() and "quick" not in config.neutral_fields()
+
+
+def test_model_kwargs_reach_the_builder():
+    cfg = config.TrainConfig(model="sdae_learned_sigma_mnist", hidden_units=(16, 8),
+                             lambdas=(0.1, 0.2), per_component=True, recon_loss="mse", seed=3)
+    assert config.model_kwargs(cfg) == {"hidden_units": (16, 8), "lambdas": (0.1, 0.2),
+                                        "per_component": True, "recon_loss": "mse", "seed": 3}
+    stack = training.build_stack(cfg, (8, 8, 1))
+    assert stack.per_component is True and stack.lambdas == (0.1, 0.2)
+    assert stack.loss == "mean_squared_error" and stack.hidden_units == (16, 8)
+
+
+# Regression tests for the defects of issue 14 (each was a copy of the configuration that
+# disagreed with another).
+
+def test_run_spec_false_is_false():
+    """`per_component=false` in a `--run` cell reached LearnedGaussianNoise as the truthy
+    string "false"; now it is parsed as the field's type."""
+    spec = experiments.parse_run("l/digits: model=sdae_learned_sigma_mnist per_component=false")
+    values = experiments._resolve(spec, {})
+    assert values["per_component"] is False
+    cfg = dataclasses.replace(config.TrainConfig(), **values)
+    stack = training.build_stack(cfg, (8, 8, 1))
+    stack.pretrain_model(0)
+    assert stack.noise_layers[0].per_component is False
+
+
+def test_unsupported_figure_is_refused_before_training(tmp_path):
+    """`--model=cdae_mnist --figures=traversal` pretrained, then died with a TypeError."""
+    cfg = config.TrainConfig(model="cdae_mnist", dataset="digits", figures=("traversal",),
+                             run_dir=str(tmp_path / "r"))
+    with pytest.raises(ValueError, match="cdae_mnist .ConvAutoencoder. cannot draw traversal"):
+        training.run(cfg)
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(ValueError, match="cannot draw samples"):
+        training.check_config(dataclasses.replace(cfg, figures=(), num_samples=3))
+
+
+def test_noise_type_without_level_is_refused(tmp_path):
+    """`--model=cae_mnist --noise_type=masking` trained with no noise at all while config.json
+    and the manifest said masking."""
+    cfg = config.TrainConfig(model="cae_mnist", dataset="digits", noise_type="masking",
+                             run_dir=str(tmp_path / "r"))
+    with pytest.raises(ValueError, match="trains without noise: give --noise_level"):
+        training.run(cfg)
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(ValueError, match="give --noise_type"):
+        training.check_config(config.TrainConfig(model="sae_mnist", noise_level=0.3))
+    with pytest.raises(ValueError, match="cannot train with noise_type='gaussian'"):
+        training.check_config(config.TrainConfig(model="sdae_learned_sigma_mnist",
+                                                 noise_type="gaussian"))
+    # What is asked and allowed is what is built, and what the manifest will record.
+    ok = dataclasses.replace(cfg, noise_level=0.25)
+    training.check_config(ok)
+    assert training.build_stack(ok, (8, 8, 1)).describe()["noise"] == {"type": "masking",
+                                                                       "level": 0.25}
+
+
+def test_steps_per_execution_does_not_block_a_resume(tmp_path):
+    """The pool key ignored --steps_per_execution but the resume check did not: an interrupted
+    experiment rerun with another value found its run and was then refused."""
+    base = config.TrainConfig(model="sdae_mnist", dataset="digits")
+    other = dataclasses.replace(base, steps_per_execution=1, verbose=2)
+    assert experiments.pool_key(base) == experiments.pool_key(other)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(base)))
+    assert training.prepare_run_dir(run_dir, dataclasses.asdict(other)) == (run_dir, True)
+
+
+def test_every_family_declares_its_contract():
+    for entry in zoo.REGISTRY:
+        family = entry.build
+        assert issubclass(family, zoo.Family), entry.name
+        assert set(family.FIGURES) <= set(config.choices_of("figures")), entry.name
+        assert set(family.RECON_LOSS_ARGS) == set(zoo.RECON_LOSSES), entry.name
+        stack = zoo.build(entry.name, (32, 32, 3) if "cifar" in entry.name else
+                          (128, 128, 3) if "cub" in entry.name else (28, 28, 1))
+        decoder = stack.decoder()
+        out = decoder(stack.encoder(stack.encoder.inputs[0]))
+        assert tuple(out.shape[1:]) == stack.input_shape, entry.name
