@@ -11,6 +11,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+import sdae_tf.cli  # noqa: E402, F401  (before TensorFlow: the tools' process settings apply)
+from sdae_tf.markdown import table as markdown_table  # noqa: E402, F401  (re-exported)
+
 
 def git_commit():
     """The commit benchmarked: $SDAE_TF_COMMIT (a run from an exported snapshot of the tree),
@@ -47,13 +50,6 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or None
-
-
-def markdown_table(header, rows):
-    """`header` (column names) and `rows` (lists of cells) as Markdown lines."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines
 
 
 def write_results(out, result, lines=None):

@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from common import REPO, markdown_table, write_results  # noqa: E402
 
-import sdae_tf  # noqa: E402, F401  (before TensorFlow: sdae_tf's oneDNN default applies)
+import sdae_tf.cli  # noqa: E402, F401  (before TensorFlow: the tools' oneDNN default applies)
 
 
 def median_time(fn, reps=5, warmup=1):

@@ -1,15 +1,10 @@
 """sdae_tf: stacked denoising autoencoders in Keras 3 / TensorFlow with exportable encoders."""
 
-import os
+from sdae_tf.package import version as _version
 
-# TensorFlow's oneDNN CPU kernels (matmul, fused matmul + bias + activation). TensorFlow turns
-# them on by itself only on CPUs with AVX-512 VNNI/BF16 or AMX; on the AVX2 machines here they
-# trained the SDAE block 1.02-1.11x and fine-tuning 1.06-1.16x faster (`perf.py threads`).
-# Read once when TensorFlow starts: it applies when sdae_tf is imported first (the CLIs, the
-# benchmarks); set TF_ENABLE_ONEDNN_OPTS=0 to keep TensorFlow's own choice.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-
-__version__ = "0.1.0"
+# Importing sdae_tf as a library changes no TensorFlow process setting; the command-line tools
+# and benchmarks make their own choices (`sdae_tf.cli`).
+__version__ = _version()
 
 
 def feature_extractor(name_or_path, trainable=False, check_range=True, name=None):

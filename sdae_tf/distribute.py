@@ -18,6 +18,8 @@ import functools
 import json
 import os
 
+from sdae_tf import keras_compat
+
 STRATEGIES = ("none", "mirrored", "multi_worker")
 
 
@@ -36,8 +38,7 @@ def patch_keras_for_multi_worker():
     Idempotent; touches nothing under other strategies. Training under the patch matches a
     one-device run of the same seed (tests/test_distribute.py).
     """
-    from keras.src import tree
-    from keras.src.backend.tensorflow import trainer
+    tree, trainer = keras_compat.tensorflow_trainer_internals()
 
     if getattr(trainer, "_sdae_tf_multi_worker_patch", False):
         return

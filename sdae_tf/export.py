@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import sdae_tf
+from sdae_tf import package
 
 SERVING_ENDPOINT = "serve"
 INPUT_NAME = "images"
@@ -35,7 +35,7 @@ def check_export_target(export_dir, overwrite=False):
 
 def library_versions():
     return {
-        "sdae_tf": sdae_tf.__version__,
+        package.NAME: package.version(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,

@@ -13,6 +13,7 @@ import keras
 from keras import ops
 
 from sdae_tf import export as export_lib
+from sdae_tf.package import NAME as PACKAGE
 
 MODELS_ENV = "SDAE_TF_MODELS"
 
@@ -97,7 +98,7 @@ def _prod(dims):
     return out
 
 
-@keras.saving.register_keras_serializable(package="sdae_tf")
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class PretrainedEncoder(keras.layers.Layer):
     """An exported encoder as a Keras layer (images -> embedding) that checks its input contract.
 

@@ -8,16 +8,7 @@ variant, Table 3's control) show "-" in the report column."""
 import json
 import pathlib
 
-DATASET_LABELS = {
-    "mnist": "MNIST",
-    "mnist_rot": "MNIST rot",
-    "mnist_bg_rand": "MNIST bg-rand",
-    "mnist_bg_rand_rot": "MNIST bg-rand-rot",
-    "cifar10": "CIFAR-10",
-    "cub200": "CUB-200-2011",
-    "patches": "natural 12x12 patches",
-    "toy_manifold": "toy manifold",
-}
+from sdae_tf import markdown
 
 TABLES = {
     "table1": {
@@ -90,7 +81,10 @@ def column_label(item, column):
 
 
 def row_label(row):
-    return DATASET_LABELS.get(row, row)
+    """How tables name a dataset (its registry label)."""
+    from sdae_tf.data import REGISTRY
+
+    return REGISTRY[row].label if row in REGISTRY else row
 
 
 def _fmt(value):
@@ -106,15 +100,15 @@ def experiment_table(record):
              f"{record.get('seconds', 0) / 60:.1f} min", ""]
     accuracy = [r for r in record["runs"] if r.get("test_accuracy") is not None]
     if accuracy:
-        lines += ["| dataset | model | report | ours | difference | wall |",
-                  "|---|---|---|---|---|---|"]
+        rows = []
         for r in accuracy:
             ref = report_value(item, r["column"], r["row"])
             ours = r["test_accuracy"]
             diff = "-" if ref is None else f"{ours - ref:+.4f}"
-            lines.append(f"| {row_label(r['row'])} | {column_label(item, r['column'])} | "
-                         f"{_fmt(ref)} | {ours:.4f} | {diff} | {r.get('seconds', 0):.0f} s |")
-        lines.append("")
+            rows.append([row_label(r["row"]), column_label(item, r["column"]), _fmt(ref),
+                         f"{ours:.4f}", diff, f"{r.get('seconds', 0):.0f} s"])
+        lines += markdown.table(["dataset", "model", "report", "ours", "difference", "wall"],
+                                rows) + [""]
     figures = [(r, name, path) for r in record["runs"]
                for name, path in sorted(r.get("figures", {}).items())]
     if figures or record.get("figures"):
@@ -141,7 +135,7 @@ MODEL_COLUMNS = {
 
 
 def run_row(metrics):
-    """A Markdown row for a plain `sdae-train` run directory's metrics.json."""
+    """The table cells of a plain `sdae-train` run directory's metrics.json."""
     column = MODEL_COLUMNS.get(metrics.get("model"))
     ref = None
     for item, table in TABLES.items():
@@ -150,9 +144,9 @@ def run_row(metrics):
             ref = (item, value)
     ours = metrics.get("test_accuracy")
     diff = "-" if ref is None or ours is None else f"{ours - ref[1]:+.4f}"
-    return (f"| {metrics.get('model')} | {row_label(metrics.get('dataset', '?'))} | "
-            f"{'-' if ref is None else f'{ref[1]:.4f} ({ref[0]})'} | {_fmt(ours)} | {diff} | "
-            f"{metrics.get('seconds', 0):.0f} s |")
+    return [metrics.get("model"), row_label(metrics.get("dataset", "?")),
+            "-" if ref is None else f"{ref[1]:.4f} ({ref[0]})", _fmt(ours), diff,
+            f"{metrics.get('seconds', 0):.0f} s"]
 
 
 def gather(paths):
@@ -169,6 +163,6 @@ def gather(paths):
             raise FileNotFoundError(f"{path}: neither an experiment directory (experiment.json) "
                                     "nor a finished run directory (metrics.json)")
     if runs:
-        lines += ["| model | dataset | report | ours | difference | wall |",
-                  "|---|---|---|---|---|---|"] + [run_row(m) for m in runs] + [""]
+        lines += markdown.table(["model", "dataset", "report", "ours", "difference", "wall"],
+                                [run_row(m) for m in runs]) + [""]
     return "\n".join(lines)

@@ -28,7 +28,7 @@ import keras_tuner
 
 from sdae_tf import config as config_lib
 from sdae_tf import export as export_lib
-from sdae_tf import probe, training, zoo
+from sdae_tf import markdown, probe, training, zoo
 from sdae_tf.checkpoints import write_text_atomic
 
 OBJECTIVES = {
@@ -235,9 +235,9 @@ def is_distributed_worker():
 
 def search_state(base, space, tuner, objective, max_trials, probe_examples, seed):
     """What identifies a search: resuming needs the same."""
-    state = {"config": config_lib.identity(base), "space": dataclasses.asdict(space), "tuner": tuner,
-             "objective": objective, "max_trials": max_trials, "probe_examples": probe_examples,
-             "seed": seed}
+    state = {"config": config_lib.identity(base), "space": dataclasses.asdict(space),
+             "tuner": tuner, "objective": objective, "max_trials": max_trials,
+             "probe_examples": probe_examples, "seed": seed}
     return json.loads(json.dumps(state))  # as it reads back from sdae_tune.json
 
 
@@ -312,17 +312,16 @@ def results_markdown(results):
     head = ["rank", "trial", *names, "val probe acc", "val recon loss"]
     lines = [f"# sdae-tune: {results['model']}, {results['tuner']} search, objective "
              f"{results['objective_name']} ({results['direction']})", "",
-             f"Trials: {results['trial_counts']}", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+             f"Trials: {results['trial_counts']}", ""]
+    table = []
     for r in rows:
         hp = [r["hyperparameters"].get(n, "") for n in names]
         hp = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in hp]
         m = r["metrics"]
-        lines.append("| " + " | ".join([
-            str(r["rank"]), r["trial_id"], *hp,
-            f"{m.get('val_probe_accuracy', float('nan')):.4f}",
-            f"{m.get('val_reconstruction_loss', float('nan')):.4f}"]) + " |")
-    return "\n".join(lines) + "\n"
+        table.append([str(r["rank"]), r["trial_id"], *hp,
+                      f"{m.get('val_probe_accuracy', float('nan')):.4f}",
+                      f"{m.get('val_reconstruction_loss', float('nan')):.4f}"])
+    return "\n".join(lines + markdown.table(head, table)) + "\n"
 
 
 def write_results(tuner, tune_dir, meta, top=5):
@@ -381,7 +380,7 @@ def run_search(base, space, tuner_kind="random", objective="probe", tune_dir="ru
     if resumed:
         print(f"Resuming the search in {tune_dir}: trials so far {trial_counts(tuner)}",
               flush=True)
-    tuner.search(verbose=1 if base.verbose == "auto" else base.verbose)
+    tuner.search(verbose=1 if base.verbose == "auto" else base.keras_verbose)
     if worker:
         return None
     meta = {"model": base.model, "dataset": data.name, "tuner": tuner_kind,

@@ -8,15 +8,20 @@ import pathlib  # noqa: E402
 
 import pytest  # noqa: E402
 
-import sdae_tf  # noqa: E402, F401  (first, as the CLIs do: its TensorFlow settings apply)
+import sdae_tf.cli  # noqa: E402, F401  (first, as the CLIs do: their TensorFlow settings apply)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
-    # Built MNIST variants go to a per-session folder, never the user's cache.
-    monkeypatch.setenv("SDAE_TF_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    # Built MNIST variants go to a per-session folder, never the user's cache. Under
+    # pytest-xdist the workers share it (the session's folder is the parent of each worker's),
+    # so a variant is built once; files are written aside and moved into place.
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    monkeypatch.setenv("SDAE_TF_CACHE", str(base / "sdae_tf_cache"))
 
 
 @pytest.fixture(scope="session")

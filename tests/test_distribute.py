@@ -113,6 +113,7 @@ def test_mirrored_matches_one_device(mirrored, model, rtol):
     assert two["finetune"][-1] < two["finetune"][0]  # and it trains
 
 
+@pytest.mark.slow  # two worker processes and a one-device run: about a minute
 @pytest.mark.parametrize("model, rtol", [("sae_mnist", 2e-3), ("sdae_learned_sigma_mnist", 2e-2)])
 def test_multi_worker_matches_one_device(multi_worker, mirrored, model, rtol):
     (chief, other), roots = multi_worker

@@ -68,13 +68,13 @@ def test_overrides_a_family_does_not_take_are_named():
 def test_conv_shapes(name, shape, code):
     model = zoo.build(name, shape)
     assert model.encoder.output_shape[1:] == code
-    assert model.decoder.output_shape[1:] == shape
+    assert model.decoder().output_shape[1:] == shape
     assert model.autoencoder().output_shape[1:] == shape
-    convs = [ly for m in (model.encoder, model.decoder) for ly in m.layers
+    convs = [ly for m in (model.encoder, model.decoder()) for ly in m.layers
              if isinstance(ly, keras.layers.Conv2D)]
     assert len(convs) == 8
     assert not any(isinstance(ly, keras.layers.Conv2DTranspose)
-                   for ly in model.decoder.layers)
+                   for ly in model.decoder().layers)
     assert model.embedding_size == code[0] * code[1] * code[2]
 
 

@@ -96,8 +96,9 @@ def _train_argv(model, run_dir, export_dir):
             "--seed=3", f"--run_dir={run_dir}", f"--export_dir={export_dir}"]
 
 
-@pytest.mark.parametrize("sig, model", [(signal.SIGKILL, "sdae_mnist"),
-                                        (signal.SIGTERM, "sdae_learned_sigma_mnist")])
+@pytest.mark.parametrize("sig, model", [
+    (signal.SIGKILL, "sdae_mnist"),
+    pytest.param(signal.SIGTERM, "sdae_learned_sigma_mnist", marks=pytest.mark.slow)])
 def test_killed_run_resumes_to_the_same_weights(sig, model, tmp_path):
     """Killed while pretraining block 2, rerun with the same command: block 1 is restored,
     block 2 resumes after its last epoch (same data order, noise, optimizer state), and the

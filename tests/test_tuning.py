@@ -195,6 +195,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # a chief and two worker processes, six trials
 def test_distributed_chief_and_two_workers(tmp_path):
     tune_dir = tmp_path / "search"
     port = str(_free_port())

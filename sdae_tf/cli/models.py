@@ -10,7 +10,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags
+
+from sdae_tf import markdown  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dir", None, "Folder of exports (default: the shipped exported_models/).")
@@ -20,17 +22,17 @@ flags.DEFINE_bool("json", False, "Print the manifests as JSON.")
 def table(models):
     head = ["name", "model", "data", "input", "embedding", "test acc", "probe acc (floor)",
             "MB", "path"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for name, m in models.items():
         test = m.get("metrics", {}).get("test_accuracy")
         probe = m.get("probe", {})
-        lines.append("| " + " | ".join([
+        rows.append([
             name, m["model"], m["dataset"],
             "x".join(map(str, m["input"]["shape"])) + f" in {m['input'].get('range')}",
             str(m["embedding_size"]), "" if test is None else f"{test:.4f}",
             f"{probe['accuracy']:.4f} ({probe['floor']:.4f})" if probe else "",
-            f"{m['size_mb']:.1f}", os.path.relpath(m["path"])]) + " |")
-    return "\n".join(lines)
+            f"{m['size_mb']:.1f}", os.path.relpath(m["path"])])
+    return "\n".join(markdown.table(head, rows))
 
 
 def main(argv):

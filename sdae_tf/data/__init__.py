@@ -1,22 +1,78 @@
 """Named datasets -> `Splits` (train / validation / test arrays) -> `tf.data` pipelines."""
 
+import dataclasses
+from collections.abc import Callable
+
 from sdae_tf.data.digits import load_digits
 from sdae_tf.data.idx import IdxFormatError, read_idx
 from sdae_tf.data.mnist import CONSTRUCTIONS as MNIST_CONSTRUCTIONS
 from sdae_tf.data.mnist import VARIANTS as MNIST_VARIANTS
-from sdae_tf.data.mnist import load_mnist
+from sdae_tf.data.mnist import check_construction, load_mnist
 from sdae_tf.data.pipeline import make_pipeline, steps_per_epoch
 from sdae_tf.data.splits import Splits
 from sdae_tf.data.synthetic import load_patches, load_toy_manifold
 from sdae_tf.data.tfds_images import DatasetNotPreparedError, load_tfds_images
 
-DATASETS = ("mnist", "mnist_rot", "mnist_bg_rand", "mnist_bg_rand_rot", "digits", "cifar10",
-            "cub200", "patches", "toy_manifold")
+
+@dataclasses.dataclass(frozen=True)
+class DatasetEntry:
+    """A named dataset.
+
+    Args:
+        name: what `--dataset` takes.
+        load: `load(data_dir, validation_size, seed, cache_dir, construction)` -> `Splits`
+            (`validation_size` None: the dataset's default).
+        label: how tables and figures name it (the report's column or row).
+    """
+
+    name: str
+    load: Callable
+    label: str
+
+
+def _mnist(variant):
+    def load(data_dir, validation_size, seed, cache_dir, construction):
+        return load_mnist(variant, data_dir, 10000 if validation_size is None else
+                          validation_size, seed, cache_dir, construction)
+    return load
+
+
+def _digits(data_dir, validation_size, seed, cache_dir, construction):
+    return load_digits(**({"validation_size": validation_size} if validation_size else {}),
+                       seed=seed)
+
+
+def _tfds(name):
+    def load(data_dir, validation_size, seed, cache_dir, construction):
+        return load_tfds_images(name, data_dir, validation_size, seed)
+    return load
+
+
+def _patches(data_dir, validation_size, seed, cache_dir, construction):
+    return load_patches(images_path=data_dir, validation_size=validation_size, seed=seed)
+
+
+def _toy(data_dir, validation_size, seed, cache_dir, construction):
+    return load_toy_manifold(validation_size=validation_size, seed=seed)
+
+
+REGISTRY = {e.name: e for e in [
+    DatasetEntry("mnist", _mnist("mnist"), "MNIST"),
+    DatasetEntry("mnist_rot", _mnist("rot"), "MNIST rot"),
+    DatasetEntry("mnist_bg_rand", _mnist("bg_rand"), "MNIST bg-rand"),
+    DatasetEntry("mnist_bg_rand_rot", _mnist("bg_rand_rot"), "MNIST bg-rand-rot"),
+    DatasetEntry("digits", _digits, "digits"),
+    DatasetEntry("cifar10", _tfds("cifar10"), "CIFAR-10"),
+    DatasetEntry("cub200", _tfds("cub200"), "CUB-200-2011"),
+    DatasetEntry("patches", _patches, "natural 12x12 patches"),
+    DatasetEntry("toy_manifold", _toy, "toy manifold"),
+]}
+DATASETS = tuple(REGISTRY)
 
 
 def load_dataset(name, data_dir=None, validation_size=None, seed=0, cache_dir=None,
                  construction="report"):
-    """Loads a dataset by name as `Splits`.
+    """Loads a dataset by name (`REGISTRY`) as `Splits`.
 
     Args:
         name: one of `DATASETS`.
@@ -28,27 +84,16 @@ def load_dataset(name, data_dir=None, validation_size=None, seed=0, cache_dir=No
         construction: how the MNIST variants are built, "report" or "bilinear" (see
             `sdae_tf.data.mnist`); other datasets ignore it.
     """
-    from sdae_tf.data.mnist import check_construction
-
     check_construction(construction)
-    if name == "digits":
-        return load_digits(**({"validation_size": validation_size} if validation_size else {}),
-                           seed=seed)
-    if name in ("cifar10", "cub200"):
-        return load_tfds_images(name, data_dir, validation_size, seed)
-    if name == "patches":
-        return load_patches(images_path=data_dir, validation_size=validation_size, seed=seed)
-    if name == "toy_manifold":
-        return load_toy_manifold(validation_size=validation_size, seed=seed)
-    if name in DATASETS:
-        variant = "mnist" if name == "mnist" else name.removeprefix("mnist_")
-        return load_mnist(variant, data_dir, 10000 if validation_size is None else validation_size,
-                          seed, cache_dir, construction)
-    raise ValueError(f"Unknown dataset {name!r}. Available: {', '.join(DATASETS)}")
+    if name not in REGISTRY:
+        raise ValueError(f"Unknown dataset {name!r}. Available: {', '.join(DATASETS)}")
+    return REGISTRY[name].load(data_dir, validation_size, seed, cache_dir, construction)
 
 
 __all__ = [
     "DATASETS",
+    "REGISTRY",
+    "DatasetEntry",
     "DatasetNotPreparedError",
     "MNIST_CONSTRUCTIONS",
     "MNIST_VARIANTS",

@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-PACKAGE = "sdae_tf"
+from sdae_tf.keras_compat import track_variable
+from sdae_tf.package import NAME as PACKAGE
 
 
 def check_seed(seed):
@@ -18,7 +19,7 @@ def tracked_seed_generator(layer, seed):
     non-trainable weights, so checkpoints (`save_weights`, `.keras`) carry the position in the
     random stream and a resumed run draws the same noise as an uninterrupted one."""
     generator = keras.random.SeedGenerator(seed, name=f"{layer.name}_seed_generator")
-    layer._track_variable(generator.state)
+    track_variable(layer, generator.state)
     return generator
 
 

@@ -3,12 +3,14 @@
 import keras
 from keras import ops
 
+from sdae_tf.package import NAME as PACKAGE
+
 
 def _flat(x):
     return ops.reshape(x, (ops.shape(x)[0], -1))
 
 
-@keras.saving.register_keras_serializable(package="sdae_tf")
+@keras.saving.register_keras_serializable(package=PACKAGE)
 def summed_binary_crossentropy(y_true, y_pred):
     """Bernoulli negative log-likelihood of each example: BCE summed over its components."""
     y_pred = ops.clip(_flat(y_pred), 1e-7, 1.0 - 1e-7)
@@ -16,13 +18,13 @@ def summed_binary_crossentropy(y_true, y_pred):
     return -ops.sum(y_true * ops.log(y_pred) + (1.0 - y_true) * ops.log(1.0 - y_pred), axis=-1)
 
 
-@keras.saving.register_keras_serializable(package="sdae_tf")
+@keras.saving.register_keras_serializable(package=PACKAGE)
 def summed_squared_error(y_true, y_pred):
     """Unit-variance Gaussian negative log-likelihood (up to a constant): 0.5 * summed SE."""
     return 0.5 * ops.sum(ops.square(_flat(y_true) - _flat(y_pred)), axis=-1)
 
 
-@keras.saving.register_keras_serializable(package="sdae_tf")
+@keras.saving.register_keras_serializable(package=PACKAGE)
 def summed_mse(y_true, y_pred):
     """Squared error summed over an example's components, without the Gaussian NLL's 0.5: the
     report's VAE reconstruction loss (`F.mse_loss(..., reduction="sum")`, per example)."""
