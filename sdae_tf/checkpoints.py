@@ -7,6 +7,8 @@ previous checkpoint or the new one, never a torn file. Weights files are Keras `
 (model weights, optimizer slots and the noise layers' random-stream state; no pickle).
 """
 
+import datetime
+import itertools
 import json
 import math
 import os
@@ -14,6 +16,8 @@ import pathlib
 import shutil
 
 import keras
+
+from sdae_tf import config as config_lib
 
 LATEST = "latest.json"
 # The pretrained stack a run writes after layer-wise pretraining (what `--init_from` loads).
@@ -179,3 +183,46 @@ class RunProgress:
     def clear(self):
         """After a successful run: the checkpoints are not needed any more."""
         shutil.rmtree(self.run_dir / "checkpoints", ignore_errors=True)
+
+
+def default_run_dir(model):
+    """A fresh `runs/<model>-<timestamp>[-N]`, claimed with an exclusive mkdir so runs started
+    in the same second (or concurrently) never share a directory."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = pathlib.Path("runs") / f"{model}-{stamp}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for i in itertools.count(1):
+        path = base if i == 1 else base.with_name(f"{base.name}-{i}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
+def prepare_run_dir(run_dir, config):
+    """Creates `run_dir`, or accepts an unfinished run of the same `config` there (the run then
+    resumes). Returns (path, resuming)."""
+    run_dir = pathlib.Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise NotADirectoryError(f"--run_dir {run_dir} exists and is not a directory")
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return run_dir, False
+    if (run_dir / "metrics.json").exists():
+        raise FileExistsError(f"--run_dir {run_dir} holds a finished run; choose another "
+                              "--run_dir (or leave it out for a fresh one)")
+    if not (run_dir / "config.json").exists():
+        raise FileExistsError(f"--run_dir {run_dir} is not empty and holds no config.json: not "
+                              "an sdae-train run; choose another --run_dir")
+    old = json.loads((run_dir / "config.json").read_text())
+    new = json.loads(json.dumps(config, default=str))
+    # Fields that do not change results (config.neutral_fields) may differ; a field missing
+    # from either side (added since that run was written) counts as its default.
+    differ = config_lib.differences(old, new)
+    if differ:
+        raise FileExistsError(
+            f"--run_dir {run_dir} holds an unfinished run with other flags (differs in: "
+            f"{', '.join(differ)}); rerun it with its own flags to resume it, or choose another "
+            "--run_dir")
+    return run_dir, True

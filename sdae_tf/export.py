@@ -19,6 +19,13 @@ INPUT_NAME = "images"
 OUTPUT_NAME = "embedding"
 KERAS_FILE = "encoder.keras"
 MANIFEST_FILE = "manifest.json"
+# Largest |difference| allowed between the reloaded SavedModel's embeddings and the encoder's
+# on the check sample (float32 through the same kernels: differences are rounding).
+RELOAD_TOLERANCE = 1e-4
+
+
+class ExportMismatchError(ValueError):
+    """The exported SavedModel, reloaded, does not compute what the encoder computes."""
 
 
 def check_export_target(export_dir, overwrite=False):
@@ -102,14 +109,25 @@ def _write_saved_model(encoder, path):
     tf.saved_model.save(module, str(path), signatures={"serving_default": serving_default})
 
 
-def export_encoder(encoder, export_dir, manifest, overwrite=False):
+def reload_difference(export_dir, encoder, sample):
+    """Max |reloaded SavedModel(sample) - encoder(sample)| of an export."""
+    reloaded = load_encoder(export_dir)
+    return float(np.max(np.abs(np.asarray(reloaded(sample))
+                               - np.asarray(encoder(sample, training=False)))))
+
+
+def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=None,
+                   tolerance=RELOAD_TOLERANCE):
     """Writes `encoder` to `export_dir`: a TF SavedModel (endpoints `serve` -> tensor and
     `serving_default` -> {"embedding": tensor}, any batch size, inference mode), the same
     encoder as `encoder.keras`, and `manifest.json`.
 
     Everything is written to a temporary sibling folder first and moved into place at the
     end, so an interrupted export leaves no half-written directory. An existing export is
-    replaced only with `overwrite=True`.
+    replaced only with `overwrite=True`. With `check_sample`, the staged SavedModel is reloaded
+    and run on it before anything is moved into place: a difference above `tolerance` raises
+    `ExportMismatchError` (an existing export stays as it was); the difference is recorded in
+    the manifest (`export_check`).
 
     Returns:
         The export directory as a `pathlib.Path`.
@@ -123,6 +141,16 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False):
         staged = tmp / export_dir.name
         _write_saved_model(encoder, staged)
         encoder.save(staged / KERAS_FILE)
+        if check_sample is not None:
+            diff = reload_difference(staged, encoder, check_sample)
+            if not diff <= tolerance:
+                raise ExportMismatchError(
+                    f"Export to {export_dir}: the reloaded SavedModel differs from the encoder "
+                    f"by up to {diff:.3g} on {len(check_sample)} examples (tolerance "
+                    f"{tolerance:g}); nothing was exported")
+            manifest = {**manifest, "export_check": {
+                "reload_max_abs_diff": diff, "tolerance": tolerance,
+                "examples": len(check_sample)}}
         manifest = {
             **manifest,
             "input": {

@@ -3,8 +3,6 @@ export. Every zoo family goes through `run`."""
 
 import contextlib
 import dataclasses
-import datetime
-import itertools
 import json
 import pathlib
 import tempfile
@@ -23,6 +21,8 @@ from sdae_tf.checkpoints import (
     RunProgress,
     StopOnDivergence,
     TrainingDivergedError,  # noqa: F401  (re-exported: what a diverged run raises)
+    default_run_dir,
+    prepare_run_dir,
     pretrained_weights_path,
     save_weights_atomic,
     write_json_atomic,
@@ -268,12 +268,10 @@ def export_run(cfg, stack, data, stage, metrics, extra=None):
         **(extra or {}),
     }
     path = export_lib.export_encoder(stack.encoder, cfg.export_dir, manifest,
-                                     overwrite=cfg.overwrite_export)
-    reloaded = export_lib.load_encoder(path)
-    sample = data.x_test[:256]
-    diff = np.max(np.abs(np.asarray(reloaded(sample))
-                         - np.asarray(stack.encoder(sample, training=False))))
-    return {"path": str(path), "reload_max_abs_diff": float(diff)}
+                                     overwrite=cfg.overwrite_export,
+                                     check_sample=data.x_test[:256])
+    check = export_lib.load_manifest(path)["export_check"]
+    return {"path": str(path), "reload_max_abs_diff": check["reload_max_abs_diff"]}
 
 
 def write_json(path, obj):
@@ -301,49 +299,6 @@ def load_data(cfg):
 def build_stack(cfg, input_shape):
     """The zoo model of `cfg`, with the config's hyperparameter overrides."""
     return zoo.build(cfg.model, input_shape, **config_lib.model_kwargs(cfg))
-
-
-def default_run_dir(model):
-    """A fresh `runs/<model>-<timestamp>[-N]`, claimed with an exclusive mkdir so runs started
-    in the same second (or concurrently) never share a directory."""
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = pathlib.Path("runs") / f"{model}-{stamp}"
-    base.parent.mkdir(parents=True, exist_ok=True)
-    for i in itertools.count(1):
-        path = base if i == 1 else base.with_name(f"{base.name}-{i}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-
-
-def prepare_run_dir(run_dir, config):
-    """Creates `run_dir`, or accepts an unfinished run of the same `config` there (the run then
-    resumes). Returns (path, resuming)."""
-    run_dir = pathlib.Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise NotADirectoryError(f"--run_dir {run_dir} exists and is not a directory")
-    if not run_dir.exists() or not any(run_dir.iterdir()):
-        run_dir.mkdir(parents=True, exist_ok=True)
-        return run_dir, False
-    if (run_dir / "metrics.json").exists():
-        raise FileExistsError(f"--run_dir {run_dir} holds a finished run; choose another "
-                              "--run_dir (or leave it out for a fresh one)")
-    if not (run_dir / "config.json").exists():
-        raise FileExistsError(f"--run_dir {run_dir} is not empty and holds no config.json: not "
-                              "an sdae-train run; choose another --run_dir")
-    old = json.loads((run_dir / "config.json").read_text())
-    new = json.loads(json.dumps(config, default=str))
-    # Fields that do not change results (config.neutral_fields) may differ; a field missing
-    # from either side (added since that run was written) counts as its default.
-    differ = config_lib.differences(old, new)
-    if differ:
-        raise FileExistsError(
-            f"--run_dir {run_dir} holds an unfinished run with other flags (differs in: "
-            f"{', '.join(differ)}); rerun it with its own flags to resume it, or choose another "
-            "--run_dir")
-    return run_dir, True
 
 
 def run(cfg):

@@ -153,6 +153,26 @@ def test_failed_export_leaves_nothing_behind(trained, tmp_path, monkeypatch):
     assert export_lib.load_manifest(path)["model"] == "first"
 
 
+def test_reload_check_fails_the_export_and_keeps_the_old_one(trained, digits, tmp_path,
+                                                            monkeypatch):
+    stack, _ = trained
+    path = tmp_path / "enc"
+    export_lib.export_encoder(stack.encoder, path, {"model": "first"},
+                              check_sample=digits.x_test[:32])
+    check = export_lib.load_manifest(path)["export_check"]
+    assert 0.0 <= check["reload_max_abs_diff"] <= export_lib.RELOAD_TOLERANCE
+    assert check["examples"] == 32
+    # A SavedModel that does not compute what the encoder computes is refused before it is
+    # moved into place.
+    monkeypatch.setattr(export_lib, "reload_difference", lambda *args: 0.5)
+    with pytest.raises(export_lib.ExportMismatchError, match="differs from the encoder by up "
+                       "to 0.5 on 32 examples .tolerance 0.0001.; nothing was exported"):
+        export_lib.export_encoder(stack.encoder, path, {"model": "second"}, overwrite=True,
+                                  check_sample=digits.x_test[:32])
+    assert export_lib.load_manifest(path)["model"] == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["enc"]
+
+
 def test_loader_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no SavedModel"):
         export_lib.load_encoder(tmp_path)

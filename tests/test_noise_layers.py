@@ -120,10 +120,23 @@ def test_keras_file_round_trip(make, tmp_path):
     assert loaded.layers[1].get_config() == model.layers[1].get_config()
 
 
-def test_one_step_fit_uses_noise(make):
+def _first_step_vs_clean_loss(layer):
+    """(loss `fit` logs for its one step, loss of the same weights on clean inputs)."""
+    keras.utils.set_random_seed(0)
     inputs = keras.Input((100,))
-    model = keras.Model(inputs, keras.layers.Dense(100)(make()(inputs)))
+    model = keras.Model(inputs, keras.layers.Dense(100)(layer(inputs)))
     model.compile(optimizer="adam", loss="mse")
     x = _x()
-    loss = model.fit(x, x, epochs=1, batch_size=64, verbose=0).history["loss"][0]
-    assert np.isfinite(loss)
+    clean = model.evaluate(x, x, batch_size=64, verbose=0)  # training=False: no noise
+    step = model.fit(x, x, epochs=1, batch_size=64, verbose=0).history["loss"][0]
+    return step, clean
+
+
+def test_one_step_fit_uses_noise(make):
+    # One batch, one step: the loss `fit` logs is the step's forward pass, before the update,
+    # so it equals the clean loss unless the layer corrupted the inputs in training.
+    step, clean = _first_step_vs_clean_loss(make())
+    assert np.isfinite(step) and abs(step - clean) > 1e-3 * clean
+    # The control: without corruption the two agree, so the check above can fail.
+    step, clean = _first_step_vs_clean_loss(keras.layers.Identity())
+    assert step == pytest.approx(clean, rel=1e-5)
