@@ -9,7 +9,9 @@ The runs themselves are long (Table 1's full budget is about 3.5 h on 2 cores, T
 This script trains nothing. It reads the pool (finished cells, and the epoch an unfinished one
 has reached), so it can be run at any time, and writes `benchmarks/results/report_tables.json`
 and `.md` with, per cell: the report's number, our test accuracy after the last epoch, the
-test accuracy every 10 epochs (accuracy against budget), the wall time and the status.
+test accuracy every 10 epochs (accuracy against budget), the wall time and the status, the
+mean and spread over training seeds where several ran (`sdae-experiment ... --seed=1`), and
+ours at our validation-selected protocol on the same data (`flags/table1.flags`, ...).
 
     python benchmarks/report_tables.py [--pool_dir runs/pool] [--tables table1_report,...]
 """
@@ -22,10 +24,6 @@ import pathlib
 from common import REPO, markdown_table, write_results
 
 TABLES = ("table1_report", "table2_report", "table3_report", "table4_report")
-# Ours at our own protocol (validation split, best validation epoch), from the committed
-# reproduction benchmark: run on the bilinear-built variants (before the report's
-# construction became the default).
-VALIDATION_RESULTS = "benchmarks/results/reproduce.json"
 
 
 def parse_flagfile(name, extra=()):
@@ -85,27 +83,28 @@ def _curve(history, every=10):
     return {e: round(curve[e - 1], 4) for e in picks}
 
 
-def _validation_numbers():
-    path = REPO / VALIDATION_RESULTS
-    if not path.exists():
+def _validation_numbers(item, pool_dir, extra):
+    """Ours at our own protocol (validation split, best validation epoch) on the same data:
+    the finished cells of `flags/<item>.flags` (e.g. table1.flags) in the pool."""
+    if not (REPO / "flags" / f"{item}.flags").exists():
         return {}
-    tables = json.loads(path.read_text()).get("tables", {})
-    return {(item, c["column"], c["row"]): c["test_accuracy"]
-            for item, table in tables.items() for c in table.get("cells", [])
+    record = collect(item, pool_dir, extra, validation=False)
+    return {(c["column"], c["row"]): c["test_accuracy"] for c in record["cells"]
             if c.get("test_accuracy") is not None}
 
 
-def collect(name, pool_dir, extra=()):
-    """The cells of one `*_report` experiment as they stand in `pool_dir`."""
+def collect(name, pool_dir, extra=(), validation=True):
+    """The cells of one experiment flagfile as they stand in `pool_dir` (with `validation`,
+    also ours at the validation protocol, from the flagfile named after its report item)."""
     from sdae_tf import experiments, report
 
     base, specs, item = parse_flagfile(name, extra)
-    validation = _validation_numbers()
+    validation = _validation_numbers(item, pool_dir, extra) if validation else {}
     finished, cells = {}, []
     for spec in specs:
         cell = {"column": spec.column, "row": spec.row,
                 "report": report.report_value(item, spec.column, spec.row),
-                "validation_protocol": validation.get((item, spec.column, spec.row))}
+                "validation_protocol": validation.get((spec.column, spec.row))}
         try:
             cfg = dataclasses.replace(base, **experiments._resolve(spec, finished))
         except ValueError as err:  # an @reference to a cell that has not finished yet
@@ -143,6 +142,22 @@ def collect(name, pool_dir, extra=()):
     return {"experiment": name, "report_item": item, "cells": cells}
 
 
+def collect_seeds(name, pool_dir, extra=(), seeds=(0,)):
+    """`collect` once per training seed (`--seed=N` added for N != the flagfile's), merged:
+    per cell the test accuracy of every seed, their mean and spread (max - min)."""
+    records = [collect(name, pool_dir, [*extra, *([f"--seed={s}"] if s else [])])
+               for s in seeds]
+    merged = records[0]
+    for i, cell in enumerate(merged["cells"]):
+        by_seed = {s: r["cells"][i].get("test_accuracy") for s, r in zip(seeds, records, strict=True)}
+        done = [v for v in by_seed.values() if v is not None]
+        cell["seeds"] = by_seed
+        if len(seeds) > 1 and len(done) > 1:
+            cell["mean"] = sum(done) / len(done)
+            cell["spread"] = max(done) - min(done)
+    return merged
+
+
 def _fmt(value):
     return "-" if value is None else f"{value:.4f}"
 
@@ -155,6 +170,11 @@ def table_lines(record):
     rows = []
     for c in record["cells"]:
         ours = c.get("test_accuracy")
+        seeds = "-"
+        if c.get("mean") is not None:
+            done = {s: v for s, v in c["seeds"].items() if v is not None}
+            seeds = (f"{c['mean']:.4f} (spread {c['spread']:.4f}, seeds "
+                     f"{', '.join(map(str, done))})")
         diff = "-" if ours is None or c["report"] is None else f"{ours - c['report']:+.4f}"
         curve = ", ".join(f"{e}: {a:.4f}" for e, a in (c.get("curve") or {}).items()) or "-"
         wall = "-"
@@ -163,10 +183,10 @@ def table_lines(record):
             if c.get("pretrain_seconds"):
                 wall += f" (+ {c['pretrain_seconds'] / 60:.0f} min pretraining, shared)"
         rows.append([report.row_label(c["row"]), report.column_label(item, c["column"]),
-                     _fmt(c["report"]), _fmt(ours), diff, _fmt(c.get("validation_protocol")),
-                     curve, wall, c["status"]])
-    lines += markdown_table(["dataset", "model", "report", "ours, report protocol",
-                             "difference", "ours, validation protocol (bilinear data)",
+                     _fmt(c["report"]), _fmt(ours), diff, seeds,
+                     _fmt(c.get("validation_protocol")), curve, wall, c["status"]])
+    lines += markdown_table(["dataset", "model", "report", "ours, report protocol (seed 0)",
+                             "difference", "seeds: mean", "ours, validation protocol",
                              "test accuracy by epoch", "wall", "status"], rows)
     return lines + [""]
 
@@ -178,11 +198,15 @@ def main():
     parser.add_argument("--out", default="benchmarks/results/report_tables.json")
     parser.add_argument("--extra", default="",
                         help="flags the experiments ran with, e.g. --quick")
+    parser.add_argument("--seeds", default="0,1,2",
+                        help="training seeds to gather (runs of `--seed=N` added to the "
+                             "flagfile); cells with two or more show their mean and spread")
     args = parser.parse_args()
     import os
 
     os.chdir(REPO)  # flagfiles nest with paths relative to the repository root
-    records = [collect(name, args.pool_dir, args.extra.split())
+    seeds = [int(s) for s in args.seeds.split(",")]
+    records = [collect_seeds(name, args.pool_dir, args.extra.split(), seeds)
                for name in args.tables.split(",")]
     lines = []
     for record in records:

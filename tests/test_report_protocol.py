@@ -244,3 +244,14 @@ def test_report_tables_reads_finished_and_unfinished_cells(tmp_path, monkeypatch
     assert again["cells"][3]["status"] == "pretraining (pretrain block 1: epoch 1/100)"
     lines = report_tables.table_lines(again)
     assert lines[0].startswith("### Table 2") and len(lines) == 2 + 2 + len(specs) + 1
+    # Seeds: a cell run with two seeds shows their mean and spread; one seed shows none.
+    one = report_tables.collect_seeds("table2_report", str(pool), ["--quick"], seeds=(0, 1))
+    assert one["cells"][0]["seeds"] == {0: record["runs"][0]["test_accuracy"], 1: None}
+    assert "mean" not in one["cells"][0]
+    experiments.run_experiment("table2_report", dataclasses.replace(base, seed=1), specs[:1],
+                               out_dir=tmp_path / "exp1", pool_dir=str(pool))
+    two = report_tables.collect_seeds("table2_report", str(pool), ["--quick"], seeds=(0, 1))
+    accs = list(two["cells"][0]["seeds"].values())
+    assert None not in accs and two["cells"][0]["mean"] == pytest.approx(sum(accs) / 2)
+    assert two["cells"][0]["spread"] == pytest.approx(max(accs) - min(accs))
+    assert "seeds 0, 1" in "\n".join(report_tables.table_lines(two))
