@@ -168,6 +168,9 @@ class TrainConfig:
     head_layers: int = setting(
         1, "Hidden layers of the fine-tuning head (1: the report's two-layer head; 2: its "
         "three-layer head on CUB-200).", minimum=1)
+    finetune_noise: float = setting(
+        0.0, "Gaussian noise (stddev) on the inputs while fine-tuning: a regulariser; the "
+        "exported encoder has none (0: none).", minimum=0)
     num_samples: int = setting(
         0, "Top-down Bernoulli samples per example after pretraining, written to "
         "<run_dir>/samples.png (dense stacks; 0: none).", minimum=0)

@@ -19,6 +19,8 @@ TABLES = {
             "sae": "SAE",
             "sdae": "SDAE",
             "sdae_target": "SDAE pretrained on the variant itself (ours)",
+            "sdae_ft_noise02": "SDAE, 30 fine-tuning epochs, input noise 0.2 (ours)",
+            "sdae_ft_noise04": "SDAE, 30 fine-tuning epochs, input noise 0.4 (ours)",
         },
         "values": {
             ("nopretrain", "mnist"): 0.9792, ("sae", "mnist"): 0.9807, ("sdae", "mnist"): 0.9831,

@@ -173,7 +173,8 @@ def finetune(stack, data, cfg, progress=None):
     Returns (classifier, record)."""
     start = time.perf_counter()
     model = zoo.classifier(stack.encoder, data.num_classes, units=cfg.head_units,
-                           name=f"{stack.name}_classifier", hidden_layers=cfg.head_layers)
+                           name=f"{stack.name}_classifier", hidden_layers=cfg.head_layers,
+                           input_noise=cfg.finetune_noise, seed=cfg.seed + 2000)
     done = progress.done("finetune") if progress is not None else None
     if done:
         progress.restore("finetune", model)

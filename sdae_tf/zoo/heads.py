@@ -2,6 +2,8 @@
 
 import keras
 
+from sdae_tf.layers import corrupt
+
 
 def dense_head(num_classes, units=1000, name="head", hidden_layers=1):
     """The report's fresh head: `hidden_layers` x Dense(units, ReLU) -> Dense(num_classes)
@@ -22,8 +24,12 @@ def dense_head(num_classes, units=1000, name="head", hidden_layers=1):
     )
 
 
-def classifier(encoder, num_classes, units=1000, name="classifier", hidden_layers=1):
-    """`encoder` followed by a fresh `dense_head`: a functional model from inputs to logits."""
+def classifier(encoder, num_classes, units=1000, name="classifier", hidden_layers=1,
+               input_noise=0.0, seed=None):
+    """`encoder` followed by a fresh `dense_head`: a functional model from inputs to logits.
+    `input_noise` > 0 corrupts the inputs with Gaussian noise of that stddev while training
+    (a regulariser of fine-tuning; the encoder itself, and so its export, has no noise)."""
     inputs = keras.Input(encoder.input_shape[1:], name="images")
-    logits = dense_head(num_classes, units, hidden_layers=hidden_layers)(encoder(inputs))
+    h = corrupt(inputs, "gaussian", input_noise, seed=seed, name="finetune_noise")
+    logits = dense_head(num_classes, units, hidden_layers=hidden_layers)(encoder(h))
     return keras.Model(inputs, logits, name=name)
