@@ -255,3 +255,16 @@ def test_report_tables_reads_finished_and_unfinished_cells(tmp_path, monkeypatch
     assert None not in accs and two["cells"][0]["mean"] == pytest.approx(sum(accs) / 2)
     assert two["cells"][0]["spread"] == pytest.approx(max(accs) - min(accs))
     assert "seeds 0, 1" in "\n".join(report_tables.table_lines(two))
+
+
+def test_finetune_noise_corrupts_only_while_training(digits):
+    stack = zoo.build("sdae_mnist", digits.input_shape, hidden_units=(16,))
+    model = zoo.classifier(stack.encoder, 10, units=8, input_noise=0.4, seed=0)
+    x = digits.x_test[:8]
+    np.testing.assert_array_equal(model(x, training=False), model(x, training=False))
+    assert not np.allclose(model(x, training=True), model(x, training=False), atol=1e-3)
+    plain = zoo.classifier(stack.encoder, 10, units=8)
+    assert not any("noise" in layer.name for layer in plain.layers)
+    assert any("noise" in layer.name for layer in model.layers)
+    cfg = training.TrainConfig(finetune_noise=0.2)
+    assert experiments.pretraining_config(cfg).finetune_noise == 0.0  # shared pretraining
