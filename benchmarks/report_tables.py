@@ -23,7 +23,7 @@ import pathlib
 
 from common import REPO, markdown_table, write_results
 
-TABLES = ("table1_report", "table2_report", "table3_report", "table4_report")
+TABLES = ("table1_report", "table1_ours", "table2_report", "table3_report", "table4_report")
 
 
 def parse_flagfile(name, extra=()):
