@@ -191,7 +191,7 @@ class TrainConfig:
                                      runner=True, neutral=True)
     overwrite_export: bool = setting(False, "Replace an existing export.", runner=True,
                                      neutral=True)
-    quick: bool = setting(False, "Smoke-run shrink: 1024 training / 512 eval examples, 1 "
+    quick: bool = setting(False, "Smoke-run shrink: 512 training / 256 eval examples, 1 "
                           "epoch per stage.", runner=True)
     verbose: str = setting("auto", "Keras progress: 1 bar, 2 one line per epoch, 0 silent.",
                            choices=VERBOSITY, runner=True, neutral=True)

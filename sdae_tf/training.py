@@ -32,8 +32,8 @@ from sdae_tf.data import load_dataset, make_pipeline, steps_per_epoch
 from sdae_tf.optimizers import FusedAdam
 
 # What `quick=True` shrinks a run to: smoke tests of every flagfile use it.
-QUICK_TRAIN_EXAMPLES = 1024
-QUICK_EVAL_EXAMPLES = 512
+QUICK_TRAIN_EXAMPLES = 512
+QUICK_EVAL_EXAMPLES = 256
 QUICK_EPOCHS = 1
 # The linear probe written into an export's manifest: fitted on the first PROBE_TRAIN training
 # examples, scored on the first PROBE_TEST test examples; its floor is the score less the margin.
