@@ -579,6 +579,73 @@ def section_zoo(args):
     return {"zoo": rows}, lines
 
 
+def conv_layer_flops(model):
+    """Per Conv2D layer of a Keras model: (name, forward FLOPs per example, training FLOPs per
+    example). Forward 2 * H_out * W_out * C_out * k_h * k_w * C_in; training adds the weight
+    gradient (as many) and the input gradient (as many), except for a first layer on the data
+    (nothing needs the gradient of the images)."""
+    rows, first = [], True
+    for layer in _conv_layers(model):
+        _, h, w, c_out = layer.output.shape
+        k_h, k_w, c_in, _ = layer.kernel.shape
+        forward = 2.0 * h * w * c_out * k_h * k_w * c_in
+        rows.append((layer.name, forward, forward * (2 if first else 3)))
+        first = False
+    return rows
+
+
+def _conv_layers(model):
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _conv_layers(layer)
+        elif isinstance(layer, keras.layers.Conv2D):
+            yield layer
+
+
+def section_conv(args):
+    """The MNIST CAE / CDAE pretraining step against the matmul roof: FLOPs counted per conv
+    layer, images/s through the loop's compile (FusedAdam, steps per call), GFLOP/s and % of
+    the roof (issue 13: the conv budget bounds Table 4)."""
+    import keras
+
+    from sdae_tf import training, zoo
+
+    _, roof = matmul_roof(reps=3)
+    n = args.examples
+    x, _ = mnist_subset(n)
+    rows, layer_rows = [], []
+    for name in ("cae_mnist", "cdae_mnist"):
+        keras.utils.set_random_seed(0)
+        stack = zoo.build(name, (28, 28, 1), seed=0)
+        model = stack.pretrain_model(0)
+        flops = conv_layer_flops(stack.autoencoder())
+        train_flops = sum(f for _, _, f in flops)
+        if not layer_rows:
+            layer_rows = [[ly, f"{fwd / 1e6:.2f}", f"{tr / 1e6:.2f}",
+                           f"{100 * tr / train_flops:.0f} %"] for ly, fwd, tr in flops]
+        model.compile(training.make_optimizer(1e-3, "constant", 0), stack.block_loss(0),
+                      steps_per_execution=execution(n))
+        t = _epoch_time(model, x, None, 128, args.epochs)
+        gflops = n * train_flops / t / 1e9
+        rows.append({"model": name, "images_per_s": n / t,
+                     "train_mflops_per_image": train_flops / 1e6, "gflops": gflops,
+                     "roof_share": gflops / roof})
+    lines = markdown_table(["conv layer (CAE)", "forward MFLOP / image", "training MFLOP / image",
+                            "share"], layer_rows)
+    lines += [""] + markdown_table(
+        ["model (pretraining, batch 128)", "images/s", "training MFLOP / image", "GFLOP/s",
+         "% of roof"],
+        [[r["model"], f"{r['images_per_s']:.0f}", f"{r['train_mflops_per_image']:.1f}",
+          f"{r['gflops']:.1f}", f"{100 * r['roof_share']:.0f} %"] for r in rows])
+    lines.append(f"\nRoof: {roof:.1f} GFLOP/s (matmul, best of TensorFlow and numpy).")
+    return {"conv": rows, "roof_gflops": roof,
+            "layers": [{"layer": ly, "forward_flops": f, "train_flops": t}
+                       for ly, f, t in conv_layer_flops(zoo.build("cae_mnist", (28, 28, 1))
+                                                        .autoencoder())]}, lines
+
+
 def section_distribute(args):
     """`--strategy=mirrored` over two logical CPU devices (one CPU split in two) vs one device:
     samples/s of the SDAE block at global batch 128 and 256. Both replicas share this
@@ -662,7 +729,7 @@ SECTIONS = {"roof": section_roof, "dense": section_dense, "optimizer": section_o
             "learned": section_learned, "pipeline": section_pipeline,
             "threads": section_threads, "profile": section_profile,
             "serving": section_serving, "zoo": section_zoo, "distribute": section_distribute,
-            "peer": section_peer, "probe": section_probe}
+            "peer": section_peer, "probe": section_probe, "conv": section_conv}
 
 
 def main():

@@ -149,7 +149,8 @@ def collect_seeds(name, pool_dir, extra=(), seeds=(0,)):
                for s in seeds]
     merged = records[0]
     for i, cell in enumerate(merged["cells"]):
-        by_seed = {s: r["cells"][i].get("test_accuracy") for s, r in zip(seeds, records, strict=True)}
+        by_seed = {s: r["cells"][i].get("test_accuracy")
+                   for s, r in zip(seeds, records, strict=True)}
         done = [v for v in by_seed.values() if v is not None]
         cell["seeds"] = by_seed
         if len(seeds) > 1 and len(done) > 1:
