@@ -158,7 +158,7 @@ def execution(n, batch=128):
     """Steps per compiled call that the training loop uses for `n` examples at `batch`."""
     from sdae_tf import training
 
-    return training.execution_steps(n, training.TrainConfig(batch_size=batch))
+    return training.execution_steps(n, training.Stage(epochs=1, batch_size=batch))
 
 
 def sdae_block(optimizer=None, jit=False, name="sdae_mnist", steps_per_execution=1, **kwargs):
@@ -260,11 +260,10 @@ def section_dense(args):
                      "matmul_only_fraction_of_roof": matmul[batch] / roof})
 
     # Our loop vs plain Keras on the same network and data (batch 128, the default).
-    cfg = training.TrainConfig(batch_size=128, verbose=0)
-
     def loop_fit(model):  # `fit(epochs, callbacks)` through our loop's `fit_stage`
         def fit(epochs, callbacks):
-            training.fit_stage(model, x, None, None, epochs, cfg, "bench", seed=0,
+            settings = training.Stage(epochs=epochs, batch_size=128, verbose=0)
+            training.fit_stage(model, x, None, None, settings, "bench", seed=0,
                                callbacks=callbacks)
         return fit
 

@@ -62,7 +62,42 @@ def make_optimizer(learning_rate, schedule, total_steps, weight_decay=0.0):
     return FusedAdam(learning_rate, l2_weight_decay=weight_decay)
 
 
-def execution_steps(num_examples, cfg):
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """What one training stage (a block's pretraining, or fine-tuning) takes from a run's
+    configuration, and nothing else. `Stage.pretraining(cfg)` / `Stage.finetuning(cfg)` build
+    them; the stage functions below take a `Stage` and explicit arguments, never the whole
+    `TrainConfig`."""
+
+    epochs: int
+    learning_rate: float = 1e-3
+    lr_schedule: str = "cosine"
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    seed: int = 0
+    jit_compile: bool = False
+    steps_per_execution: int = 32
+    strategy: str = "none"
+    verbose: str | int = "auto"
+    protocol: str = "validation"
+
+    @classmethod
+    def _from(cls, cfg, epochs, learning_rate):
+        return cls(epochs=epochs, learning_rate=learning_rate, lr_schedule=cfg.lr_schedule,
+                   weight_decay=cfg.weight_decay, batch_size=cfg.batch_size, seed=cfg.seed,
+                   jit_compile=cfg.jit_compile, steps_per_execution=cfg.steps_per_execution,
+                   strategy=cfg.strategy, verbose=cfg.keras_verbose, protocol=cfg.protocol)
+
+    @classmethod
+    def pretraining(cls, cfg):
+        return cls._from(cfg, cfg.pretrain_epochs, cfg.pretrain_learning_rate)
+
+    @classmethod
+    def finetuning(cls, cfg):
+        return cls._from(cfg, cfg.finetune_epochs, cfg.learning_rate)
+
+
+def execution_steps(num_examples, stage):
     """Training steps per compiled call (Keras' `steps_per_execution`): the largest divisor of
     an epoch's steps up to `cfg.steps_per_execution`. Keras runs whole executions and the
     pipeline is one stream over all epochs, so a divisor keeps every epoch exactly its steps
@@ -71,10 +106,10 @@ def execution_steps(num_examples, cfg):
     (`benchmarks/perf.py dense`). Under a `--strategy` other than none, one step per call:
     Keras 3.15's multi-step loop fails there ("You must feed a value for placeholder tensor"
     inside its while loop, seen with MirroredStrategy)."""
-    if cfg.strategy != "none":
+    if stage.strategy != "none":
         return 1
-    steps = steps_per_epoch(num_examples, cfg.batch_size)
-    return max(d for d in range(1, min(cfg.steps_per_execution, steps) + 1) if steps % d == 0)
+    steps = steps_per_epoch(num_examples, stage.batch_size)
+    return max(d for d in range(1, min(stage.steps_per_execution, steps) + 1) if steps % d == 0)
 
 
 def _callbacks(run_dir, stage):
@@ -93,12 +128,14 @@ def _logs_to_history(logs, protocol="validation"):
     return {rename(k): [epoch.get(k) for epoch in logs] for k in keys}
 
 
-def fit_stage(model, x, y, val_ds, epochs, cfg, stage, seed, progress=None, callbacks=(),
+def fit_stage(model, x, y, val_ds, settings, stage, seed, progress=None, callbacks=(),
               monitor=None):
-    """One `fit` of the loop: seeded epoch-indexed shuffling, the divergence guard, and, with a
-    `RunProgress`, a checkpoint after every epoch that a restarted run resumes from (same data
-    order, noise and optimizer state as if never stopped). Returns (per-epoch logs of every
-    epoch so far, the `EpochCheckpoint`)."""
+    """One `fit` of the loop over `settings.epochs` (a `Stage`): seeded epoch-indexed
+    shuffling, the divergence guard, and, with a `RunProgress`, a checkpoint after every epoch
+    that a restarted run resumes from (same data order, noise and optimizer state as if never
+    stopped). `stage` names it. Returns (per-epoch logs of every epoch so far, the
+    `EpochCheckpoint`)."""
+    epochs = settings.epochs
     with contextlib.ExitStack() as stack:
         ckpt_dir = (progress.ckpt_dir(stage) if progress is not None else
                     pathlib.Path(stack.enter_context(tempfile.TemporaryDirectory())))
@@ -106,23 +143,24 @@ def fit_stage(model, x, y, val_ds, epochs, cfg, stage, seed, progress=None, call
         initial = min(ckpt.resume_epoch(), epochs)
         if initial:
             print(f"Resuming {stage} after epoch {initial}/{epochs}", flush=True)
-        train_ds = make_pipeline(x, y, batch_size=cfg.batch_size, shuffle=True, seed=seed,
+        train_ds = make_pipeline(x, y, batch_size=settings.batch_size, shuffle=True, seed=seed,
                                  initial_epoch=initial)
         guard = StopOnDivergence(stage, progress.run_dir / "checkpoints"
                                  if progress is not None else None)
         board = _callbacks(progress.run_dir if progress is not None else None, stage)
         cbs = [guard, ckpt, *board, *callbacks]
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial,
-                  steps_per_epoch=steps_per_epoch(len(x), cfg.batch_size), shuffle=False,
-                  verbose=cfg.keras_verbose, callbacks=cbs)
+                  steps_per_epoch=steps_per_epoch(len(x), settings.batch_size), shuffle=False,
+                  verbose=settings.verbose, callbacks=cbs)
         if monitor is not None and ckpt.best_weights.exists():
             model.load_weights(ckpt.best_weights)
         return ckpt.history(), ckpt
 
 
-def pretrain_layerwise(stack, data, cfg, last_block_callbacks=(), progress=None):
+def pretrain_layerwise(stack, data, settings, last_block_callbacks=(), progress=None):
     """Greedy layer-wise pretraining: block k is a (denoising) autoencoder trained on the clean
-    codes of blocks < k, computed once, with its own optimizer. Returns one record per block.
+    codes of blocks < k, computed once, with its own optimizer, as `settings` (a `Stage`)
+    says; block k shuffles and draws with seed `settings.seed + k`. Returns one record per block.
 
     `last_block_callbacks` join the last block's `fit` (the tuner scores trials there). With a
     `RunProgress`, completed blocks are restored instead of retrained and an interrupted block
@@ -146,19 +184,19 @@ def pretrain_layerwise(stack, data, cfg, last_block_callbacks=(), progress=None)
             x_train = features.predict(data.x_train, batch_size=1024, verbose=0)
             x_val = features.predict(data.x_val, batch_size=1024, verbose=0)
         val_ds = make_pipeline(x_val, batch_size=1024)
-        steps = steps_per_epoch(len(x_train), cfg.batch_size) * cfg.pretrain_epochs
+        steps = steps_per_epoch(len(x_train), settings.batch_size) * settings.epochs
         model.compile(
-            optimizer=make_optimizer(cfg.pretrain_learning_rate, cfg.lr_schedule, steps,
-                                     cfg.weight_decay),
-            loss=stack.block_loss(k), jit_compile=cfg.jit_compile,
-            steps_per_execution=execution_steps(len(x_train), cfg),
+            optimizer=make_optimizer(settings.learning_rate, settings.lr_schedule, steps,
+                                     settings.weight_decay),
+            loss=stack.block_loss(k), jit_compile=settings.jit_compile,
+            steps_per_execution=execution_steps(len(x_train), settings),
         )
         print(f"Pretraining block {k + 1}/{stack.num_blocks}: {stack.block_summary(k)}",
               flush=True)
         extra = list(last_block_callbacks) if k == stack.num_blocks - 1 else []
-        logs, _ = fit_stage(model, x_train, None, val_ds, cfg.pretrain_epochs, cfg, stage,
-                            seed=cfg.seed + k, progress=progress, callbacks=extra)
-        record = {"block": k + 1, "history": _logs_to_history(logs, cfg.protocol),
+        logs, _ = fit_stage(model, x_train, None, val_ds, settings, stage,
+                            seed=settings.seed + k, progress=progress, callbacks=extra)
+        record = {"block": k + 1, "history": _logs_to_history(logs, settings.protocol),
                   "seconds": round(time.perf_counter() - start, 2)}
         if progress is not None:
             progress.complete(stage, model, record)
@@ -166,35 +204,38 @@ def pretrain_layerwise(stack, data, cfg, last_block_callbacks=(), progress=None)
     return records
 
 
-def finetune(stack, data, cfg, progress=None):
-    """Supervised fine-tuning of encoder + a fresh dense head, jointly. Under the validation
-    protocol the weights of the epoch with the best validation accuracy are kept; under the
-    report protocol those of the last epoch (the held-out data is the test set, logged only).
-    Returns (classifier, record)."""
+def finetune(stack, data, settings, head_units=1000, head_layers=1, input_noise=0.0,
+             progress=None):
+    """Supervised fine-tuning of encoder + a fresh dense head (`head_layers` x `head_units`
+    ReLU), jointly, as `settings` (a `Stage`) says; `input_noise` > 0 corrupts the inputs with
+    Gaussian noise while training. Under the validation protocol the weights of the epoch with
+    the best validation accuracy are kept; under the report protocol those of the last epoch
+    (the held-out data is the test set, logged only). Returns (classifier, record)."""
     start = time.perf_counter()
-    model = zoo.classifier(stack.encoder, data.num_classes, units=cfg.head_units,
-                           name=f"{stack.name}_classifier", hidden_layers=cfg.head_layers,
-                           input_noise=cfg.finetune_noise, seed=cfg.seed + 2000)
+    model = zoo.classifier(stack.encoder, data.num_classes, units=head_units,
+                           name=f"{stack.name}_classifier", hidden_layers=head_layers,
+                           input_noise=input_noise, seed=settings.seed + 2000)
     done = progress.done("finetune") if progress is not None else None
     if done:
         progress.restore("finetune", model)
         print(f"Fine-tuning restored from {progress.run_dir}", flush=True)
         return model, done
     val_ds = make_pipeline(data.x_val, data.y_val, batch_size=1024)
-    steps = steps_per_epoch(len(data.x_train), cfg.batch_size) * cfg.finetune_epochs
+    steps = steps_per_epoch(len(data.x_train), settings.batch_size) * settings.epochs
     model.compile(
-        optimizer=make_optimizer(cfg.learning_rate, cfg.lr_schedule, steps, cfg.weight_decay),
+        optimizer=make_optimizer(settings.learning_rate, settings.lr_schedule, steps,
+                                 settings.weight_decay),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"], jit_compile=cfg.jit_compile,
-        steps_per_execution=execution_steps(len(data.x_train), cfg),
+        metrics=["accuracy"], jit_compile=settings.jit_compile,
+        steps_per_execution=execution_steps(len(data.x_train), settings),
     )
-    print(f"Fine-tuning encoder + head ({cfg.head_layers} x {cfg.head_units} ReLU -> "
+    print(f"Fine-tuning encoder + head ({head_layers} x {head_units} ReLU -> "
           f"{data.num_classes})", flush=True)
-    report = cfg.protocol == "report"
-    logs, ckpt = fit_stage(model, data.x_train, data.y_train, val_ds, cfg.finetune_epochs, cfg,
-                           "finetune", seed=cfg.seed + 1000, progress=progress,
+    report = settings.protocol == "report"
+    logs, ckpt = fit_stage(model, data.x_train, data.y_train, val_ds, settings, "finetune",
+                           seed=settings.seed + 1000, progress=progress,
                            monitor=None if report else "val_accuracy")
-    history = _logs_to_history(logs, cfg.protocol)
+    history = _logs_to_history(logs, settings.protocol)
     record = {"history": history, "seconds": round(time.perf_counter() - start, 2)}
     if report:
         record["final_epoch"] = len(logs)
@@ -388,7 +429,8 @@ def _train(cfg, data, pretrain_data, run_dir, progress):
         metrics["pretrain"] = record.get("blocks", [])
     elif entry.layerwise_pretraining and cfg.pretrain_epochs > 0:
         metrics["pretrain_dataset"] = pretrain_data.name
-        metrics["pretrain"] = pretrain_layerwise(stack, pretrain_data, cfg, progress=progress)
+        metrics["pretrain"] = pretrain_layerwise(stack, pretrain_data, Stage.pretraining(cfg),
+                                                 progress=progress)
         save_weights_atomic(stack.autoencoder(), run_dir / PRETRAINED_WEIGHTS)
     sigma = mean_learned_sigma(metrics.get("pretrain", []))
     if sigma is not None:
@@ -402,7 +444,9 @@ def _train(cfg, data, pretrain_data, run_dir, progress):
         if "samples" in metrics["figures"]:
             metrics["samples"] = metrics["figures"]["samples"]
     if cfg.finetune_epochs > 0:
-        classifier, metrics["finetune"] = finetune(stack, data, cfg, progress=progress)
+        classifier, metrics["finetune"] = finetune(
+            stack, data, Stage.finetuning(cfg), head_units=cfg.head_units,
+            head_layers=cfg.head_layers, input_noise=cfg.finetune_noise, progress=progress)
         test_ds = make_pipeline(data.x_test, data.y_test, batch_size=1024)
         test_loss, test_acc = classifier.evaluate(test_ds, verbose=0)
         metrics.update(test_loss=float(test_loss), test_accuracy=float(test_acc),

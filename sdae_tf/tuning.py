@@ -155,7 +155,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
         if "verbose" in kwargs:
             cfg = dataclasses.replace(cfg, verbose=kwargs["verbose"])
         scorer = TrialScorer(model.sdae_stack, self.data, callbacks or [], self.probe_examples)
-        training.pretrain_layerwise(model.sdae_stack, self.data, cfg,
+        training.pretrain_layerwise(model.sdae_stack, self.data, training.Stage.pretraining(cfg),
                                     last_block_callbacks=[scorer])
         return scorer.scores_at(scorer.best_epoch(self.objective))
 

@@ -167,10 +167,12 @@ def test_mosaic_layout():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, digits):
     stack = zoo.build("sdae_mnist", digits.input_shape, hidden_units=(32, 2), seed=0)
-    training.pretrain_layerwise(stack, digits, dataclasses.replace(BASE, pretrain_epochs=2))
+    training.pretrain_layerwise(
+        stack, digits, training.Stage.pretraining(dataclasses.replace(BASE, pretrain_epochs=2)))
     vae = zoo.build("vae_mnist", digits.input_shape, hidden_units=(32,), latent_units=(4,),
                     seed=0)
-    training.pretrain_layerwise(vae, digits, dataclasses.replace(BASE, pretrain_epochs=2))
+    training.pretrain_layerwise(
+        vae, digits, training.Stage.pretraining(dataclasses.replace(BASE, pretrain_epochs=2)))
     return stack, vae, tmp_path_factory.mktemp("figs")
 
 

@@ -39,10 +39,10 @@ def test_every_zoo_model_trains_and_exports(name, tmp_path):
     cfg = training.TrainConfig(model=name, pretrain_epochs=1, finetune_epochs=1, batch_size=8,
                                head_units=16, verbose=0)
     if entry.layerwise_pretraining:
-        records = training.pretrain_layerwise(stack, data, cfg)
+        records = training.pretrain_layerwise(stack, data, training.Stage.pretraining(cfg))
         assert len(records) == stack.num_blocks
         assert all(np.isfinite(r["history"]["loss"][0]) for r in records)
-    _, record = training.finetune(stack, data, cfg)
+    _, record = training.finetune(stack, data, training.Stage.finetuning(cfg), head_units=16)
     assert np.isfinite(record["history"]["loss"][0])
     path = export_lib.export_encoder(stack.encoder, tmp_path / name, {"model": name})
     x = data.x_test[:3]

@@ -70,14 +70,14 @@ def test_same_seed_same_numbers(tmp_path):
 def test_steps_per_execution_changes_speed_not_numbers(tmp_path, digits):
     # Several steps per compiled call (the default) train exactly what one step per call does:
     # same batches per epoch, same noise, same updates.
-    default = training.TrainConfig()
+    default = training.Stage.pretraining(training.TrainConfig())
     assert training.execution_steps(50000, default) == 23  # MNIST: 391 steps of 128 = 17 x 23
     assert training.execution_steps(10000, default) == 1  # 79 steps: prime, one per call
     assert training.execution_steps(
         50000, dataclasses.replace(default, steps_per_execution=1)) == 1
     assert training.execution_steps(50000, dataclasses.replace(default, strategy="mirrored")) == 1
     cfg = dataclasses.replace(TINY, pretrain_epochs=2, finetune_epochs=2, hidden_units=(32, 16))
-    assert training.execution_steps(len(digits.x_train), cfg) > 1
+    assert training.execution_steps(len(digits.x_train), training.Stage.finetuning(cfg)) > 1
     many = training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "many")))
     one = training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "one"),
                                            steps_per_execution=1))
