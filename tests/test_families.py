@@ -15,6 +15,8 @@ from sdae_tf.layers import LearnedGaussianNoise
 from sdae_tf.zoo import REGISTRY, ConvAutoencoder, LearnedSigmaStack, VariationalStack
 from sdae_tf.zoo.losses import summed_binary_crossentropy
 
+from .layer_round_trip import assert_config_round_trip, assert_keras_file_round_trip
+
 SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3), "cub200": (128, 128, 3)}
 
 
@@ -200,13 +202,11 @@ def test_learned_noise_layer_bounds_and_serialization(tmp_path):
     assert abs(np.asarray(noisy).std() - float(np.mean(s))) < 0.02
     per = LearnedGaussianNoise(floor=0.1, per_component=True)
     assert np.asarray(per.sigma(x)).shape == (32, 20)
-    config = layer.get_config()
-    assert LearnedGaussianNoise.from_config(config).get_config() == config
+    assert_config_round_trip(layer)
     inputs = keras.Input((20,))
     model = keras.Model(inputs, keras.layers.Dense(3)(layer(inputs)))
-    model.save(tmp_path / "m.keras")
-    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
-    np.testing.assert_allclose(loaded(x), model(x), atol=1e-5)
+    loaded = assert_keras_file_round_trip(model, x, tmp_path / "m.keras", LearnedGaussianNoise,
+                                          atol=1e-5)
     np.testing.assert_allclose(loaded.layers[1].sigma(x), sigma, atol=1e-6)
     with pytest.raises(ValueError, match="floor=1.0"):
         LearnedGaussianNoise(floor=1.0)

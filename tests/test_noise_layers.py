@@ -6,6 +6,8 @@ import pytest
 
 from sdae_tf.layers import GaussianNoise, SaltAndPepperNoise, ZeroMaskingNoise, make_noise
 
+from .layer_round_trip import assert_config_round_trip, assert_keras_file_round_trip
+
 LAYERS = {
     "gaussian": lambda seed=1: GaussianNoise(0.4, seed=seed),
     "salt_and_pepper": lambda seed=1: SaltAndPepperNoise(0.25, min_value=-1.0, max_value=2.0,
@@ -100,24 +102,14 @@ def test_make_noise():
 
 
 def test_config_round_trip(make):
-    layer = make()
-    config = layer.get_config()
-    clone = type(layer).from_config(config)
-    assert clone.get_config() == config
-    # The generic Keras path, through the registered name, gives the same class.
-    restored = keras.layers.deserialize(keras.layers.serialize(layer))
-    assert type(restored) is type(layer) and restored.get_config() == config
+    assert_config_round_trip(make())
 
 
 def test_keras_file_round_trip(make, tmp_path):
+    layer = make()
     inputs = keras.Input((100,))
-    model = keras.Model(inputs, keras.layers.Dense(8)(make()(inputs)))
-    path = tmp_path / "model.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    x = _x()
-    np.testing.assert_allclose(loaded(x, training=False), model(x, training=False), atol=1e-6)
-    assert loaded.layers[1].get_config() == model.layers[1].get_config()
+    model = keras.Model(inputs, keras.layers.Dense(8)(layer(inputs)))
+    assert_keras_file_round_trip(model, _x(), tmp_path / "model.keras", type(layer))
 
 
 def _first_step_vs_clean_loss(layer):

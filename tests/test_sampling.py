@@ -6,6 +6,8 @@ import pytest
 
 from sdae_tf.layers import Sampling
 
+from .layer_round_trip import assert_config_round_trip, assert_keras_file_round_trip
+
 
 def _inputs(n=2000, d=4):
     mu = np.tile(np.array([[0.0, 1.0, -2.0, 0.5]], "float32")[:, :d], (n, 1))
@@ -68,13 +70,9 @@ def test_bad_arguments(kwargs, match):
 
 def test_config_and_keras_file_round_trip(tmp_path):
     layer = Sampling(kl_weight=0.25, deterministic=True, seed=7)
-    config = layer.get_config()
-    assert Sampling.from_config(config).get_config() == config
+    assert_config_round_trip(layer)
     inputs = keras.Input((5,))
     z = layer([keras.layers.Dense(3)(inputs), keras.layers.Dense(3)(inputs)])
     model = keras.Model(inputs, z)
-    model.save(tmp_path / "m.keras")
-    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     x = np.random.default_rng(1).normal(size=(9, 5)).astype("float32")
-    np.testing.assert_allclose(loaded(x), model(x), atol=1e-6)
-    assert [ly for ly in loaded.layers if isinstance(ly, Sampling)][0].get_config() == config
+    assert_keras_file_round_trip(model, x, tmp_path / "m.keras", Sampling)
