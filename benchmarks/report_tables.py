@@ -111,10 +111,9 @@ def collect(name, pool_dir, extra=(), validation=True):
             cells.append({**cell, "status": f"waiting ({err})"})
             continue
         pretrain_dir, pretrain = None, {}
-        if experiments._shares_pretraining(cfg):
-            pre_cfg = experiments.pretraining_config(cfg)
-            pretrain_dir = experiments.pool_dir_for(pre_cfg, pool_dir)
-            cfg = dataclasses.replace(cfg, init_from=str(pretrain_dir))
+        cfg, pre_cfg = experiments.with_shared_pretraining(cfg, pool_dir)
+        if pre_cfg is not None:
+            pretrain_dir = pathlib.Path(cfg.init_from)
             pre_metrics = pretrain_dir / "metrics.json"
             if pre_metrics.exists():
                 pretrain = json.loads(pre_metrics.read_text())

@@ -141,6 +141,16 @@ def _shares_pretraining(cfg):
             and cfg.init_from is None)
 
 
+def with_shared_pretraining(cfg, pool_dir):
+    """(`cfg` starting from its shared pretraining run in `pool_dir`, that run's config), or
+    (`cfg`, None) when the cell pretrains nothing to share. Where the experiment runner puts a
+    cell's runs, and where `benchmarks/report_tables.py` looks for them."""
+    if not _shares_pretraining(cfg):
+        return cfg, None
+    pre = pretraining_config(cfg)
+    return dataclasses.replace(cfg, init_from=str(pool_dir_for(pre, pool_dir))), pre
+
+
 def _cell_record(spec, metrics, pretrain_dir):
     return {
         "column": spec.column,
@@ -210,11 +220,8 @@ def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", re
         cfg = dataclasses.replace(base_cfg, **_resolve(spec, finished))
         training.check_config(cfg)
         print(f"[{name} {i + 1}/{len(specs)}] {spec.name}", flush=True)
-        pretrain_dir = None
-        if _shares_pretraining(cfg):
-            pre = ensure_run(pretraining_config(cfg), pool_dir)
-            pretrain_dir = pre["run_dir"]
-            cfg = dataclasses.replace(cfg, init_from=pretrain_dir)
+        cfg, pre = with_shared_pretraining(cfg, pool_dir)
+        pretrain_dir = ensure_run(pre, pool_dir)["run_dir"] if pre is not None else None
         metrics = ensure_run(cfg, pool_dir)
         finished[spec.name] = metrics
         runs.append(_cell_record(spec, metrics, pretrain_dir))

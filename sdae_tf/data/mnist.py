@@ -200,8 +200,8 @@ def load_mnist(variant="mnist", data_dir=None, validation_size=10000, seed=0, ca
     Args:
         variant: "mnist", "rot", "bg_rand" or "bg_rand_rot".
         data_dir: folder with the four IDX files (gzip or not); default: the vendored copy.
-        validation_size: examples carved off the 60k training set for validation; 0 keeps all
-            60k for training (the report's protocol) and the validation split is empty.
+        validation_size: examples carved off the 60k training set for validation (the
+            report's protocol puts them back: `Splits.without_validation`).
         seed: seeds both the variant's construction and the validation split.
         cache_dir: where built variants are cached.
         construction: "report" (spline rotation, per-image min-max scaling of the variants) or
@@ -210,11 +210,7 @@ def load_mnist(variant="mnist", data_dir=None, validation_size=10000, seed=0, ca
     """
     x_train, y_train, x_test, y_test = load_variant_arrays(variant, data_dir, seed, cache_dir,
                                                            construction)
-    if validation_size == 0:
-        x_val, y_val = x_train[:0], y_train[:0]
-    else:
-        x_train, y_train, x_val, y_val = split_validation(x_train, y_train, validation_size,
-                                                          seed)
+    x_train, y_train, x_val, y_val = split_validation(x_train, y_train, validation_size, seed)
 
     def scale(x):
         if construction == "report" and variant != "mnist":
