@@ -16,6 +16,14 @@ def feature_extractor(name_or_path, trainable=False, check_range=True, name=None
                                         check_range=check_range, name=name)
 
 
+def denoiser(name_or_path, check_range=True, name=None):
+    """An export's whole autoencoder (shipped name or path) as a frozen Keras layer, images ->
+    reconstruction; see `sdae_tf.pretrained.denoiser`."""
+    from sdae_tf import pretrained
+
+    return pretrained.denoiser(name_or_path, check_range=check_range, name=name)
+
+
 def list_models(root=None):
     """Manifests of the shipped exported encoders by name; see `sdae_tf.pretrained`."""
     from sdae_tf import pretrained

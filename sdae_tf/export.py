@@ -1,4 +1,8 @@
-"""Encoder export (SavedModel + `.keras` + manifest, written atomically) and reuse as a layer."""
+"""Encoder export (SavedModel + `.keras` + manifest, written atomically) and reuse as a layer.
+
+An export may also carry the whole autoencoder as the SavedModel's `reconstruct` endpoint
+(images in, reconstruction out): the denoiser of `sdae_tf.denoiser`. Every file but the manifest
+has its SHA-256 in the manifest (`files_sha256`), and the loaders check the files they read."""
 
 import hashlib
 import json
@@ -15,6 +19,7 @@ import tensorflow as tf
 from sdae_tf import package
 
 SERVING_ENDPOINT = "serve"
+RECONSTRUCT_ENDPOINT = "reconstruct"
 INPUT_NAME = "images"
 OUTPUT_NAME = "embedding"
 KERAS_FILE = "encoder.keras"
@@ -57,6 +62,13 @@ def weight_files(export_dir):
     return [f for f in files if f.is_file()]
 
 
+def export_files(export_dir):
+    """Every file of an export but its manifest, relative paths (posix)."""
+    export_dir = pathlib.Path(export_dir)
+    return sorted(f.relative_to(export_dir).as_posix() for f in export_dir.rglob("*")
+                  if f.is_file() and f.name != MANIFEST_FILE)
+
+
 def _sha256(path):
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -66,35 +78,68 @@ def _sha256(path):
 
 
 def weight_checksums(export_dir):
-    """{relative path: sha256} of `weight_files(export_dir)`."""
+    """{relative path: sha256} of every file of the export but the manifest."""
     export_dir = pathlib.Path(export_dir)
-    return {f.relative_to(export_dir).as_posix(): _sha256(f) for f in weight_files(export_dir)}
+    return {name: _sha256(export_dir / name) for name in export_files(export_dir)}
 
 
-def verify_checksums(export_dir):
-    """Raises ValueError naming the file whose checksum differs from the manifest's."""
-    expected = load_manifest(export_dir).get("weights_sha256")
+def recorded_checksums(manifest):
+    """The manifest's {relative path: sha256}: `files_sha256` (every file), or the
+    `weights_sha256` of exports written before it (weight files only)."""
+    return manifest.get("files_sha256") or manifest.get("weights_sha256") or {}
+
+
+def verify_checksums(export_dir, files=None):
+    """Checks files of an export against the SHA-256 its manifest records: `files` (relative
+    paths; default every file the manifest records, plus every file present). A file whose
+    checksum differs, or that the manifest records but is missing, raises ValueError naming it;
+    so does a manifest that records none. Files an older manifest did not record (it recorded
+    weights only) are not checked. Returns {file: sha256} of the checked files."""
+    export_dir = pathlib.Path(export_dir)
+    expected = recorded_checksums(load_manifest(export_dir))
     if not expected:
-        raise ValueError(f"{export_dir}: manifest.json records no weights_sha256")
-    actual = weight_checksums(export_dir)
-    for name in sorted(set(expected) | set(actual)):
-        if expected.get(name) != actual.get(name):
+        raise ValueError(f"{export_dir}: manifest.json records no checksums (files_sha256)")
+    names = sorted(set(expected) | set(export_files(export_dir))) if files is None else files
+    checked = {}
+    for name in names:
+        if name not in expected:
+            if "files_sha256" in load_manifest(export_dir):
+                raise ValueError(f"{export_dir}: {name} is not recorded in manifest.json; the "
+                                 "export was modified")
+            continue
+        path = export_dir / name
+        actual = _sha256(path) if path.is_file() else None
+        if actual != expected[name]:
             raise ValueError(
                 f"{export_dir}: checksum of {name} does not match manifest.json "
-                f"(expected {expected.get(name)}, found {actual.get(name)}); the export is "
+                f"(expected {expected[name]}, found {actual or 'no file'}); the export is "
                 "damaged or was modified"
             )
-    return actual
+        checked[name] = actual
+    return checked
 
 
-def _write_saved_model(encoder, path):
-    """A plain `tf.Module` SavedModel with the two endpoints. It tracks the encoder's
-    underlying `tf.Variable`s once: `keras.export.ExportArchive` writes every weight twice
-    (as the Keras variable and as the `tf.Variable` the traced functions capture), doubling
-    the export's size."""
+def saved_model_files(export_dir):
+    """The files the frozen loaders read: the SavedModel (graph, fingerprint, variables)."""
+    return [n for n in export_files(export_dir) if n != KERAS_FILE]
+
+
+def _write_saved_model(encoder, path, autoencoder=None):
+    """A plain `tf.Module` SavedModel with the two endpoints (and `reconstruct` when an
+    `autoencoder` is given). It tracks the underlying `tf.Variable`s once:
+    `keras.export.ExportArchive` writes every weight twice (as the Keras variable and as the
+    `tf.Variable` the traced functions capture), doubling the export's size."""
     spec = tf.TensorSpec((None, *encoder.input_shape[1:]), tf.float32, name=INPUT_NAME)
     module = tf.Module()
     module.encoder_variables = [v.value for v in encoder.variables]
+    if autoencoder is not None:
+        module.autoencoder_variables = [v.value for v in autoencoder.variables]
+
+        @tf.function(input_signature=[spec])
+        def reconstruct(x):
+            return autoencoder(x, training=False)
+
+        module.reconstruct = reconstruct
 
     @tf.function(input_signature=[spec])
     def serve(x):
@@ -109,15 +154,15 @@ def _write_saved_model(encoder, path):
     tf.saved_model.save(module, str(path), signatures={"serving_default": serving_default})
 
 
-def reload_difference(export_dir, encoder, sample):
-    """Max |reloaded SavedModel(sample) - encoder(sample)| of an export."""
-    reloaded = load_encoder(export_dir)
-    return float(np.max(np.abs(np.asarray(reloaded(sample))
-                               - np.asarray(encoder(sample, training=False)))))
+def reload_difference(export_dir, model, sample, endpoint=SERVING_ENDPOINT):
+    """Max |reloaded SavedModel endpoint(sample) - model(sample)| of an export."""
+    reloaded = tf.saved_model.load(str(export_dir))
+    got = getattr(reloaded, endpoint)(tf.constant(sample, tf.float32))
+    return float(np.max(np.abs(np.asarray(got) - np.asarray(model(sample, training=False)))))
 
 
 def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=None,
-                   tolerance=RELOAD_TOLERANCE):
+                   tolerance=RELOAD_TOLERANCE, autoencoder=None, denoiser=None):
     """Writes `encoder` to `export_dir`: a TF SavedModel (endpoints `serve` -> tensor and
     `serving_default` -> {"embedding": tensor}, any batch size, inference mode), the same
     encoder as `encoder.keras`, and `manifest.json`.
@@ -129,6 +174,10 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
     `ExportMismatchError` (an existing export stays as it was); the difference is recorded in
     the manifest (`export_check`).
 
+    With `autoencoder` (a Keras model images -> reconstructed images), the SavedModel also has
+    the `reconstruct` endpoint, checked the same way; `denoiser` (a dict: the noise it was
+    trained to remove, where its weights come from) goes into the manifest's `denoiser`.
+
     Returns:
         The export directory as a `pathlib.Path`.
     """
@@ -139,18 +188,28 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
                                         dir=export_dir.parent))
     try:
         staged = tmp / export_dir.name
-        _write_saved_model(encoder, staged)
+        _write_saved_model(encoder, staged, autoencoder)
         encoder.save(staged / KERAS_FILE)
+        endpoints = {SERVING_ENDPOINT: "tensor", "serving_default": {OUTPUT_NAME: "tensor"}}
+        if autoencoder is not None:
+            endpoints[RECONSTRUCT_ENDPOINT] = "tensor"
+            manifest = {**manifest, "denoiser": {
+                "endpoint": RECONSTRUCT_ENDPOINT,
+                "output_shape": list(autoencoder.output_shape[1:]), **(denoiser or {})}}
         if check_sample is not None:
-            diff = reload_difference(staged, encoder, check_sample)
-            if not diff <= tolerance:
-                raise ExportMismatchError(
-                    f"Export to {export_dir}: the reloaded SavedModel differs from the encoder "
-                    f"by up to {diff:.3g} on {len(check_sample)} examples (tolerance "
-                    f"{tolerance:g}); nothing was exported")
-            manifest = {**manifest, "export_check": {
-                "reload_max_abs_diff": diff, "tolerance": tolerance,
-                "examples": len(check_sample)}}
+            check = {"examples": len(check_sample), "tolerance": tolerance}
+            checked = [(SERVING_ENDPOINT, encoder, "reload_max_abs_diff")]
+            if autoencoder is not None:
+                checked.append((RECONSTRUCT_ENDPOINT, autoencoder, "reconstruct_max_abs_diff"))
+            for endpoint, model, key in checked:
+                diff = reload_difference(staged, model, check_sample, endpoint)
+                if not diff <= tolerance:
+                    raise ExportMismatchError(
+                        f"Export to {export_dir}: the reloaded SavedModel's {endpoint!r} "
+                        f"differs from the model by up to {diff:.3g} on {len(check_sample)} "
+                        f"examples (tolerance {tolerance:g}); nothing was exported")
+                check[key] = diff
+            manifest = {**manifest, "export_check": check}
         manifest = {
             **manifest,
             "input": {
@@ -161,10 +220,10 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
             },
             "embedding_size": int(np.prod(encoder.output_shape[1:])),
             "output_shape": list(encoder.output_shape[1:]),
-            "endpoints": {SERVING_ENDPOINT: "tensor", "serving_default": {OUTPUT_NAME: "tensor"}},
+            "endpoints": endpoints,
             "keras_file": KERAS_FILE,
             "versions": library_versions(),
-            "weights_sha256": weight_checksums(staged),
+            "files_sha256": weight_checksums(staged),
         }
         (staged / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         if export_dir.exists():  # overwrite: move the old export aside, restore it on failure
@@ -190,7 +249,7 @@ def load_manifest(export_dir):
     return json.loads(path.read_text())
 
 
-def load_encoder(export_dir, trainable=False, name=None):
+def load_encoder(export_dir, trainable=False, name=None, verify=True):
     """Loads an exported encoder as a Keras layer (images -> embedding) to put under a head.
 
     Args:
@@ -199,10 +258,14 @@ def load_encoder(export_dir, trainable=False, name=None):
             `serve` endpoint. True loads the `.keras` copy (plain Keras layers, safe mode),
             which fine-tunes with any optimizer.
         name: optional layer name (frozen layer only).
+        verify: check the SHA-256 of every file read against the manifest first (a damaged
+            or altered export is refused with a ValueError naming the file).
     """
     export_dir = pathlib.Path(export_dir)
     if not (export_dir / "saved_model.pb").exists():
         raise FileNotFoundError(f"{export_dir} holds no SavedModel (saved_model.pb missing)")
+    if verify:
+        verify_checksums(export_dir, [KERAS_FILE] if trainable else saved_model_files(export_dir))
     if trainable:
         model = keras.saving.load_model(export_dir / KERAS_FILE, compile=False, safe_mode=True)
         model.trainable = True
@@ -211,3 +274,21 @@ def load_encoder(export_dir, trainable=False, name=None):
         str(export_dir), call_endpoint=SERVING_ENDPOINT, trainable=False,
         name=name or f"{export_dir.name}_encoder",
     )
+
+
+def load_reconstructor(export_dir, name=None, verify=True):
+    """The export's whole autoencoder (its `reconstruct` endpoint: images -> reconstruction)
+    as a frozen `keras.layers.TFSMLayer`; the SHA-256 of the files read are checked first.
+    An export without one (an encoder-only export) is refused, naming what it has."""
+    export_dir = pathlib.Path(export_dir)
+    manifest = load_manifest(export_dir)
+    if RECONSTRUCT_ENDPOINT not in manifest.get("endpoints", {}):
+        raise ValueError(
+            f"{export_dir} has no {RECONSTRUCT_ENDPOINT!r} endpoint (it exports the encoder "
+            f"only: {', '.join(manifest.get('endpoints', {})) or 'no endpoints'}); re-export "
+            "it with this version, from a model with a decoder")
+    if verify:
+        verify_checksums(export_dir, saved_model_files(export_dir))
+    return keras.layers.TFSMLayer(
+        str(export_dir), call_endpoint=RECONSTRUCT_ENDPOINT, trainable=False,
+        name=name or f"{export_dir.name}_reconstruct")

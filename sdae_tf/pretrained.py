@@ -1,57 +1,68 @@
-"""Exported encoders as Keras feature extractors, by name (the shipped `exported_models/`) or by
-path, with their input contract checked.
+"""Exported models as Keras layers, by name (a shipped model) or by path, with their input
+contract and their files' checksums checked: encoders as feature extractors, and the whole
+autoencoders of exports that carry one as denoisers.
 
     encoder = sdae_tf.feature_extractor("sdae_mnist")      # frozen Keras layer
     encoder.contract  # InputContract(shape=(28, 28, 1), dtype='float32', value_range=(0, 1), ...)
+    clean = sdae_tf.denoiser("sdae_mnist")(noisy_images)  # reconstruction, same shape
+
+Names resolve in the folders of `sdae_tf.resources.model_roots()`: `$SDAE_TF_MODELS`, the
+models installed with the package, the repository's `exported_models/`.
 """
 
 import dataclasses
-import os
 import pathlib
 
 import keras
 from keras import ops
 
 from sdae_tf import export as export_lib
+from sdae_tf import resources
 from sdae_tf.package import NAME as PACKAGE
 
-MODELS_ENV = "SDAE_TF_MODELS"
+MODELS_ENV = resources.MODELS_ENV
 
 
 def models_dir():
-    """Where names resolve: $SDAE_TF_MODELS, else the repository's `exported_models/` (next to
-    the package in a clone / editable install), else `./exported_models`."""
-    if os.environ.get(MODELS_ENV):
-        return pathlib.Path(os.environ[MODELS_ENV])
-    beside = pathlib.Path(__file__).resolve().parents[1] / "exported_models"
-    return beside if beside.is_dir() else pathlib.Path("exported_models")
+    """The first folder names resolve in (see `sdae_tf.resources.model_roots`); `./
+    exported_models` when there is none."""
+    roots = resources.model_roots()
+    return roots[0] if roots else pathlib.Path("exported_models")
 
 
 def list_models(root=None):
-    """Manifests of the exports under `root` (default `models_dir()`), by name, each with
-    `path` and `size_mb` added."""
-    root = pathlib.Path(root) if root is not None else models_dir()
+    """Manifests of the exports under `root` (default: every folder of `model_roots()`, the
+    first holding a name wins), by name, each with `path` and `size_mb` added."""
+    roots = [pathlib.Path(root)] if root is not None else resources.model_roots()
     out = {}
-    for manifest_file in sorted(root.glob(f"*/{export_lib.MANIFEST_FILE}")):
-        path = manifest_file.parent
-        manifest = export_lib.load_manifest(path)
-        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-        out[path.name] = {**manifest, "path": str(path), "size_mb": round(size / 2**20, 2)}
+    for folder in roots:
+        for manifest_file in sorted(folder.glob(f"*/{export_lib.MANIFEST_FILE}")):
+            path = manifest_file.parent
+            if path.name in out or path.name.startswith("."):
+                continue
+            manifest = export_lib.load_manifest(path)
+            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+            out[path.name] = {**manifest, "path": str(path),
+                              "size_mb": round(size / 2**20, 2)}
     return out
 
 
 def resolve(name_or_path):
-    """The export folder of a shipped model name or of a path; errors list the known names."""
+    """The export folder of a path, or of a shipped model name (first match in
+    `model_roots()`); errors list the known names and where they were looked for."""
     candidate = pathlib.Path(name_or_path)
     if (candidate / export_lib.MANIFEST_FILE).exists():
         return candidate
-    by_name = models_dir() / str(name_or_path)
-    if (by_name / export_lib.MANIFEST_FILE).exists():
-        return by_name
+    roots = resources.model_roots()
+    for root in roots:
+        by_name = root / str(name_or_path)
+        if (by_name / export_lib.MANIFEST_FILE).exists():
+            return by_name
     known = ", ".join(list_models()) or "none"
+    where = ", ".join(str(r) for r in roots) or "no model folder"
     raise FileNotFoundError(
-        f"No exported encoder {str(name_or_path)!r}: not a folder with {export_lib.MANIFEST_FILE}"
-        f" and not a shipped model in {models_dir()} (shipped: {known})")
+        f"No exported model {str(name_or_path)!r}: not a folder with {export_lib.MANIFEST_FILE}"
+        f" and not a shipped model in {where} (shipped: {known})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,33 +109,24 @@ def _prod(dims):
     return out
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class PretrainedEncoder(keras.layers.Layer):
-    """An exported encoder as a Keras layer (images -> embedding) that checks its input contract.
+class _ExportedLayer(keras.layers.Layer):
+    """What the exported-model layers share: the export's manifest and input contract, checked
+    on every call (shape, dtype, and with `check_range` the value range)."""
 
-    Args:
-        export_path: an export folder, or a shipped model's name (see `resolve`).
-        trainable: False (default) runs the frozen SavedModel (`keras.layers.TFSMLayer`); True
-            loads the `.keras` copy (safe mode) whose weights fine-tune with the model above it.
-        check_range: assert at run time that inputs lie within the contract's value range (a
-            cheap min/max per batch); a clear `InvalidArgumentError` otherwise.
-    """
-
-    def __init__(self, export_path, trainable=False, check_range=True, **kwargs):
+    def __init__(self, export_path, trainable=False, check_range=True, suffix="", **kwargs):
         path = resolve(export_path)
-        kwargs.setdefault("name", f"{path.name}_encoder")
+        kwargs.setdefault("name", f"{path.name}_{suffix}")
         super().__init__(trainable=trainable, **kwargs)
         self.export_path, self.check_range = str(path), bool(check_range)
         self.manifest = export_lib.load_manifest(path)
         self.contract = InputContract.from_manifest(self.manifest)
-        self.inner = export_lib.load_encoder(path, trainable=trainable,
-                                             name=f"{path.name}_saved_model")
 
     def build(self, input_shape):
         self.contract.check_shape(input_shape, self.name)
         self.built = True
 
-    def call(self, images):
+    def checked(self, images):
+        """`images` as float32 after the contract's checks."""
         self.contract.check_shape(images.shape, self.name)
         dtype = keras.backend.standardize_dtype(images.dtype)
         if not ("float" in dtype or "int" in dtype):
@@ -144,14 +146,59 @@ class PretrainedEncoder(keras.layers.Layer):
                                                message=message),
             ]):
                 images = tf.identity(images)
-        return self.inner(images)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], *self.contract.output_shape)
+        return images
 
     def get_config(self):
         return {**super().get_config(), "export_path": self.export_path,
                 "check_range": self.check_range}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PretrainedEncoder(_ExportedLayer):
+    """An exported encoder as a Keras layer (images -> embedding) that checks its input contract
+    and, before loading, the SHA-256 of the files it reads.
+
+    Args:
+        export_path: an export folder, or a shipped model's name (see `resolve`).
+        trainable: False (default) runs the frozen SavedModel (`keras.layers.TFSMLayer`); True
+            loads the `.keras` copy (safe mode) whose weights fine-tune with the model above it.
+        check_range: assert at run time that inputs lie within the contract's value range (a
+            cheap min/max per batch); a clear `InvalidArgumentError` otherwise.
+    """
+
+    def __init__(self, export_path, trainable=False, check_range=True, **kwargs):
+        super().__init__(export_path, trainable=trainable, check_range=check_range,
+                         suffix="encoder", **kwargs)
+        path = pathlib.Path(self.export_path)
+        self.inner = export_lib.load_encoder(path, trainable=trainable,
+                                             name=f"{path.name}_saved_model")
+
+    def call(self, images):
+        return self.inner(self.checked(images))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.contract.output_shape)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PretrainedDenoiser(_ExportedLayer):
+    """An export's whole autoencoder (its `reconstruct` endpoint) as a frozen Keras layer:
+    images -> reconstructed images of the same shape, input contract and checksums checked.
+    `layer.noise` is what the manifest says it was trained to remove."""
+
+    def __init__(self, export_path, check_range=True, **kwargs):
+        kwargs.pop("trainable", None)
+        super().__init__(export_path, trainable=False, check_range=check_range,
+                         suffix="denoiser", **kwargs)
+        path = pathlib.Path(self.export_path)
+        self.inner = export_lib.load_reconstructor(path, name=f"{path.name}_reconstruct")
+        self.noise = self.manifest["denoiser"].get("noise")
+
+    def call(self, images):
+        return self.inner(self.checked(images))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.manifest["denoiser"]["output_shape"])
 
 
 def feature_extractor(name_or_path, trainable=False, check_range=True, name=None):
@@ -159,3 +206,11 @@ def feature_extractor(name_or_path, trainable=False, check_range=True, name=None
     `trainable=True`; its input contract is `layer.contract`, its manifest `layer.manifest`."""
     kwargs = {"name": name} if name else {}
     return PretrainedEncoder(name_or_path, trainable=trainable, check_range=check_range, **kwargs)
+
+
+def denoiser(name_or_path, check_range=True, name=None):
+    """An export's autoencoder (shipped name or path) as a frozen Keras layer images ->
+    reconstruction; `layer.noise` is the noise it was trained to remove. Exports without a
+    decoder (or written before version 0.2) have none: a ValueError says so."""
+    kwargs = {"name": name} if name else {}
+    return PretrainedDenoiser(name_or_path, check_range=check_range, **kwargs)

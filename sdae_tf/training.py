@@ -290,10 +290,26 @@ def manifest_probe(encoder, data):
     }
 
 
-def export_run(cfg, stack, data, stage, metrics, extra=None):
+def pretrained_autoencoder(cfg, input_shape, run_dir):
+    """The run's whole autoencoder as unsupervised pretraining left it (fine-tuning changes the
+    encoder, not the decoder, so the pair is taken from before it): a fresh stack with the
+    run's pretrained weights (its own, or `init_from`'s). None for a model without pretraining.
+    Returns (autoencoder, pretrained-weights path)."""
+    path = pathlib.Path(run_dir) / PRETRAINED_WEIGHTS
+    if not path.exists():
+        if not cfg.init_from:
+            return None, None
+        path = pretrained_weights_path(cfg.init_from)
+    autoencoder = build_stack(cfg, input_shape).autoencoder()
+    autoencoder.load_weights(path)
+    return autoencoder, path
+
+
+def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None):
     """Exports `stack.encoder` to `cfg.export_dir` with its manifest (model, data, architecture,
-    metrics, seed, config, linear-probe floor, `extra`), reloads it and compares. Returns the
-    export record of metrics.json."""
+    metrics, seed, config, linear-probe floor, `extra`), reloads it and compares. A pretrained
+    model also exports its whole autoencoder (`pretrained_autoencoder`) as the `reconstruct`
+    endpoint, the denoiser. Returns the export record of metrics.json."""
     architecture = stack.describe()
     manifest = {
         "model": cfg.model,
@@ -309,9 +325,20 @@ def export_run(cfg, stack, data, stage, metrics, extra=None):
         "probe": manifest_probe(stack.encoder, data),
         **(extra or {}),
     }
+    autoencoder, _ = (pretrained_autoencoder(cfg, data.input_shape, run_dir)
+                      if run_dir is not None else (None, None))
+    denoiser = None
+    if autoencoder is not None:
+        denoiser = {
+            "noise": architecture["noise"],
+            "weights": "the whole autoencoder after unsupervised pretraining, before "
+                       "fine-tuning",
+            "pretrain_dataset": metrics.get("pretrain_dataset") or data.name,
+        }
     path = export_lib.export_encoder(stack.encoder, cfg.export_dir, manifest,
                                      overwrite=cfg.overwrite_export,
-                                     check_sample=data.x_test[:256])
+                                     check_sample=data.x_test[:256],
+                                     autoencoder=autoencoder, denoiser=denoiser)
     check = export_lib.load_manifest(path)["export_check"]
     return {"path": str(path), "reload_max_abs_diff": check["reload_max_abs_diff"]}
 
@@ -401,7 +428,8 @@ def run(cfg):
             stage = "finetuned" if cfg.finetune_epochs > 0 else "pretrained"
             metrics["export"] = export_run(
                 cfg, stack, data, stage,
-                {k: metrics[k] for k in ("val_accuracy", "test_accuracy") if k in metrics})
+                {k: metrics[k] for k in ("val_accuracy", "test_accuracy", "pretrain_dataset")
+                 if k in metrics}, run_dir=run_dir)
 
         metrics["seconds"] = round(time.perf_counter() - total_start, 2)
         write_json(run_dir / "metrics.json", metrics)

@@ -165,12 +165,36 @@ def test_reload_check_fails_the_export_and_keeps_the_old_one(trained, digits, tm
     # A SavedModel that does not compute what the encoder computes is refused before it is
     # moved into place.
     monkeypatch.setattr(export_lib, "reload_difference", lambda *args: 0.5)
-    with pytest.raises(export_lib.ExportMismatchError, match="differs from the encoder by up "
-                       "to 0.5 on 32 examples .tolerance 0.0001.; nothing was exported"):
+    with pytest.raises(export_lib.ExportMismatchError, match="'serve' differs from the model by "
+                       "up to 0.5 on 32 examples .tolerance 0.0001.; nothing was exported"):
         export_lib.export_encoder(stack.encoder, path, {"model": "second"}, overwrite=True,
                                   check_sample=digits.x_test[:32])
     assert export_lib.load_manifest(path)["model"] == "first"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["enc"]
+    # The same for the autoencoder's `reconstruct` endpoint.
+    monkeypatch.setattr(export_lib, "reload_difference",
+                        lambda d, m, s, endpoint: 0.5 if endpoint == "reconstruct" else 0.0)
+    with pytest.raises(export_lib.ExportMismatchError, match="'reconstruct' differs"):
+        export_lib.export_encoder(stack.encoder, path, {"model": "third"}, overwrite=True,
+                                  check_sample=digits.x_test[:32],
+                                  autoencoder=stack.autoencoder())
+    assert export_lib.load_manifest(path)["model"] == "first"
+
+
+def test_export_with_autoencoder_has_a_checked_reconstruct_endpoint(trained, digits, tmp_path):
+    stack, _ = trained
+    path = export_lib.export_encoder(
+        stack.encoder, tmp_path / "enc", {"model": "m"}, check_sample=digits.x_test[:32],
+        autoencoder=stack.autoencoder(), denoiser={"noise": {"type": "gaussian", "level": 0.4}})
+    manifest = export_lib.load_manifest(path)
+    assert manifest["endpoints"]["reconstruct"] == "tensor"
+    assert manifest["denoiser"]["noise"] == {"type": "gaussian", "level": 0.4}
+    assert manifest["denoiser"]["output_shape"] == list(digits.input_shape)
+    assert manifest["export_check"]["reconstruct_max_abs_diff"] <= export_lib.RELOAD_TOLERANCE
+    x = digits.x_test[:8]
+    np.testing.assert_allclose(np.asarray(export_lib.load_reconstructor(path)(x)),
+                               np.asarray(stack.autoencoder()(x)), atol=1e-5)
+    assert set(manifest["files_sha256"]) == set(export_lib.export_files(path))
 
 
 def test_loader_errors(tmp_path):

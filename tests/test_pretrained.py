@@ -3,6 +3,7 @@ loads by name and by path (and with TensorFlow alone in a fresh process), its ma
 with its SavedModel signature and its weights' checksums, and a linear probe on a fixed MNIST
 subset stays above the floor its manifest states. The README's example runs as written."""
 
+import json
 import os
 import re
 import subprocess
@@ -34,7 +35,7 @@ def mnist():
 def test_every_shipped_model_is_listed_and_small():
     models = sdae_tf.list_models()
     assert sorted(models) == sorted(SHIPPED)
-    assert sum(m["size_mb"] for m in models.values()) < 60
+    assert sum(m["size_mb"] for m in models.values()) < 100
     text = models_cli.table(models)
     for name in SHIPPED:
         assert name in text and f"{models[name]['metrics']['test_accuracy']:.4f}" in text
@@ -44,7 +45,8 @@ def test_every_shipped_model_is_listed_and_small():
 def test_shipped_manifest_matches_signature_and_checksums(name):
     path = SHIPPED_DIR / name
     manifest = export_lib.load_manifest(path)
-    export_lib.verify_checksums(path)
+    checked = export_lib.verify_checksums(path)
+    assert set(checked) == set(export_lib.export_files(path))  # every file is recorded
     assert manifest["model"] == name and manifest["config"]["model"] == name
     assert manifest["metrics"]["test_accuracy"] > 0.97  # measured on the MNIST test set
     assert {"seed", "versions", "probe", "config"} <= set(manifest)
@@ -161,3 +163,66 @@ def test_readme_feature_extractor_example_runs(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     accuracy = float(re.findall(r"test accuracy ([0-9.]+)", out)[-1])
     assert accuracy > 0.9, out
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_denoiser_removes_the_noise_it_was_trained_on(name, mnist):
+    """Every shipped model carries its pretrained autoencoder: the `reconstruct` endpoint maps
+    test digits with clipped Gaussian noise 0.4 to images of the same shape that are closer to
+    the clean digits than the noisy input (PSNR, 200 digits, fixed noise)."""
+    layer = sdae_tf.denoiser(name)
+    manifest = export_lib.load_manifest(SHIPPED_DIR / name)
+    assert layer.noise == manifest["denoiser"]["noise"] == manifest["noise"]
+    clean = mnist.x_test[:200]
+    noisy = np.clip(clean + 0.4 * np.random.default_rng(0).standard_normal(clean.shape), 0, 1)
+    out = np.asarray(layer(noisy.astype("float32")))
+    assert out.shape == clean.shape
+
+    def psnr(x):
+        return float(np.mean(10 * np.log10(1 / np.mean((x - clean) ** 2, axis=(1, 2, 3)))))
+
+    assert psnr(out) > psnr(noisy) + 3.0, (name, psnr(out), psnr(noisy))
+    with pytest.raises(ValueError, match="expects images of shape"):
+        layer(clean.reshape(200, 784))
+
+
+def test_denoiser_config_round_trip_and_encoder_only_exports_refused(tmp_path, mnist):
+    layer = sdae_tf.denoiser("cdae_mnist")
+    clone = pretrained.PretrainedDenoiser.from_config(layer.get_config())
+    x = mnist.x_test[:4]
+    np.testing.assert_array_equal(np.asarray(clone(x)), np.asarray(layer(x)))
+    inputs = keras.Input((28, 28, 1))
+    model = keras.Model(inputs, layer(inputs))
+    model.save(tmp_path / "d.keras")
+    back = keras.saving.load_model(tmp_path / "d.keras", safe_mode=True)
+    np.testing.assert_allclose(np.asarray(back(x)), np.asarray(model(x)), atol=1e-6)
+    # An encoder-only export (no `reconstruct` endpoint in its manifest) is refused by name.
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(SHIPPED_DIR / "cdae_mnist", old)
+    manifest = export_lib.load_manifest(old)
+    del manifest["endpoints"]["reconstruct"]
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="no 'reconstruct' endpoint"):
+        sdae_tf.denoiser(old)
+
+
+def test_names_resolve_env_then_installed_then_repository(tmp_path, monkeypatch):
+    """$SDAE_TF_MODELS comes before the shipped folders; an explicit path before any name."""
+    import shutil
+
+    from sdae_tf import resources
+
+    mine = tmp_path / "mine"
+    shutil.copytree(SHIPPED_DIR / "cdae_mnist", mine / "sdae_mnist")  # a different model
+    monkeypatch.setenv(resources.MODELS_ENV, str(mine))
+    assert resources.model_roots()[0] == mine
+    assert pretrained.resolve("sdae_mnist") == mine / "sdae_mnist"
+    assert pretrained.resolve("dvae_mnist") == SHIPPED_DIR / "dvae_mnist"  # falls through
+    assert sdae_tf.list_models()["sdae_mnist"]["model"] == "cdae_mnist"
+    assert pretrained.resolve(SHIPPED_DIR / "sdae_mnist") == SHIPPED_DIR / "sdae_mnist"
+    monkeypatch.delenv(resources.MODELS_ENV)
+    assert pretrained.resolve("sdae_mnist") == SHIPPED_DIR / "sdae_mnist"
+    # In a clone the installed copy is absent and the repository's folder is the last root.
+    assert resources.model_roots()[-1] == SHIPPED_DIR

@@ -18,6 +18,7 @@ import pytest
 from absl import flags
 from absl.testing import flagsaver
 
+import sdae_tf
 from sdae_tf import export as export_lib
 from sdae_tf import training
 from sdae_tf.cli import train as train_cli
@@ -183,6 +184,10 @@ def test_tampered_export_fails_its_checksum(tmp_path, digits):
     data_file.write_bytes(bytes(blob))
     with pytest.raises(ValueError, match="variables.data-.* does not match manifest.json"):
         export_lib.verify_checksums(tmp_path / "exp")
+    with pytest.raises(ValueError, match="variables.data-.* does not match manifest.json"):
+        sdae_tf.feature_extractor(tmp_path / "exp")
+    with pytest.raises(ValueError, match="variables.data-.* does not match manifest.json"):
+        sdae_tf.denoiser(tmp_path / "exp")
 
 
 def test_keras_file_with_a_lambda_layer_is_refused(tmp_path, digits):
@@ -194,8 +199,14 @@ def test_keras_file_with_a_lambda_layer_is_refused(tmp_path, digits):
     evil = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2.0)(
         keras.layers.Flatten()(inputs)))
     evil.save(tmp_path / "exp" / "encoder.keras")
-    with pytest.raises(ValueError, match="[Ll]ambda"):
+    # The loaders refuse the swapped file by its checksum before Keras reads it ...
+    with pytest.raises(ValueError, match="encoder.keras does not match manifest.json"):
         export_lib.load_encoder(tmp_path / "exp", trainable=True)
+    with pytest.raises(ValueError, match="encoder.keras does not match manifest.json"):
+        sdae_tf.feature_extractor(tmp_path / "exp", trainable=True)
+    # ... and Keras' safe mode refuses its Lambda layer even without the check.
+    with pytest.raises(ValueError, match="[Ll]ambda"):
+        export_lib.load_encoder(tmp_path / "exp", trainable=True, verify=False)
 
 
 def test_no_pickle_anywhere():

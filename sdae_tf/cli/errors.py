@@ -35,3 +35,15 @@ def start(argv):
 
     tf.get_logger().setLevel("ERROR")
     logging.set_verbosity(logging.WARNING)
+
+
+def run_tool(main, tool):
+    """`app.run(main)` with `--recipe=NAME` expanded first (`sdae_tf.resources.expand_argv`);
+    an unknown recipe is a one-line user error."""
+    from absl import app
+
+    from sdae_tf import resources
+
+    with user_errors(tool):
+        argv = resources.expand_argv(sys.argv, tool)
+    app.run(main, argv=argv)

@@ -13,11 +13,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 from sdae_tf import experiments  # noqa: E402
 from sdae_tf.cli import flags as train_flags  # noqa: E402
-from sdae_tf.cli.errors import start, user_errors  # noqa: E402
+from sdae_tf.cli.errors import run_tool, start, user_errors  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -48,7 +48,7 @@ def main(argv):
 
 
 def run_main():
-    app.run(main)
+    run_tool(main, "sdae-experiment")
 
 
 if __name__ == "__main__":

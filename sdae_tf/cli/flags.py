@@ -8,6 +8,10 @@ from sdae_tf import config as config_lib
 from sdae_tf.config import TrainConfig  # noqa: F401  (what config_from_flags returns)
 
 config_lib.define_flags(flags.FLAGS)
+flags.DEFINE_string(
+    "recipe", None,
+    "A recipe by name: a flagfile of the repository's flags/, also installed with the package "
+    "(`sdae-models` lists them). Expands in place to its flags, so flags after it override.")
 
 
 def config_from_flags(values=flags.FLAGS):

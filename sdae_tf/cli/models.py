@@ -1,8 +1,9 @@
-"""`sdae-models`: lists the exported encoders (shipped in exported_models/ or under --dir) with
-their metrics.
+"""`sdae-models`: lists the exported models (the shipped ones, or those under --dir) with their
+metrics and what they export, then the recipes (`--recipe=NAME` of sdae-train / sdae-tune /
+sdae-experiment).
 
-    sdae-models            # table
-    sdae-models --json     # manifests
+    sdae-models            # tables
+    sdae-models --json     # {"models": manifests, "recipes": ...}
 """
 
 import json
@@ -21,7 +22,7 @@ flags.DEFINE_bool("json", False, "Print the manifests as JSON.")
 
 def table(models):
     head = ["name", "model", "data", "input", "embedding", "test acc", "probe acc (floor)",
-            "MB", "path"]
+            "denoiser (noise)", "MB", "path"]
     rows = []
     for name, m in models.items():
         test = m.get("metrics", {}).get("test_accuracy")
@@ -31,22 +32,40 @@ def table(models):
             "x".join(map(str, m["input"]["shape"])) + f" in {m['input'].get('range')}",
             str(m["embedding_size"]), "" if test is None else f"{test:.4f}",
             f"{probe['accuracy']:.4f} ({probe['floor']:.4f})" if probe else "",
+            _noise(m["denoiser"]["noise"]) if "denoiser" in m else "-",
             f"{m['size_mb']:.1f}", os.path.relpath(m["path"])])
     return "\n".join(markdown.table(head, rows))
+
+
+def _noise(noise):
+    if not noise or noise.get("type") in (None, "none"):
+        return "yes (trained clean)"
+    level = noise.get("level", noise.get("floor"))
+    return f"yes ({noise['type']}{f' {level:g}' if level is not None else ''})"
+
+
+def recipe_table(recipes):
+    rows = [[name, r["tool"], r["summary"]] for name, r in recipes.items()]
+    return "\n".join(markdown.table(["recipe", "run with", "what it does"], rows))
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    from sdae_tf import pretrained
+    from sdae_tf import pretrained, resources
 
     models = pretrained.list_models(FLAGS.dir)
+    recipes = resources.list_recipes()
     if FLAGS.json:
-        print(json.dumps(models, indent=2, sort_keys=True))
-    elif not models:
-        print(f"No exported encoders in {FLAGS.dir or pretrained.models_dir()}")
-    else:
+        print(json.dumps({"models": models, "recipes": recipes}, indent=2, sort_keys=True))
+        return
+    if models:
         print(table(models))
+    else:
+        where = FLAGS.dir or ", ".join(map(str, resources.model_roots())) or "no model folder"
+        print(f"No exported models in {where}")
+    print()
+    print(recipe_table(recipes) if recipes else "No recipes found")
 
 
 def run_main():

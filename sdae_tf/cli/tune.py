@@ -14,11 +14,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 from sdae_tf import tuning  # noqa: E402
 from sdae_tf.cli import flags as train_flags  # noqa: E402
-from sdae_tf.cli.errors import start, user_errors  # noqa: E402
+from sdae_tf.cli.errors import run_tool, start, user_errors  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -78,7 +78,7 @@ def main(argv):
 
 
 def run_main():
-    app.run(main)
+    run_tool(main, "sdae-tune")
 
 
 if __name__ == "__main__":

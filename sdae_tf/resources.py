@@ -1,0 +1,151 @@
+"""Where the shipped models and the recipes (flagfiles) are found, in a clone and after
+`pip install`.
+
+The repository keeps them at its root (`exported_models/`, `flags/`); the wheel carries copies
+inside the package (`sdae_tf/shipped/models`, `sdae_tf/shipped/recipes`, put there by
+`setup.py`'s build step), so a name resolves without a clone. Names resolve, first hit wins:
+
+- models: an explicit path, `$SDAE_TF_MODELS`, the installed models, the repository's
+  `exported_models/`;
+- recipes: the installed recipes, the repository's `flags/`.
+
+A recipe is a flagfile whose first line names its tool (`# sdae-train --flagfile=...`); the
+flagfiles that others include (`common`, `report_recipe`) are reachable by their includers only.
+`expand_argv` turns `--recipe=NAME` into the flagfile's flags, nested `--flagfile=flags/...`
+lines resolved against the recipe's own folder, so it runs from any working directory; flags
+after it still override.
+"""
+
+import os
+import pathlib
+import re
+
+MODELS_ENV = "SDAE_TF_MODELS"
+PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
+INSTALLED = PACKAGE_DIR / "shipped"
+REPOSITORY = PACKAGE_DIR.parent
+# The repository folder -> its copy inside the package (what setup.py's build step copies).
+SHIPPED_DIRS = {"exported_models": "models", "flags": "recipes"}
+RECIPE_FLAG = "--recipe"
+_TOOL = re.compile(r"^#\s*(sdae-[a-z]+)\b")
+
+
+def _repository_dir(folder):
+    """The repository's `folder` when the package runs from a clone (source or editable)."""
+    path = REPOSITORY / folder
+    return path if (REPOSITORY / "setup.cfg").is_file() and path.is_dir() else None
+
+
+def model_roots():
+    """The folders shipped model names resolve in, in order (existing ones only)."""
+    roots = []
+    if os.environ.get(MODELS_ENV):
+        roots.append(pathlib.Path(os.environ[MODELS_ENV]))
+    roots.append(INSTALLED / SHIPPED_DIRS["exported_models"])
+    repo = _repository_dir("exported_models")
+    if repo is not None:
+        roots.append(repo)
+    return [r for r in roots if r.is_dir()]
+
+
+def recipe_roots():
+    """The folders recipe names resolve in, in order (existing ones only)."""
+    roots = [INSTALLED / SHIPPED_DIRS["flags"]]
+    repo = _repository_dir("flags")
+    if repo is not None:
+        roots.append(repo)
+    return [r for r in roots if r.is_dir()]
+
+
+def recipe_tool(path):
+    """The tool a flagfile is run with (its first line, `# sdae-train ...`), None for an
+    included flagfile."""
+    with open(path) as f:
+        match = _TOOL.match(f.readline())
+    return match.group(1) if match else None
+
+
+def recipe_summary(path, limit=110):
+    """The first sentence of the flagfile's comment after its command line (what it
+    reproduces or trains), cut to `limit` characters."""
+    lines = []
+    for line in pathlib.Path(path).read_text().splitlines()[1:]:
+        if not line.startswith("#"):
+            break
+        lines.append(line[1:].strip())
+    text = " ".join(lines)
+    match = re.search(r"[.:;](\s|$)", text)
+    text = text[:match.start()] if match else text
+    return text if len(text) <= limit else text[:limit - 3].rstrip() + "..."
+
+
+def list_recipes():
+    """{name: {"path", "tool", "summary"}} of every recipe, first root wins."""
+    out = {}
+    for root in recipe_roots():
+        for path in sorted(root.glob("*.flags")):
+            tool = recipe_tool(path)
+            if tool and path.stem not in out:
+                out[path.stem] = {"path": str(path), "tool": tool,
+                                  "summary": recipe_summary(path)}
+    return out
+
+
+def recipe_path(name, tool=None):
+    """The flagfile of recipe `name`; ValueError (one line, listing the known recipes of
+    `tool`) if there is none, or if it belongs to another tool."""
+    recipes = list_recipes()
+    if name not in recipes:
+        known = sorted(n for n, r in recipes.items() if tool in (None, r["tool"]))
+        where = ", ".join(str(r) for r in recipe_roots()) or "no recipe folder found"
+        raise ValueError(f"Unknown recipe {name!r} (looked in {where}). Known"
+                         f"{' ' + tool if tool else ''} recipes: {', '.join(known) or 'none'}")
+    if tool is not None and recipes[name]["tool"] != tool:
+        raise ValueError(f"Recipe {name!r} is run by {recipes[name]['tool']}, not {tool}: "
+                         f"{recipes[name]['tool']} {RECIPE_FLAG}={name}")
+    return pathlib.Path(recipes[name]["path"])
+
+
+def expand_flagfile(path, seen=()):
+    """The flags of a flagfile, one per line (comments and blank lines dropped), nested
+    `--flagfile=` entries expanded in place. A relative nested path (the repository's
+    `flags/x.flags`, relative to its root) is looked up by file name in the including
+    flagfile's folder first, then as given."""
+    path = pathlib.Path(path)
+    if path.resolve() in seen:
+        raise ValueError(f"Flagfile {path} includes itself")
+    args = []
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", "//")):
+            continue
+        if line.startswith("--flagfile="):
+            nested = pathlib.Path(line.split("=", 1)[1])
+            if not nested.is_absolute():
+                beside = path.parent / nested.name
+                nested = beside if beside.is_file() else nested
+            if not nested.is_file():
+                raise ValueError(f"Flagfile {path} includes {line.split('=', 1)[1]}, which "
+                                 "does not exist")
+            args.extend(expand_flagfile(nested, (*seen, path.resolve())))
+        else:
+            args.append(line)
+    return args
+
+
+def expand_argv(argv, tool):
+    """`argv` with each `--recipe=NAME` (or `--recipe NAME`) replaced by the recipe's flags.
+    Raises ValueError for an unknown recipe or one of another tool."""
+    out, i = [argv[0]], 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == RECIPE_FLAG and i + 1 < len(argv):
+            name, i = argv[i + 1], i + 2
+        elif arg.startswith(RECIPE_FLAG + "="):
+            name, i = arg.split("=", 1)[1], i + 1
+        else:
+            out.append(arg)
+            i += 1
+            continue
+        out.extend(expand_flagfile(recipe_path(name, tool)))
+    return out
