@@ -98,6 +98,8 @@ def _strategies():
 PROTOCOLS = ("validation", "report")
 LR_SCHEDULES = ("constant", "cosine")
 VERBOSITY = ("auto", "0", "1", "2")
+PRETRAIN_MODES = ("layerwise", "end_to_end")
+NOISE_SCHEDULES = ("constant", "ramp_up", "ramp_down")
 
 
 @dataclasses.dataclass
@@ -140,6 +142,15 @@ class TrainConfig:
     noise_level: float | None = setting(
         None, "Gaussian stddev, or fraction corrupted (learned sigma: the floor of sigma).",
         minimum=0, model=True)
+    block_noise_types: tuple[str, ...] | None = setting(
+        None, "Dense stacks: one noise type per block, overriding --noise_type block by block "
+        "(e.g. masking,gaussian).", choices=_noise_types, model=True)
+    block_noise_levels: tuple[float, ...] | None = setting(
+        None, "Dense stacks: one noise level per block, overriding --noise_level (e.g. "
+        "0.2,0.4: sigma increasing with depth).", minimum=0, model=True)
+    hidden_dropout: float | None = setting(
+        None, "Dense stacks: dropout rate on each block's hidden code while pretraining (the "
+        "dropout autoencoder).", minimum=0, model=True)
     latent_units: tuple[int, ...] | None = setting(
         None, "VAE family: latent size per block, e.g. 20.", minimum=1, model=True)
     kl_weight: float | None = setting(None, "VAE family: weight of the KL term.", minimum=0,
@@ -158,6 +169,18 @@ class TrainConfig:
         "1e-7), every stage.", minimum=0)
     batch_size: int = setting(128, "Batch size of every stage.", minimum=1)
     pretrain_epochs: int = setting(2, "Epochs per pretrained block.", minimum=0)
+    pretrain_mode: str = setting(
+        "layerwise", "layerwise: greedy, block by block (the report); end_to_end: the whole "
+        "stacked autoencoder at once, for pretrain_epochs x blocks epochs (dense stacks).",
+        choices=PRETRAIN_MODES)
+    noise_schedule: str = setting(
+        "constant", "Noise level over a block's pretraining epochs: constant, ramp_up (linear "
+        "from 0 to twice the level: a curriculum) or ramp_down (twice the level to 0); the "
+        "ramps average the level.", choices=NOISE_SCHEDULES)
+    unsupervised_metrics: bool = setting(
+        False, "After pretraining, measure the pretrained stack before any label, on the "
+        "pretraining dataset's test set: k-means clustering accuracy of the embeddings and PSNR "
+        "of its reconstructions (clean and Gaussian-0.4 inputs).")
     pretrain_learning_rate: float = setting(1e-3, "Adam learning rate of layer-wise "
                                             "pretraining.", positive=True)
     finetune_epochs: int = setting(5, "Supervised fine-tuning epochs.", minimum=0)

@@ -23,6 +23,7 @@ one PNG with the runs side by side.
 """
 
 import dataclasses
+import fnmatch
 import hashlib
 import json
 import pathlib
@@ -189,7 +190,7 @@ def compose_figures(runs, out_dir, title):
 
 
 def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", report_item=None,
-                   title=None):
+                   title=None, cells=None):
     """Runs every cell of an experiment (reusing finished runs) and writes its record.
 
     Args:
@@ -200,6 +201,9 @@ def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", re
         pool_dir: where runs live, shared between experiments.
         report_item: the report's table or figure, e.g. "table1" (default: `name`).
         title: a title for the figures and results.
+        cells: run only the cells whose COLUMN/ROW name matches one of these shell patterns
+            (`fnmatch`, e.g. "sdae*/mnist"); default every cell. The others are listed in the
+            record as `skipped`.
 
     Returns:
         The experiment record (also `out_dir/experiment.json`).
@@ -213,6 +217,14 @@ def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", re
         if spec.name in seen:
             raise ValueError(f"Experiment {name}: --run {spec.name} given twice")
         seen.add(spec.name)
+    skipped = []
+    if cells:
+        chosen = [s for s in specs if any(fnmatch.fnmatchcase(s.name, c) for c in cells)]
+        if not chosen:
+            raise ValueError(f"Experiment {name}: --cells {','.join(cells)} matches no cell. "
+                             f"Cells: {', '.join(s.name for s in specs)}")
+        skipped = [s.name for s in specs if s not in chosen]
+        specs = chosen
     out_dir = pathlib.Path(out_dir or pathlib.Path("runs") / name)
     out_dir.mkdir(parents=True, exist_ok=True)
     finished, runs = {}, []
@@ -228,14 +240,15 @@ def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", re
         # The record so far, after every cell: a long experiment stopped part-way keeps the
         # results of its finished cells (and names the cells still to run).
         _write_record(out_dir, _record(name, report_item, title, base_cfg, runs, start,
-                                       pending=[s.name for s in specs[i + 1:]]))
-    record = _record(name, report_item, title, base_cfg, runs, start)
+                                       pending=[s.name for s in specs[i + 1:]],
+                                       skipped=skipped))
+    record = _record(name, report_item, title, base_cfg, runs, start, skipped=skipped)
     record["figures"] = compose_figures(runs, out_dir, title or name)
     _write_record(out_dir, record)
     return record
 
 
-def _record(name, report_item, title, base_cfg, runs, start, pending=()):
+def _record(name, report_item, title, base_cfg, runs, start, pending=(), skipped=()):
     return {
         "experiment": name,
         "report_item": report_item or name,
@@ -243,6 +256,7 @@ def _record(name, report_item, title, base_cfg, runs, start, pending=()):
         "config": dataclasses.asdict(base_cfg),
         "runs": runs,
         "pending": list(pending),
+        **({"skipped": list(skipped)} if skipped else {}),
         "seconds": round(time.perf_counter() - start, 1),
     }
 

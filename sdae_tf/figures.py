@@ -8,6 +8,10 @@ writes `<name>.png` into the run directory after pretraining.
 - `traversal`: decoded latent grid over 2 dims of a VAE, the others fixed (Figure 6).
 - `tsne`: t-SNE of test embeddings coloured by class (Figure 7).
 - `manifold`: decoded grid over a 1-D or 2-D code (Figure 8).
+- `interpolation`: decoded straight lines between the codes of two test digits, of the same
+  class and of different classes (report section 8: is the latent space connected?), with a
+  number: the share of decoded midpoints that a fixed classifier (logistic regression on the
+  pixels of the training images) assigns to one of the two end classes.
 """
 
 import pathlib
@@ -17,7 +21,11 @@ import numpy as np
 
 from sdae_tf import plots, sampling
 
-FIGURES = ("filters", "reconstructions", "samples", "traversal", "tsne", "manifold")
+FIGURES = ("filters", "reconstructions", "samples", "traversal", "tsne", "manifold",
+           "interpolation")
+INTERPOLATION_PAIRS = 300
+INTERPOLATION_STEPS = 9
+PIXEL_CLASSIFIER_EXAMPLES = 10000
 TSNE_EXAMPLES = 2000
 MAX_FILTERS = 120
 
@@ -151,11 +159,76 @@ def manifold(stack, data, run_dir, steps=8, **_):
         xlabel=xlabel, ylabel=ylabel)
 
 
-def write(names, stack, data, run_dir, num_samples=0, seed=0):
-    """Writes the named figures into `run_dir`; returns {name: path}."""
+def pixel_classifier(data, examples=PIXEL_CLASSIFIER_EXAMPLES):
+    """The fixed judge of decoded images: multinomial logistic regression on the raw pixels of
+    the first `examples` training images (deterministic: lbfgs, no shuffling)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = data.x_train[:examples].reshape(min(examples, len(data.x_train)), -1)
+    return LogisticRegression(max_iter=300).fit(x, data.y_train[:len(x)])
+
+
+def _pairs(labels, same, count, rng):
+    """`count` index pairs (i, j), i != j, whose labels are equal (`same`) or differ."""
+    out = []
+    while len(out) < count:
+        i, j = rng.integers(0, len(labels), 2)
+        if i != j and (labels[i] == labels[j]) == same:
+            out.append((i, j))
+    return np.asarray(out)
+
+
+def interpolation(stack, data, run_dir, seed=0, pairs=INTERPOLATION_PAIRS,
+                  steps=INTERPOLATION_STEPS, records=None, **_):
+    """Decoded interpolations between test digits' codes (4 example rows in the figure) and,
+    over `pairs` pairs of each kind, the share of decoded midpoints the pixel classifier puts
+    in one of the two end classes; the same for the pixel-space midpoints as a reference."""
+    if "manifold" not in stack.FIGURES:
+        raise ValueError(f"{stack.name}: the interpolation figure needs a dense stack or a VAE "
+                         "(a decoder from the flat code)")
+    rng = np.random.default_rng(seed)
+    judge = pixel_classifier(data)
+    x, y = data.x_test, data.y_test
+    decoder = stack.decoder()
+    record, rows = {"pairs": int(pairs), "judge": "logistic regression on training pixels"}, []
+    for kind, same in (("same_class", True), ("different_class", False)):
+        idx = _pairs(y, same, pairs, rng)
+        a = np.asarray(stack.encoder.predict(x[idx[:, 0]], verbose=0)).reshape(len(idx), -1)
+        b = np.asarray(stack.encoder.predict(x[idx[:, 1]], verbose=0)).reshape(len(idx), -1)
+        mid = np.asarray(decoder.predict(0.5 * (a + b), verbose=0)).reshape(len(idx), -1)
+        pixel_mid = 0.5 * (x[idx[:, 0]] + x[idx[:, 1]]).reshape(len(idx), -1)
+        ends = (y[idx[:, 0]], y[idx[:, 1]])
+
+        def share(images, ends=ends):
+            pred = judge.predict(images)
+            return float(np.mean((pred == ends[0]) | (pred == ends[1])))
+
+        record[kind] = {"decoded_midpoint_in_end_classes": share(mid),
+                        "pixel_midpoint_in_end_classes": share(pixel_mid)}
+        for i, j in idx[:2]:
+            ca, cb = (np.asarray(stack.encoder.predict(x[k:k + 1], verbose=0)) for k in (i, j))
+            t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+            codes = (1 - t) * ca.reshape(1, -1) + t * cb.reshape(1, -1)
+            rows.append(np.asarray(decoder.predict(codes, verbose=0)))
+    if records is not None:
+        records["interpolation"] = record
+    images = np.concatenate(rows)
+    s, d = record["same_class"], record["different_class"]
+    return plots.save_mosaic(
+        images[..., 0] if images.shape[-1] == 1 else images, columns=steps,
+        path=pathlib.Path(run_dir) / "interpolation.png",
+        title=f"{stack.name}: rows 1-2 same class, 3-4 different; midpoints in an end "
+              f"class {s['decoded_midpoint_in_end_classes']:.2f} / "
+              f"{d['decoded_midpoint_in_end_classes']:.2f}")
+
+
+def write(names, stack, data, run_dir, num_samples=0, seed=0, records=None):
+    """Writes the named figures into `run_dir`; returns {name: path}. Figures that measure
+    something (`interpolation`) put their numbers in `records` under their name."""
     validate(names)
     out = {}
     for name in names:
         fn = globals()[name]
-        out[name] = str(fn(stack, data, run_dir, num_samples=num_samples, seed=seed))
+        out[name] = str(fn(stack, data, run_dir, num_samples=num_samples, seed=seed,
+                           records=records))
     return out

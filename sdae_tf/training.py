@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from sdae_tf import config as config_lib
-from sdae_tf import distribute, probe, zoo
+from sdae_tf import distribute, probe, unsupervised, zoo
 from sdae_tf import export as export_lib
 from sdae_tf import figures as figures_lib
 from sdae_tf.checkpoints import (
@@ -29,6 +29,7 @@ from sdae_tf.checkpoints import (
 )
 from sdae_tf.config import PROTOCOLS, TrainConfig  # noqa: F401  (re-exported)
 from sdae_tf.data import load_dataset, make_pipeline, steps_per_epoch
+from sdae_tf.noise_schedule import NoiseSchedule
 from sdae_tf.optimizers import FusedAdam
 
 # What `quick=True` shrinks a run to: smoke tests of every flagfile use it.
@@ -52,6 +53,10 @@ def check_config(cfg):
                       num_samples=cfg.num_samples)
     if cfg.init_from is not None:
         pretrained_weights_path(cfg.init_from)  # names the missing file early
+    family = zoo.REGISTRY.get(cfg.model).build
+    if cfg.pretrain_mode == "end_to_end" and not hasattr(family, "end_to_end_model"):
+        raise ValueError(f"--pretrain_mode=end_to_end: {cfg.model} ({family.__name__}) has no "
+                         "end-to-end pretraining; the dense stacks have")
 
 
 def make_optimizer(learning_rate, schedule, total_steps, weight_decay=0.0):
@@ -80,13 +85,15 @@ class Stage:
     strategy: str = "none"
     verbose: str | int = "auto"
     protocol: str = "validation"
+    noise_schedule: str = "constant"
 
     @classmethod
     def _from(cls, cfg, epochs, learning_rate):
         return cls(epochs=epochs, learning_rate=learning_rate, lr_schedule=cfg.lr_schedule,
                    weight_decay=cfg.weight_decay, batch_size=cfg.batch_size, seed=cfg.seed,
                    jit_compile=cfg.jit_compile, steps_per_execution=cfg.steps_per_execution,
-                   strategy=cfg.strategy, verbose=cfg.keras_verbose, protocol=cfg.protocol)
+                   strategy=cfg.strategy, verbose=cfg.keras_verbose, protocol=cfg.protocol,
+                   noise_schedule=cfg.noise_schedule)
 
     @classmethod
     def pretraining(cls, cfg):
@@ -194,6 +201,8 @@ def pretrain_layerwise(stack, data, settings, last_block_callbacks=(), progress=
         print(f"Pretraining block {k + 1}/{stack.num_blocks}: {stack.block_summary(k)}",
               flush=True)
         extra = list(last_block_callbacks) if k == stack.num_blocks - 1 else []
+        if settings.noise_schedule != "constant":
+            extra.append(NoiseSchedule(settings.noise_schedule, settings.epochs))
         logs, _ = fit_stage(model, x_train, None, val_ds, settings, stage,
                             seed=settings.seed + k, progress=progress, callbacks=extra)
         record = {"block": k + 1, "history": _logs_to_history(logs, settings.protocol),
@@ -202,6 +211,42 @@ def pretrain_layerwise(stack, data, settings, last_block_callbacks=(), progress=
             progress.complete(stage, model, record)
         records.append(record)
     return records
+
+
+def pretrain_end_to_end(stack, data, settings, progress=None):
+    """The alternative to greedy pretraining: the whole stacked (denoising) autoencoder
+    (`stack.end_to_end_model()`: input noise, every encoder, every decoder) trained at once for
+    `settings.epochs` epochs on `block_loss(0)`. Returns one record, like a block's."""
+    if not hasattr(stack, "end_to_end_model"):
+        raise ValueError(f"{stack.name} ({type(stack).__name__}) has no end-to-end "
+                         "pretraining: --pretrain_mode=end_to_end takes the dense stacks")
+    start = time.perf_counter()
+    stage = "pretrain_end_to_end"
+    model = stack.end_to_end_model()
+    done = progress.done(stage) if progress is not None else None
+    if done:
+        progress.restore(stage, model)
+        print(f"End-to-end pretraining restored from {progress.run_dir}", flush=True)
+        return [done]
+    val_ds = make_pipeline(data.x_val, batch_size=1024)
+    steps = steps_per_epoch(len(data.x_train), settings.batch_size) * settings.epochs
+    model.compile(
+        optimizer=make_optimizer(settings.learning_rate, settings.lr_schedule, steps,
+                                 settings.weight_decay),
+        loss=stack.block_loss(0), jit_compile=settings.jit_compile,
+        steps_per_execution=execution_steps(len(data.x_train), settings))
+    print(f"Pretraining end to end: {stack.input_shape} -> "
+          f"{' -> '.join(map(str, stack.hidden_units))} and back, {settings.epochs} epochs",
+          flush=True)
+    extra = ([NoiseSchedule(settings.noise_schedule, settings.epochs)]
+             if settings.noise_schedule != "constant" else [])
+    logs, _ = fit_stage(model, data.x_train, None, val_ds, settings, stage, seed=settings.seed,
+                        progress=progress, callbacks=extra)
+    record = {"block": "end_to_end", "history": _logs_to_history(logs, settings.protocol),
+              "seconds": round(time.perf_counter() - start, 2)}
+    if progress is not None:
+        progress.complete(stage, model, record)
+    return [record]
 
 
 def finetune(stack, data, settings, head_units=1000, head_layers=1, input_noise=0.0,
@@ -457,9 +502,18 @@ def _train(cfg, data, pretrain_data, run_dir, progress):
         metrics["pretrain"] = record.get("blocks", [])
     elif entry.layerwise_pretraining and cfg.pretrain_epochs > 0:
         metrics["pretrain_dataset"] = pretrain_data.name
-        metrics["pretrain"] = pretrain_layerwise(stack, pretrain_data, Stage.pretraining(cfg),
-                                                 progress=progress)
+        if cfg.pretrain_mode == "end_to_end":
+            settings = dataclasses.replace(Stage.pretraining(cfg),
+                                           epochs=cfg.pretrain_epochs * stack.num_blocks)
+            metrics["pretrain"] = pretrain_end_to_end(stack, pretrain_data, settings,
+                                                      progress=progress)
+        else:
+            metrics["pretrain"] = pretrain_layerwise(stack, pretrain_data,
+                                                     Stage.pretraining(cfg), progress=progress)
         save_weights_atomic(stack.autoencoder(), run_dir / PRETRAINED_WEIGHTS)
+    if cfg.unsupervised_metrics and "pretrain" in metrics:
+        metrics["unsupervised"] = {"dataset": pretrain_data.name, **unsupervised.evaluate(
+            stack, pretrain_data, seed=cfg.seed)}
     sigma = mean_learned_sigma(metrics.get("pretrain", []))
     if sigma is not None:
         metrics["mean_sigma"] = sigma
@@ -467,8 +521,11 @@ def _train(cfg, data, pretrain_data, run_dir, progress):
     if cfg.num_samples > 0 and "samples" not in names:
         names.append("samples")
     if names:
+        records = {}
         metrics["figures"] = figures_lib.write(names, stack, data, run_dir,
-                                               num_samples=cfg.num_samples, seed=cfg.seed)
+                                               num_samples=cfg.num_samples, seed=cfg.seed,
+                                               records=records)
+        metrics.update(records)
         if "samples" in metrics["figures"]:
             metrics["samples"] = metrics["figures"]["samples"]
     if cfg.finetune_epochs > 0:

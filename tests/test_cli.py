@@ -14,6 +14,7 @@ import tensorflow_datasets as tfds
 from absl import flags
 from absl.testing import flagsaver
 
+from sdae_tf import config as config_lib
 from sdae_tf import experiments, training
 from sdae_tf.cli import experiment as experiment_cli
 from sdae_tf.cli import flags as train_flags
@@ -100,14 +101,31 @@ def experiment_pool(tmp_path_factory):
     return tmp_path_factory.mktemp("pool")
 
 
-@pytest.mark.parametrize("name", EXPERIMENT_FLAGFILES)
-def test_experiment_flagfile_smoke_run(name, in_repo, tmp_path, capsys, experiment_pool):
-    """Every experiment flagfile runs end to end, shrunk by --quick (TFDS ones on mock data)."""
+def representative_cells(specs):
+    """One cell per (model, set of overridden keys): every code path an experiment's cells take
+    (each model, each option it sets) is exercised once; the cells that differ from one of those
+    only in values (another dataset, another level) are left to the slow test."""
+    chosen, seen = [], set()
+    for spec in specs:
+        key = (spec.overrides.get("model"), frozenset(spec.overrides))
+        refs = any(str(v).startswith("@") for v in spec.overrides.values())
+        if key not in seen or refs:
+            seen.add(key)
+            chosen.append(spec.name)
+    return chosen
+
+
+def _experiment_smoke_run(name, tmp_path, capsys, pool, every_cell):
+    """`name` end to end, shrunk by --quick (TFDS ones on mock data): every cell, or by
+    default `representative_cells` (through --cells); checks the record and the figures."""
     with flagsaver.flagsaver():
         argv = [f"--flagfile=flags/{name}", "--quick", f"--out_dir={tmp_path / 'exp'}",
-                f"--pool_dir={experiment_pool}", "--verbose=0"]
+                f"--pool_dir={pool}", "--verbose=0"]
         cfg = _parse(argv)
         specs = [experiments.parse_run(r) for r in FLAGS.run]
+        chosen = [s.name for s in specs] if every_cell else representative_cells(specs)
+        argv.append(f"--cells={','.join(chosen)}")
+        _parse(argv)
         tfds_runs = [s for s in specs if s.overrides.get("dataset") in TFDS_DATASETS]
         if tfds_runs:
             _parse([*argv, "--batch_size=16"])  # the mock has 48 examples per split
@@ -117,16 +135,41 @@ def test_experiment_flagfile_smoke_run(name, in_repo, tmp_path, capsys, experime
             experiment_cli.main(["sdae-experiment"])
     assert cfg.quick
     record = json.loads((tmp_path / "exp" / "experiment.json").read_text())
-    assert [f"{r['column']}/{r['row']}" for r in record["runs"]] == [s.name for s in specs]
-    for run, spec in zip(record["runs"], specs, strict=True):
+    assert [f"{r['column']}/{r['row']}" for r in record["runs"]] == chosen
+    assert record.get("skipped", []) == [s.name for s in specs if s.name not in chosen]
+    by_name = {s.name: s for s in specs}
+    for run in record["runs"]:
+        spec = by_name[f"{run['column']}/{run['row']}"]
         metrics = json.loads((pathlib.Path(run["run_dir"]) / "metrics.json").read_text())
         if metrics.get("finetune"):
             assert 0.0 <= run["test_accuracy"] <= 1.0
+        if cfg.unsupervised_metrics:
+            assert 0.0 <= metrics["unsupervised"]["kmeans_accuracy"] <= 1.0
         for figure in spec.overrides.get("figures", "").split(",") + list(cfg.figures):
             if figure:
                 assert (tmp_path / "exp" / f"{figure}.png").exists(), figure
     assert (tmp_path / "exp" / "results.md").exists()
     assert "experiment directory" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", EXPERIMENT_FLAGFILES)
+def test_experiment_flagfile_smoke_run(name, in_repo, tmp_path, capsys, experiment_pool):
+    """Every experiment flagfile runs end to end on its representative cells."""
+    _experiment_smoke_run(name, tmp_path, capsys, experiment_pool, every_cell=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXPERIMENT_FLAGFILES)
+def test_experiment_flagfile_every_cell(name, in_repo, tmp_path, capsys, experiment_pool):
+    _experiment_smoke_run(name, tmp_path, capsys, experiment_pool, every_cell=True)
+
+
+def test_cells_selects_and_refuses_unknown(in_repo, tmp_path):
+    with pytest.raises(ValueError, match="matches no cell. Cells: sdae_layerwise/mnist"):
+        experiments.run_experiment(
+            "x", config_lib.TrainConfig(quick=True),
+            ["sdae_layerwise/mnist: model=sdae_mnist"], out_dir=tmp_path, pool_dir=tmp_path,
+            cells=["nothing*"])
 
 
 @pytest.mark.parametrize("name", FLAGFILES)

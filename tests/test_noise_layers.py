@@ -4,7 +4,14 @@ import keras
 import numpy as np
 import pytest
 
-from sdae_tf.layers import GaussianNoise, SaltAndPepperNoise, ZeroMaskingNoise, make_noise
+from sdae_tf.layers import (
+    DropoutNoise,
+    GaussianNoise,
+    LocalVarianceGaussianNoise,
+    SaltAndPepperNoise,
+    ZeroMaskingNoise,
+    make_noise,
+)
 
 from .layer_round_trip import assert_config_round_trip, assert_keras_file_round_trip
 
@@ -13,6 +20,8 @@ LAYERS = {
     "salt_and_pepper": lambda seed=1: SaltAndPepperNoise(0.25, min_value=-1.0, max_value=2.0,
                                                          seed=seed),
     "masking": lambda seed=1: ZeroMaskingNoise(0.65, seed=seed),
+    "dropout": lambda seed=1: DropoutNoise(0.3, seed=seed),
+    "local_variance": lambda seed=1: LocalVarianceGaussianNoise(0.4, window=3, seed=seed),
 }
 
 
@@ -70,6 +79,33 @@ def test_masking_statistics():
     assert set(np.unique(out)) == {0.0, 1.0}  # survivors are not rescaled
 
 
+def test_dropout_statistics_rescale_survivors():
+    x = np.ones((400, 500), "float32")
+    out = np.asarray(DropoutNoise(0.3, seed=0)(x, training=True))
+    assert abs((out == 0).mean() - 0.3) < 0.005
+    np.testing.assert_allclose(np.unique(out), [0.0, 1 / 0.7], rtol=1e-6)
+    assert abs(out.mean() - 1.0) < 0.01  # the expected input is kept
+
+
+def test_local_variance_noise_follows_the_strokes():
+    """On images that are flat but for a bright bar, the noise sits on the bar's edges (none on
+    the flat background far from it), and its mean level over each image is `stddev`."""
+    x = np.zeros((200, 16, 16, 1), "float32")
+    x[:, 6:10, 4:12] = 1.0
+    layer = LocalVarianceGaussianNoise(0.4, window=3, seed=0)
+    scale = np.asarray(layer.noise_scale(x))
+    np.testing.assert_allclose(scale.mean(axis=(1, 2, 3)), 0.4, rtol=1e-4)
+    assert np.all(scale[:, 0:3, :] < 1e-4)  # flat background, far from the bar
+    assert scale[:, 5, 8].min() > 0.4  # the bar's edge gets more than the mean
+    noise = np.asarray(layer(x, training=True)) - x
+    assert np.abs(noise[:, 0:3]).max() < 1e-3
+    edge = noise[:, 5:7, 4:12].std()
+    assert edge > 0.5 * scale[:, 5:7, 4:12].mean()
+    # Flat inputs (upper blocks' codes) get uniform noise of the same level.
+    flat = np.asarray(layer.noise_scale(np.zeros((4, 10), "float32")))
+    np.testing.assert_allclose(flat, 0.4)
+
+
 def test_zero_level_is_identity_in_training():
     x = _x()
     for layer in (GaussianNoise(0.0), SaltAndPepperNoise(0.0), ZeroMaskingNoise(0.0)):
@@ -85,6 +121,8 @@ def test_zero_level_is_identity_in_training():
         (lambda: SaltAndPepperNoise(0.1, min_value=1, max_value=0), "min_value"),
         (lambda: ZeroMaskingNoise(-0.1), "rate=-0.1"),
         (lambda: ZeroMaskingNoise(1.0), "rate=1.0"),
+        (lambda: DropoutNoise(1.0), "rate=1.0"),
+        (lambda: LocalVarianceGaussianNoise(0.4, window=2), "window=2"),
         (lambda: GaussianNoise(0.4, seed="x"), "seed='x'"),
         (lambda: make_noise("speckle", 0.1), "Available: none, gaussian"),
     ],

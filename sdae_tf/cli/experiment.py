@@ -27,6 +27,8 @@ flags.DEFINE_string("title", None, "Title of the figures and results.")
 flags.DEFINE_multi_string("run", [], "One cell: 'COLUMN/ROW: key=value key=value ...'.")
 flags.DEFINE_string("out_dir", None, "Experiment directory (default: runs/<experiment>).")
 flags.DEFINE_string("pool_dir", "runs/pool", "Where the runs live (shared by experiments).")
+flags.DEFINE_list("cells", None, "Run only these cells: COLUMN/ROW names or shell patterns "
+                  "(e.g. 'sdae*/mnist,sae/*'); default every cell.")
 
 
 def main(argv):
@@ -41,7 +43,7 @@ def main(argv):
         record = experiments.run_experiment(
             FLAGS.experiment, train_flags.config_from_flags(FLAGS), FLAGS.run,
             out_dir=FLAGS.out_dir, pool_dir=FLAGS.pool_dir, report_item=FLAGS.report_item,
-            title=FLAGS.title)
+            title=FLAGS.title, cells=FLAGS.cells)
     out = FLAGS.out_dir or f"runs/{FLAGS.experiment}"
     print((os.linesep).join(experiments.report.experiment_table(record)))
     print(f"experiment directory {out}; {record['seconds']:.1f} s", flush=True)

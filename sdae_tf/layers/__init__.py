@@ -3,7 +3,9 @@
 from sdae_tf.layers.learned_noise import LearnedGaussianNoise
 from sdae_tf.layers.noise import (
     NOISE_TYPES,
+    DropoutNoise,
     GaussianNoise,
+    LocalVarianceGaussianNoise,
     NoiseLayer,
     SaltAndPepperNoise,
     ZeroMaskingNoise,
@@ -14,7 +16,9 @@ from sdae_tf.layers.sampling import Sampling
 
 __all__ = [
     "NOISE_TYPES",
+    "DropoutNoise",
     "GaussianNoise",
+    "LocalVarianceGaussianNoise",
     "LearnedGaussianNoise",
     "NoiseLayer",
     "SaltAndPepperNoise",

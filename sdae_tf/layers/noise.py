@@ -1,4 +1,6 @@
-"""Corruption processes for denoising autoencoders: Gaussian, salt-and-pepper, zero-masking."""
+"""Corruption processes for denoising autoencoders: Gaussian, salt-and-pepper, zero-masking,
+dropout (masking with the survivors rescaled), and Gaussian noise scaled by the local variance
+of an image (the report's section 8 suggestion)."""
 
 import keras
 from keras import ops
@@ -173,11 +175,86 @@ class ZeroMaskingNoise(NoiseLayer):
         return {**super().get_config(), "rate": self.rate}
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class DropoutNoise(NoiseLayer):
+    """Dropout as a corruption: each component is set to 0 with probability `rate` and the
+    survivors are scaled by `1 / (1 - rate)` (Keras' inverted dropout), so the expected input
+    is unchanged; masking noise (`ZeroMaskingNoise`) at the same rate does not rescale.
+
+    Args:
+        rate: probability in [0, 1) that a component is dropped.
+        seed: optional integer seed.
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.rate = _check_fraction("rate", rate)
+
+    @property
+    def active(self):
+        return self.rate > 0
+
+    def corrupt(self, inputs):
+        return keras.random.dropout(inputs, self.rate, seed=self.seed_generator)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LocalVarianceGaussianNoise(NoiseLayer):
+    """Gaussian noise whose standard deviation follows the local variation of each image:
+    `x + sigma_ij * eps` with `sigma_ij` proportional to the standard deviation of the pixels in
+    a `window` x `window` neighbourhood of (i, j), normalised so that its mean over each image
+    is `stddev` (same mean level as `GaussianNoise(stddev)`, spent on strokes and edges rather
+    than on flat background). Inputs of rank 4 (batch, height, width, channels); flat inputs
+    (the codes of upper blocks, with no neighbourhoods) get uniform noise of level `stddev`.
+
+    Args:
+        stddev: mean standard deviation of the noise over an image, >= 0.
+        window: odd neighbourhood size (default 3).
+        seed: optional integer seed.
+    """
+
+    def __init__(self, stddev, window=3, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        if isinstance(stddev, bool) or not isinstance(stddev, (int, float)) or stddev < 0:
+            raise ValueError(f"`stddev` must be a number >= 0. Received: stddev={stddev!r}")
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1 \
+                or window % 2 == 0:
+            raise ValueError(f"`window` must be an odd integer >= 1. Received: window={window!r}")
+        self.stddev, self.window = float(stddev), int(window)
+
+    @property
+    def active(self):
+        return self.stddev > 0
+
+    def noise_scale(self, inputs):
+        """The per-pixel standard deviation map (same shape as `inputs`)."""
+        if len(inputs.shape) != 4:
+            return ops.full_like(inputs, self.stddev)
+        pool = lambda t: ops.average_pool(t, self.window, 1, padding="same")  # noqa: E731
+        mean = pool(inputs)
+        local = ops.sqrt(ops.maximum(pool(inputs * inputs) - mean * mean, 0.0) + 1e-12)
+        per_image = ops.mean(local, axis=(1, 2, 3), keepdims=True)
+        return self.stddev * local / ops.maximum(per_image, 1e-6)
+
+    def corrupt(self, inputs):
+        eps = keras.random.normal(ops.shape(inputs), dtype=self.compute_dtype,
+                                  seed=self.seed_generator)
+        return inputs + self.noise_scale(inputs) * eps
+
+    def get_config(self):
+        return {**super().get_config(), "stddev": self.stddev, "window": self.window}
+
+
 # name -> (class, name of its level argument)
 NOISE_TYPES = {
     "gaussian": (GaussianNoise, "stddev"),
     "salt_and_pepper": (SaltAndPepperNoise, "rate"),
     "masking": (ZeroMaskingNoise, "rate"),
+    "dropout": (DropoutNoise, "rate"),
+    "local_variance": (LocalVarianceGaussianNoise, "stddev"),
 }
 
 

@@ -36,6 +36,13 @@ for _entry in [
              layerwise_pretraining=False,
              description="the 784-1000-1000 network trained from random initialisation "
                          "(Table 1's no-pretraining baseline)"),
+    ZooEntry("sdae_dec_mnist", DenseStack, "mnist",
+             {"hidden_units": (500, 500, 2000, 10), "activation": "relu",
+              "code_activation": "linear", "noise_type": "dropout", "noise_level": 0.2,
+              "loss": "mean_squared_error"},
+             description="the DEC stack of the PyTorch peer pt-sdae: 784-500-500-2000-10, ReLU, "
+                         "linear 10-d code, dropout 0.2 corruption, squared error (k-means "
+                         "comparison, beyond the report)"),
     ZooEntry("sdae_learned_sigma_mnist", LearnedSigmaStack, "mnist",
              {**_DENSE, "lambdas": (0.026, 0.016), "floor": 0.4},
              description="SDAE whose per-example Gaussian sigma is learned by a noise network "

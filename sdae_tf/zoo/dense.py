@@ -11,7 +11,8 @@ from sdae_tf.zoo.family import Family
 class DenseStack(Family):
     # `--recon_loss` -> this family's `loss` argument (Keras loss names; mean over components).
     RECON_LOSS_ARGS = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
-    FIGURES = frozenset({"filters", "reconstructions", "samples", "tsne", "manifold"})
+    FIGURES = frozenset({"filters", "reconstructions", "samples", "tsne", "manifold",
+                         "interpolation"})
 
     """A stack of Dense blocks with a mirrored decoder, trained greedily block by block.
 
@@ -28,11 +29,19 @@ class DenseStack(Family):
         loss: reconstruction loss of each block ("binary_crossentropy" fits [0, 1] targets).
         seed: seeds the noise layers (block k uses seed + k).
         name: prefix of the Keras models' names.
+        block_noise_types, block_noise_levels: one noise type / level per block, overriding
+            `noise_type` / `noise_level` block by block (e.g. masking at the input, Gaussian on
+            the codes; sigma increasing with depth).
+        hidden_dropout: dropout rate on each block's hidden code while it is pretrained (the
+            dropout autoencoder; 0: none).
+        code_activation: activation of the last encoder layer (default: `activation`);
+            "linear" gives DEC's unbounded code.
     """
 
     def __init__(self, input_shape, hidden_units=(1000, 1000), activation="sigmoid",
                  noise_type="gaussian", noise_level=0.4, loss="binary_crossentropy",
-                 seed=None, name="dense_stack"):
+                 seed=None, name="dense_stack", block_noise_types=None,
+                 block_noise_levels=None, hidden_dropout=0.0, code_activation=None):
         if not hidden_units or any(int(u) < 1 for u in hidden_units):
             raise ValueError(
                 f"`hidden_units` must be a non-empty list of positive widths. "
@@ -46,10 +55,18 @@ class DenseStack(Family):
         self.loss = loss
         self.seed = seed
         self.name = name
-        make_noise(noise_type, noise_level)  # validates the noise arguments early
+        self.block_noise = self._block_noise(block_noise_types, block_noise_levels)
+        for kind, level in self.block_noise:
+            make_noise(kind, level)  # validates the noise arguments early
+        self.hidden_dropout = float(hidden_dropout or 0.0)
+        if not 0 <= self.hidden_dropout < 1:
+            raise ValueError(f"`hidden_dropout` must be in [0, 1). Received: {hidden_dropout!r}")
         dims = [math.prod(self.input_shape), *self.hidden_units]
+        self.code_activation = code_activation or activation
+        last = len(self.hidden_units) - 1
         self.encoder_layers = [
-            keras.layers.Dense(u, activation=activation, name=f"encoder_{k + 1}")
+            keras.layers.Dense(u, activation=self.code_activation if k == last else activation,
+                               name=f"encoder_{k + 1}")
             for k, u in enumerate(self.hidden_units)
         ]
         self.decoder_layers = [
@@ -61,6 +78,17 @@ class DenseStack(Family):
         for layer in self.encoder_layers:
             h = layer(h)
         self.encoder = keras.Model(inputs, h, name=f"{name}_encoder")
+
+    def _block_noise(self, types, levels):
+        """[(noise type, level)] of every block: the per-block overrides, else the stack's."""
+        n = len(self.hidden_units)
+        for label, values in (("block_noise_types", types), ("block_noise_levels", levels)):
+            if values is not None and len(values) != n:
+                raise ValueError(f"`{label}` needs one value per block ({n}: "
+                                 f"{list(self.hidden_units)}). Received: {list(values)}")
+        types = list(types) if types is not None else [self.noise_type] * n
+        levels = [float(v) for v in levels] if levels is not None else [self.noise_level] * n
+        return list(zip(types, levels, strict=True))
 
     @property
     def num_blocks(self):
@@ -94,10 +122,15 @@ class DenseStack(Family):
         shape = self.block_input_shape(k)
         inputs = keras.Input(shape, name=f"block_{k + 1}_inputs")
         seed = None if self.seed is None else self.seed + k
-        h = corrupt(inputs, self.noise_type, self.noise_level, seed=seed, name=f"noise_{k + 1}")
+        kind, level = self.block_noise[k]
+        h = corrupt(inputs, kind, level, seed=seed, name=f"noise_{k + 1}")
         if k == 0:
             h = keras.layers.Flatten()(h)
-        h = self.decoder_layers[k](self.encoder_layers[k](h))
+        h = self.encoder_layers[k](h)
+        if self.hidden_dropout:
+            h = corrupt(h, "dropout", self.hidden_dropout,
+                        seed=None if seed is None else seed + 500, name=f"hidden_dropout_{k + 1}")
+        h = self.decoder_layers[k](h)
         if k == 0:
             h = keras.layers.Reshape(shape)(h)
         return keras.Model(inputs, h, name=f"{self.name}_block_{k + 1}")
@@ -120,12 +153,39 @@ class DenseStack(Family):
         outputs = keras.layers.Reshape(self.input_shape)(h)
         return keras.Model(inputs, outputs, name=f"{self.name}_autoencoder")
 
+    def end_to_end_model(self):
+        """The whole stack trained at once (the alternative to greedy layer-wise pretraining):
+        images -> the first block's noise -> every encoder -> every decoder -> images, with
+        the hidden dropout (if any) on the top code; the loss is `block_loss(0)`."""
+        inputs = keras.Input(self.input_shape, name="images")
+        kind, level = self.block_noise[0]
+        h = corrupt(inputs, kind, level, seed=self.seed, name="noise_end_to_end")
+        h = keras.layers.Flatten()(h)
+        for layer in self.encoder_layers:
+            h = layer(h)
+        if self.hidden_dropout:
+            h = corrupt(h, "dropout", self.hidden_dropout,
+                        seed=None if self.seed is None else self.seed + 500,
+                        name="hidden_dropout_end_to_end")
+        for layer in reversed(self.decoder_layers):
+            h = layer(h)
+        outputs = keras.layers.Reshape(self.input_shape)(h)
+        return keras.Model(inputs, outputs, name=f"{self.name}_end_to_end")
+
     def describe(self):
         """What the export manifest records about the architecture and noise."""
+        noise = {"type": self.noise_type, "level": self.noise_level}
+        if len(set(self.block_noise)) > 1 or self.block_noise[0] != (self.noise_type,
+                                                                      self.noise_level):
+            noise["per_block"] = [{"type": t, "level": v} for t, v in self.block_noise]
+        if self.hidden_dropout:
+            noise["hidden_dropout"] = self.hidden_dropout
         return {
             "family": "dense_stack",
             "hidden_units": list(self.hidden_units),
             "activation": self.activation,
-            "noise": {"type": self.noise_type, "level": self.noise_level},
+            **({"code_activation": self.code_activation}
+               if self.code_activation != self.activation else {}),
+            "noise": noise,
             "loss": self.loss,
         }

@@ -8,7 +8,7 @@ family cannot serve is refused by `zoo.check_request` before any training.
 import abc
 
 # Every fixed-noise type the families share (`sdae_tf.layers.NOISE_TYPES` plus "none").
-FIXED_NOISE = ("none", "gaussian", "salt_and_pepper", "masking")
+FIXED_NOISE = ("none", "gaussian", "salt_and_pepper", "masking", "dropout", "local_variance")
 
 
 class Family(abc.ABC):

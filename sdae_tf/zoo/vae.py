@@ -13,7 +13,8 @@ from sdae_tf.zoo.losses import summed_binary_crossentropy, summed_mse, summed_sq
 class VariationalStack(Family):
     # `--recon_loss` -> this family's `loss` argument.
     RECON_LOSS_ARGS = {"bce": "bce", "mse": "mse"}
-    FIGURES = frozenset({"filters", "reconstructions", "traversal", "tsne", "manifold"})
+    FIGURES = frozenset({"filters", "reconstructions", "traversal", "tsne", "manifold",
+                         "interpolation"})
 
     """One or more VAE blocks; block k encodes the latent mean of block k - 1.
 

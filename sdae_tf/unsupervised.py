@@ -1,0 +1,56 @@
+"""What a pretrained stack is worth before any label (`--unsupervised_metrics`): k-means
+clustering accuracy of its test embeddings (clusters matched to classes by the Hungarian method,
+as in DEC and the PyTorch peer pt-sdae), and how well its whole autoencoder reconstructs and
+denoises the test images (PSNR against the clean images, data range 1)."""
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+
+# The fixed test corruption of the denoising score: Gaussian noise, clipped to the data range.
+DENOISING_NOISE = 0.4
+
+
+def cluster_accuracy(labels, clusters):
+    """Accuracy of `clusters` as a labelling, each cluster mapped to one class by the Hungarian
+    method (maximum matching of the contingency table)."""
+    labels, clusters = np.asarray(labels), np.asarray(clusters)
+    size = int(max(labels.max(), clusters.max())) + 1
+    table = np.zeros((size, size), np.int64)
+    np.add.at(table, (clusters, labels), 1)
+    rows, cols = linear_sum_assignment(-table)
+    return float(table[rows, cols].sum() / len(labels))
+
+
+def kmeans_accuracy(codes, labels, n_clusters, seed=0):
+    """k-means (10 restarts, seeded) on `codes` scored by `cluster_accuracy`."""
+    km = KMeans(n_clusters=n_clusters, n_init=10, random_state=seed)
+    return cluster_accuracy(labels, km.fit_predict(np.asarray(codes, np.float64)))
+
+
+def psnr(clean, estimate, data_range=1.0):
+    """Per-example PSNR in dB."""
+    axes = tuple(range(1, np.ndim(clean)))
+    mse = np.mean((np.clip(estimate, 0.0, data_range) - clean) ** 2, axis=axes)
+    return 10.0 * np.log10(data_range ** 2 / np.maximum(mse, 1e-12))
+
+
+def evaluate(stack, data, seed=0, examples=10000):
+    """The unsupervised record of a pretrained `stack` on the first `examples` test images."""
+    x, y = data.x_test[:examples], data.y_test[:examples]
+    codes = stack.encoder.predict(x, batch_size=1024, verbose=0).reshape(len(x), -1)
+    autoencoder = stack.autoencoder()
+    lo, hi = data.value_range
+    rng = np.random.default_rng(seed)
+    noisy = np.clip(x + DENOISING_NOISE * rng.standard_normal(x.shape).astype(np.float32),
+                    lo, hi)
+    recon = autoencoder.predict(x, batch_size=1024, verbose=0)
+    denoised = autoencoder.predict(noisy, batch_size=1024, verbose=0)
+    return {
+        "examples": len(x),
+        "kmeans_accuracy": kmeans_accuracy(codes, y, data.num_classes, seed),
+        "psnr_reconstruction_db": float(np.mean(psnr(x, recon, hi - lo))),
+        "psnr_denoised_db": float(np.mean(psnr(x, denoised, hi - lo))),
+        "psnr_noisy_input_db": float(np.mean(psnr(x, noisy, hi - lo))),
+        "denoising_noise": f"gaussian {DENOISING_NOISE}, clipped",
+    }
