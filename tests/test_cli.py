@@ -102,12 +102,15 @@ def experiment_pool(tmp_path_factory):
 
 
 def representative_cells(specs):
-    """One cell per (model, set of overridden keys): every code path an experiment's cells take
-    (each model, each option it sets) is exercised once; the cells that differ from one of those
-    only in values (another dataset, another level) are left to the slow test."""
+    """One cell per (model family, set of overridden keys): every code path an experiment's
+    cells take (each family, each option it sets) is exercised once; the cells that differ from
+    one of those only in values (another model of the family, dataset or level) are left to the
+    slow test."""
     chosen, seen = [], set()
     for spec in specs:
-        key = (spec.overrides.get("model"), frozenset(spec.overrides))
+        model = spec.overrides.get("model")
+        family = REGISTRY.get(model).build if model else None
+        key = (family, frozenset(spec.overrides))
         refs = any(str(v).startswith("@") for v in spec.overrides.values())
         if key not in seen or refs:
             seen.add(key)
