@@ -167,6 +167,7 @@ def _cell_record(spec, metrics, pretrain_dir):
         "seconds": metrics.get("seconds", 0.0),
         "figures": metrics.get("figures", {}),
         "reused": bool(metrics.get("reused")),
+        **{k: metrics[k] for k in ("unsupervised", "interpolation") if k in metrics},
     }
 
 

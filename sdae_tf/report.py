@@ -111,6 +111,25 @@ def experiment_table(record):
                          f"{ours:.4f}", diff, f"{r.get('seconds', 0):.0f} s"])
         lines += markdown.table(["dataset", "model", "report", "ours", "difference", "wall"],
                                 rows) + [""]
+    unsupervised = [r for r in record["runs"] if r.get("unsupervised")]
+    if unsupervised:
+        rows = [[r["column"], r["unsupervised"]["dataset"],
+                 f"{r['unsupervised']['kmeans_accuracy']:.4f}",
+                 f"{r['unsupervised']['psnr_reconstruction_db']:.2f}",
+                 f"{r['unsupervised']['psnr_denoised_db']:.2f}"] for r in unsupervised]
+        lines += ["Before any label (the pretrained stack, test set):", ""]
+        lines += markdown.table(["model", "data", "k-means accuracy", "PSNR clean input (dB)",
+                                 "PSNR Gaussian-0.4 input (dB)"], rows) + [""]
+    between = [r for r in record["runs"] if r.get("interpolation")]
+    if between:
+        rows = [[r["column"],
+                 f"{r['interpolation']['same_class']['decoded_midpoint_in_end_classes']:.3f}",
+                 f"{r['interpolation']['different_class']['decoded_midpoint_in_end_classes']:.3f}",
+                 f"{r['interpolation']['different_class']['pixel_midpoint_in_end_classes']:.3f}"]
+                for r in between]
+        lines += ["Decoded midpoints a pixel classifier puts in an end class:", ""]
+        lines += markdown.table(["model", "same class", "different classes",
+                                 "different, pixel midpoint"], rows) + [""]
     figures = [(r, name, path) for r in record["runs"]
                for name, path in sorted(r.get("figures", {}).items())]
     if figures or record.get("figures"):

@@ -1,0 +1,231 @@
+"""The "beyond the report" experiments (flags/beyond_*.flags) as tables and figures: reads their
+experiment records (runs/<experiment>/experiment.json, and runs/<experiment>_seed<N>/ for
+other seeds), trains nothing, and writes benchmarks/results/beyond_report.json / .md plus
+docs/figures/beyond_*.png (embedding-size lines, transfer heat maps, denoising-vs-accuracy
+scatter, interpolations). Run it at any time: unfinished cells show as pending.
+
+    python benchmarks/beyond_report.py [--seeds 0,1,2]
+"""
+
+import argparse
+import json
+import pathlib
+import shutil
+
+import numpy as np
+from common import REPO, markdown_table, write_results
+
+EXPERIMENTS = ("beyond_end_to_end", "beyond_dropout", "beyond_noise_schedule",
+               "beyond_noise_per_layer", "beyond_local_variance", "beyond_embedding_size",
+               "beyond_transfer", "beyond_denoising_vs_features", "beyond_interpolation",
+               "beyond_kmeans")
+DATASETS = ("mnist", "mnist_rot", "mnist_bg_rand", "mnist_bg_rand_rot")
+FIGURES = REPO / "docs" / "figures"
+
+
+def cell_names(experiment):
+    """The COLUMN/ROW names of a flagfile's cells, in order."""
+    lines = (REPO / "flags" / f"{experiment}.flags").read_text().splitlines()
+    return [line[len("--run="):].split(":", 1)[0].strip() for line in lines
+            if line.startswith("--run=")]
+
+
+def load_runs(runs_dir, experiment, seeds):
+    """{cell: {seed: cell record (+ metrics.json's extras)}} of the seeds' records found."""
+    out = {}
+    for seed in seeds:
+        folder = runs_dir / (experiment if seed == 0 else f"{experiment}_seed{seed}")
+        path = folder / "experiment.json"
+        if not path.exists():
+            continue
+        for run in json.loads(path.read_text())["runs"]:
+            metrics_path = pathlib.Path(run["run_dir"]) / "metrics.json"
+            if metrics_path.exists():
+                metrics = json.loads(metrics_path.read_text())
+                for key in ("unsupervised", "interpolation"):
+                    if key in metrics:
+                        run.setdefault(key, metrics[key])
+            out.setdefault(f"{run['column']}/{run['row']}", {})[seed] = run
+    return out
+
+
+def summary(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"mean": float(np.mean(values)), "spread": float(np.max(values) - np.min(values)),
+            "n": len(values), "values": [float(v) for v in values]}
+
+
+def fmt(s, digits=4):
+    if s is None:
+        return "pending"
+    text = f"{s['mean']:.{digits}f}"
+    if s["n"] > 1:
+        text += f" (spread {s['spread']:.{digits}f}, {s['n']} seeds)"
+    return text
+
+
+def experiment_summary(experiment, runs):
+    cells = {}
+    for name in cell_names(experiment):
+        seeds = runs.get(name, {})
+        record = {"test_accuracy": summary([r.get("test_accuracy") for r in seeds.values()])}
+        unsup = [r["unsupervised"] for r in seeds.values() if r.get("unsupervised")]
+        if unsup:
+            for key in ("kmeans_accuracy", "psnr_denoised_db", "psnr_reconstruction_db"):
+                record[key] = summary([u[key] for u in unsup])
+        between = [r["interpolation"] for r in seeds.values() if r.get("interpolation")]
+        if between:
+            for kind in ("same_class", "different_class"):
+                record[f"midpoint_{kind}"] = summary(
+                    [b[kind]["decoded_midpoint_in_end_classes"] for b in between])
+            record["pixel_midpoint_different_class"] = summary(
+                [b["different_class"]["pixel_midpoint_in_end_classes"] for b in between])
+        cells[name] = record
+    return cells
+
+
+def table_lines(experiment, cells):
+    text = (REPO / "flags" / f"{experiment}.flags").read_text()
+    keys = [] if "--finetune_epochs=0" in text else ["test_accuracy"]
+    if "--unsupervised_metrics" in text:
+        keys += ["kmeans_accuracy", "psnr_denoised_db"]
+    if "interpolation" in text.split("--figures=")[-1].splitlines()[0]:
+        keys += ["midpoint_same_class", "midpoint_different_class",
+                 "pixel_midpoint_different_class"]
+    head = ["cell", *[k.replace("_", " ") for k in keys]]
+    rows = [[name, *[fmt(c.get(k), 2 if "psnr" in k else 4) for k in keys]]
+            for name, c in cells.items()]
+    return [f"### {experiment}", "", *markdown_table(head, rows), ""]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def embedding_figure(cells, path):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for dataset in ("mnist", "mnist_bg_rand_rot"):
+        points = [(int(name.split("/")[0].split("_")[1]), c["test_accuracy"]["mean"])
+                  for name, c in cells.items() if name.endswith("/" + dataset)
+                  and c["test_accuracy"] is not None]
+        if points:
+            xs, ys = zip(*sorted(points), strict=True)
+            ax.plot(xs, ys, marker="o", label=dataset)
+    ax.set_xscale("log")
+    ax.set_xlabel("units in the top layer (784-1000-N)")
+    ax.set_ylabel("test accuracy")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def transfer_figure(cells, path):
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+    short = [d.replace("mnist_", "").replace("mnist", "mnist") for d in DATASETS]
+    for ax, model in zip(axes, ("sdae", "sae"), strict=True):
+        grid = np.full((4, 4), np.nan)
+        for i, pre in enumerate(DATASETS):
+            for j, target in enumerate(DATASETS):
+                c = cells.get(f"{model}_from_{pre}/{target}", {}).get("test_accuracy")
+                if c is not None:
+                    grid[i, j] = c["mean"]
+        ax.imshow(grid, cmap="viridis", vmin=0.6, vmax=1.0)
+        for i in range(4):
+            for j in range(4):
+                if not np.isnan(grid[i, j]):
+                    ax.text(j, i, f"{grid[i, j]:.3f}", ha="center", va="center", fontsize=8,
+                            color="white" if grid[i, j] < 0.85 else "black")
+        ax.set_xticks(range(4), short, fontsize=8)
+        ax.set_yticks(range(4), short, fontsize=8)
+        ax.set_xlabel("fine-tuned and tested on")
+        ax.set_ylabel("pretrained on")
+        ax.set_title(model.upper())
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def scatter_figure(cells, path):
+    points = [(name.split("/")[0], c["psnr_denoised_db"]["mean"], c["test_accuracy"]["mean"])
+              for name, c in cells.items()
+              if c.get("psnr_denoised_db") and c.get("test_accuracy")]
+    if len(points) < 3:
+        return None
+    plt = _plt()
+    names, psnr, acc = zip(*points, strict=True)
+    r = float(np.corrcoef(psnr, acc)[0, 1])
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    ax.scatter(psnr, acc)
+    for n, x, y in points:
+        ax.annotate(n, (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    ax.set_xlabel("PSNR of the pretrained autoencoder, Gaussian-0.4 MNIST test inputs (dB)")
+    ax.set_ylabel("fine-tuned accuracy, bg-rand-rot")
+    ax.set_title(f"Pearson r = {r:.2f} over {len(points)} noises", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return r
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs_dir", default=str(REPO / "runs"))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--out", default="benchmarks/results/beyond_report.json")
+    parser.add_argument("--no_pixels", action="store_true",
+                        help="skip the raw-pixel k-means reference (about 30 s)")
+    args = parser.parse_args()
+    runs_dir = pathlib.Path(args.runs_dir)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    result, lines = {}, []
+    for experiment in EXPERIMENTS:
+        cells = experiment_summary(experiment, load_runs(runs_dir, experiment, seeds))
+        result[experiment] = {"cells": cells}
+        lines += table_lines(experiment, cells)
+        done = sum(c["test_accuracy"] is not None or c.get("kmeans_accuracy") is not None
+                   or c.get("midpoint_same_class") is not None for c in cells.values())
+        result[experiment]["cells_done"] = f"{done}/{len(cells)}"
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    figures = {}
+    if any(c["test_accuracy"] for c in result["beyond_embedding_size"]["cells"].values()):
+        embedding_figure(result["beyond_embedding_size"]["cells"],
+                         FIGURES / "beyond_embedding_size.png")
+        figures["embedding_size"] = "docs/figures/beyond_embedding_size.png"
+    if any(c["test_accuracy"] for c in result["beyond_transfer"]["cells"].values()):
+        transfer_figure(result["beyond_transfer"]["cells"], FIGURES / "beyond_transfer.png")
+        figures["transfer"] = "docs/figures/beyond_transfer.png"
+    r = scatter_figure(result["beyond_denoising_vs_features"]["cells"],
+                       FIGURES / "beyond_denoising_vs_features.png")
+    if r is not None:
+        result["beyond_denoising_vs_features"]["pearson_r"] = r
+        figures["denoising_vs_features"] = "docs/figures/beyond_denoising_vs_features.png"
+    composed = runs_dir / "beyond_interpolation" / "interpolation.png"
+    if composed.exists():
+        shutil.copyfile(composed, FIGURES / "beyond_interpolation.png")
+        figures["interpolation"] = "docs/figures/beyond_interpolation.png"
+    result["figures"] = figures
+    if not args.no_pixels:  # the reference row of question 10: k-means on the raw pixels
+        from sdae_tf.data import load_dataset
+        from sdae_tf.unsupervised import kmeans_accuracy
+
+        test = load_dataset("mnist", seed=0)
+        pixels = kmeans_accuracy(test.x_test.reshape(len(test.x_test), -1), test.y_test, 10)
+        result["beyond_kmeans"]["raw_pixels_kmeans_accuracy"] = pixels
+        lines += [f"k-means on the raw pixels of the MNIST test set: {pixels:.4f}", ""]
+    write_results(args.out, result, lines)
+
+
+if __name__ == "__main__":
+    main()
