@@ -146,8 +146,23 @@ class SaltAndPepperNoise(NoiseLayer):
         }
 
 
+class RateNoise(NoiseLayer):
+    """Base of the noise layers with one corrupted fraction `rate` in [0, 1) (identity at 0)."""
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.rate = _check_fraction("rate", rate)
+
+    @property
+    def active(self):
+        return self.rate > 0
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class ZeroMaskingNoise(NoiseLayer):
+class ZeroMaskingNoise(RateNoise):
     """Masking noise: each component is set to 0 independently with probability `rate`.
 
     Unlike dropout, the survivors are not rescaled: the autoencoder must fill in what is missing.
@@ -157,26 +172,15 @@ class ZeroMaskingNoise(NoiseLayer):
         seed: optional integer seed.
     """
 
-    def __init__(self, rate, seed=None, **kwargs):
-        super().__init__(seed=seed, **kwargs)
-        self.rate = _check_fraction("rate", rate)
-
-    @property
-    def active(self):
-        return self.rate > 0
-
     def corrupt(self, inputs):
         keep = keras.random.uniform(
             ops.shape(inputs), dtype=self.compute_dtype, seed=self.seed_generator
         ) >= self.rate
         return ops.where(keep, inputs, ops.zeros_like(inputs))
 
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate}
-
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class DropoutNoise(NoiseLayer):
+class DropoutNoise(RateNoise):
     """Dropout as a corruption: each component is set to 0 with probability `rate` and the
     survivors are scaled by `1 / (1 - rate)` (Keras' inverted dropout), so the expected input
     is unchanged; masking noise (`ZeroMaskingNoise`) at the same rate does not rescale.
@@ -186,19 +190,8 @@ class DropoutNoise(NoiseLayer):
         seed: optional integer seed.
     """
 
-    def __init__(self, rate, seed=None, **kwargs):
-        super().__init__(seed=seed, **kwargs)
-        self.rate = _check_fraction("rate", rate)
-
-    @property
-    def active(self):
-        return self.rate > 0
-
     def corrupt(self, inputs):
         return keras.random.dropout(inputs, self.rate, seed=self.seed_generator)
-
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
