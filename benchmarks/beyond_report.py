@@ -20,7 +20,6 @@ EXPERIMENTS = ("beyond_end_to_end", "beyond_dropout", "beyond_noise_schedule",
                "beyond_transfer", "beyond_denoising_vs_features", "beyond_interpolation",
                "beyond_kmeans")
 DATASETS = ("mnist", "mnist_rot", "mnist_bg_rand", "mnist_bg_rand_rot")
-FIGURES = REPO / "docs" / "figures"
 
 
 def cell_names(experiment):
@@ -184,6 +183,7 @@ def main():
     parser.add_argument("--runs_dir", default=str(REPO / "runs"))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--out", default="benchmarks/results/beyond_report.json")
+    parser.add_argument("--figures_dir", default="docs/figures")
     parser.add_argument("--no_pixels", action="store_true",
                         help="skip the raw-pixel k-means reference (about 30 s)")
     args = parser.parse_args()
@@ -197,24 +197,25 @@ def main():
         done = sum(c["test_accuracy"] is not None or c.get("kmeans_accuracy") is not None
                    or c.get("midpoint_same_class") is not None for c in cells.values())
         result[experiment]["cells_done"] = f"{done}/{len(cells)}"
-    FIGURES.mkdir(parents=True, exist_ok=True)
+    figures_dir = REPO / args.figures_dir
+    figures_dir.mkdir(parents=True, exist_ok=True)
     figures = {}
     if any(c["test_accuracy"] for c in result["beyond_embedding_size"]["cells"].values()):
         embedding_figure(result["beyond_embedding_size"]["cells"],
-                         FIGURES / "beyond_embedding_size.png")
-        figures["embedding_size"] = "docs/figures/beyond_embedding_size.png"
+                         figures_dir / "beyond_embedding_size.png")
+        figures["embedding_size"] = f"{args.figures_dir}/beyond_embedding_size.png"
     if any(c["test_accuracy"] for c in result["beyond_transfer"]["cells"].values()):
-        transfer_figure(result["beyond_transfer"]["cells"], FIGURES / "beyond_transfer.png")
-        figures["transfer"] = "docs/figures/beyond_transfer.png"
+        transfer_figure(result["beyond_transfer"]["cells"], figures_dir / "beyond_transfer.png")
+        figures["transfer"] = f"{args.figures_dir}/beyond_transfer.png"
     r = scatter_figure(result["beyond_denoising_vs_features"]["cells"],
-                       FIGURES / "beyond_denoising_vs_features.png")
+                       figures_dir / "beyond_denoising_vs_features.png")
     if r is not None:
         result["beyond_denoising_vs_features"]["pearson_r"] = r
-        figures["denoising_vs_features"] = "docs/figures/beyond_denoising_vs_features.png"
+        figures["denoising_vs_features"] = f"{args.figures_dir}/beyond_denoising_vs_features.png"
     composed = runs_dir / "beyond_interpolation" / "interpolation.png"
     if composed.exists():
-        shutil.copyfile(composed, FIGURES / "beyond_interpolation.png")
-        figures["interpolation"] = "docs/figures/beyond_interpolation.png"
+        shutil.copyfile(composed, figures_dir / "beyond_interpolation.png")
+        figures["interpolation"] = f"{args.figures_dir}/beyond_interpolation.png"
     result["figures"] = figures
     if not args.no_pixels:  # the reference row of question 10: k-means on the raw pixels
         from sdae_tf.data import load_dataset

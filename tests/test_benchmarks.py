@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -49,3 +50,52 @@ def test_denoising_benchmark_writes_psnr_table_and_figure(tmp_path):
     assert gauss["cdae_mnist"]["psnr_db"] > best_classical + 2.0, gauss
     assert gauss["noisy input"]["psnr_db"] < best_classical
     assert fig.stat().st_size > 10_000 and out.with_suffix(".md").exists()
+
+
+def _write_experiment(runs, name, cells):
+    """An experiment record as the runner writes it, each cell's metrics.json beside it."""
+    records = []
+    for (column, row), metrics in cells.items():
+        run_dir = runs / "pool" / f"{name}-{column}-{row}"
+        run_dir.mkdir(parents=True)  # the pool: one folder per run
+        (run_dir / "metrics.json").write_text(json.dumps(metrics))
+        records.append({"column": column, "row": row, "run_dir": str(run_dir),
+                        "test_accuracy": metrics.get("test_accuracy")})
+    (runs / name).mkdir(parents=True)
+    (runs / name / "experiment.json").write_text(json.dumps({"runs": records}))
+
+
+def test_beyond_report_gathers_seeds_and_draws(tmp_path):
+    """benchmarks/beyond_report.py on records written like the runner's: the seeds' mean and
+    spread, the correlation of the denoising scatter, the figures, pending cells."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    _write_experiment(runs, "beyond_embedding_size", {
+        ("sdae_50", "mnist"): {"test_accuracy": 0.97},
+        ("sdae_1000", "mnist"): {"test_accuracy": 0.98}})
+    _write_experiment(runs, "beyond_embedding_size_seed1", {
+        ("sdae_50", "mnist"): {"test_accuracy": 0.95}})
+    psnr = {"gaussian_0.1": (14.0, 0.70), "gaussian_0.4": (18.0, 0.82),
+            "masking_0.5": (16.0, 0.74)}
+    _write_experiment(runs, "beyond_denoising_vs_features", {
+        (k, "mnist_bg_rand_rot"): {"test_accuracy": acc, "unsupervised": {
+            "kmeans_accuracy": 0.5, "psnr_denoised_db": db, "psnr_reconstruction_db": db + 2}}
+        for k, (db, acc) in psnr.items()})
+    out = tmp_path / "beyond.json"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "beyond_report.py"), f"--runs_dir={runs}",
+         f"--out={out}", f"--figures_dir={tmp_path / 'figures'}", "--no_pixels"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    small = report["beyond_embedding_size"]["cells"]["sdae_50/mnist"]["test_accuracy"]
+    assert small["n"] == 2 and math.isclose(small["mean"], 0.96)
+    assert math.isclose(small["spread"], 0.02)
+    assert report["beyond_embedding_size"]["cells"]["sdae_2000/mnist"]["test_accuracy"] is None
+    assert report["beyond_embedding_size"]["cells_done"] == "2/12"
+    dbs, accs = zip(*psnr.values(), strict=True)
+    assert math.isclose(report["beyond_denoising_vs_features"]["pearson_r"],
+                        float(np.corrcoef(dbs, accs)[0, 1]), rel_tol=1e-9)
+    assert (tmp_path / "figures" / "beyond_embedding_size.png").stat().st_size > 5000
+    assert (tmp_path / "figures" / "beyond_denoising_vs_features.png").exists()
+    assert "pending" in out.with_suffix(".md").read_text()
