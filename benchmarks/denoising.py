@@ -19,6 +19,8 @@ import time
 import numpy as np
 from common import REPO, markdown_table, write_results
 
+from sdae_tf.unsupervised import psnr  # per-image PSNR in dB, data range 1
+
 MODELS = ["sdae_mnist", "cdae_mnist", "sdae_learned_sigma_mnist", "dvae_mnist", "sae_mnist"]
 CORRUPTIONS = {"gaussian 0.4": ("gaussian", 0.4), "masking 25%": ("masking", 0.25)}
 FIGURE = "docs/figures/denoising.png"
@@ -29,13 +31,6 @@ def corrupt(x, kind, level, seed):
     if kind == "gaussian":
         return np.clip(x + level * rng.standard_normal(x.shape, dtype=np.float32), 0.0, 1.0)
     return np.where(rng.random(x.shape) < level, 0.0, x).astype(np.float32)
-
-
-def psnr(clean, estimate):
-    """Per-image PSNR in dB (data range 1)."""
-    axes = tuple(range(1, clean.ndim))
-    mse = np.mean((np.clip(estimate, 0.0, 1.0) - clean) ** 2, axis=axes)
-    return 10.0 * np.log10(1.0 / np.maximum(mse, 1e-12))
 
 
 def classical(name, param):

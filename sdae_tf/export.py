@@ -55,13 +55,6 @@ def library_versions():
     }
 
 
-def weight_files(export_dir):
-    """The files of an export that hold weights: the SavedModel variables and the .keras copy."""
-    export_dir = pathlib.Path(export_dir)
-    files = sorted((export_dir / "variables").glob("variables.*")) + [export_dir / KERAS_FILE]
-    return [f for f in files if f.is_file()]
-
-
 def export_files(export_dir):
     """Every file of an export but its manifest, relative paths (posix)."""
     export_dir = pathlib.Path(export_dir)
@@ -96,14 +89,15 @@ def verify_checksums(export_dir, files=None):
     so does a manifest that records none. Files an older manifest did not record (it recorded
     weights only) are not checked. Returns {file: sha256} of the checked files."""
     export_dir = pathlib.Path(export_dir)
-    expected = recorded_checksums(load_manifest(export_dir))
+    manifest = load_manifest(export_dir)
+    expected = recorded_checksums(manifest)
     if not expected:
         raise ValueError(f"{export_dir}: manifest.json records no checksums (files_sha256)")
     names = sorted(set(expected) | set(export_files(export_dir))) if files is None else files
     checked = {}
     for name in names:
         if name not in expected:
-            if "files_sha256" in load_manifest(export_dir):
+            if "files_sha256" in manifest:
                 raise ValueError(f"{export_dir}: {name} is not recorded in manifest.json; the "
                                  "export was modified")
             continue

@@ -178,6 +178,12 @@ def _pairs(labels, same, count, rng):
     return np.asarray(out)
 
 
+def _share_in(judge, images, ends):
+    """Share of `images` the classifier `judge` assigns to one of the two `ends` classes."""
+    pred = judge.predict(images)
+    return float(np.mean((pred == ends[0]) | (pred == ends[1])))
+
+
 def interpolation(stack, data, run_dir, seed=0, pairs=INTERPOLATION_PAIRS,
                   steps=INTERPOLATION_STEPS, records=None, **_):
     """Decoded interpolations between test digits' codes (4 example rows in the figure) and,
@@ -198,17 +204,11 @@ def interpolation(stack, data, run_dir, seed=0, pairs=INTERPOLATION_PAIRS,
         mid = np.asarray(decoder.predict(0.5 * (a + b), verbose=0)).reshape(len(idx), -1)
         pixel_mid = 0.5 * (x[idx[:, 0]] + x[idx[:, 1]]).reshape(len(idx), -1)
         ends = (y[idx[:, 0]], y[idx[:, 1]])
-
-        def share(images, ends=ends):
-            pred = judge.predict(images)
-            return float(np.mean((pred == ends[0]) | (pred == ends[1])))
-
-        record[kind] = {"decoded_midpoint_in_end_classes": share(mid),
-                        "pixel_midpoint_in_end_classes": share(pixel_mid)}
-        for i, j in idx[:2]:
-            ca, cb = (np.asarray(stack.encoder.predict(x[k:k + 1], verbose=0)) for k in (i, j))
-            t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
-            codes = (1 - t) * ca.reshape(1, -1) + t * cb.reshape(1, -1)
+        record[kind] = {"decoded_midpoint_in_end_classes": _share_in(judge, mid, ends),
+                        "pixel_midpoint_in_end_classes": _share_in(judge, pixel_mid, ends)}
+        t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+        for r in range(2):  # the figure's rows: the first two pairs, their codes above
+            codes = (1 - t) * a[r:r + 1] + t * b[r:r + 1]
             rows.append(np.asarray(decoder.predict(codes, verbose=0)))
     if records is not None:
         records["interpolation"] = record

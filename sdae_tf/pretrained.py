@@ -23,13 +23,6 @@ from sdae_tf.package import NAME as PACKAGE
 MODELS_ENV = resources.MODELS_ENV
 
 
-def models_dir():
-    """The first folder names resolve in (see `sdae_tf.resources.model_roots`); `./
-    exported_models` when there is none."""
-    roots = resources.model_roots()
-    return roots[0] if roots else pathlib.Path("exported_models")
-
-
 def list_models(root=None):
     """Manifests of the exports under `root` (default: every folder of `model_roots()`, the
     first holding a name wins), by name, each with `path` and `size_mb` added."""

@@ -80,7 +80,6 @@ class SDAETransformer(TransformerMixin, BaseEstimator):
             pretrain_learning_rate=self.pretrain_learning_rate,
             batch_size=max(1, min(self.batch_size, n_samples)), lr_schedule=self.lr_schedule,
             weight_decay=self.weight_decay, seed=self.seed, finetune_epochs=0, verbose=0)
-        cfg.validate()
         return cfg
 
     def _check_input(self, X, reset):

@@ -164,6 +164,40 @@ def fit_stage(model, x, y, val_ds, settings, stage, seed, progress=None, callbac
         return ckpt.history(), ckpt
 
 
+def _restored(progress, stage, model):
+    """The record of `stage` if a previous attempt completed it (its weights restored into
+    `model`), else None."""
+    done = progress.done(stage) if progress is not None else None
+    if done:
+        progress.restore(stage, model)
+    return done
+
+
+def _pretrain_stage(model, loss, x_train, x_val, settings, stage, seed, block, start,
+                    progress=None, callbacks=()):
+    """One autoencoder `model` of pretraining trained on `x_train` (its own target) with its
+    own optimizer as `settings` says, the noise schedule applied, `x_val` logged; the record
+    (`block` names it) is returned and, with a `RunProgress`, checkpointed as completed."""
+    val_ds = make_pipeline(x_val, batch_size=1024)
+    steps = steps_per_epoch(len(x_train), settings.batch_size) * settings.epochs
+    model.compile(
+        optimizer=make_optimizer(settings.learning_rate, settings.lr_schedule, steps,
+                                 settings.weight_decay),
+        loss=loss, jit_compile=settings.jit_compile,
+        steps_per_execution=execution_steps(len(x_train), settings),
+    )
+    callbacks = list(callbacks)
+    if settings.noise_schedule != "constant":
+        callbacks.append(NoiseSchedule(settings.noise_schedule, settings.epochs))
+    logs, _ = fit_stage(model, x_train, None, val_ds, settings, stage, seed=seed,
+                        progress=progress, callbacks=callbacks)
+    record = {"block": block, "history": _logs_to_history(logs, settings.protocol),
+              "seconds": round(time.perf_counter() - start, 2)}
+    if progress is not None:
+        progress.complete(stage, model, record)
+    return record
+
+
 def pretrain_layerwise(stack, data, settings, last_block_callbacks=(), progress=None):
     """Greedy layer-wise pretraining: block k is a (denoising) autoencoder trained on the clean
     codes of blocks < k, computed once, with its own optimizer, as `settings` (a `Stage`)
@@ -177,9 +211,8 @@ def pretrain_layerwise(stack, data, settings, last_block_callbacks=(), progress=
         start = time.perf_counter()
         stage = f"pretrain_block_{k + 1}"
         model = stack.pretrain_model(k)
-        done = progress.done(stage) if progress is not None else None
+        done = _restored(progress, stage, model)
         if done:
-            progress.restore(stage, model)
             print(f"Block {k + 1}/{stack.num_blocks} restored from {progress.run_dir}",
                   flush=True)
             records.append(done)
@@ -190,26 +223,12 @@ def pretrain_layerwise(stack, data, settings, last_block_callbacks=(), progress=
         else:
             x_train = features.predict(data.x_train, batch_size=1024, verbose=0)
             x_val = features.predict(data.x_val, batch_size=1024, verbose=0)
-        val_ds = make_pipeline(x_val, batch_size=1024)
-        steps = steps_per_epoch(len(x_train), settings.batch_size) * settings.epochs
-        model.compile(
-            optimizer=make_optimizer(settings.learning_rate, settings.lr_schedule, steps,
-                                     settings.weight_decay),
-            loss=stack.block_loss(k), jit_compile=settings.jit_compile,
-            steps_per_execution=execution_steps(len(x_train), settings),
-        )
         print(f"Pretraining block {k + 1}/{stack.num_blocks}: {stack.block_summary(k)}",
               flush=True)
-        extra = list(last_block_callbacks) if k == stack.num_blocks - 1 else []
-        if settings.noise_schedule != "constant":
-            extra.append(NoiseSchedule(settings.noise_schedule, settings.epochs))
-        logs, _ = fit_stage(model, x_train, None, val_ds, settings, stage,
-                            seed=settings.seed + k, progress=progress, callbacks=extra)
-        record = {"block": k + 1, "history": _logs_to_history(logs, settings.protocol),
-                  "seconds": round(time.perf_counter() - start, 2)}
-        if progress is not None:
-            progress.complete(stage, model, record)
-        records.append(record)
+        extra = last_block_callbacks if k == stack.num_blocks - 1 else ()
+        records.append(_pretrain_stage(model, stack.block_loss(k), x_train, x_val, settings,
+                                       stage, seed=settings.seed + k, block=k + 1, start=start,
+                                       progress=progress, callbacks=extra))
     return records
 
 
@@ -223,30 +242,16 @@ def pretrain_end_to_end(stack, data, settings, progress=None):
     start = time.perf_counter()
     stage = "pretrain_end_to_end"
     model = stack.end_to_end_model()
-    done = progress.done(stage) if progress is not None else None
+    done = _restored(progress, stage, model)
     if done:
-        progress.restore(stage, model)
         print(f"End-to-end pretraining restored from {progress.run_dir}", flush=True)
         return [done]
-    val_ds = make_pipeline(data.x_val, batch_size=1024)
-    steps = steps_per_epoch(len(data.x_train), settings.batch_size) * settings.epochs
-    model.compile(
-        optimizer=make_optimizer(settings.learning_rate, settings.lr_schedule, steps,
-                                 settings.weight_decay),
-        loss=stack.block_loss(0), jit_compile=settings.jit_compile,
-        steps_per_execution=execution_steps(len(data.x_train), settings))
     print(f"Pretraining end to end: {stack.input_shape} -> "
           f"{' -> '.join(map(str, stack.hidden_units))} and back, {settings.epochs} epochs",
           flush=True)
-    extra = ([NoiseSchedule(settings.noise_schedule, settings.epochs)]
-             if settings.noise_schedule != "constant" else [])
-    logs, _ = fit_stage(model, data.x_train, None, val_ds, settings, stage, seed=settings.seed,
-                        progress=progress, callbacks=extra)
-    record = {"block": "end_to_end", "history": _logs_to_history(logs, settings.protocol),
-              "seconds": round(time.perf_counter() - start, 2)}
-    if progress is not None:
-        progress.complete(stage, model, record)
-    return [record]
+    return [_pretrain_stage(model, stack.block_loss(0), data.x_train, data.x_val, settings,
+                            stage, seed=settings.seed, block="end_to_end", start=start,
+                            progress=progress)]
 
 
 def finetune(stack, data, settings, head_units=1000, head_layers=1, input_noise=0.0,
@@ -260,9 +265,8 @@ def finetune(stack, data, settings, head_units=1000, head_layers=1, input_noise=
     model = zoo.classifier(stack.encoder, data.num_classes, units=head_units,
                            name=f"{stack.name}_classifier", hidden_layers=head_layers,
                            input_noise=input_noise, seed=settings.seed + 2000)
-    done = progress.done("finetune") if progress is not None else None
+    done = _restored(progress, "finetune", model)
     if done:
-        progress.restore("finetune", model)
         print(f"Fine-tuning restored from {progress.run_dir}", flush=True)
         return model, done
     val_ds = make_pipeline(data.x_val, data.y_val, batch_size=1024)
@@ -338,16 +342,16 @@ def manifest_probe(encoder, data):
 def pretrained_autoencoder(cfg, input_shape, run_dir):
     """The run's whole autoencoder as unsupervised pretraining left it (fine-tuning changes the
     encoder, not the decoder, so the pair is taken from before it): a fresh stack with the
-    run's pretrained weights (its own, or `init_from`'s). None for a model without pretraining.
-    Returns (autoencoder, pretrained-weights path)."""
+    run's pretrained weights (its own, or `init_from`'s); None for a model without
+    pretraining."""
     path = pathlib.Path(run_dir) / PRETRAINED_WEIGHTS
     if not path.exists():
         if not cfg.init_from:
-            return None, None
+            return None
         path = pretrained_weights_path(cfg.init_from)
     autoencoder = build_stack(cfg, input_shape).autoencoder()
     autoencoder.load_weights(path)
-    return autoencoder, path
+    return autoencoder
 
 
 def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None):
@@ -370,8 +374,8 @@ def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None):
         "probe": manifest_probe(stack.encoder, data),
         **(extra or {}),
     }
-    autoencoder, _ = (pretrained_autoencoder(cfg, data.input_shape, run_dir)
-                      if run_dir is not None else (None, None))
+    autoencoder = (pretrained_autoencoder(cfg, data.input_shape, run_dir)
+                   if run_dir is not None else None)
     denoiser = None
     if autoencoder is not None:
         denoiser = {
