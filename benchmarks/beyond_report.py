@@ -2,7 +2,9 @@
 experiment records (runs/<experiment>/experiment.json, and runs/<experiment>_seed<N>/ for
 other seeds), trains nothing, and writes benchmarks/results/beyond_report.json / .md plus
 docs/figures/beyond_*.png (embedding-size lines, transfer heat maps, denoising-vs-accuracy
-scatter, interpolations). Run it at any time: unfinished cells show as pending.
+scatter, interpolations). Run it at any time: unfinished cells show as pending. Every cell and
+seed it has seen is kept in the committed ledger benchmarks/results/beyond_cells.json, so runs
+measured in an earlier checkout (whose runs/ is gone) still count.
 
     python benchmarks/beyond_report.py [--seeds 0,1,2]
 """
@@ -13,7 +15,7 @@ import pathlib
 import shutil
 
 import numpy as np
-from common import REPO, markdown_table, write_results
+from common import REPO, git_commit, markdown_table, write_results
 
 EXPERIMENTS = ("beyond_end_to_end", "beyond_dropout", "beyond_noise_schedule",
                "beyond_noise_per_layer", "beyond_local_variance", "beyond_embedding_size",
@@ -29,8 +31,28 @@ def cell_names(experiment):
             if line.startswith("--run=")]
 
 
+METRICS = ("test_accuracy", "kmeans_accuracy", "psnr_denoised_db", "psnr_reconstruction_db",
+           "midpoint_same_class", "midpoint_different_class", "pixel_midpoint_different_class")
+
+
+def flat_metrics(run):
+    """A cell record's figures as one flat dict (the keys of METRICS it has)."""
+    out = {"test_accuracy": run.get("test_accuracy")}
+    unsup = run.get("unsupervised") or {}
+    for key in ("kmeans_accuracy", "psnr_denoised_db", "psnr_reconstruction_db"):
+        if key in unsup:
+            out[key] = unsup[key]
+    between = run.get("interpolation")
+    if between:
+        for kind in ("same_class", "different_class"):
+            out[f"midpoint_{kind}"] = between[kind]["decoded_midpoint_in_end_classes"]
+        out["pixel_midpoint_different_class"] = (
+            between["different_class"]["pixel_midpoint_in_end_classes"])
+    return out
+
+
 def load_runs(runs_dir, experiment, seeds):
-    """{cell: {seed: cell record (+ metrics.json's extras)}} of the seeds' records found."""
+    """{cell: {seed: flat figures}} of the seeds' experiment records found under `runs_dir`."""
     out = {}
     for seed in seeds:
         folder = runs_dir / (experiment if seed == 0 else f"{experiment}_seed{seed}")
@@ -44,8 +66,25 @@ def load_runs(runs_dir, experiment, seeds):
                 for key in ("unsupervised", "interpolation"):
                     if key in metrics:
                         run.setdefault(key, metrics[key])
-            out.setdefault(f"{run['column']}/{run['row']}", {})[seed] = run
+            record = {k: v for k, v in flat_metrics(run).items() if v is not None}
+            if record:
+                record["seconds"] = run.get("seconds")
+                out.setdefault(f"{run['column']}/{run['row']}", {})[seed] = record
     return out
+
+
+def merge_ledger(ledger, experiment, found, commit):
+    """Adds the runs `found` now to the ledger's cells of `experiment` (a run found now
+    replaces the ledger's record of the same cell and seed) and returns that experiment's
+    {cell: {seed: record}}. The ledger is what outlives the run pool: the pool (runs/) is a
+    working folder, lost with the checkout, while the ledger is committed, so the tables keep
+    every cell and seed ever measured, each with the commit that measured it."""
+    cells = ledger.setdefault(experiment, {})
+    for name, seeds in found.items():
+        for seed, record in seeds.items():
+            cells.setdefault(name, {})[str(seed)] = {**record, "commit": commit}
+    return {name: {int(seed): record for seed, record in seeds.items()}
+            for name, seeds in cells.items()}
 
 
 def summary(values):
@@ -65,22 +104,16 @@ def fmt(s, digits=4):
     return text
 
 
-def experiment_summary(experiment, runs):
+def experiment_summary(experiment, runs, seeds):
+    """{cell: {metric: summary over `seeds`}} for every cell of the flagfile (None: pending)."""
     cells = {}
     for name in cell_names(experiment):
-        seeds = runs.get(name, {})
-        record = {"test_accuracy": summary([r.get("test_accuracy") for r in seeds.values()])}
-        unsup = [r["unsupervised"] for r in seeds.values() if r.get("unsupervised")]
-        if unsup:
-            for key in ("kmeans_accuracy", "psnr_denoised_db", "psnr_reconstruction_db"):
-                record[key] = summary([u[key] for u in unsup])
-        between = [r["interpolation"] for r in seeds.values() if r.get("interpolation")]
-        if between:
-            for kind in ("same_class", "different_class"):
-                record[f"midpoint_{kind}"] = summary(
-                    [b[kind]["decoded_midpoint_in_end_classes"] for b in between])
-            record["pixel_midpoint_different_class"] = summary(
-                [b["different_class"]["pixel_midpoint_in_end_classes"] for b in between])
+        records = [r for seed, r in sorted(runs.get(name, {}).items()) if seed in seeds]
+        record = {"test_accuracy": summary([r.get("test_accuracy") for r in records])}
+        for key in METRICS[1:]:
+            if any(key in r for r in records):
+                record[key] = summary([r.get(key) for r in records])
+        record["seeds"] = sorted(seed for seed in runs.get(name, {}) if seed in seeds)
         cells[name] = record
     return cells
 
@@ -183,15 +216,22 @@ def main():
     parser.add_argument("--runs_dir", default=str(REPO / "runs"))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--out", default="benchmarks/results/beyond_report.json")
+    parser.add_argument("--ledger", default="benchmarks/results/beyond_cells.json",
+                        help="every cell and seed measured so far (read, extended, rewritten)")
     parser.add_argument("--figures_dir", default="docs/figures")
     parser.add_argument("--no_pixels", action="store_true",
                         help="skip the raw-pixel k-means reference (about 30 s)")
     args = parser.parse_args()
     runs_dir = pathlib.Path(args.runs_dir)
     seeds = [int(s) for s in args.seeds.split(",")]
+    ledger_path = REPO / args.ledger
+    ledger = json.loads(ledger_path.read_text()) if ledger_path.exists() else {}
+    commit = git_commit()
     result, lines = {}, []
     for experiment in EXPERIMENTS:
-        cells = experiment_summary(experiment, load_runs(runs_dir, experiment, seeds))
+        found = load_runs(runs_dir, experiment, seeds)
+        cells = experiment_summary(experiment, merge_ledger(ledger, experiment, found, commit),
+                                   seeds)
         result[experiment] = {"cells": cells}
         lines += table_lines(experiment, cells)
         done = sum(c["test_accuracy"] is not None or c.get("kmeans_accuracy") is not None
@@ -215,6 +255,7 @@ def main():
     composed = runs_dir / "beyond_interpolation" / "interpolation.png"
     if composed.exists():
         shutil.copyfile(composed, figures_dir / "beyond_interpolation.png")
+    if (figures_dir / "beyond_interpolation.png").exists():  # drawn now or by an earlier run
         figures["interpolation"] = f"{args.figures_dir}/beyond_interpolation.png"
     result["figures"] = figures
     if not args.no_pixels:  # the reference row of question 10: k-means on the raw pixels
@@ -225,6 +266,9 @@ def main():
         pixels = kmeans_accuracy(test.x_test.reshape(len(test.x_test), -1), test.y_test, 10)
         result["beyond_kmeans"]["raw_pixels_kmeans_accuracy"] = pixels
         lines += [f"k-means on the raw pixels of the MNIST test set: {pixels:.4f}", ""]
+    from sdae_tf.checkpoints import write_json_atomic
+
+    write_json_atomic(ledger_path, dict(sorted(ledger.items())))
     write_results(args.out, result, lines)
 
 

@@ -82,17 +82,34 @@ def test_beyond_report_gathers_seeds_and_draws(tmp_path):
             "kmeans_accuracy": 0.5, "psnr_denoised_db": db, "psnr_reconstruction_db": db + 2}}
         for k, (db, acc) in psnr.items()})
     out = tmp_path / "beyond.json"
+    # The committed ledger: a seed measured in an earlier checkout (its runs/ gone) and a stale
+    # record of a cell measured again now.
+    ledger = tmp_path / "ledger.json"
+    ledger.write_text(json.dumps({"beyond_embedding_size": {
+        "sdae_50/mnist": {"2": {"test_accuracy": 0.99, "commit": "abc"},
+                          "0": {"test_accuracy": 0.10, "commit": "abc"}},
+        "sdae_250/mnist": {"0": {"test_accuracy": 0.93, "commit": "abc"}}}}))
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "beyond_report.py"), f"--runs_dir={runs}",
-         f"--out={out}", f"--figures_dir={tmp_path / 'figures'}", "--no_pixels"],
+         f"--out={out}", f"--figures_dir={tmp_path / 'figures'}", "--no_pixels",
+         f"--ledger={ledger}"],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
-    small = report["beyond_embedding_size"]["cells"]["sdae_50/mnist"]["test_accuracy"]
-    assert small["n"] == 2 and math.isclose(small["mean"], 0.96)
-    assert math.isclose(small["spread"], 0.02)
+    small = report["beyond_embedding_size"]["cells"]["sdae_50/mnist"]
+    assert small["seeds"] == [0, 1, 2]
+    assert small["test_accuracy"]["values"] == [0.97, 0.95, 0.99]  # seed 0 measured again
+    assert math.isclose(small["test_accuracy"]["mean"], 0.97)
+    assert math.isclose(small["test_accuracy"]["spread"], 0.04)
+    kept = report["beyond_embedding_size"]["cells"]["sdae_250/mnist"]["test_accuracy"]
+    assert kept["values"] == [0.93]
     assert report["beyond_embedding_size"]["cells"]["sdae_2000/mnist"]["test_accuracy"] is None
-    assert report["beyond_embedding_size"]["cells_done"] == "2/12"
+    assert report["beyond_embedding_size"]["cells_done"] == "3/12"
+    merged = json.loads(ledger.read_text())["beyond_embedding_size"]
+    assert merged["sdae_50/mnist"]["0"]["test_accuracy"] == 0.97
+    assert merged["sdae_50/mnist"]["0"]["commit"] != "abc"
+    assert merged["sdae_50/mnist"]["1"]["test_accuracy"] == 0.95
+    assert merged["sdae_250/mnist"]["0"] == {"test_accuracy": 0.93, "commit": "abc"}
     dbs, accs = zip(*psnr.values(), strict=True)
     assert math.isclose(report["beyond_denoising_vs_features"]["pearson_r"],
                         float(np.corrcoef(dbs, accs)[0, 1]), rel_tol=1e-9)
