@@ -2,12 +2,13 @@
 report's numbers and ours at our validation-selected protocol.
 
 The runs themselves are long (Table 1's full budget is about 3.5 h on 2 cores, Table 4's about
-12 h) and go in the background through the resumable run pool:
+3-4 h; flags/table4_report_short.flags is its one-sitting budget) and go in the background through the resumable run pool:
 
     sdae-experiment --flagfile=flags/table1_report.flags --pool_dir=runs/pool   # resumes
 
 This script trains nothing. It reads the pool (finished cells, and the epoch an unfinished one
-has reached), so it can be run at any time, and writes `benchmarks/results/report_tables.json`
+has reached), keeps what the committed results file already holds for cells the pool has lost
+(`carry_over`: the pool goes with the checkout), so it can be run at any time, and writes `benchmarks/results/report_tables.json`
 and `.md` with, per cell: the report's number, our test accuracy after the last epoch, the
 test accuracy every 10 epochs (accuracy against budget), the wall time and the status, the
 mean and spread over training seeds where several ran (`sdae-experiment ... --seed=1`), and
@@ -23,7 +24,9 @@ import pathlib
 
 from common import REPO, markdown_table, write_results
 
-TABLES = ("table1_report", "table1_ours", "table2_report", "table3_report", "table4_report")
+TABLES = ("table1_report", "table1_ours", "table2_report", "table3_report", "table4_report",
+          "table4_report_short")
+CARRIED = ("test_accuracy", "curve", "mean_sigma", "finetune_seconds", "pretrain_seconds")
 
 
 def parse_flagfile(name, extra=()):
@@ -74,9 +77,11 @@ def _status(run_dir, cfg):
     return f"{stage.replace('_', ' ')}: epoch {stages[stage]['epochs']}/{total}", stages
 
 
-def _curve(history, every=10):
-    """Test accuracy at epochs every, 2 * every, ... and the last epoch."""
+def _curve(history, every=None):
+    """Test accuracy at epochs every, 2 * every, ... and the last epoch (every: 10, or 2 for
+    runs shorter than 30 epochs)."""
     curve = history.get("test_accuracy") or []
+    every = every or (10 if len(curve) >= 30 else 2)
     picks = [e for e in range(every, len(curve) + 1, every)]
     if curve and len(curve) not in picks:
         picks.append(len(curve))
@@ -158,6 +163,47 @@ def collect_seeds(name, pool_dir, extra=(), seeds=(0,)):
     return merged
 
 
+def carry_over(record, previous):
+    """Fills the cells of `record` that the run pool no longer holds from `previous` (the
+    committed results file's record of the same experiment): the pool is a working folder,
+    lost with the checkout, while the results file is committed. A finished cell keeps its
+    figures and says which commit measured it; a seed measured before keeps its number; the
+    validation-protocol number likewise. Mean and spread are recomputed over the seeds."""
+    if previous is None:
+        return record
+    old = {(c["column"], c["row"]): c for c in previous["cells"]}
+    for cell in record["cells"]:
+        before = old.get((cell["column"], cell["row"]))
+        if before is None:
+            continue
+        if cell.get("test_accuracy") is None and before.get("test_accuracy") is not None:
+            cell.update({k: before.get(k) for k in CARRIED})
+            cell["measured_at"] = before.get("measured_at") or previous["commit"]
+            cell["status"] = f"finished (at {cell['measured_at'][:7]}; run pool since lost)"
+        if cell.get("validation_protocol") is None:
+            cell["validation_protocol"] = before.get("validation_protocol")
+        seeds = {int(s): v for s, v in (cell.get("seeds") or {}).items()}
+        for s, v in (before.get("seeds") or {}).items():
+            if seeds.get(int(s)) is None and v is not None:
+                seeds[int(s)] = v
+        if seeds:
+            cell["seeds"] = dict(sorted(seeds.items()))
+            done = [v for v in seeds.values() if v is not None]
+            if len(done) > 1:
+                cell["mean"] = sum(done) / len(done)
+                cell["spread"] = max(done) - min(done)
+    return record
+
+
+def previous_records(path):
+    """{experiment: record} of the results file at `path` (each with its commit), or {}."""
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    commit = (data.get("machine") or {}).get("commit") or "unknown"
+    return {r["experiment"]: {**r, "commit": commit} for r in data.get("tables", [])}
+
+
 def _fmt(value):
     return "-" if value is None else f"{value:.4f}"
 
@@ -206,7 +252,9 @@ def main():
 
     os.chdir(REPO)  # flagfiles nest with paths relative to the repository root
     seeds = [int(s) for s in args.seeds.split(",")]
-    records = [collect_seeds(name, args.pool_dir, args.extra.split(), seeds)
+    previous = previous_records(REPO / args.out)
+    records = [carry_over(collect_seeds(name, args.pool_dir, args.extra.split(), seeds),
+                          previous.get(name))
                for name in args.tables.split(",")]
     lines = []
     for record in records:

@@ -268,3 +268,38 @@ def test_finetune_noise_corrupts_only_while_training(digits):
     assert any("noise" in layer.name for layer in model.layers)
     cfg = training.TrainConfig(finetune_noise=0.2)
     assert experiments.pretraining_config(cfg).finetune_noise == 0.0  # shared pretraining
+
+
+def test_report_tables_carries_cells_the_pool_lost(monkeypatch):
+    """A cell the run pool no longer holds (a new checkout) keeps the committed file's figures,
+    names the commit that measured them, and its seeds join the ones measured now."""
+    from .conftest import REPO
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import report_tables
+
+    previous = {"commit": "abcdef1234", "cells": [
+        {"column": "sdae", "row": "mnist", "test_accuracy": 0.98, "curve": {"10": 0.97},
+         "finetune_seconds": 60.0, "validation_protocol": 0.985, "status": "finished",
+         "seeds": {"0": 0.98, "1": 0.96, "2": None}},
+        {"column": "sae", "row": "mnist", "test_accuracy": 0.97, "status": "finished",
+         "seeds": {"0": 0.97, "1": None, "2": None}}]}
+    now = {"cells": [
+        {"column": "sdae", "row": "mnist", "test_accuracy": None, "status": "not started",
+         "validation_protocol": None, "seeds": {0: None, 1: None, 2: 0.94}},
+        {"column": "sae", "row": "mnist", "test_accuracy": 0.975, "status": "finished",
+         "validation_protocol": 0.9, "seeds": {0: 0.975, 1: None, 2: None}},
+        {"column": "nopretrain", "row": "mnist", "test_accuracy": None,
+         "status": "not started", "seeds": {0: None}}]}
+    got = report_tables.carry_over(now, previous)["cells"]
+    sdae, sae, fresh = got
+    assert sdae["test_accuracy"] == 0.98 and sdae["curve"] == {"10": 0.97}
+    assert sdae["measured_at"] == "abcdef1234" and "abcdef1" in sdae["status"]
+    assert sdae["validation_protocol"] == 0.985
+    assert sdae["seeds"] == {0: 0.98, 1: 0.96, 2: 0.94}
+    assert sdae["mean"] == pytest.approx(0.96) and sdae["spread"] == pytest.approx(0.04)
+    # Measured now wins over the file; an untouched cell stays pending.
+    assert sae["test_accuracy"] == 0.975 and sae["seeds"][0] == 0.975 and "mean" not in sae
+    assert sae["validation_protocol"] == 0.9 and "measured_at" not in sae
+    assert fresh["test_accuracy"] is None and fresh["status"] == "not started"
+    assert report_tables.carry_over(now, None) is now
