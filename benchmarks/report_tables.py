@@ -2,16 +2,17 @@
 report's numbers and ours at our validation-selected protocol.
 
 The runs themselves are long (Table 1's full budget is about 3.5 h on 2 cores, Table 4's about
-3-4 h; flags/table4_report_short.flags is its one-sitting budget) and go in the background through the resumable run pool:
+3-4 h; flags/table4_report_short.flags is its one-sitting budget) and go in the background
+through the resumable run pool:
 
     sdae-experiment --flagfile=flags/table1_report.flags --pool_dir=runs/pool   # resumes
 
 This script trains nothing. It reads the pool (finished cells, and the epoch an unfinished one
 has reached), keeps what the committed results file already holds for cells the pool has lost
-(`carry_over`: the pool goes with the checkout), so it can be run at any time, and writes `benchmarks/results/report_tables.json`
-and `.md` with, per cell: the report's number, our test accuracy after the last epoch, the
-test accuracy every 10 epochs (accuracy against budget), the wall time and the status, the
-mean and spread over training seeds where several ran (`sdae-experiment ... --seed=1`), and
+(`carry_over`: the pool goes with the checkout), so it can be run at any time, and writes
+`benchmarks/results/report_tables.json` and `.md` with, per cell: the report's number, our
+test accuracy after the last epoch, the test accuracy every 10 epochs (accuracy against
+budget), the wall time and the status, the mean and spread over training seeds where several ran (`sdae-experiment ... --seed=1`), and
 ours at our validation-selected protocol on the same data (`flags/table1.flags`, ...).
 
     python benchmarks/report_tables.py [--pool_dir runs/pool] [--tables table1_report,...]

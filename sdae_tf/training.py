@@ -57,6 +57,47 @@ def check_config(cfg):
     if cfg.pretrain_mode == "end_to_end" and not hasattr(family, "end_to_end_model"):
         raise ValueError(f"--pretrain_mode=end_to_end: {cfg.model} ({family.__name__}) has no "
                          "end-to-end pretraining; the dense stacks have")
+    if cfg.precision != "float32":
+        if family.__name__ not in MIXED_PRECISION_FAMILIES:
+            raise ValueError(
+                f"--precision={cfg.precision}: {cfg.model} ({family.__name__}) trains in "
+                f"float32 only; mixed precision is for the "
+                f"{' and '.join(MIXED_PRECISION_FAMILIES)} families")
+        asked = [name for name, on in (("--figures", cfg.figures),
+                                       ("--num_samples", cfg.num_samples),
+                                       ("--unsupervised_metrics", cfg.unsupervised_metrics))
+                 if on]
+        if asked:
+            raise ValueError(f"--precision={cfg.precision} with {', '.join(asked)}: those "
+                             "evaluate the pretrained stack in float32; train with "
+                             "--precision=float32 or drop them")
+
+
+# The families whose training is tested under Keras mixed precision (`--precision`).
+MIXED_PRECISION_FAMILIES = ("DenseStack", "ConvAutoencoder")
+
+
+@contextlib.contextmanager
+def compute_precision(policy):
+    """Keras' global dtype policy set to `policy` inside the block, restored after it (the
+    models built inside compute in it; their weights stay float32)."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
+def float32_stack(cfg, stack, input_shape):
+    """`stack` itself when it computes in float32, else a float32 copy of it (built afresh,
+    the trained weights copied): what is exported and served."""
+    if cfg.precision == "float32":
+        return stack
+    with compute_precision("float32"):
+        copy = build_stack(cfg, input_shape)
+    copy.autoencoder().set_weights(stack.autoencoder().get_weights())  # the encoder's too
+    return copy
 
 
 def make_optimizer(learning_rate, schedule, total_steps, weight_decay=0.0):
@@ -471,12 +512,12 @@ def run(cfg):
               + (f" (pretrained on {pretrain_data.name})" if pretrain_data is not data else "")
               + (f", {strategy.num_replicas_in_sync} replicas ({cfg.strategy})"
                  if cfg.strategy != "none" else ""), flush=True)
-        with strategy.scope():
+        with strategy.scope(), compute_precision(cfg.precision):
             stack, metrics = _train(cfg, data, pretrain_data, run_dir, progress)
         if cfg.export_dir and chief:
             stage = "finetuned" if cfg.finetune_epochs > 0 else "pretrained"
             metrics["export"] = export_run(
-                cfg, stack, data, stage,
+                cfg, float32_stack(cfg, stack, data.input_shape), data, stage,
                 {k: metrics[k] for k in ("val_accuracy", "test_accuracy", "pretrain_dataset")
                  if k in metrics}, run_dir=run_dir)
 

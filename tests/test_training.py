@@ -135,3 +135,60 @@ def test_quick_shrinks_the_run(tmp_path):
     assert len(metrics["finetune"]["history"]["loss"]) == 1
     assert metrics["sizes"]["train"] == min(training.QUICK_TRAIN_EXAMPLES, 1257)
     assert np.isfinite(metrics["test_loss"])
+
+
+@pytest.mark.parametrize("model", ["sdae_mnist",
+                                   pytest.param("cdae_mnist", marks=pytest.mark.slow)])
+def test_mixed_bfloat16_learns_and_exports_float32(model, tmp_path):
+    """--precision=mixed_bfloat16 trains in bfloat16 (float32 weights) to the float32 run's
+    accuracy (dense: the 8x8 digits; conv: 3000 MNIST digits), restores Keras' float32 policy,
+    and exports a float32 encoder that computes the trained features."""
+    import keras
+
+    from sdae_tf import export as export_lib
+
+    cfg = dataclasses.replace(TINY, model=model, pretrain_epochs=3, finetune_epochs=6)
+    if model == "cdae_mnist":
+        cfg = dataclasses.replace(
+            cfg, dataset="mnist", train_examples=3000, validation_size=500, hidden_units=None,
+            head_units=128, batch_size=64, pretrain_epochs=2, finetune_epochs=4,
+            learning_rate=1e-3, pretrain_learning_rate=1e-3)
+    runs = {p: training.run(dataclasses.replace(cfg, precision=p, run_dir=str(tmp_path / p),
+                                                export_dir=str(tmp_path / f"{p}-export")))
+            for p in ("float32", "mixed_bfloat16")}
+    assert keras.config.dtype_policy().name == "float32"
+    fp32, bf16 = runs["float32"], runs["mixed_bfloat16"]
+    assert bf16["test_accuracy"] >= 0.8
+    assert abs(bf16["test_accuracy"] - fp32["test_accuracy"]) < 0.06
+    # Pretraining losses follow the float32 run's within bfloat16's rounding.
+    for a, b in zip(_histories(fp32), _histories(bf16), strict=True):
+        np.testing.assert_allclose(a["loss"], b["loss"], rtol=0.05)
+    # The export computes in float32 (SavedModel and .keras copy alike) and gives the trained
+    # network's features: the same weights computing in bfloat16 agree up to its rounding.
+    export_dir = tmp_path / "mixed_bfloat16-export"
+    manifest = export_lib.load_manifest(export_dir)
+    assert manifest["config"]["precision"] == "mixed_bfloat16"
+    shape = tuple(manifest["input"]["shape"])
+    images = np.random.default_rng(0).random((64, *shape), dtype=np.float32)
+    served = np.asarray(export_lib.load_encoder(export_dir)(images))
+    copy = export_lib.load_encoder(export_dir, trainable=True)
+    assert served.dtype == np.float32 and copy.dtype_policy.name == "float32"
+    np.testing.assert_allclose(served, np.asarray(copy(images)), atol=1e-5)
+    with training.compute_precision("mixed_bfloat16"):
+        trained = training.build_stack(cfg, shape).encoder
+    trained.set_weights(copy.get_weights())
+    in_bf16 = np.asarray(trained(images)).astype(np.float32)
+    assert 0 < np.abs(served - in_bf16).max() < 0.05 * np.abs(served).max()
+    assert keras.config.dtype_policy().name == "float32"
+
+
+def test_mixed_precision_refusals(tmp_path):
+    for change, match in [({"model": "vae_mnist"}, "float32 only"),
+                          ({"figures": ("filters",)}, "--figures"),
+                          ({"unsupervised_metrics": True}, "--unsupervised_metrics"),
+                          ({"precision": "float16"}, "precision")]:
+        cfg = dataclasses.replace(TINY, run_dir=str(tmp_path / "r"), **{
+            "precision": "mixed_bfloat16", **change})
+        with pytest.raises(ValueError, match=match):
+            training.run(cfg)
+        assert not (tmp_path / "r").exists()
