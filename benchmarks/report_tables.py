@@ -13,7 +13,8 @@ has reached), keeps what the committed results file already holds for cells the 
 `benchmarks/results/report_tables.json` and `.md` with, per cell: the report's number, our
 test accuracy after the last epoch, the test accuracy every 10 epochs (accuracy against
 budget), the wall time and the status, the mean and spread over training seeds where several
-ran (`sdae-experiment ... --seed=1`), and ours at our validation-selected protocol on the same data (`flags/table1.flags`, ...).
+ran (`sdae-experiment ... --seed=1`), and ours at our validation-selected protocol on the
+same data (`flags/table1.flags`, ...).
 
     python benchmarks/report_tables.py [--pool_dir runs/pool] [--tables table1_report,...]
 """
