@@ -645,6 +645,52 @@ def section_conv(args):
                                                         .autoencoder())]}, lines
 
 
+def section_precision(args):
+    """`--precision=mixed_bfloat16` against float32: pretraining images/s of the MNIST CAE, CDAE
+    and the SDAE's first dense block (batch 128, the loop's compile), the two precisions'
+    epochs interleaved in one process and their ratio taken round by round; the loss after the
+    same epochs says what bfloat16 rounding costs (issue 13: the conv budget bounds Table 4)."""
+    import keras
+
+    from sdae_tf import training, zoo
+    from sdae_tf.data import make_pipeline, steps_per_epoch
+
+    n = args.examples
+    x, _ = mnist_subset(n)
+    rows = []
+    for name in ("cae_mnist", "cdae_mnist", "sdae_mnist"):
+        runs, losses = {}, {}
+        for precision in ("float32", "mixed_bfloat16"):
+            with training.compute_precision(precision):
+                keras.utils.set_random_seed(0)
+                stack = zoo.build(name, (28, 28, 1), seed=0)
+                model = stack.pretrain_model(0)
+                model.compile(training.make_optimizer(1e-3, "constant", 0), stack.block_loss(0),
+                              steps_per_execution=execution(n))
+            ds = make_pipeline(x, None, batch_size=128, shuffle=True, seed=0)
+            fit = fit_fn(model, ds, steps_per_epoch(n, 128))
+
+            def logged(epochs, callbacks, fit=fit, model=model, precision=precision,
+                       losses=losses):
+                fit(epochs, callbacks)
+                losses[precision] = float(model.evaluate(x[:2048], x[:2048], verbose=0))
+
+            runs[precision] = logged
+        medians, per_round = interleaved(runs, rounds=args.rounds, epochs=args.epochs)
+        rows.append({"model": name,
+                     "images_per_s": {k: n / v for k, v in medians.items()},
+                     "speedup": 1 / paired_ratio(per_round, "mixed_bfloat16", "float32"),
+                     "loss_after": losses})
+    lines = markdown_table(
+        ["model (pretraining block 1, batch 128)", "float32 images/s", "mixed_bfloat16 images/s",
+         "speed-up (paired)", "loss after, float32 / bfloat16"],
+        [[r["model"], f"{r['images_per_s']['float32']:.0f}",
+          f"{r['images_per_s']['mixed_bfloat16']:.0f}", f"{r['speedup']:.2f}x",
+          f"{r['loss_after']['float32']:.4f} / {r['loss_after']['mixed_bfloat16']:.4f}"]
+         for r in rows])
+    return {"precision": rows}, lines
+
+
 def section_distribute(args):
     """`--strategy=mirrored` over two logical CPU devices (one CPU split in two) vs one device:
     samples/s of the SDAE block at global batch 128 and 256. Both replicas share this
@@ -724,9 +770,9 @@ def section_peer(args):
     return {"epoch_seconds": medians, "ratio": ratio, "torch": torch.__version__}, lines
 
 
-SECTIONS = {"roof": section_roof, "dense": section_dense, "optimizer": section_optimizer,
-            "learned": section_learned, "pipeline": section_pipeline,
-            "threads": section_threads, "profile": section_profile,
+SECTIONS = {"roof": section_roof, "dense": section_dense, "precision": section_precision,
+            "optimizer": section_optimizer, "learned": section_learned,
+            "pipeline": section_pipeline, "threads": section_threads, "profile": section_profile,
             "serving": section_serving, "zoo": section_zoo, "distribute": section_distribute,
             "peer": section_peer, "probe": section_probe, "conv": section_conv}
 
@@ -737,6 +783,8 @@ def main():
     # 92 batches of 128: 23 steps per compiled call, as MNIST's 391 (the loop's default).
     parser.add_argument("--examples", type=int, default=11776)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds (sections that compare set-ups)")
     parser.add_argument("--out", default=None, help="JSON path; '-': print one JSON line")
     args = parser.parse_args()
     result, lines = SECTIONS[args.section](args)

@@ -13,7 +13,7 @@ import time
 from common import REPO, markdown_table, write_results
 
 SECTIONS = ("roof", "dense", "optimizer", "learned", "pipeline", "threads", "profile",
-            "serving", "zoo", "distribute", "peer")
+            "serving", "zoo", "distribute", "peer", "precision")
 
 
 def summary(results):
@@ -60,6 +60,9 @@ def summary(results):
         for t in r["distribute"]["throughput"]:
             add(f"mirrored on 2 logical CPUs / one device, batch {t['batch']} (samples/s)",
                 t["throughput_ratio"])
+    if "precision" in r:
+        for t in r["precision"]["precision"]:
+            add(f"{t['model']}: mixed_bfloat16 / float32 (pretraining images/s)", t["speedup"])
     if "peer" in r and "ratio" in r["peer"]:
         add("ours / plain PyTorch loop (epoch time)", r["peer"]["ratio"])
     return markdown_table(["figure", "measured", "target", "met"], rows)

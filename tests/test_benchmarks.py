@@ -20,11 +20,12 @@ def test_run_all_writes_every_section_and_the_summary(tmp_path):
     result = json.loads((tmp_path / "perf.json").read_text())
     sections = result["sections"]
     assert set(sections) >= {"roof", "dense", "optimizer", "learned", "pipeline", "threads",
-                             "profile", "serving", "zoo", "distribute", "peer"}
+                             "profile", "serving", "zoo", "distribute", "peer", "precision"}
     assert result["machine"]["commit"] and result["machine"]["cpus"] >= 1
     ratios = [sections["dense"]["loop_vs_plain_keras"]["ratio"], sections["optimizer"]["ratio"],
               sections["learned"]["ratio"], sections["pipeline"]["ratio"],
-              *[r["throughput_ratio"] for r in sections["distribute"]["throughput"]]]
+              *[r["throughput_ratio"] for r in sections["distribute"]["throughput"]],
+              *[r["speedup"] for r in sections["precision"]["precision"]]]
     assert all(math.isfinite(r) and 0.05 < r < 20 for r in ratios)
     kinds = {k["kind"]: k["share"] for k in sections["profile"]["kinds"]}
     assert kinds["matmul"] > 0.1 and sum(kinds.values()) == pytest.approx(1.0)
