@@ -61,6 +61,7 @@ def load_runs(runs_dir, experiment, seeds):
             continue
         for run in json.loads(path.read_text())["runs"]:
             metrics_path = pathlib.Path(run["run_dir"]) / "metrics.json"
+            metrics = {}
             if metrics_path.exists():
                 metrics = json.loads(metrics_path.read_text())
                 for key in ("unsupervised", "interpolation"):
@@ -69,6 +70,8 @@ def load_runs(runs_dir, experiment, seeds):
             record = {k: v for k, v in flat_metrics(run).items() if v is not None}
             if record:
                 record["seconds"] = run.get("seconds")
+                if metrics.get("threads"):
+                    record["threads"] = metrics["threads"]
                 out.setdefault(f"{run['column']}/{run['row']}", {})[seed] = record
     return out
 

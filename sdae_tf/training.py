@@ -4,6 +4,7 @@ export. Every zoo family goes through `run`."""
 import contextlib
 import dataclasses
 import json
+import os
 import pathlib
 import tempfile
 import time
@@ -455,6 +456,25 @@ def load_data(cfg):
     return data
 
 
+def thread_settings():
+    """TensorFlow's intra- and inter-op thread counts as this process set them (the
+    `tf.config.threading` setters, else $TF_NUM_INTRAOP_THREADS / $TF_NUM_INTEROP_THREADS;
+    None: TensorFlow's default, every core) and the CPU count. Recorded with every run: the
+    same seed gives the same numbers at the same thread counts, and other numbers at others
+    (the reductions' floating-point order changes)."""
+    import tensorflow as tf
+
+    def count(getter, env):
+        value = getter() or os.environ.get(env, "")
+        return int(value) if str(value).isdigit() and int(value) > 0 else None
+
+    return {"intra_op": count(tf.config.threading.get_intra_op_parallelism_threads,
+                              "TF_NUM_INTRAOP_THREADS"),
+            "inter_op": count(tf.config.threading.get_inter_op_parallelism_threads,
+                              "TF_NUM_INTEROP_THREADS"),
+            "cpus": os.cpu_count()}
+
+
 def build_stack(cfg, input_shape):
     """The zoo model of `cfg`, with the config's hyperparameter overrides."""
     return zoo.build(cfg.model, input_shape, **config_lib.model_kwargs(cfg))
@@ -522,6 +542,7 @@ def run(cfg):
                  if k in metrics}, run_dir=run_dir)
 
         metrics["seconds"] = round(time.perf_counter() - total_start, 2)
+        metrics["threads"] = thread_settings()
         write_json(run_dir / "metrics.json", metrics)
         progress.clear()  # the run is complete: its checkpoints are not needed any more
         metrics["run_dir"] = str(run_dir)

@@ -3,6 +3,7 @@ run directory contents, export refusal."""
 
 import dataclasses
 import json
+import os
 import pathlib
 
 import numpy as np
@@ -41,6 +42,8 @@ def test_run_directory_contents(tiny_run):
     run_dir = metrics["run_dir"]
     saved = json.loads(open(f"{run_dir}/metrics.json").read())
     assert saved["test_accuracy"] == metrics["test_accuracy"]
+    assert saved["threads"]["cpus"] == os.cpu_count()
+    assert set(saved["threads"]) == {"intra_op", "inter_op", "cpus"}
     config = json.loads(open(f"{run_dir}/config.json").read())
     assert config["model"] == "sdae_mnist" and config["hidden_units"] == [256, 128]
     tb = sorted(p.name for p in (pathlib.Path(run_dir) / "tensorboard").iterdir())
@@ -54,6 +57,15 @@ def test_run_directory_contents(tiny_run):
     assert manifest["architecture"]["noise"] == {"type": "gaussian", "level": 0.4}
     assert manifest["metrics"]["test_accuracy"] == metrics["test_accuracy"]
     assert {"tensorflow", "keras", "sdae_tf"} <= set(manifest["versions"])
+
+
+def test_thread_settings_read_the_environment(monkeypatch):
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    monkeypatch.delenv("TF_NUM_INTEROP_THREADS", raising=False)
+    threads = training.thread_settings()
+    assert threads["intra_op"] == 1 and threads["cpus"] == os.cpu_count()
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "junk")
+    assert training.thread_settings()["intra_op"] is None
 
 
 def test_same_seed_same_numbers(tmp_path):
