@@ -100,17 +100,28 @@ def _validation_numbers(item, pool_dir, extra):
             if c.get("test_accuracy") is not None}
 
 
+def report_number(item, column, row):
+    """The report's number for a cell: its column's, else that of the column its name extends
+    (`cdae_50_epochs` is a CDAE cell at another budget: the report's CDAE number)."""
+    from sdae_tf import report
+
+    value = report.report_value(item, column, row)
+    if value is None and "_" in column:
+        value = report.report_value(item, column.split("_")[0], row)
+    return value
+
+
 def collect(name, pool_dir, extra=(), validation=True):
     """The cells of one experiment flagfile as they stand in `pool_dir` (with `validation`,
     also ours at the validation protocol, from the flagfile named after its report item)."""
-    from sdae_tf import experiments, report
+    from sdae_tf import experiments
 
     base, specs, item = parse_flagfile(name, extra)
     validation = _validation_numbers(item, pool_dir, extra) if validation else {}
     finished, cells = {}, []
     for spec in specs:
         cell = {"column": spec.column, "row": spec.row,
-                "report": report.report_value(item, spec.column, spec.row),
+                "report": report_number(item, spec.column, spec.row),
                 "validation_protocol": validation.get((spec.column, spec.row))}
         try:
             cfg = dataclasses.replace(base, **experiments._resolve(spec, finished))
