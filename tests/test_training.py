@@ -159,7 +159,7 @@ def test_mixed_bfloat16_learns_and_exports_float32(model, tmp_path):
 
     from sdae_tf import export as export_lib
 
-    cfg = dataclasses.replace(TINY, model=model, pretrain_epochs=3, finetune_epochs=6)
+    cfg = dataclasses.replace(TINY, model=model, pretrain_epochs=2, finetune_epochs=6)
     if model == "cdae_mnist":
         cfg = dataclasses.replace(
             cfg, dataset="mnist", train_examples=3000, validation_size=500, hidden_units=None,
