@@ -250,8 +250,14 @@ def main():
     if any(c["test_accuracy"] for c in result["beyond_transfer"]["cells"].values()):
         transfer_figure(result["beyond_transfer"]["cells"], figures_dir / "beyond_transfer.png")
         figures["transfer"] = f"{args.figures_dir}/beyond_transfer.png"
-    r = scatter_figure(result["beyond_denoising_vs_features"]["cells"],
-                       figures_dir / "beyond_denoising_vs_features.png")
+    q8 = result["beyond_denoising_vs_features"]
+    r = scatter_figure(q8["cells"], figures_dir / "beyond_denoising_vs_features.png")
+    for key, x in (("pearson_r_clean_reconstruction", "psnr_reconstruction_db"),
+                   ("pearson_r_kmeans", "kmeans_accuracy")):
+        pairs = [(c[x]["mean"], c["test_accuracy"]["mean"]) for c in q8["cells"].values()
+                 if c.get(x) and c.get("test_accuracy")]
+        if len(pairs) >= 3:
+            q8[key] = float(np.corrcoef(*zip(*pairs, strict=True))[0, 1])
     if r is not None:
         result["beyond_denoising_vs_features"]["pearson_r"] = r
         figures["denoising_vs_features"] = f"{args.figures_dir}/beyond_denoising_vs_features.png"
