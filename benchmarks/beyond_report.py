@@ -192,26 +192,32 @@ def transfer_figure(cells, path):
 
 
 def scatter_figure(cells, path):
-    points = [(name.split("/")[0], c["psnr_denoised_db"]["mean"], c["test_accuracy"]["mean"])
-              for name, c in cells.items()
-              if c.get("psnr_denoised_db") and c.get("test_accuracy")]
-    if len(points) < 3:
+    """Fine-tuned accuracy against the pretrained autoencoder's PSNR, one panel per PSNR
+    (Gaussian-0.4 test inputs; clean test inputs). Returns the first panel's Pearson r."""
+    panels = (("psnr_denoised_db", "PSNR, Gaussian-0.4 MNIST test inputs (dB)"),
+              ("psnr_reconstruction_db", "PSNR, clean MNIST test inputs (dB)"))
+    points = {key: [(name.split("/")[0], c[key]["mean"], c["test_accuracy"]["mean"])
+                    for name, c in cells.items() if c.get(key) and c.get("test_accuracy")]
+              for key, _ in panels}
+    if len(points["psnr_denoised_db"]) < 3:
         return None
     plt = _plt()
-    names, psnr, acc = zip(*points, strict=True)
-    r = float(np.corrcoef(psnr, acc)[0, 1])
-    fig, ax = plt.subplots(figsize=(5.2, 3.8))
-    ax.scatter(psnr, acc)
-    for n, x, y in points:
-        ax.annotate(n, (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
-    ax.set_xlabel("PSNR of the pretrained autoencoder, Gaussian-0.4 MNIST test inputs (dB)")
-    ax.set_ylabel("fine-tuned accuracy, bg-rand-rot")
-    ax.set_title(f"Pearson r = {r:.2f} over {len(points)} noises", fontsize=9)
-    ax.grid(alpha=0.3)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.9), sharey=True)
+    rs = []
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        names, psnr, acc = zip(*points[key], strict=True)
+        rs.append(float(np.corrcoef(psnr, acc)[0, 1]))
+        ax.scatter(psnr, acc)
+        for n, x, y in points[key]:
+            ax.annotate(n, (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
+        ax.set_xlabel(f"pretrained autoencoder: {label}", fontsize=8)
+        ax.set_title(f"Pearson r = {rs[-1]:.2f} over {len(names)} pretrainings", fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("fine-tuned accuracy, bg-rand-rot")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return r
+    return rs[0]
 
 
 def main():
