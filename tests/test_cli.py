@@ -102,20 +102,29 @@ def experiment_pool(tmp_path_factory):
 
 
 def representative_cells(specs):
-    """One cell per (model family, set of overridden keys): every code path an experiment's
-    cells take (each family, each option it sets) is exercised once; the cells that differ from
-    one of those only in values (another model of the family, dataset or level) are left to the
-    slow test."""
-    chosen, seen = [], set()
-    for spec in specs:
-        model = spec.overrides.get("model")
-        family = REGISTRY.get(model).build if model else None
-        key = (family, frozenset(spec.overrides))
-        refs = any(str(v).startswith("@") for v in spec.overrides.values())
-        if key not in seen or refs:
-            seen.add(key)
-            chosen.append(spec.name)
-    return chosen
+    """The cells that exercise every code path an experiment's cells take, each once: per model
+    family, the cells whose set of overridden keys is not contained in another chosen cell's
+    (a cell setting `noise_schedule` also runs the plain path of its family, so the plain
+    cell beside it is left out), plus every cell that reads an earlier cell's metric and the
+    cells it reads. Cells that differ only in values (another model of the family, dataset or
+    level) are left to the slow test, which runs every cell."""
+    def family(spec):  # the family's class, and whether it pretrains at all
+        entry = REGISTRY.get(spec.overrides["model"]) if "model" in spec.overrides else None
+        return (entry.build, entry.layerwise_pretraining) if entry else None
+
+    def refs(spec):
+        return [v[1:].rpartition(".")[0] for v in spec.overrides.values()
+                if str(v).startswith("@")]
+
+    chosen = set()
+    # Most keys first: a cell whose keys a chosen cell of its family covers adds nothing.
+    for spec in sorted(specs, key=lambda s: -len(s.overrides)):
+        keys = frozenset(spec.overrides)
+        if refs(spec) or not any(family(c) == family(spec) and keys <= frozenset(c.overrides)
+                                 for c in specs if c.name in chosen):
+            chosen.add(spec.name)
+            chosen.update(refs(spec))
+    return [spec.name for spec in specs if spec.name in chosen]
 
 
 def _experiment_smoke_run(name, tmp_path, capsys, pool, every_cell):
