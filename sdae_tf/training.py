@@ -59,11 +59,11 @@ def check_config(cfg):
         raise ValueError(f"--pretrain_mode=end_to_end: {cfg.model} ({family.__name__}) has no "
                          "end-to-end pretraining; the dense stacks have")
     if cfg.precision != "float32":
-        if family.__name__ not in MIXED_PRECISION_FAMILIES:
+        if not family.MIXED_PRECISION:
+            able = sorted({e.build.__name__ for e in zoo.REGISTRY if e.build.MIXED_PRECISION})
             raise ValueError(
                 f"--precision={cfg.precision}: {cfg.model} ({family.__name__}) trains in "
-                f"float32 only; mixed precision is for the "
-                f"{' and '.join(MIXED_PRECISION_FAMILIES)} families")
+                f"float32 only; mixed precision is for the {' and '.join(able)} families")
         asked = [name for name, on in (("--figures", cfg.figures),
                                        ("--num_samples", cfg.num_samples),
                                        ("--unsupervised_metrics", cfg.unsupervised_metrics))
@@ -72,10 +72,6 @@ def check_config(cfg):
             raise ValueError(f"--precision={cfg.precision} with {', '.join(asked)}: those "
                              "evaluate the pretrained stack in float32; train with "
                              "--precision=float32 or drop them")
-
-
-# The families whose training is tested under Keras mixed precision (`--precision`).
-MIXED_PRECISION_FAMILIES = ("DenseStack", "ConvAutoencoder")
 
 
 @contextlib.contextmanager

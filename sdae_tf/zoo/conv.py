@@ -10,6 +10,7 @@ from sdae_tf.zoo.family import Family
 class ConvAutoencoder(Family):
     # `--recon_loss` -> this family's `loss` argument (Keras loss names; mean over components).
     RECON_LOSS_ARGS = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
+    MIXED_PRECISION = True
 
     """Four conv layers down, four up (8 in all); encoder and decoder stand alone.
 

@@ -13,6 +13,7 @@ class DenseStack(Family):
     RECON_LOSS_ARGS = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
     FIGURES = frozenset({"filters", "reconstructions", "samples", "tsne", "manifold",
                          "interpolation"})
+    MIXED_PRECISION = True
 
     """A stack of Dense blocks with a mirrored decoder, trained greedily block by block.
 

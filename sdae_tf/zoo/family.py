@@ -20,11 +20,14 @@ class Family(abc.ABC):
         FIGURES: the figures (`sdae_tf.figures`) it can draw.
         NOISE_TYPES: the `noise_type` values it trains with.
         RECON_LOSS_ARGS: `recon_loss` ("bce" / "mse") -> its own `loss` argument.
+        MIXED_PRECISION: whether its training is tested under Keras mixed precision
+            (`--precision=mixed_bfloat16`).
     """
 
     FIGURES = frozenset({"reconstructions", "tsne"})
     NOISE_TYPES = FIXED_NOISE
     RECON_LOSS_ARGS = {}
+    MIXED_PRECISION = False
 
     @property
     @abc.abstractmethod

@@ -110,6 +110,7 @@ class LearnedSigmaBlock(keras.Model):
 
 class LearnedSigmaStack(DenseStack):
     NOISE_TYPES = ("none", "learned_gaussian")  # "none" and unset both mean: learned
+    MIXED_PRECISION = False  # its custom train step (two optimizers) is float32 only
 
     """A `DenseStack` whose blocks corrupt their input with learned Gaussian noise.
 
