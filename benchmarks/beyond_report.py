@@ -191,14 +191,26 @@ def transfer_figure(cells, path):
     plt.close(fig)
 
 
+def accuracy_against(cells, key):
+    """(cell's column, mean of `key`, mean fine-tuned accuracy) of the cells that have both."""
+    return [(name.split("/")[0], c[key]["mean"], c["test_accuracy"]["mean"])
+            for name, c in cells.items() if c.get(key) and c.get("test_accuracy")]
+
+
+def pearson(points):
+    """Pearson r of `accuracy_against`'s points, or None under 3 points."""
+    if len(points) < 3:
+        return None
+    _, x, y = zip(*points, strict=True)
+    return float(np.corrcoef(x, y)[0, 1])
+
+
 def scatter_figure(cells, path):
     """Fine-tuned accuracy against the pretrained autoencoder's PSNR, one panel per PSNR
     (Gaussian-0.4 test inputs; clean test inputs). Returns the first panel's Pearson r."""
     panels = (("psnr_denoised_db", "PSNR, Gaussian-0.4 MNIST test inputs (dB)"),
               ("psnr_reconstruction_db", "PSNR, clean MNIST test inputs (dB)"))
-    points = {key: [(name.split("/")[0], c[key]["mean"], c["test_accuracy"]["mean"])
-                    for name, c in cells.items() if c.get(key) and c.get("test_accuracy")]
-              for key, _ in panels}
+    points = {key: accuracy_against(cells, key) for key, _ in panels}
     if len(points["psnr_denoised_db"]) < 3:
         return None
     plt = _plt()
@@ -206,7 +218,7 @@ def scatter_figure(cells, path):
     rs = []
     for ax, (key, label) in zip(axes, panels, strict=True):
         names, psnr, acc = zip(*points[key], strict=True)
-        rs.append(float(np.corrcoef(psnr, acc)[0, 1]))
+        rs.append(pearson(points[key]))
         ax.scatter(psnr, acc)
         for n, x, y in points[key]:
             ax.annotate(n, (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
@@ -260,10 +272,9 @@ def main():
     r = scatter_figure(q8["cells"], figures_dir / "beyond_denoising_vs_features.png")
     for key, x in (("pearson_r_clean_reconstruction", "psnr_reconstruction_db"),
                    ("pearson_r_kmeans", "kmeans_accuracy")):
-        pairs = [(c[x]["mean"], c["test_accuracy"]["mean"]) for c in q8["cells"].values()
-                 if c.get(x) and c.get("test_accuracy")]
-        if len(pairs) >= 3:
-            q8[key] = float(np.corrcoef(*zip(*pairs, strict=True))[0, 1])
+        r_x = pearson(accuracy_against(q8["cells"], x))
+        if r_x is not None:
+            q8[key] = r_x
     if r is not None:
         result["beyond_denoising_vs_features"]["pearson_r"] = r
         figures["denoising_vs_features"] = f"{args.figures_dir}/beyond_denoising_vs_features.png"

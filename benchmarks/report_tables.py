@@ -166,14 +166,19 @@ def collect_seeds(name, pool_dir, extra=(), seeds=(0,)):
                for s in seeds]
     merged = records[0]
     for i, cell in enumerate(merged["cells"]):
-        by_seed = {s: r["cells"][i].get("test_accuracy")
-                   for s, r in zip(seeds, records, strict=True)}
-        done = [v for v in by_seed.values() if v is not None]
-        cell["seeds"] = by_seed
-        if len(seeds) > 1 and len(done) > 1:
-            cell["mean"] = sum(done) / len(done)
-            cell["spread"] = max(done) - min(done)
+        cell["seeds"] = {s: r["cells"][i].get("test_accuracy")
+                         for s, r in zip(seeds, records, strict=True)}
+        _seed_summary(cell)
     return merged
+
+
+def _seed_summary(cell):
+    """The mean and spread (max - min) of `cell["seeds"]`' test accuracies, set where two or
+    more seeds have one."""
+    done = [v for v in cell["seeds"].values() if v is not None]
+    if len(done) > 1:
+        cell["mean"] = sum(done) / len(done)
+        cell["spread"] = max(done) - min(done)
 
 
 def carry_over(record, previous):
@@ -201,10 +206,7 @@ def carry_over(record, previous):
                 seeds[int(s)] = v
         if seeds:
             cell["seeds"] = dict(sorted(seeds.items()))
-            done = [v for v in seeds.values() if v is not None]
-            if len(done) > 1:
-                cell["mean"] = sum(done) / len(done)
-                cell["spread"] = max(done) - min(done)
+            _seed_summary(cell)
     return record
 
 
