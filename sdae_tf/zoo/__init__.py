@@ -9,6 +9,7 @@ inside), `block_loss(k)`, `block_summary(k)`, `embedding_size` and `describe()`.
 import inspect
 
 from sdae_tf.zoo.conv import ConvAutoencoder
+from sdae_tf.zoo.conv_stack import ConvStack
 from sdae_tf.zoo.dense import DenseStack
 from sdae_tf.zoo.family import Family
 from sdae_tf.zoo.heads import classifier, dense_head
@@ -70,6 +71,14 @@ for _data, _shape_note, _down in [("mnist", "16x7x7 code", 2), ("cifar10", "16x8
         f"cdae_{_data}", ConvAutoencoder, _data, {"downsample": _down, **_GAUSS},
         description=f"convolutional denoising autoencoder, Gaussian 0.4, {_shape_note} "
                     "(Tables 4-5)"))
+
+for _prefix, _noise, _what in [("scae", _CLEAN, "autoencoder"),
+                               ("scdae", _GAUSS, "denoising autoencoder, Gaussian 0.4")]:
+    REGISTRY.register(ZooEntry(
+        f"{_prefix}_mnist", ConvStack, "mnist", dict(_noise),
+        description=f"stacked convolutional {_what}: two conv blocks pretrained layer-wise, "
+                    "28x28 -> 14x14x16 -> 7x7x16 code; the network of the report's own Table 4 "
+                    "scripts"))
 
 
 def check_recon_loss(name, recon_loss):
@@ -135,6 +144,7 @@ def build(name, input_shape, recon_loss=None, **overrides):
 __all__ = [
     "REGISTRY",
     "ConvAutoencoder",
+    "ConvStack",
     "DenseStack",
     "LearnedSigmaBlock",
     "LearnedSigmaStack",
