@@ -12,8 +12,7 @@ from sdae_tf import export as export_lib
 from sdae_tf import training, zoo
 from sdae_tf.data import Splits
 from sdae_tf.layers import LearnedGaussianNoise
-from sdae_tf.zoo import (REGISTRY, ConvAutoencoder, ConvStack, LearnedSigmaStack,
-                         VariationalStack)
+from sdae_tf.zoo import REGISTRY, ConvAutoencoder, ConvStack, LearnedSigmaStack, VariationalStack
 from sdae_tf.zoo.losses import summed_binary_crossentropy
 
 from .layer_round_trip import assert_config_round_trip, assert_keras_file_round_trip
@@ -127,6 +126,18 @@ def test_conv_stack_learns_to_reconstruct_under_mse(digits):
     recon_mse = float(np.mean((np.asarray(stack.autoencoder()(x)) - x) ** 2))
     assert recon_mse < 0.6 * mean_image_mse, (recon_mse, mean_image_mse)
     assert all(r["history"]["loss"][-1] < r["history"]["loss"][0] for r in records)
+
+
+def test_raw_pixels_is_the_head_alone(digits):
+    pixels = zoo.build("pixels_mnist", digits.input_shape)
+    x = digits.x_test[:4]
+    np.testing.assert_array_equal(np.asarray(pixels.encoder(x)), x.reshape(4, -1))
+    assert pixels.num_blocks == 0 and pixels.embedding_size == 64
+    assert not pixels.encoder.weights  # every trained weight is the head's
+    with pytest.raises(ValueError, match="no blocks to pretrain"):
+        pixels.pretrain_model(0)
+    with pytest.raises(ValueError, match="cannot train with noise_type='gaussian'"):
+        zoo.check_request("pixels_mnist", noise_type="gaussian", noise_level=0.4)
 
 
 # VAE family ------------------------------------------------------------------------------

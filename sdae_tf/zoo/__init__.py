@@ -14,6 +14,7 @@ from sdae_tf.zoo.dense import DenseStack
 from sdae_tf.zoo.family import Family
 from sdae_tf.zoo.heads import classifier, dense_head
 from sdae_tf.zoo.learned_sigma import LearnedSigmaBlock, LearnedSigmaStack
+from sdae_tf.zoo.pixels import RawPixels
 from sdae_tf.zoo.registry import Registry, ZooEntry
 from sdae_tf.zoo.vae import VariationalStack
 
@@ -37,6 +38,9 @@ for _entry in [
              layerwise_pretraining=False,
              description="the 784-1000-1000 network trained from random initialisation "
                          "(Table 1's no-pretraining baseline)"),
+    ZooEntry("pixels_mnist", RawPixels, "mnist", {}, layerwise_pretraining=False,
+             description="no encoder: the fine-tuning head alone on the raw pixels, a 784-1000-10 "
+                         "ReLU MLP (the report scripts' other no-pretraining baseline)"),
     ZooEntry("sdae_dec_mnist", DenseStack, "mnist",
              {"hidden_units": (500, 500, 2000, 10), "activation": "relu",
               "code_activation": "linear", "noise_type": "dropout", "noise_level": 0.2,
@@ -148,6 +152,7 @@ __all__ = [
     "DenseStack",
     "LearnedSigmaBlock",
     "LearnedSigmaStack",
+    "RawPixels",
     "Registry",
     "VariationalStack",
     "ZooEntry",

@@ -1,0 +1,68 @@
+"""No encoder at all: the supervised head on the raw pixels (the report scripts' `--no_sae`
+classifier, the other reading of Table 1's "no pretraining")."""
+
+import math
+
+import keras
+
+from sdae_tf.zoo.family import Family
+
+
+class RawPixels(Family):
+    """The identity "encoder": images flattened, nothing to pretrain.
+
+    Fine-tuning attaches the usual head (Dense(1000, ReLU) -> classes), so the trained network
+    is a one-hidden-layer ReLU MLP on the pixels, where `nopretrain_mnist` is the two sigmoid
+    blocks of the stacks, randomly initialised, under that head.
+
+    Args:
+        input_shape: shape of one example.
+        loss, seed: unused (nothing is reconstructed, nothing random before the head); accepted
+            like every family's, so a recipe's `--recon_loss` applies to a whole table.
+        name: prefix of the Keras models' names.
+    """
+
+    RECON_LOSS_ARGS = {"bce": None, "mse": None}
+    NOISE_TYPES = ("none",)
+    FIGURES = frozenset({"tsne"})
+
+    def __init__(self, input_shape, loss=None, seed=None, name="raw_pixels"):
+        self.input_shape = tuple(input_shape)
+        self.loss, self.seed, self.name = loss, seed, name
+        inputs = keras.Input(self.input_shape, name="images")
+        self.encoder = keras.Model(inputs, keras.layers.Flatten(name="flatten")(inputs),
+                                   name=f"{name}_encoder")
+
+    @property
+    def num_blocks(self):
+        return 0
+
+    @property
+    def embedding_size(self):
+        return math.prod(self.input_shape)
+
+    def features_before(self, k):
+        raise ValueError(f"{self.name} has no blocks to pretrain")
+
+    def pretrain_model(self, k):
+        raise ValueError(f"{self.name} has no blocks to pretrain")
+
+    def block_loss(self, k):
+        raise ValueError(f"{self.name} has no blocks to pretrain")
+
+    def block_summary(self, k):
+        raise ValueError(f"{self.name} has no blocks to pretrain")
+
+    def decoder(self):
+        """The flat pixels back to images."""
+        code = keras.Input((self.embedding_size,), name="code")
+        return keras.Model(code, keras.layers.Reshape(self.input_shape)(code),
+                           name=f"{self.name}_decoder")
+
+    def autoencoder(self):
+        inputs = keras.Input(self.input_shape, name="images")
+        return keras.Model(inputs, self.decoder()(self.encoder(inputs)),
+                           name=f"{self.name}_autoencoder")
+
+    def describe(self):
+        return {"family": "raw_pixels", "noise": {"type": "none", "level": 0.0}}
