@@ -148,12 +148,18 @@ def embedding_figure(cells, path):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for dataset in ("mnist", "mnist_bg_rand_rot"):
-        points = [(int(name.split("/")[0].split("_")[1]), c["test_accuracy"]["mean"])
-                  for name, c in cells.items() if name.endswith("/" + dataset)
-                  and c["test_accuracy"] is not None]
+        points = sorted((int(name.split("/")[0].split("_")[1]), c["test_accuracy"])
+                        for name, c in cells.items() if name.endswith("/" + dataset)
+                        and c["test_accuracy"] is not None)
         if points:
-            xs, ys = zip(*sorted(points), strict=True)
-            ax.plot(xs, ys, marker="o", label=dataset)
+            xs = [x for x, _ in points]
+            ys = [s["mean"] for _, s in points]
+            # The bars span the seeds' lowest to highest value.
+            low = [s["mean"] - min(s["values"]) for _, s in points]
+            high = [max(s["values"]) - s["mean"] for _, s in points]
+            seeds = max(s["n"] for _, s in points)
+            ax.errorbar(xs, ys, yerr=[low, high], marker="o", capsize=3,
+                        label=f"{dataset} (mean, seeds' range; {seeds} seeds)")
     ax.set_xscale("log")
     ax.set_xlabel("units in the top layer (784-1000-N)")
     ax.set_ylabel("test accuracy")
