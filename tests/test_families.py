@@ -130,19 +130,20 @@ def test_conv_stack_bad_arguments():
 
 
 def test_conv_stack_learns_to_reconstruct_under_mse(digits):
-    # The report's Table 4 recipe: mean squared error, Adam 5e-3. Block by block the stack's
-    # reconstruction must leave the mean image's error behind (ConvAutoencoder's single block
-    # stays there on MNIST).
+    # The report's Table 4 recipe: mean squared error, Adam 5e-3. The stack's block (a
+    # one-block stack here, for speed) must leave the mean image's error well behind
+    # (ConvAutoencoder's single block stays there on MNIST).
     keras.utils.set_random_seed(0)
-    stack = zoo.build("scae_mnist", digits.input_shape, recon_loss="mse", seed=0)
-    cfg = training.TrainConfig(model="scae_mnist", pretrain_epochs=15, batch_size=32,
+    stack = ConvStack(digits.input_shape, blocks=((8, 16, 7),), noise_type="none",
+                      noise_level=0.0, loss="mean_squared_error", seed=0)
+    cfg = training.TrainConfig(model="scae_mnist", pretrain_epochs=6, batch_size=32,
                                pretrain_learning_rate=5e-3, verbose=0)
-    records = training.pretrain_layerwise(stack, digits, training.Stage.pretraining(cfg))
+    (record,) = training.pretrain_layerwise(stack, digits, training.Stage.pretraining(cfg))
     x = digits.x_test
     mean_image_mse = float(np.mean((x - digits.x_train.mean(axis=0)) ** 2))
     recon_mse = float(np.mean((np.asarray(stack.autoencoder()(x)) - x) ** 2))
-    assert recon_mse < 0.6 * mean_image_mse, (recon_mse, mean_image_mse)
-    assert all(r["history"]["loss"][-1] < r["history"]["loss"][0] for r in records)
+    assert recon_mse < 0.5 * mean_image_mse, (recon_mse, mean_image_mse)
+    assert record["history"]["loss"][-1] < 0.5 * record["history"]["loss"][0]
 
 
 def test_raw_pixels_is_the_head_alone(digits):

@@ -93,7 +93,7 @@ def _weights(export_dir):
 
 
 def _train_argv(model, run_dir, export_dir):
-    return [_exe(), *DIGITS, f"--model={model}", "--pretrain_epochs=8", "--finetune_epochs=8",
+    return [_exe(), *DIGITS, f"--model={model}", "--pretrain_epochs=8", "--finetune_epochs=3",
             "--seed=3", f"--run_dir={run_dir}", f"--export_dir={export_dir}"]
 
 
