@@ -31,7 +31,7 @@ for model in models:
     for strategy in strategies:
         cfg = training.TrainConfig(
             model=model, dataset="digits", hidden_units=hidden, head_units=64, batch_size=32,
-            pretrain_epochs=1, pretrain_learning_rate=1e-2, finetune_epochs=2,
+            pretrain_epochs=2, pretrain_learning_rate=1e-2, finetune_epochs=2,
             learning_rate=3e-3, verbose=0, strategy=strategy,
             run_dir=os.path.join(sys.argv[1], f"{model}-{strategy}"))
         m = training.run(cfg)
