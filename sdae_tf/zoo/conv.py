@@ -4,12 +4,11 @@
 import keras
 
 from sdae_tf.layers import corrupt, make_noise
-from sdae_tf.zoo.family import Family
+from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Family
 
 
 class ConvAutoencoder(Family):
-    # `--recon_loss` -> this family's `loss` argument (Keras loss names; mean over components).
-    RECON_LOSS_ARGS = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
+    RECON_LOSS_ARGS = KERAS_RECON_LOSSES
     MIXED_PRECISION = True
 
     """Four conv layers down, four up (8 in all); encoder and decoder stand alone.

@@ -7,7 +7,7 @@ import math
 import keras
 
 from sdae_tf.layers import corrupt, make_noise
-from sdae_tf.zoo.family import Family
+from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Family
 
 
 class ConvStack(Family):
@@ -31,8 +31,7 @@ class ConvStack(Family):
         name: prefix of the Keras models' names.
     """
 
-    # `--recon_loss` -> this family's `loss` argument (Keras loss names; mean over components).
-    RECON_LOSS_ARGS = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
+    RECON_LOSS_ARGS = KERAS_RECON_LOSSES
 
     def __init__(self, input_shape, blocks=((8, 16, 7), (16, 16, 5)), noise_type="gaussian",
                  noise_level=0.4, loss="binary_crossentropy", seed=None, name="conv_stack"):
@@ -61,9 +60,9 @@ class ConvStack(Family):
         self.encoder = keras.Model(inputs, h, name=f"{name}_encoder")
 
     def block_input_shape(self, k):
-        h, w, c = self.input_shape
         if k == 0:
             return self.input_shape
+        h, w, _ = self.input_shape
         return (h // 2**k, w // 2**k, self.blocks[k - 1][1])
 
     def _encoder_block(self, k):

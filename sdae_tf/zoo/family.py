@@ -7,6 +7,9 @@ family cannot serve is refused by `zoo.check_request` before any training.
 
 import abc
 
+# `--recon_loss` -> the Keras loss name (mean over components) of the families that take one.
+KERAS_RECON_LOSSES = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
+
 # Every fixed-noise type the families share (`sdae_tf.layers.NOISE_TYPES` plus "none").
 FIXED_NOISE = ("none", "gaussian", "salt_and_pepper", "masking", "dropout", "local_variance")
 
