@@ -21,6 +21,11 @@ TABLES = {
             "sdae_target": "SDAE pretrained on the variant itself (ours)",
             "sdae_ft_noise02": "SDAE, 30 fine-tuning epochs, input noise 0.2 (ours)",
             "sdae_ft_noise04": "SDAE, 30 fine-tuning epochs, input noise 0.4 (ours)",
+            "sae_ft_noise02": "SAE, 30 fine-tuning epochs, input noise 0.2 (ours)",
+            "nopretrain_ft_noise02": "No pretraining, 30 fine-tuning epochs, input noise 0.2 "
+                                     "(ours)",
+            "nopretrain_pixels": "No pretraining: the head alone on the pixels (the report's "
+                                 "experiment 10)",
         },
         "values": {
             ("nopretrain", "mnist"): 0.9792, ("sae", "mnist"): 0.9807, ("sdae", "mnist"): 0.9831,
@@ -35,9 +40,12 @@ TABLES = {
     "table2": {
         "title": "Table 2: VAE vs DVAE vs SDVAE, latent mean as features",
         "columns": {"vae": "VAE", "dvae": "DVAE", "sdvae": "SDVAE",
-                    "vae_kl1": "VAE, KL weight 1 (collapses)",
-                    "dvae_kl1": "DVAE, KL weight 1 (collapses)",
-                    "sdvae_kl1": "SDVAE, KL weight 1 (collapses)",
+                    "vae_kl1": "VAE, KL weight 1",
+                    "dvae_kl1": "DVAE, KL weight 1",
+                    "sdvae_kl1": "SDVAE, KL weight 1",
+                    "vae_kl1_on_variant": "VAE, KL weight 1, pretrained on the variant",
+                    "dvae_kl1_on_variant": "DVAE, KL weight 1, pretrained on the variant",
+                    "sdvae_kl1_on_variant": "SDVAE, KL weight 1, pretrained on the variant",
                     "vae_mse": "VAE, summed squared error (the report's VAE loss)"},
         "values": {("vae", "mnist_bg_rand_rot"): 0.7482, ("dvae", "mnist_bg_rand_rot"): 0.7943,
                    ("sdvae", "mnist_bg_rand_rot"): 0.7962},
@@ -55,7 +63,9 @@ TABLES = {
     },
     "table4": {
         "title": "Table 4: SDAE vs CAE vs CDAE",
-        "columns": {"sdae": "SDAE", "cae": "CAE", "cdae": "CDAE"},
+        "columns": {"sdae": "SDAE", "cae": "CAE", "cdae": "CDAE",
+                    "cae_stack": "CAE, the report's conv network (scae_mnist)",
+                    "cdae_stack": "CDAE, the report's conv network (scdae_mnist)"},
         "values": {
             ("sdae", "mnist"): 0.9831, ("cae", "mnist"): 0.9925, ("cdae", "mnist"): 0.9930,
             ("sdae", "mnist_bg_rand"): 0.9323, ("cae", "mnist_bg_rand"): 0.9764,
