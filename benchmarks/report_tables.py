@@ -26,8 +26,8 @@ import pathlib
 
 from common import REPO, markdown_table, write_results
 
-TABLES = ("table1_report", "table1_ours", "table2_report", "table3_report", "table4_report",
-          "table4_report_short")
+TABLES = ("table1_report", "table1_ours", "table2_report", "table3_report", "table3_ours",
+          "table4_report", "table4_report_short")
 CARRIED = ("test_accuracy", "curve", "mean_sigma", "finetune_seconds", "pretrain_seconds")
 
 
@@ -101,14 +101,17 @@ def _validation_numbers(item, pool_dir, extra):
 
 
 def report_number(item, column, row):
-    """The report's number for a cell: its column's, else that of the column its name extends
-    (`cdae_50_epochs` is a CDAE cell at another budget: the report's CDAE number)."""
+    """The report's number for a cell: its column's, else that of the longest column its name
+    extends (`cdae_50_epochs` is a CDAE cell at another budget: the report's CDAE number;
+    `sdae_learned_ft_noise02` extends `sdae_learned`, not `sdae`)."""
     from sdae_tf import report
 
-    value = report.report_value(item, column, row)
-    if value is None and "_" in column:
-        value = report.report_value(item, column.split("_")[0], row)
-    return value
+    parts = column.split("_")
+    for n in range(len(parts), 0, -1):
+        value = report.report_value(item, "_".join(parts[:n]), row)
+        if value is not None:
+            return value
+    return None
 
 
 def collect(name, pool_dir, extra=(), validation=True):

@@ -57,6 +57,10 @@ TABLES = {
             "sdae_fixed": "SDAE (sigma = 0.4)",
             "sdae_learned": "SDAE (learned sigma)",
             "sdae_mean_sigma": "SDAE (sigma = mean learned sigma; ours)",
+            "sdae_fixed_ft_noise02": "SDAE (sigma = 0.4), 30 fine-tuning epochs, input noise 0.2 "
+                                     "(ours)",
+            "sdae_learned_ft_noise02": "SDAE (learned sigma), 30 fine-tuning epochs, input noise "
+                                       "0.2 (ours)",
         },
         "values": {("sdae_fixed", "mnist_bg_rand"): 0.9323,
                    ("sdae_learned", "mnist_bg_rand"): 0.9390},

@@ -257,6 +257,20 @@ def test_report_tables_reads_finished_and_unfinished_cells(tmp_path, monkeypatch
     assert "seeds 0, 1" in "\n".join(report_tables.table_lines(two))
 
 
+def test_report_number_follows_the_longest_known_column(monkeypatch):
+    from .conftest import REPO
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import report_tables
+
+    assert report_tables.report_number("table4", "cdae_stack_50_epochs", "mnist") == 0.9930
+    assert report_tables.report_number("table3", "sdae_learned_ft_noise02",
+                                       "mnist_bg_rand") == 0.9390
+    assert report_tables.report_number("table3", "sdae_fixed", "mnist_bg_rand") == 0.9323
+    assert report_tables.report_number("table3", "sdae_mean_sigma", "mnist_bg_rand") is None
+    assert report_tables.report_number("table1", "sae_ft_noise02", "mnist_rot") == 0.9243
+
+
 def test_finetune_noise_corrupts_only_while_training(digits):
     stack = zoo.build("sdae_mnist", digits.input_shape, hidden_units=(16,))
     model = zoo.classifier(stack.encoder, 10, units=8, input_noise=0.4, seed=0)
