@@ -24,6 +24,8 @@ TABLES = {
             "sae_ft_noise02": "SAE, 30 fine-tuning epochs, input noise 0.2 (ours)",
             "nopretrain_ft_noise02": "No pretraining, 30 fine-tuning epochs, input noise 0.2 "
                                      "(ours)",
+            "nopretrain_ft_noise02_60_epochs": "No pretraining, 60 fine-tuning epochs, input "
+                                               "noise 0.2 (ours)",
             "nopretrain_pixels": "No pretraining: the head alone on the pixels (the report's "
                                  "experiment 10)",
         },
