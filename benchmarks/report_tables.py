@@ -157,6 +157,10 @@ def collect(name, pool_dir, extra=(), validation=True):
                 status = ("not started (pretraining done)" if pretrain else
                           f"pretraining ({status})" if status != "not started" else status)
             ft = stages.get("finetune", {}).get("history", {})
+            if cfg.protocol == "report" and "test_accuracy" not in ft:
+                # the report's protocol validates on the test set: its per-epoch val_accuracy
+                # is the test accuracy (the finished run's history names it so)
+                ft = {"test_accuracy": ft.get("val_accuracy") or []}
             cell.update(status=status, curve=_curve(ft), test_accuracy=None)
         cells.append(cell)
     return {"experiment": name, "report_item": item, "cells": cells}
