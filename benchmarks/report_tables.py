@@ -47,9 +47,12 @@ def parse_flagfile(name, extra=()):
             values.report_item or name)
 
 
-def _stage_logs(run_dir):
+def _stage_logs(run_dir, protocol):
     """{stage: per-epoch logs} of a run directory: completed stages from progress.json, the
-    stage in progress from its newest epoch checkpoint."""
+    stage in progress from its newest epoch checkpoint, named as the training loop names a
+    finished stage's history (under the report protocol `val_*` is the test set: `test_*`)."""
+    from sdae_tf.training import _logs_to_history
+
     run_dir = pathlib.Path(run_dir)
     out = {}
     progress = run_dir / "progress.json"
@@ -61,9 +64,8 @@ def _stage_logs(run_dir):
     for latest in sorted((run_dir / "checkpoints").glob("*/latest.json")):
         state = json.loads(latest.read_text())
         logs = state.get("logs", [])
-        keys = sorted({k for epoch in logs for k in epoch})
         out[latest.parent.name] = {"epochs": len(logs), "done": False,
-                                   "history": {k: [e.get(k) for e in logs] for k in keys}}
+                                   "history": _logs_to_history(logs, protocol)}
     return out
 
 
@@ -71,7 +73,7 @@ def _status(run_dir, cfg):
     """A one-line status of an unfinished run directory ("not started" if absent)."""
     if not pathlib.Path(run_dir).exists():
         return "not started", {}
-    stages = _stage_logs(run_dir)
+    stages = _stage_logs(run_dir, cfg.protocol)
     if not stages:
         return "started", stages
     stage = next((s for s, r in stages.items() if not r["done"]), list(stages)[-1])
@@ -157,10 +159,6 @@ def collect(name, pool_dir, extra=(), validation=True):
                 status = ("not started (pretraining done)" if pretrain else
                           f"pretraining ({status})" if status != "not started" else status)
             ft = stages.get("finetune", {}).get("history", {})
-            if cfg.protocol == "report" and "test_accuracy" not in ft:
-                # the report's protocol validates on the test set: its per-epoch val_accuracy
-                # is the test accuracy (the finished run's history names it so)
-                ft = {"test_accuracy": ft.get("val_accuracy") or []}
             cell.update(status=status, curve=_curve(ft), test_accuracy=None)
         cells.append(cell)
     return {"experiment": name, "report_item": item, "cells": cells}
