@@ -240,8 +240,19 @@ def test_report_tables_reads_finished_and_unfinished_cells(tmp_path, monkeypatch
     ckpt = pretrain_dir / "checkpoints" / "pretrain_block_1"
     ckpt.mkdir(parents=True)
     write_json_atomic(ckpt / "latest.json", {"epoch": 1, "logs": [{"loss": 1.0}]})
+    # A run stopped in fine-tuning: its curve so far comes from the checkpoint's val_accuracy,
+    # which under the report protocol is the test accuracy.
+    sdvae = cells["sdvae/mnist_bg_rand_rot"]
+    ckpt = pathlib.Path(sdvae["run_dir"]) / "checkpoints" / "finetune"
+    ckpt.mkdir(parents=True)
+    write_json_atomic(ckpt / "latest.json", {"epoch": 3, "logs": [
+        {"loss": 1.0, "val_accuracy": acc} for acc in (0.5, 0.6, 0.65)]})
     again = report_tables.collect("table2_report", str(pool), ["--quick"])
     assert again["cells"][3]["status"] == "pretraining (pretrain block 1: epoch 1/100)"
+    stopped = {f"{c['column']}/{c['row']}": c for c in again["cells"]}["sdvae/mnist_bg_rand_rot"]
+    total = stopped["budget"]["finetune_epochs"]
+    assert stopped["status"] == f"finetune: epoch 3/{total}" and stopped["test_accuracy"] is None
+    assert stopped["curve"] == {2: 0.6, 3: 0.65}
     lines = report_tables.table_lines(again)
     assert lines[0].startswith("### Table 2") and len(lines) == 2 + 2 + len(specs) + 1
     # Seeds: a cell run with two seeds shows their mean and spread; one seed shows none.
