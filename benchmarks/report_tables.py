@@ -102,31 +102,17 @@ def _validation_numbers(item, pool_dir, extra):
             if c.get("test_accuracy") is not None}
 
 
-def report_number(item, column, row):
-    """The report's number for a cell: its column's, else that of the longest column its name
-    extends (`cdae_50_epochs` is a CDAE cell at another budget: the report's CDAE number;
-    `sdae_learned_ft_noise02` extends `sdae_learned`, not `sdae`)."""
-    from sdae_tf import report
-
-    parts = column.split("_")
-    for n in range(len(parts), 0, -1):
-        value = report.report_value(item, "_".join(parts[:n]), row)
-        if value is not None:
-            return value
-    return None
-
-
 def collect(name, pool_dir, extra=(), validation=True):
     """The cells of one experiment flagfile as they stand in `pool_dir` (with `validation`,
     also ours at the validation protocol, from the flagfile named after its report item)."""
-    from sdae_tf import experiments
+    from sdae_tf import experiments, report
 
     base, specs, item = parse_flagfile(name, extra)
     validation = _validation_numbers(item, pool_dir, extra) if validation else {}
     finished, cells = {}, []
     for spec in specs:
         cell = {"column": spec.column, "row": spec.row,
-                "report": report_number(item, spec.column, spec.row),
+                "report": report.report_number(item, spec.column, spec.row),
                 "validation_protocol": validation.get((spec.column, spec.row))}
         try:
             cfg = dataclasses.replace(base, **experiments._resolve(spec, finished))

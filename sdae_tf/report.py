@@ -2,8 +2,9 @@
 Markdown tables that put ours beside them (`sdae-report`).
 
 An experiment's runs are named `COLUMN/ROW`; `TABLES[item]` maps those ids to the report's labels
-and numbers. Columns without a report number (our additions: the SDAE pretrained on the target
-variant, Table 3's control) show "-" in the report column."""
+and numbers. A column of ours that extends one of the report's (`sdae_target`, `cdae_stack`,
+`sdae_learned_ft_noise02`) is set beside that column's number (`report_number`); one that extends
+none (Table 3's control, `sdae_mean_sigma`) shows "-" in the report column."""
 
 import json
 import pathlib
@@ -99,6 +100,18 @@ def report_value(item, column, row):
     return TABLES.get(item, {}).get("values", {}).get((column, row))
 
 
+def report_number(item, column, row):
+    """The report's number to set beside a cell: its column's, else that of the longest column
+    its name extends (`cdae_stack_50_epochs` is a CDAE cell at another budget or network: the
+    report's CDAE number; `sdae_learned_ft_noise02` extends `sdae_learned`, not `sdae`)."""
+    parts = column.split("_")
+    for n in range(len(parts), 0, -1):
+        value = report_value(item, "_".join(parts[:n]), row)
+        if value is not None:
+            return value
+    return None
+
+
 def column_label(item, column):
     return TABLES.get(item, {}).get("columns", {}).get(column, column)
 
@@ -125,7 +138,7 @@ def experiment_table(record):
     if accuracy:
         rows = []
         for r in accuracy:
-            ref = report_value(item, r["column"], r["row"])
+            ref = report_number(item, r["column"], r["row"])
             ours = r["test_accuracy"]
             diff = "-" if ref is None else f"{ours - ref:+.4f}"
             rows.append([row_label(r["row"]), column_label(item, r["column"]), _fmt(ref),

@@ -149,9 +149,17 @@ def test_variant_full_size_and_cache(tmp_path):
     assert len(cached) == 1 and not list(tmp_path.glob("*.tmp"))
     again = load_mnist("bg_rand", cache_dir=tmp_path, seed=0)
     np.testing.assert_array_equal(again.x_test, data.x_test)
-    # A damaged cache file is rebuilt, not trusted.
+    # Kept in memory while the files are unchanged: the same read-only arrays, no reload.
+    kept = load_mnist("bg_rand", cache_dir=tmp_path, seed=0)
+    assert kept is again and not kept.x_train.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        kept.x_train[0] = 0.0
+    assert kept.without_validation().x_train.flags.writeable
+    # A damaged cache file is rebuilt, not trusted (nor the copy kept in memory).
     cached[0].write_bytes(b"garbage")
-    np.testing.assert_array_equal(load_mnist("bg_rand", cache_dir=tmp_path).x_test, data.x_test)
+    rebuilt = load_mnist("bg_rand", cache_dir=tmp_path)
+    assert rebuilt is not kept
+    np.testing.assert_array_equal(rebuilt.x_test, data.x_test)
 
 
 def test_digits():

@@ -11,6 +11,7 @@ Two constructions of the variants (`CONSTRUCTIONS`):
   divided by 255), kept so the two can be compared.
 """
 
+import functools
 import hashlib
 import os
 import pathlib
@@ -193,8 +194,46 @@ def minmax_scale(images):
     return np.divide(x - low, span, out=np.zeros_like(x), where=span > 0)[..., None]
 
 
+def _stamp(paths):
+    """(path, mtime, size) of each existing file: a changed or rebuilt file changes it."""
+    out = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        out.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
 def load_mnist(variant="mnist", data_dir=None, validation_size=10000, seed=0, cache_dir=None,
                construction="report"):
+    """MNIST or a variant as `Splits` (`_load_mnist`), kept in memory for the next call in this
+    process with the same arguments while the source files and the variant's cache file are
+    unchanged: an experiment's cells, and a test run's, load the same few datasets over and
+    over. The arrays are read-only (views of the kept ones); `Splits.limit` and
+    `Splits.without_validation` give new records, never writing into them."""
+    data_dir = pathlib.Path(data_dir) if data_dir else VENDORED_DIR
+    sources = [_find(data_dir, stem) for stem in FILES.values()]
+    cache = pathlib.Path(cache_dir) if cache_dir else default_cache_dir()
+    pattern = f"mnist_{variant}_{construction}_seed{seed}_v{_CACHE_FORMAT}_*.npz"
+    cached = sorted(cache.glob(pattern)) if variant != "mnist" else []
+    return _load_mnist_kept(variant, str(data_dir), validation_size, seed, str(cache),
+                            construction, _stamp(sources) + _stamp(cached))
+
+
+@functools.lru_cache(maxsize=3)
+def _load_mnist_kept(variant, data_dir, validation_size, seed, cache_dir, construction, stamp):
+    del stamp  # part of the key only
+    splits = _load_mnist(variant, data_dir, validation_size, seed, cache_dir, construction)
+    for value in vars(splits).values():
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+    return splits
+
+
+def _load_mnist(variant="mnist", data_dir=None, validation_size=10000, seed=0, cache_dir=None,
+                construction="report"):
     """MNIST or a variant as `Splits`: images `(N, 28, 28, 1)` float32 in [0, 1].
 
     Args:
