@@ -187,6 +187,10 @@ class TrainConfig:
     learning_rate: float = setting(1e-3, "Adam learning rate of fine-tuning.", positive=True)
     lr_schedule: str = setting("cosine", "Learning-rate schedule of each stage (cosine decays "
                                "to 0 over the stage).", choices=LR_SCHEDULES)
+    finetune_lr_schedule: str | None = setting(
+        None, "Learning-rate schedule of fine-tuning alone (default: --lr_schedule's), e.g. a "
+        "cosine fine-tuning from a constant-rate pretraining reused from the run pool.",
+        choices=LR_SCHEDULES)
     head_units: int = setting(1000, "Hidden width of the fine-tuning head.", minimum=1)
     head_layers: int = setting(
         1, "Hidden layers of the fine-tuning head (1: the report's two-layer head; 2: its "

@@ -77,7 +77,11 @@ TABLES = {
                     "cae_stack": "CAE, the report's conv network (scae_mnist)",
                     "cdae_stack": "CDAE, the report's conv network (scdae_mnist)",
                     "cdae_stack_50_epochs": "CDAE, the report's conv network, 50 fine-tuning "
-                                            "epochs"},
+                                            "epochs",
+                    "cae_stack_ft_noise02": "CAE, the report's conv network, 20 cosine "
+                                            "fine-tuning epochs, input noise 0.2 (ours)",
+                    "cdae_stack_ft_noise02": "CDAE, the report's conv network, 20 cosine "
+                                             "fine-tuning epochs, input noise 0.2 (ours)"},
         "values": {
             ("sdae", "mnist"): 0.9831, ("cae", "mnist"): 0.9925, ("cdae", "mnist"): 0.9930,
             ("sdae", "mnist_bg_rand"): 0.9323, ("cae", "mnist_bg_rand"): 0.9764,

@@ -126,8 +126,9 @@ class Stage:
     noise_schedule: str = "constant"
 
     @classmethod
-    def _from(cls, cfg, epochs, learning_rate):
-        return cls(epochs=epochs, learning_rate=learning_rate, lr_schedule=cfg.lr_schedule,
+    def _from(cls, cfg, epochs, learning_rate, lr_schedule=None):
+        return cls(epochs=epochs, learning_rate=learning_rate,
+                   lr_schedule=lr_schedule or cfg.lr_schedule,
                    weight_decay=cfg.weight_decay, batch_size=cfg.batch_size, seed=cfg.seed,
                    jit_compile=cfg.jit_compile, steps_per_execution=cfg.steps_per_execution,
                    strategy=cfg.strategy, verbose=cfg.keras_verbose, protocol=cfg.protocol,
@@ -139,7 +140,7 @@ class Stage:
 
     @classmethod
     def finetuning(cls, cfg):
-        return cls._from(cfg, cfg.finetune_epochs, cfg.learning_rate)
+        return cls._from(cfg, cfg.finetune_epochs, cfg.learning_rate, cfg.finetune_lr_schedule)
 
 
 def execution_steps(num_examples, stage):

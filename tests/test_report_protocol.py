@@ -295,6 +295,20 @@ def test_finetune_noise_corrupts_only_while_training(digits):
     assert experiments.pretraining_config(cfg).finetune_noise == 0.0  # shared pretraining
 
 
+def test_finetune_lr_schedule_sets_fine_tuning_alone(tmp_path):
+    """--finetune_lr_schedule changes the fine-tuning's schedule, not the pretraining's: a cell
+    with a cosine fine-tuning reuses the constant-rate pretraining of the report's recipe."""
+    report_cfg = training.TrainConfig(lr_schedule="constant", pretrain_epochs=2)
+    ours = dataclasses.replace(report_cfg, finetune_lr_schedule="cosine")
+    assert training.Stage.pretraining(ours).lr_schedule == "constant"
+    assert training.Stage.finetuning(ours).lr_schedule == "cosine"
+    assert training.Stage.finetuning(report_cfg).lr_schedule == "constant"
+    assert (experiments.pool_dir_for(experiments.pretraining_config(ours), tmp_path)
+            == experiments.pool_dir_for(experiments.pretraining_config(report_cfg), tmp_path))
+    with pytest.raises(ValueError, match="finetune_lr_schedule"):
+        dataclasses.replace(ours, finetune_lr_schedule="step").validate()
+
+
 def test_report_tables_carries_cells_the_pool_lost(monkeypatch):
     """A cell the run pool no longer holds (a new checkout) keeps the committed file's figures,
     names the commit that measured them, and its seeds join the ones measured now."""
