@@ -147,7 +147,7 @@ def collect(name, pool_dir, extra=(), validation=True):
             ft = stages.get("finetune", {}).get("history", {})
             cell.update(status=status, curve=_curve(ft), test_accuracy=None)
         cells.append(cell)
-    return {"experiment": name, "report_item": item, "cells": cells}
+    return {"experiment": name, "report_item": item, "protocol": base.protocol, "cells": cells}
 
 
 def collect_seeds(name, pool_dir, extra=(), seeds=(0,)):
@@ -237,7 +237,8 @@ def table_lines(record):
         rows.append([report.row_label(c["row"]), report.column_label(item, c["column"]),
                      _fmt(c["report"]), _fmt(ours), diff, seeds,
                      _fmt(c.get("validation_protocol")), curve, wall, c["status"]])
-    lines += markdown_table(["dataset", "model", "report", "ours, report protocol (seed 0)",
+    protocol = record.get("protocol", "report")
+    lines += markdown_table(["dataset", "model", "report", f"ours, {protocol} protocol (seed 0)",
                              "difference", "seeds: mean", "ours, validation protocol",
                              "test accuracy by epoch", "wall", "status"], rows)
     return lines + [""]

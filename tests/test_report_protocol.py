@@ -255,6 +255,10 @@ def test_report_tables_reads_finished_and_unfinished_cells(tmp_path, monkeypatch
     assert stopped["curve"] == {2: 0.6, 3: 0.65}
     lines = report_tables.table_lines(again)
     assert lines[0].startswith("### Table 2") and len(lines) == 2 + 2 + len(specs) + 1
+    assert "| ours, report protocol (seed 0) |" in lines[2]
+    # Our recipes' flagfiles run at the validation protocol, and their tables say so.
+    ours = report_tables.collect("table2_ours", str(pool), ["--quick"], validation=False)
+    assert "| ours, validation protocol (seed 0) |" in report_tables.table_lines(ours)[2]
     # Seeds: a cell run with two seeds shows their mean and spread; one seed shows none.
     one = report_tables.collect_seeds("table2_report", str(pool), ["--quick"], seeds=(0, 1))
     assert one["cells"][0]["seeds"] == {0: record["runs"][0]["test_accuracy"], 1: None}
