@@ -156,6 +156,11 @@ def _source_key(x_train, x_test):
     return digest.hexdigest()[:12]
 
 
+def _cache_name(variant, construction, seed, key):
+    """The cache file name of a built variant (`key`: the source images' digest, or "*")."""
+    return f"mnist_{variant}_{construction}_seed{seed}_v{_CACHE_FORMAT}_{key}.npz"
+
+
 def load_variant_arrays(variant, data_dir=None, seed=0, cache_dir=None, construction="report"):
     """Returns uint8 `(x_train, y_train, x_test, y_test)` of an MNIST variant.
 
@@ -171,8 +176,7 @@ def load_variant_arrays(variant, data_dir=None, seed=0, cache_dir=None, construc
         raise ValueError(f"Unknown MNIST variant {variant!r}. Available: {', '.join(VARIANTS)}")
     cache_dir = pathlib.Path(cache_dir) if cache_dir else default_cache_dir()
     key = _source_key(x_train, x_test)
-    path = cache_dir / (f"mnist_{variant}_{construction}_seed{seed}_v{_CACHE_FORMAT}_{key}"
-                        ".npz")
+    path = cache_dir / _cache_name(variant, construction, seed, key)
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as cached:
@@ -216,8 +220,8 @@ def load_mnist(variant="mnist", data_dir=None, validation_size=10000, seed=0, ca
     data_dir = pathlib.Path(data_dir) if data_dir else VENDORED_DIR
     sources = [_find(data_dir, stem) for stem in FILES.values()]
     cache = pathlib.Path(cache_dir) if cache_dir else default_cache_dir()
-    pattern = f"mnist_{variant}_{construction}_seed{seed}_v{_CACHE_FORMAT}_*.npz"
-    cached = sorted(cache.glob(pattern)) if variant != "mnist" else []
+    cached = (sorted(cache.glob(_cache_name(variant, construction, seed, "*")))
+              if variant != "mnist" else [])
     return _load_mnist_kept(variant, str(data_dir), validation_size, seed, str(cache),
                             construction, _stamp(sources) + _stamp(cached))
 
