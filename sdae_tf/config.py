@@ -26,7 +26,7 @@ _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 
 def setting(default, help, *, choices=None, minimum=None, positive=False, runner=False,
-            neutral=False, model=False):
+            neutral=False, model=False, finetune=False):
     """A `TrainConfig` field: `default` plus the metadata the rest derives from.
 
     Args:
@@ -38,15 +38,18 @@ def setting(default, help, *, choices=None, minimum=None, positive=False, runner
         runner: set by the runner, not by an experiment cell.
         neutral: does not change what the run computes.
         model: passed to the zoo builder (`model_kwargs`) when not None.
+        finetune: read by fine-tuning alone; the shared pretraining run a cell starts from
+            (`experiments.pretraining_config`) takes the default, so cells differing only in
+            such fields reuse one pretraining.
     """
     if isinstance(default, (list, tuple)):
         factory = tuple(default)
         return dataclasses.field(default_factory=lambda: factory, metadata=dict(
             help=help, choices=choices, minimum=minimum, positive=positive, runner=runner,
-            neutral=neutral, model=model))
+            neutral=neutral, model=model, finetune=finetune))
     return dataclasses.field(default=default, metadata=dict(
         help=help, choices=choices, minimum=minimum, positive=positive, runner=runner,
-        neutral=neutral, model=model))
+        neutral=neutral, model=model, finetune=finetune))
 
 
 def _zoo_names():
@@ -184,20 +187,22 @@ class TrainConfig:
     pretrain_learning_rate: float = setting(1e-3, "Adam learning rate of layer-wise "
                                             "pretraining.", positive=True)
     finetune_epochs: int = setting(5, "Supervised fine-tuning epochs.", minimum=0)
-    learning_rate: float = setting(1e-3, "Adam learning rate of fine-tuning.", positive=True)
+    learning_rate: float = setting(1e-3, "Adam learning rate of fine-tuning.", positive=True,
+                                   finetune=True)
     lr_schedule: str = setting("cosine", "Learning-rate schedule of each stage (cosine decays "
                                "to 0 over the stage).", choices=LR_SCHEDULES)
     finetune_lr_schedule: str | None = setting(
         None, "Learning-rate schedule of fine-tuning alone (default: --lr_schedule's), e.g. a "
         "cosine fine-tuning from a constant-rate pretraining reused from the run pool.",
-        choices=LR_SCHEDULES)
-    head_units: int = setting(1000, "Hidden width of the fine-tuning head.", minimum=1)
+        choices=LR_SCHEDULES, finetune=True)
+    head_units: int = setting(1000, "Hidden width of the fine-tuning head.", minimum=1,
+                              finetune=True)
     head_layers: int = setting(
         1, "Hidden layers of the fine-tuning head (1: the report's two-layer head; 2: its "
-        "three-layer head on CUB-200).", minimum=1)
+        "three-layer head on CUB-200).", minimum=1, finetune=True)
     finetune_noise: float = setting(
         0.0, "Gaussian noise (stddev) on the inputs while fine-tuning: a regulariser; the "
-        "exported encoder has none (0: none).", minimum=0)
+        "exported encoder has none (0: none).", minimum=0, finetune=True)
     num_samples: int = setting(
         0, "Top-down Bernoulli samples per example after pretraining, written to "
         "<run_dir>/samples.png (dense stacks; 0: none).", minimum=0)
@@ -284,6 +289,10 @@ def runner_fields():
 
 def neutral_fields():
     return tuple(n for n, f in fields().items() if f.metadata["neutral"])
+
+
+def finetune_fields():
+    return tuple(n for n, f in fields().items() if f.metadata["finetune"])
 
 
 def _scalar(name, base, text):

@@ -131,9 +131,7 @@ def pretraining_config(cfg):
     base = training.TrainConfig()
     return dataclasses.replace(
         cfg, dataset=cfg.pretrain_dataset or cfg.dataset, pretrain_dataset=None,
-        finetune_epochs=0, learning_rate=base.learning_rate,
-        finetune_lr_schedule=base.finetune_lr_schedule, head_units=base.head_units,
-        head_layers=base.head_layers, finetune_noise=base.finetune_noise,
+        finetune_epochs=0, **{name: getattr(base, name) for name in config_lib.finetune_fields()},
         figures=(), num_samples=0, export_dir=None, run_dir=None)
 
 

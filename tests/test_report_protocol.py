@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 from scipy import ndimage
 
+from sdae_tf import config as config_lib
 from sdae_tf import experiments, report, training, zoo
 from sdae_tf.data import load_dataset, load_mnist
 from sdae_tf.data import mnist as mnist_lib
@@ -307,6 +308,8 @@ def test_finetune_lr_schedule_sets_fine_tuning_alone(tmp_path):
     assert training.Stage.pretraining(ours).lr_schedule == "constant"
     assert training.Stage.finetuning(ours).lr_schedule == "cosine"
     assert training.Stage.finetuning(report_cfg).lr_schedule == "constant"
+    assert set(config_lib.finetune_fields()) == {
+        "learning_rate", "finetune_lr_schedule", "head_units", "head_layers", "finetune_noise"}
     assert (experiments.pool_dir_for(experiments.pretraining_config(ours), tmp_path)
             == experiments.pool_dir_for(experiments.pretraining_config(report_cfg), tmp_path))
     with pytest.raises(ValueError, match="finetune_lr_schedule"):
