@@ -122,6 +122,20 @@ def test_variants_deterministic_per_seed(raw, variant):
     assert not np.array_equal(a, images)
 
 
+def test_bg_rand_rot_is_rot_with_a_background(raw):
+    """bg_rand_rot reuses rot's rotated images (same seed, same angles): built either way it is
+    the same, the rotated pixels kept."""
+    images = raw[0][:300]
+    rot = mnist_lib.make_variant(images, "rot", seed=[3, 0])
+    full = mnist_lib.make_variant(images, "bg_rand_rot", seed=[3, 0])
+    np.testing.assert_array_equal(
+        mnist_lib.make_variant(images, "bg_rand_rot", seed=[3, 0], rotated=rot), full)
+    kept = rot > 0
+    np.testing.assert_array_equal(full[kept], rot[kept])
+    with pytest.raises(ValueError, match="rotated images are"):
+        mnist_lib.make_variant(images, "bg_rand_rot", seed=0, rotated=rot[:10])
+
+
 def test_rotation_keeps_the_digit(raw):
     images = raw[0][:200]
     np.testing.assert_array_equal(mnist_lib.rotate(images, np.zeros(200)), images)

@@ -117,16 +117,24 @@ def random_background(images, rng):
     return np.where(images > 0, images, noise)
 
 
-def make_variant(images, variant, seed, construction="report"):
+def make_variant(images, variant, seed, construction="report", rotated=None):
     """Builds a variant of uint8 images `(N, 28, 28)` deterministically from `seed`, with the
-    report's construction (spline rotation) or the bilinear one."""
+    report's construction (spline rotation) or the bilinear one. bg_rand_rot is rot's images
+    (same seed, same angles) with the background filled; `rotated`, rot's images of the same
+    seed and construction, spares rotating them again."""
     if variant not in VARIANTS:
         raise ValueError(f"Unknown MNIST variant {variant!r}. Available: {', '.join(VARIANTS)}")
     check_construction(construction)
     rng = np.random.default_rng(seed)
     if variant in ("rot", "bg_rand_rot"):
-        turn = rotate_spline if construction == "report" else rotate
-        images = turn(images, rng.uniform(0.0, 360.0, size=len(images)))
+        angles = rng.uniform(0.0, 360.0, size=len(images))  # drawn either way: same stream
+        if rotated is None:
+            turn = rotate_spline if construction == "report" else rotate
+            images = turn(images, angles)
+        elif rotated.shape != images.shape:
+            raise ValueError(f"rotated images are {rotated.shape}, expected {images.shape}")
+        else:
+            images = rotated
     if variant in ("bg_rand", "bg_rand_rot"):
         images = random_background(images, rng)
     return images
@@ -183,8 +191,12 @@ def load_variant_arrays(variant, data_dir=None, seed=0, cache_dir=None, construc
                 return cached["x_train"], y_train, cached["x_test"], y_test
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache file is rebuilt below
-    x_train = make_variant(x_train, variant, [seed, 0], construction)
-    x_test = make_variant(x_test, variant, [seed, 1], construction)
+    rot_train = rot_test = None
+    if variant == "bg_rand_rot":  # rot's images with a background: rotated once, both cached
+        rot_train, _, rot_test, _ = load_variant_arrays("rot", data_dir, seed, cache_dir,
+                                                        construction)
+    x_train = make_variant(x_train, variant, [seed, 0], construction, rotated=rot_train)
+    x_test = make_variant(x_test, variant, [seed, 1], construction, rotated=rot_test)
     _atomic_savez(path, x_train=x_train, x_test=x_test)
     return x_train, y_train, x_test, y_test
 
