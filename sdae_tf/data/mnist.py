@@ -203,11 +203,21 @@ def load_variant_arrays(variant, data_dir=None, seed=0, cache_dir=None, construc
 
 def minmax_scale(images):
     """Each uint8 image `(N, H, W)` scaled to [0, 1] on its own: `(x - min) / (max - min)`
-    (a constant image becomes 0), as float32 `(N, H, W, 1)`."""
+    (a constant image becomes 0), as float32 `(N, H, W, 1)`. One float array, scaled in place:
+    the temporaries of the plain expression cost seconds on 70k images."""
+    low = images.min(axis=(1, 2), keepdims=True).astype(np.float32)
+    span = images.max(axis=(1, 2), keepdims=True).astype(np.float32) - low
     x = images.astype(np.float32)
-    low = x.min(axis=(1, 2), keepdims=True)
-    span = x.max(axis=(1, 2), keepdims=True) - low
-    return np.divide(x - low, span, out=np.zeros_like(x), where=span > 0)[..., None]
+    x -= low
+    np.divide(x, span, out=x, where=span > 0)  # a constant image is 0 already
+    return x[..., None]
+
+
+def unit_scale(images):
+    """uint8 images `(N, H, W)` divided by 255, as float32 `(N, H, W, 1)` (in place)."""
+    x = images.astype(np.float32)
+    x /= 255.0
+    return x[..., None]
 
 
 def _stamp(paths):
@@ -270,7 +280,7 @@ def _load_mnist(variant="mnist", data_dir=None, validation_size=10000, seed=0, c
     def scale(x):
         if construction == "report" and variant != "mnist":
             return minmax_scale(x)
-        return (x.astype(np.float32) / 255.0)[..., None]
+        return unit_scale(x)
 
     def lab(y):
         return y.astype(np.int64)
