@@ -105,6 +105,28 @@ def multi_worker(tmp_path_factory):
     return [_result(stdout) for stdout, _ in finished], roots
 
 
+def test_mirrored_strategy_in_process_matches_no_strategy(tmp_path):
+    """The default run's cover of `--strategy`: MirroredStrategy over this process's one CPU
+    device goes through the strategy's scope and distributed datasets, records its replica,
+    and with one replica does the same arithmetic as no strategy: the same losses, bit for bit.
+    Two replicas (two logical devices, set before TensorFlow starts: a subprocess) are the slow
+    test below."""
+    runs = {}
+    for strategy in ("none", "mirrored"):
+        cfg = training.TrainConfig(
+            model="sae_mnist", dataset="digits", hidden_units=(64, 32), head_units=64,
+            batch_size=32, pretrain_epochs=1, pretrain_learning_rate=1e-2, finetune_epochs=1,
+            learning_rate=3e-3, verbose=0, strategy=strategy,
+            run_dir=str(tmp_path / strategy))
+        runs[strategy] = training.run(cfg)
+    one, mirrored = runs["none"], runs["mirrored"]
+    assert mirrored["strategy"] == {"name": "mirrored", "replicas": 1} and "strategy" not in one
+    assert ([b["history"]["loss"] for b in mirrored["pretrain"]]
+            == [b["history"]["loss"] for b in one["pretrain"]])
+    assert mirrored["finetune"]["history"]["loss"] == one["finetune"]["history"]["loss"]
+
+
+@pytest.mark.slow  # a fresh process with two logical devices: about 20 s
 def test_mirrored_matches_one_device(mirrored):
     # No noise: the two replicas' half-batch gradients sum to the full batch's, so the losses
     # agree to float rounding.

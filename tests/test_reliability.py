@@ -221,15 +221,16 @@ def test_no_pickle_anywhere():
     assert not offenders
 
 
-def test_soak_three_runs_in_one_directory(tmp_path, monkeypatch):
-    """The main job three times in a row from one working directory (quick, digits): five run
+@pytest.mark.slow  # the main job run after run: the slow run's soak
+def test_soak_five_runs_in_one_directory(tmp_path, monkeypatch):
+    """The main job five times in a row from one working directory (quick, digits): five run
     directories, no temporary files or checkpoints left, each export replaced whole."""
     monkeypatch.chdir(tmp_path)
     cfg = training.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(32, 16),
                                pretrain_epochs=1, finetune_epochs=1, verbose=0,
                                export_dir="exported", overwrite_export=True)
-    run_dirs = [training.run(cfg)["run_dir"] for _ in range(3)]
-    assert len(set(run_dirs)) == 3 and all(pathlib.Path(d).is_dir() for d in run_dirs)
+    run_dirs = [training.run(cfg)["run_dir"] for _ in range(5)]
+    assert len(set(run_dirs)) == 5 and all(pathlib.Path(d).is_dir() for d in run_dirs)
     leftovers = [p for p in tmp_path.rglob("*")
                  if p.name.startswith((".tmp-", ".exported.partial-")) or p.name == "checkpoints"]
     assert not leftovers
