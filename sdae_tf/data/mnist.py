@@ -183,22 +183,30 @@ def load_variant_arrays(variant, data_dir=None, seed=0, cache_dir=None, construc
     if variant not in VARIANTS:
         raise ValueError(f"Unknown MNIST variant {variant!r}. Available: {', '.join(VARIANTS)}")
     cache_dir = pathlib.Path(cache_dir) if cache_dir else default_cache_dir()
-    key = _source_key(x_train, x_test)
+    x_train, x_test = _cached_variant(variant, x_train, x_test, _source_key(x_train, x_test),
+                                      seed, cache_dir, construction)
+    return x_train, y_train, x_test, y_test
+
+
+def _cached_variant(variant, x_train, x_test, key, seed, cache_dir, construction):
+    """A variant's uint8 (train, test) images built from the source images (digest `key`):
+    from the cache, else built and cached. bg_rand_rot starts from rot's images (same seed,
+    same angles), themselves taken from the cache or built and cached: rotated once."""
     path = cache_dir / _cache_name(variant, construction, seed, key)
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as cached:
-                return cached["x_train"], y_train, cached["x_test"], y_test
+                return cached["x_train"], cached["x_test"]
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache file is rebuilt below
     rot_train = rot_test = None
-    if variant == "bg_rand_rot":  # rot's images with a background: rotated once, both cached
-        rot_train, _, rot_test, _ = load_variant_arrays("rot", data_dir, seed, cache_dir,
-                                                        construction)
+    if variant == "bg_rand_rot":
+        rot_train, rot_test = _cached_variant("rot", x_train, x_test, key, seed, cache_dir,
+                                              construction)
     x_train = make_variant(x_train, variant, [seed, 0], construction, rotated=rot_train)
     x_test = make_variant(x_test, variant, [seed, 1], construction, rotated=rot_test)
     _atomic_savez(path, x_train=x_train, x_test=x_test)
-    return x_train, y_train, x_test, y_test
+    return x_train, x_test
 
 
 def minmax_scale(images):
