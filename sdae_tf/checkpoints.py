@@ -11,13 +11,18 @@ import datetime
 import itertools
 import json
 import math
-import os
 import pathlib
 import shutil
 
 import keras
 
 from sdae_tf import config as config_lib
+from sdae_tf import faults, storage
+from sdae_tf.storage import (  # noqa: F401  (re-exported: the run's writers)
+    save_weights_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 LATEST = "latest.json"
 # The pretrained stack a run writes after layer-wise pretraining (what `--init_from` loads).
@@ -41,26 +46,6 @@ class TrainingDivergedError(RuntimeError):
     """A loss became NaN or infinite."""
 
 
-def write_text_atomic(path, text):
-    """Writes `text` beside `path` and moves it into place: readers see the old file or the
-    new one, never a torn one."""
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path, obj):
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def save_weights_atomic(model, path):
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".tmp-{path.name}")
-    model.save_weights(tmp)
-    os.replace(tmp, path)
-
-
 class EpochCheckpoint(keras.callbacks.Callback):
     """Saves the model (weights, optimizer state, random-stream state) after every epoch and,
     with `monitor`, the best epoch's weights; restores the newest at the start of `fit`.
@@ -78,7 +63,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def _read(self):
         path = self.dir / LATEST
         if path.exists():
-            return json.loads(path.read_text())
+            return storage.read_json(path, "checkpoint state")
         return {"epoch": 0, "weights": None, "logs": [], "best": None, "best_epoch": None}
 
     def resume_epoch(self):
@@ -99,7 +84,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 self.model.build_optimizers()
             elif self.model.optimizer is not None and not self.model.optimizer.built:
                 self.model.optimizer.build(self.model.trainable_variables)
-            self.model.load_weights(self.dir / self.state["weights"])
+            storage.load_weights(self.model, self.dir / self.state["weights"],
+                                 "epoch checkpoint")
 
     def _improved(self, value):
         best = self.state["best"]
@@ -122,6 +108,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.state = state
         if old and old != name:
             (self.dir / old).unlink(missing_ok=True)
+        faults.point(f"epoch:{self.dir.name}")
 
 
 class StopOnDivergence(keras.callbacks.Callback):
@@ -137,6 +124,7 @@ class StopOnDivergence(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._check(logs, f"batch {batch + 1}")
+        faults.point(f"batch:{self.stage}")
 
     def on_epoch_end(self, epoch, logs=None):  # validation losses; before the checkpoint
         self._check(logs, "the end of the epoch")
@@ -160,7 +148,8 @@ class RunProgress:
     def __init__(self, run_dir):
         self.run_dir = pathlib.Path(run_dir)
         self.path = self.run_dir / "progress.json"
-        self.state = json.loads(self.path.read_text()) if self.path.exists() else {"stages": {}}
+        self.state = (storage.read_json(self.path, "run progress") if self.path.exists()
+                      else {"stages": {}})
 
     def ckpt_dir(self, stage):
         return self.run_dir / "checkpoints" / stage
@@ -170,15 +159,23 @@ class RunProgress:
 
     def restore(self, stage, model):
         """Loads a completed stage's final weights into `model` (layers only)."""
-        model.load_weights(self.run_dir / "checkpoints" / f"{stage}.weights.h5",
-                           skip_mismatch=False)
+        storage.load_weights(model, self.run_dir / "checkpoints" / f"{stage}.weights.h5",
+                             f"the weights of the completed stage {stage}",
+                             skip_mismatch=False)
 
     def complete(self, stage, model, record):
+        """Records `stage` as done with `record` and its final weights (`model`'s)."""
         (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         save_weights_atomic(model, self.run_dir / "checkpoints" / f"{stage}.weights.h5")
+        self.mark(stage, record)
+        shutil.rmtree(self.ckpt_dir(stage), ignore_errors=True)
+
+    def mark(self, stage, record):
+        """Records `stage` as done with `record` (a stage that leaves no weights: the test
+        evaluation, the figures, the export)."""
         self.state["stages"][stage] = record
         write_json_atomic(self.path, self.state)
-        shutil.rmtree(self.ckpt_dir(stage), ignore_errors=True)
+        faults.point(f"done:{stage}")
 
     def clear(self):
         """After a successful run: the checkpoints are not needed any more."""
@@ -200,22 +197,23 @@ def default_run_dir(model):
             continue
 
 
-def prepare_run_dir(run_dir, config):
-    """Creates `run_dir`, or accepts an unfinished run of the same `config` there (the run then
-    resumes). Returns (path, resuming)."""
+def inspect_run_dir(run_dir, config):
+    """What `run_dir` holds, read without writing anything: False when a run can start there
+    (missing or empty), True when it holds an unfinished run of the same `config` (the run
+    then resumes). Anything else (a finished run, another run's flags, foreign files) raises
+    an error that says what to do."""
     run_dir = pathlib.Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise NotADirectoryError(f"--run_dir {run_dir} exists and is not a directory")
     if not run_dir.exists() or not any(run_dir.iterdir()):
-        run_dir.mkdir(parents=True, exist_ok=True)
-        return run_dir, False
+        return False
     if (run_dir / "metrics.json").exists():
         raise FileExistsError(f"--run_dir {run_dir} holds a finished run; choose another "
                               "--run_dir (or leave it out for a fresh one)")
     if not (run_dir / "config.json").exists():
         raise FileExistsError(f"--run_dir {run_dir} is not empty and holds no config.json: not "
                               "an sdae-train run; choose another --run_dir")
-    old = json.loads((run_dir / "config.json").read_text())
+    old = storage.read_json(run_dir / "config.json", "the run configuration")
     new = json.loads(json.dumps(config, default=str))
     # Fields that do not change results (config.neutral_fields) may differ; a field missing
     # from either side (added since that run was written) counts as its default.
@@ -225,4 +223,14 @@ def prepare_run_dir(run_dir, config):
             f"--run_dir {run_dir} holds an unfinished run with other flags (differs in: "
             f"{', '.join(differ)}); rerun it with its own flags to resume it, or choose another "
             "--run_dir")
-    return run_dir, True
+    return True
+
+
+def prepare_run_dir(run_dir, config):
+    """Creates `run_dir`, or accepts an unfinished run of the same `config` there (the run then
+    resumes; see `inspect_run_dir`). Returns (path, resuming)."""
+    run_dir = pathlib.Path(run_dir)
+    resuming = inspect_run_dir(run_dir, config)
+    if not resuming:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir, resuming

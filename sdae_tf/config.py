@@ -253,6 +253,11 @@ class TrainConfig:
         if self.pretrain_epochs == 0 and self.finetune_epochs == 0:
             raise ValueError("Nothing to train: `pretrain_epochs` and `finetune_epochs` are "
                              "both 0")
+        if (self.noise_schedule != "constant" and self.noise_level == 0
+                and not any(self.block_noise_levels or ())):
+            raise ValueError(f"`noise_schedule={self.noise_schedule}` ramps the noise level, "
+                             "and there is none: `noise_level` is 0 (and no "
+                             "`block_noise_levels`); set a level or drop the schedule")
 
 
 def fields():

@@ -31,7 +31,7 @@ import shutil
 import time
 
 from sdae_tf import config as config_lib
-from sdae_tf import report, training, zoo
+from sdae_tf import report, storage, training, zoo
 from sdae_tf.checkpoints import write_json_atomic, write_text_atomic
 
 # Fields an experiment's `--run` may not set: the runner owns them.
@@ -226,6 +226,8 @@ def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", re
         skipped = [s.name for s in specs if s not in chosen]
         specs = chosen
     out_dir = pathlib.Path(out_dir or pathlib.Path("runs") / name)
+    storage.check_writable(out_dir, "--out_dir")
+    storage.check_writable(pool_dir, "--pool_dir")
     out_dir.mkdir(parents=True, exist_ok=True)
     finished, runs = {}, []
     for i, spec in enumerate(specs):

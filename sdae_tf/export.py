@@ -10,13 +10,15 @@ import os
 import pathlib
 import platform
 import shutil
+import socket
 import tempfile
+import zipfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from sdae_tf import package
+from sdae_tf import faults, package, storage
 
 SERVING_ENDPOINT = "serve"
 RECONSTRUCT_ENDPOINT = "reconstruct"
@@ -62,7 +64,8 @@ def export_files(export_dir):
                   if f.is_file() and f.name != MANIFEST_FILE)
 
 
-def _sha256(path):
+def file_sha256(path):
+    """The SHA-256 of a file, hex."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -73,7 +76,7 @@ def _sha256(path):
 def weight_checksums(export_dir):
     """{relative path: sha256} of every file of the export but the manifest."""
     export_dir = pathlib.Path(export_dir)
-    return {name: _sha256(export_dir / name) for name in export_files(export_dir)}
+    return {name: file_sha256(export_dir / name) for name in export_files(export_dir)}
 
 
 def recorded_checksums(manifest):
@@ -102,7 +105,7 @@ def verify_checksums(export_dir, files=None):
                                  "export was modified")
             continue
         path = export_dir / name
-        actual = _sha256(path) if path.is_file() else None
+        actual = file_sha256(path) if path.is_file() else None
         if actual != expected[name]:
             raise ValueError(
                 f"{export_dir}: checksum of {name} does not match manifest.json "
@@ -156,7 +159,8 @@ def reload_difference(export_dir, model, sample, endpoint=SERVING_ENDPOINT):
 
 
 def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=None,
-                   tolerance=RELOAD_TOLERANCE, autoencoder=None, denoiser=None):
+                   tolerance=RELOAD_TOLERANCE, autoencoder=None, denoiser=None,
+                   on_staged=None):
     """Writes `encoder` to `export_dir`: a TF SavedModel (endpoints `serve` -> tensor and
     `serving_default` -> {"embedding": tensor}, any batch size, inference mode), the same
     encoder as `encoder.keras`, and `manifest.json`.
@@ -168,6 +172,9 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
     `ExportMismatchError` (an existing export stays as it was); the difference is recorded in
     the manifest (`export_check`).
 
+    `on_staged(manifest_path)`, when given, is called once everything is staged and checked,
+    just before it is moved into place (a run records there which export is its own).
+
     With `autoencoder` (a Keras model images -> reconstructed images), the SavedModel also has
     the `reconstruct` endpoint, checked the same way; `denoiser` (a dict: the noise it was
     trained to remove, where its weights come from) goes into the manifest's `denoiser`.
@@ -178,7 +185,8 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
     export_dir = pathlib.Path(export_dir)
     check_export_target(export_dir, overwrite)
     export_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{export_dir.name}.partial-",
+    remove_stale_staging(export_dir)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=_staging_prefix(export_dir) + f"{os.getpid()}-",
                                         dir=export_dir.parent))
     try:
         staged = tmp / export_dir.name
@@ -220,6 +228,9 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
             "files_sha256": weight_checksums(staged),
         }
         (staged / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        faults.point("export:staged")
+        if on_staged is not None:
+            on_staged(staged / MANIFEST_FILE)
         if export_dir.exists():  # overwrite: move the old export aside, restore it on failure
             old = tmp / "previous"
             os.replace(export_dir, old)
@@ -235,12 +246,40 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
     return export_dir
 
 
+def _staging_prefix(export_dir):
+    return f".{pathlib.Path(export_dir).name}.partial-{socket.gethostname()}-"
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_staging(export_dir):
+    """Removes the staging folders of exports to `export_dir` that a killed process left
+    (named for their host and process; only this host's dead processes' are removed)."""
+    export_dir = pathlib.Path(export_dir)
+    prefix = _staging_prefix(export_dir)
+    for folder in export_dir.parent.glob(prefix + "*"):
+        pid = folder.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def load_manifest(export_dir):
     """The `manifest.json` of an export as a dict."""
     path = pathlib.Path(export_dir) / MANIFEST_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: {export_dir} is not an sdae_tf export")
-    return json.loads(path.read_text())
+    manifest = storage.read_json(path, "export manifest")
+    if not isinstance(manifest, dict):
+        raise storage.DamagedFileError(f"export manifest {path} is damaged (not a JSON object)")
+    return manifest
 
 
 def load_encoder(export_dir, trainable=False, name=None, verify=True):
@@ -261,7 +300,16 @@ def load_encoder(export_dir, trainable=False, name=None, verify=True):
     if verify:
         verify_checksums(export_dir, [KERAS_FILE] if trainable else saved_model_files(export_dir))
     if trainable:
-        model = keras.saving.load_model(export_dir / KERAS_FILE, compile=False, safe_mode=True)
+        if not zipfile.is_zipfile(export_dir / KERAS_FILE):
+            raise storage.DamagedFileError(f"{export_dir / KERAS_FILE} cannot be read as a Keras "
+                                           "file (not a zip archive); the export is damaged")
+        try:
+            model = keras.saving.load_model(export_dir / KERAS_FILE, compile=False,
+                                            safe_mode=True)
+        except (zipfile.BadZipFile, OSError, KeyError, EOFError) as err:
+            raise storage.DamagedFileError(
+                f"{export_dir / KERAS_FILE} cannot be read as a Keras file ({err}); the export "
+                "is damaged") from err
         model.trainable = True
         return model
     return keras.layers.TFSMLayer(

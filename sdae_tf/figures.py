@@ -19,7 +19,7 @@ import pathlib
 import keras
 import numpy as np
 
-from sdae_tf import plots, sampling
+from sdae_tf import faults, plots, sampling
 
 FIGURES = ("filters", "reconstructions", "samples", "traversal", "tsne", "manifold",
            "interpolation")
@@ -231,4 +231,5 @@ def write(names, stack, data, run_dir, num_samples=0, seed=0, records=None):
         fn = globals()[name]
         out[name] = str(fn(stack, data, run_dir, num_samples=num_samples, seed=seed,
                            records=records))
+        faults.point(f"figure:{name}")
     return out

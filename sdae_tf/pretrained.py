@@ -11,6 +11,7 @@ models installed with the package, the repository's `exported_models/`.
 """
 
 import dataclasses
+import os
 import pathlib
 
 import keras
@@ -42,19 +43,33 @@ def list_models(root=None):
 
 def resolve(name_or_path):
     """The export folder of a path, or of a shipped model name (first match in
-    `model_roots()`); errors list the known names and where they were looked for."""
+    `model_roots()`); errors list the known names and where they were looked for.
+
+    A place the user named is never passed over: a path (absolute, or with a folder in it)
+    that is a folder without `manifest.json`, or a `$SDAE_TF_MODELS` folder holding the
+    name without one, is an error naming it, not a fall-back to another copy."""
     candidate = pathlib.Path(name_or_path)
     if (candidate / export_lib.MANIFEST_FILE).exists():
         return candidate
+    text = str(name_or_path)
+    if candidate.is_dir() and (candidate.is_absolute() or "/" in text or os.sep in text):
+        raise FileNotFoundError(f"{candidate} holds no {export_lib.MANIFEST_FILE}: not an "
+                                "sdae_tf export (an export folder has its manifest)")
     roots = resources.model_roots()
+    user_root = resources.user_models_root()
     for root in roots:
-        by_name = root / str(name_or_path)
+        by_name = root / text
         if (by_name / export_lib.MANIFEST_FILE).exists():
             return by_name
+        if user_root is not None and root == user_root and by_name.exists():
+            raise FileNotFoundError(
+                f"${MODELS_ENV}={user_root} holds {text} but {by_name} has no "
+                f"{export_lib.MANIFEST_FILE}: not an sdae_tf export; fix or remove it (the "
+                "other model folders are not searched past a model the user named)")
     known = ", ".join(list_models()) or "none"
     where = ", ".join(str(r) for r in roots) or "no model folder"
     raise FileNotFoundError(
-        f"No exported model {str(name_or_path)!r}: not a folder with {export_lib.MANIFEST_FILE}"
+        f"No exported model {text!r}: not a folder with {export_lib.MANIFEST_FILE}"
         f" and not a shipped model in {where} (shipped: {known})")
 
 
@@ -126,20 +141,51 @@ class _ExportedLayer(keras.layers.Layer):
             raise TypeError(f"{self.name} expects {self.contract.describe()}; received dtype "
                             f"{dtype}")
         images = ops.cast(images, "float32")
-        if self.check_range:
-            import tensorflow as tf
+        if not self.check_range:
+            return images
+        import tensorflow as tf
 
-            lo, hi = self.contract.value_range
-            message = (f"{self.name} expects values in [{lo:g}, {hi:g}] (scale 0-255 images "
-                       "by 1/255)")
-            with tf.control_dependencies([
-                tf.debugging.assert_greater_equal(images, tf.constant(lo, tf.float32),
-                                                  message=message),
-                tf.debugging.assert_less_equal(images, tf.constant(hi, tf.float32),
-                                               message=message),
-            ]):
-                images = tf.identity(images)
-        return images
+        lo, hi = self.contract.value_range
+        if tf.executing_eagerly():  # checked in `__call__`, before Keras wraps the error
+            return images
+        bad = f"{self.name} expects finite values in [{lo:g}, {hi:g}]"
+        with tf.control_dependencies([
+            tf.debugging.assert_all_finite(images, message=f"{bad}; received NaN or inf"),
+            tf.debugging.assert_greater_equal(images, tf.constant(lo, tf.float32),
+                                              message=f"{bad}; received smaller values"),
+            tf.debugging.assert_less_equal(images, tf.constant(hi, tf.float32),
+                                           message=f"{bad}; received larger values (scale "
+                                                   "0-255 images by 1/255)"),
+        ]):
+            return tf.identity(images)
+
+    def __call__(self, images, *args, **kwargs):
+        # Eager calls on concrete values get a one-line ValueError; inside a traced function
+        # (fit, predict, a SavedModel) the assertions of `checked` fire instead.
+        import numpy as np
+        import tensorflow as tf
+
+        if (self.check_range and tf.executing_eagerly()
+                and not isinstance(images, keras.KerasTensor)):
+            values = np.asarray(images)
+            if values.dtype.kind in "fiu":
+                self._check_values(values.astype(np.float32), *self.contract.value_range)
+        return super().__call__(images, *args, **kwargs)
+
+    def _check_values(self, images, lo, hi):
+        import numpy as np
+
+        finite = np.isfinite(images)
+        if not finite.all():
+            raise ValueError(f"{self.name} expects finite values in [{lo:g}, {hi:g}]; received "
+                             f"{int((~finite).sum())} NaN or infinite values of {images.size}")
+        if images.size == 0:
+            return
+        low, high = float(images.min()), float(images.max())
+        if low < lo or high > hi:
+            hint = " (scale 0-255 images by 1/255)" if high > hi and high <= 255 else ""
+            raise ValueError(f"{self.name} expects values in [{lo:g}, {hi:g}]; received values "
+                             f"in [{low:g}, {high:g}]{hint}")
 
     def get_config(self):
         return {**super().get_config(), "export_path": self.export_path,

@@ -36,11 +36,26 @@ def _repository_dir(folder):
     return path if (REPOSITORY / "setup.cfg").is_file() and path.is_dir() else None
 
 
+def user_models_root():
+    """`$SDAE_TF_MODELS` as a folder, None when unset; a value that is not a folder is an
+    error naming it (a place the user named is never silently skipped)."""
+    value = os.environ.get(MODELS_ENV)
+    if not value:
+        return None
+    path = pathlib.Path(value)
+    if not path.is_dir():
+        raise FileNotFoundError(f"${MODELS_ENV}={value} is not a folder (it names where your "
+                                "exported models are; unset it to use the shipped ones)")
+    return path
+
+
 def model_roots():
-    """The folders shipped model names resolve in, in order (existing ones only)."""
+    """The folders shipped model names resolve in, in order (existing ones only;
+    `$SDAE_TF_MODELS` first, which must exist when set)."""
     roots = []
-    if os.environ.get(MODELS_ENV):
-        roots.append(pathlib.Path(os.environ[MODELS_ENV]))
+    user = user_models_root()
+    if user is not None:
+        roots.append(user)
     roots.append(INSTALLED / SHIPPED_DIRS["exported_models"])
     repo = _repository_dir("exported_models")
     if repo is not None:

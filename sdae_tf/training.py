@@ -3,7 +3,6 @@ export. Every zoo family goes through `run`."""
 
 import contextlib
 import dataclasses
-import json
 import os
 import pathlib
 import tempfile
@@ -13,7 +12,7 @@ import keras
 import numpy as np
 
 from sdae_tf import config as config_lib
-from sdae_tf import distribute, probe, unsupervised, zoo
+from sdae_tf import distribute, faults, probe, storage, unsupervised, zoo
 from sdae_tf import export as export_lib
 from sdae_tf import figures as figures_lib
 from sdae_tf.checkpoints import (
@@ -23,7 +22,8 @@ from sdae_tf.checkpoints import (
     StopOnDivergence,
     TrainingDivergedError,  # noqa: F401  (re-exported: what a diverged run raises)
     default_run_dir,
-    prepare_run_dir,
+    inspect_run_dir,
+    prepare_run_dir,  # noqa: F401  (re-exported: the run directory rules)
     pretrained_weights_path,
     save_weights_atomic,
     write_json_atomic,
@@ -305,11 +305,8 @@ def finetune(stack, data, settings, head_units=1000, head_layers=1, input_noise=
                            name=f"{stack.name}_classifier", hidden_layers=head_layers,
                            input_noise=input_noise, seed=settings.seed + 2000)
     done = _restored(progress, "finetune", model)
-    if done:
-        print(f"Fine-tuning restored from {progress.run_dir}", flush=True)
-        return model, done
-    val_ds = make_pipeline(data.x_val, data.y_val, batch_size=1024)
     steps = steps_per_epoch(len(data.x_train), settings.batch_size) * settings.epochs
+    # Compiled whether trained or restored: the caller evaluates it either way.
     model.compile(
         optimizer=make_optimizer(settings.learning_rate, settings.lr_schedule, steps,
                                  settings.weight_decay),
@@ -317,6 +314,10 @@ def finetune(stack, data, settings, head_units=1000, head_layers=1, input_noise=
         metrics=["accuracy"], jit_compile=settings.jit_compile,
         steps_per_execution=execution_steps(len(data.x_train), settings),
     )
+    if done:
+        print(f"Fine-tuning restored from {progress.run_dir}", flush=True)
+        return model, done
+    val_ds = make_pipeline(data.x_val, data.y_val, batch_size=1024)
     print(f"Fine-tuning encoder + head ({head_layers} x {head_units} ReLU -> "
           f"{data.num_classes})", flush=True)
     report = settings.protocol == "report"
@@ -340,14 +341,16 @@ def init_from_pretrained(stack, init_from):
     Returns the pretraining record: the source run's records when it has its metrics.json."""
     path = pretrained_weights_path(init_from)
     try:
-        stack.autoencoder().load_weights(path)
+        storage.load_weights(stack.autoencoder(), path, "--init_from")
+    except storage.DamagedFileError:
+        raise
     except ValueError as err:
         raise ValueError(f"--init_from {path}: the weights do not fit {stack.name} "
                          f"({stack.describe()}): {err}") from None
     record = {"init_from": str(path)}
     source = path.parent / "metrics.json"
     if source.exists():
-        source_metrics = json.loads(source.read_text())
+        source_metrics = storage.read_json(source, "the pretrained run's metrics")
         record.update(blocks=source_metrics.get("pretrain", []),
                       dataset=source_metrics.get("dataset"))
     print(f"Pretrained weights loaded from {path}", flush=True)
@@ -389,11 +392,11 @@ def pretrained_autoencoder(cfg, input_shape, run_dir):
             return None
         path = pretrained_weights_path(cfg.init_from)
     autoencoder = build_stack(cfg, input_shape).autoencoder()
-    autoencoder.load_weights(path)
+    storage.load_weights(autoencoder, path, "the pretrained weights")
     return autoencoder
 
 
-def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None):
+def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None, on_staged=None):
     """Exports `stack.encoder` to `cfg.export_dir` with its manifest (model, data, architecture,
     metrics, seed, config, linear-probe floor, `extra`), reloads it and compares. A pretrained
     model also exports its whole autoencoder (`pretrained_autoencoder`) as the `reconstruct`
@@ -426,7 +429,13 @@ def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None):
     path = export_lib.export_encoder(stack.encoder, cfg.export_dir, manifest,
                                      overwrite=cfg.overwrite_export,
                                      check_sample=data.x_test[:256],
-                                     autoencoder=autoencoder, denoiser=denoiser)
+                                     autoencoder=autoencoder, denoiser=denoiser,
+                                     on_staged=on_staged)
+    return export_record(path)
+
+
+def export_record(path):
+    """The export record of metrics.json, from the export's manifest."""
     check = export_lib.load_manifest(path)["export_check"]
     return {"path": str(path), "reload_max_abs_diff": check["reload_max_abs_diff"]}
 
@@ -477,12 +486,90 @@ def build_stack(cfg, input_shape):
     return zoo.build(cfg.model, input_shape, **config_lib.model_kwargs(cfg))
 
 
+def load_run_data(cfg):
+    """(fine-tuning data, pretraining data) of a run, checked against each other and the batch
+    size (`load_data`)."""
+    data = load_data(cfg)
+    if cfg.batch_size > len(data.x_train):
+        raise ValueError(f"`batch_size` ({cfg.batch_size}) is larger than the training "
+                         f"data ({len(data.x_train)} examples of {data.name}); lower "
+                         "--batch_size")
+    pretrain_data = data
+    if cfg.pretrain_dataset and cfg.pretrain_dataset != data.name:
+        pretrain_data = load_data(dataclasses.replace(cfg, dataset=cfg.pretrain_dataset))
+        if pretrain_data.input_shape != data.input_shape:
+            raise ValueError(
+                f"--pretrain_dataset {pretrain_data.name} has inputs of shape "
+                f"{pretrain_data.input_shape}, --dataset {data.name} {data.input_shape}: "
+                "pretraining and fine-tuning need the same input shape")
+    return data, pretrain_data
+
+
+# What a run's files take beyond its weights (configs, progress, logs, TensorBoard events).
+RUN_DIR_OVERHEAD = 4 << 20
+
+
+def space_needed(stack, data, cfg):
+    """Bytes a run needs at most: (run directory, export directory). The run directory holds,
+    at its peak, a stage's weights with their two Adam slots four times over (the epoch
+    checkpoint being replaced, the new one, the best epoch's, the completed stage's); an export
+    the encoder and the whole autoencoder in the SavedModel plus the encoder's `.keras`."""
+    encoder = stack.encoder.count_params()
+    head = cfg.head_units * int(np.prod(stack.encoder.output_shape[1:])) \
+        + cfg.head_units * (cfg.head_layers - 1) * cfg.head_units \
+        + cfg.head_units * data.num_classes
+    weights = 4 * (2 * encoder + head)  # the decoders mirror the encoders
+    return RUN_DIR_OVERHEAD + 4 * 3 * weights, RUN_DIR_OVERHEAD + 4 * 4 * encoder
+
+
+def _own_export(cfg, record):
+    """True when `cfg.export_dir` holds the export this run recorded (`record`, the progress
+    of an interrupted run that exported, then stopped before writing metrics.json)."""
+    if not record or not cfg.export_dir:
+        return False
+    manifest = pathlib.Path(cfg.export_dir) / export_lib.MANIFEST_FILE
+    return (pathlib.Path(record["path"]).absolute() == pathlib.Path(cfg.export_dir).absolute()
+            and manifest.is_file()
+            and export_lib.file_sha256(manifest) == record.get("manifest_sha256"))
+
+
+def open_run_dir(cfg, stack, data):
+    """The run directory of `cfg`, checked before anything is written: what it holds (a new
+    run, or an unfinished one of the same configuration to resume), the export target (free,
+    or this very run's export), every output place writable with room for the run. Only then
+    is the directory created and its `config.json` written. Returns (run_dir, progress,
+    resuming)."""
+    config = dataclasses.asdict(cfg)
+    run_need, export_need = space_needed(stack, data, cfg)
+    resuming = inspect_run_dir(cfg.run_dir, config) if cfg.run_dir else False
+    progress = RunProgress(cfg.run_dir) if resuming else None
+    if cfg.export_dir and not _own_export(cfg, progress and progress.done("export")):
+        export_lib.check_export_target(cfg.export_dir, cfg.overwrite_export)
+    storage.check_writable(cfg.run_dir or "runs", "--run_dir", run_need)
+    if cfg.export_dir:
+        storage.check_writable(cfg.export_dir, "--export_dir", export_need, beside=True)
+    with storage.translate("nothing was trained", resume="rerun the same command"):
+        if cfg.run_dir:
+            run_dir = pathlib.Path(cfg.run_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            run_dir = default_run_dir(cfg.model)
+        if not resuming:
+            write_json(run_dir / "config.json", config)
+    return run_dir, progress or RunProgress(run_dir), resuming
+
+
 def run(cfg):
     """Trains `cfg.model` end to end and returns the metrics dict (also `metrics.json`).
 
-    Steps: load data -> build the zoo model -> layer-wise pretraining (if the entry uses it) ->
-    fine-tuning with best-validation selection -> test evaluation -> encoder export. Models and
-    optimizers are built inside `cfg.strategy`'s scope (see `sdae_tf.distribute`).
+    Steps: check the configuration, load the data and build the zoo model (every refusal
+    before anything is written) -> check the output places -> layer-wise pretraining (if the
+    entry uses it) -> figures -> fine-tuning with best-validation selection -> test evaluation
+    -> encoder export. Each stage is recorded in the run directory when it completes, and a
+    rerun of the same command resumes after the last one (inside a stage, after its last
+    epoch). Models and optimizers are built inside `cfg.strategy`'s scope (see
+    `sdae_tf.distribute`). A full or read-only disk is a `storage.StorageError` that names the
+    path and says what is kept.
     """
     check_config(cfg)
     total_start = time.perf_counter()
@@ -494,63 +581,76 @@ def run(cfg):
         )
     strategy = distribute.make_strategy(cfg.strategy)
     chief = distribute.is_chief()
-    if cfg.export_dir and chief:
-        export_lib.check_export_target(cfg.export_dir, cfg.overwrite_export)  # fail before training
+    keras.utils.set_random_seed(cfg.seed)
+    data, pretrain_data = load_run_data(cfg)
+    with strategy.scope(), compute_precision(cfg.precision):
+        stack = build_stack(cfg, data.input_shape)  # the family's own checks, before any write
     with contextlib.ExitStack() as scratch:
         if chief:
-            run_dir, resuming = prepare_run_dir(cfg.run_dir or default_run_dir(cfg.model),
-                                                dataclasses.asdict(cfg))
+            run_dir, progress, resuming = open_run_dir(cfg, stack, data)
         else:  # other multi-worker workers train alongside the chief; their files are scratch
             run_dir = pathlib.Path(scratch.enter_context(tempfile.TemporaryDirectory()))
-            resuming = False
-        progress = RunProgress(run_dir)
+            progress, resuming = RunProgress(run_dir), False
         if resuming:
             print(f"Resuming the run in {run_dir} (stages done: "
                   f"{', '.join(progress.state['stages']) or 'none'})", flush=True)
-        else:
-            write_json(run_dir / "config.json", dataclasses.asdict(cfg))
-        keras.utils.set_random_seed(cfg.seed)
-
-        data = load_data(cfg)
-        if cfg.batch_size > len(data.x_train):
-            raise ValueError(f"`batch_size` ({cfg.batch_size}) is larger than the training "
-                             f"data ({len(data.x_train)} examples of {data.name}); lower "
-                             "--batch_size")
-        pretrain_data = data
-        if cfg.pretrain_dataset and cfg.pretrain_dataset != data.name:
-            pretrain_data = load_data(dataclasses.replace(cfg, dataset=cfg.pretrain_dataset))
-            if pretrain_data.input_shape != data.input_shape:
-                raise ValueError(
-                    f"--pretrain_dataset {pretrain_data.name} has inputs of shape "
-                    f"{pretrain_data.input_shape}, --dataset {data.name} {data.input_shape}: "
-                    "pretraining and fine-tuning need the same input shape")
         print(f"{cfg.model} on {data.name}: {data.sizes()} examples of shape "
               f"{data.input_shape}"
               + (f" (pretrained on {pretrain_data.name})" if pretrain_data is not data else "")
               + (f", {strategy.num_replicas_in_sync} replicas ({cfg.strategy})"
                  if cfg.strategy != "none" else ""), flush=True)
-        with strategy.scope(), compute_precision(cfg.precision):
-            stack, metrics = _train(cfg, data, pretrain_data, run_dir, progress)
-        if cfg.export_dir and chief:
-            stage = "finetuned" if cfg.finetune_epochs > 0 else "pretrained"
-            metrics["export"] = export_run(
-                cfg, float32_stack(cfg, stack, data.input_shape), data, stage,
-                {k: metrics[k] for k in ("val_accuracy", "test_accuracy", "pretrain_dataset")
-                 if k in metrics}, run_dir=run_dir)
-
-        metrics["seconds"] = round(time.perf_counter() - total_start, 2)
-        metrics["threads"] = thread_settings()
-        write_json(run_dir / "metrics.json", metrics)
+        kept = (f"the completed stages and the last epoch checkpoint are kept in {run_dir}; "
+                "nothing half-written was left")
+        with storage.translate(kept):
+            with strategy.scope(), compute_precision(cfg.precision):
+                metrics = _train(cfg, stack, data, pretrain_data, run_dir, progress)
+            if cfg.export_dir and chief:
+                metrics["export"] = _export_stage(cfg, stack, data, metrics, run_dir, progress)
+            metrics["seconds"] = round(time.perf_counter() - total_start, 2)
+            metrics["threads"] = thread_settings()
+            faults.point("metrics")
+            write_json(run_dir / "metrics.json", metrics)
         progress.clear()  # the run is complete: its checkpoints are not needed any more
         metrics["run_dir"] = str(run_dir)
         return metrics
 
 
-def _train(cfg, data, pretrain_data, run_dir, progress):
-    """Builds the stack and runs pretraining (or loads it), figures, fine-tuning and the test
-    evaluation. Returns (stack, metrics)."""
+def _export_stage(cfg, stack, data, metrics, run_dir, progress):
+    """The export stage: `export_run`, with the staged manifest's checksum recorded in the
+    run's progress just before the export is moved into place, so a run stopped after that
+    resumes to its own export instead of refusing it as someone else's."""
+    if _own_export(cfg, progress.done("export")):
+        print(f"Export restored: {cfg.export_dir}", flush=True)
+        return export_record(cfg.export_dir)
+    stage = "finetuned" if cfg.finetune_epochs > 0 else "pretrained"
+
+    def record_own(manifest):
+        progress.mark("export", {"path": str(cfg.export_dir),
+                                 "manifest_sha256": export_lib.file_sha256(manifest)})
+
+    record = export_run(
+        cfg, float32_stack(cfg, stack, data.input_shape), data, stage,
+        {k: metrics[k] for k in ("val_accuracy", "test_accuracy", "pretrain_dataset")
+         if k in metrics}, run_dir=run_dir, on_staged=record_own)
+    faults.point("export:placed")
+    return record
+
+
+def _stage(progress, name, compute):
+    """A stage without weights (figures, the test evaluation, unsupervised metrics): its
+    record from an earlier attempt, else `compute()`'s, recorded."""
+    done = progress.done(name)
+    if done is not None:
+        return done
+    record = compute()
+    progress.mark(name, record)
+    return record
+
+
+def _train(cfg, stack, data, pretrain_data, run_dir, progress):
+    """Runs pretraining (or loads it), figures, fine-tuning and the test evaluation of
+    `stack`. Returns the metrics."""
     entry = zoo.REGISTRY.get(cfg.model)
-    stack = build_stack(cfg, data.input_shape)
     metrics = {"model": cfg.model, "dataset": data.name, "sizes": data.sizes(),
                "architecture": stack.describe()}
     if cfg.strategy != "none":
@@ -575,8 +675,9 @@ def _train(cfg, data, pretrain_data, run_dir, progress):
                                                      Stage.pretraining(cfg), progress=progress)
         save_weights_atomic(stack.autoencoder(), run_dir / PRETRAINED_WEIGHTS)
     if cfg.unsupervised_metrics and "pretrain" in metrics:
-        metrics["unsupervised"] = {"dataset": pretrain_data.name, **unsupervised.evaluate(
-            stack, pretrain_data, seed=cfg.seed)}
+        metrics["unsupervised"] = _stage(progress, "unsupervised", lambda: {
+            "dataset": pretrain_data.name,
+            **unsupervised.evaluate(stack, pretrain_data, seed=cfg.seed)})
     sigma = mean_learned_sigma(metrics.get("pretrain", []))
     if sigma is not None:
         metrics["mean_sigma"] = sigma
@@ -584,22 +685,27 @@ def _train(cfg, data, pretrain_data, run_dir, progress):
     if cfg.num_samples > 0 and "samples" not in names:
         names.append("samples")
     if names:
-        records = {}
-        metrics["figures"] = figures_lib.write(names, stack, data, run_dir,
-                                               num_samples=cfg.num_samples, seed=cfg.seed,
-                                               records=records)
-        metrics.update(records)
+        def draw():
+            records = {}
+            drawn = figures_lib.write(names, stack, data, run_dir, num_samples=cfg.num_samples,
+                                      seed=cfg.seed, records=records)
+            return {**records, "figures": drawn}
+
+        metrics.update(_stage(progress, "figures", draw))
         if "samples" in metrics["figures"]:
             metrics["samples"] = metrics["figures"]["samples"]
     if cfg.finetune_epochs > 0:
         classifier, metrics["finetune"] = finetune(
             stack, data, Stage.finetuning(cfg), head_units=cfg.head_units,
             head_layers=cfg.head_layers, input_noise=cfg.finetune_noise, progress=progress)
-        test_ds = make_pipeline(data.x_test, data.y_test, batch_size=1024)
-        test_loss, test_acc = classifier.evaluate(test_ds, verbose=0)
-        metrics.update(test_loss=float(test_loss), test_accuracy=float(test_acc),
-                       protocol=cfg.protocol)
+
+        def evaluate():
+            test_ds = make_pipeline(data.x_test, data.y_test, batch_size=1024)
+            test_loss, test_acc = classifier.evaluate(test_ds, verbose=0)
+            faults.point("evaluate")
+            return {"test_loss": float(test_loss), "test_accuracy": float(test_acc)}
+
+        metrics.update(_stage(progress, "evaluate", evaluate), protocol=cfg.protocol)
         if "val_accuracy" in metrics["finetune"]:
             metrics["val_accuracy"] = metrics["finetune"]["val_accuracy"]
-
-    return stack, metrics
+    return metrics

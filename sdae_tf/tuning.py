@@ -28,7 +28,7 @@ import keras_tuner
 
 from sdae_tf import config as config_lib
 from sdae_tf import export as export_lib
-from sdae_tf import markdown, probe, training, zoo
+from sdae_tf import markdown, probe, storage, training, zoo
 from sdae_tf.checkpoints import write_text_atomic
 
 OBJECTIVES = {
@@ -268,7 +268,7 @@ def check_search_dir(tune_dir, state, overwrite=False):
         raise SearchConflictError(
             f"--tune_dir {tune_dir} is not empty and holds no {STATE_FILE}: not an sdae-tune "
             "search. Choose another --tune_dir")
-    old = json.loads(state_file.read_text())
+    old = storage.read_json(state_file, "the search state")
     differ = _differences(old, state)
     if differ:
         raise SearchConflictError(
@@ -373,14 +373,22 @@ def run_search(base, space, tuner_kind="random", objective="probe", tune_dir="ru
     hypermodel = ZooHyperModel(base, space, data, objective, probe_examples)
     hypermodel.build(keras_tuner.HyperParameters())  # a bad space fails here, before any trial
     if not worker:
+        storage.check_writable(tune_dir, "--tune_dir")
         tune_dir.mkdir(parents=True, exist_ok=True)
         training.write_json(tune_dir / STATE_FILE, state)
-    tuner = make_tuner(tuner_kind, hypermodel, objective, tune_dir.parent, tune_dir.name,
-                       max_trials=max_trials, max_epochs=base.pretrain_epochs, seed=seed)
+    try:
+        tuner = make_tuner(tuner_kind, hypermodel, objective, tune_dir.parent, tune_dir.name,
+                           max_trials=max_trials, max_epochs=base.pretrain_epochs, seed=seed)
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError) as err:
+        raise storage.DamagedFileError(
+            f"--tune_dir {tune_dir}: keras-tuner's saved state (oracle.json or a "
+            f"trial_*/trial.json) is damaged ({type(err).__name__}: {err}); rerun with "
+            "--overwrite_search to start the search again") from err
     if resumed:
         print(f"Resuming the search in {tune_dir}: trials so far {trial_counts(tuner)}",
               flush=True)
-    tuner.search(verbose=1 if base.verbose == "auto" else base.keras_verbose)
+    with storage.translate(f"the finished trials are kept in {tune_dir}"):
+        tuner.search(verbose=1 if base.verbose == "auto" else base.keras_verbose)
     if worker:
         return None
     meta = {"model": base.model, "dataset": data.name, "tuner": tuner_kind,

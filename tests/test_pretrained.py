@@ -123,8 +123,17 @@ def test_misuse_gives_clear_errors(mnist):
         encoder(x[:, :14])
     with pytest.raises(ValueError, match="expects images of shape"):
         keras.Sequential([keras.Input((32, 32, 3)), encoder])
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"values in \[0, 1\]"):
+    # Eager calls: one line naming the problem, the 1/255 hint only where it fits.
+    with pytest.raises(ValueError, match=r"values in \[0, 1\]; received values in "
+                                         r"\[0, 255\] \(scale 0-255 images by 1/255\)"):
         encoder(x * 255.0)
+    nan = x.copy()
+    nan[0, 3, 3, 0] = np.nan
+    with pytest.raises(ValueError, match="received 1 NaN or infinite values of 3136") as info:
+        encoder(nan)
+    assert "1/255" not in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(ValueError, match=r"received values in \[-1, 1\]$"):
+        encoder(x * 2 - 1)
     with pytest.raises(TypeError, match="received dtype bool"):
         encoder(x > 0.5)
     # Documented cast: float64 and integer inputs in range are cast to float32.
@@ -136,6 +145,8 @@ def test_misuse_gives_clear_errors(mnist):
     model = keras.Sequential([keras.Input((28, 28, 1)), encoder, keras.layers.Dense(10)])
     with pytest.raises(tf.errors.InvalidArgumentError, match="values in"):
         model.predict(x * 255.0, verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="received NaN or inf"):
+        model.predict(nan, verbose=0)
 
 
 def test_pretrained_encoder_config_and_keras_file_round_trip(tmp_path, mnist):

@@ -6,10 +6,12 @@ import os
 import sys
 
 from sdae_tf.data.tfds_images import DatasetNotPreparedError
+from sdae_tf.storage import StorageError
 from sdae_tf.training import TrainingDivergedError
 
+# ValueError covers storage.DamagedFileError (a damaged file, named).
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
-               DatasetNotPreparedError, TrainingDivergedError)
+               DatasetNotPreparedError, TrainingDivergedError, StorageError)
 EXIT_USER_ERROR = 2
 
 

@@ -15,7 +15,10 @@ import functools
 import hashlib
 import os
 import pathlib
+import sys
 import tempfile
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -194,19 +197,43 @@ def _cached_variant(variant, x_train, x_test, key, seed, cache_dir, construction
     same angles), themselves taken from the cache or built and cached: rotated once."""
     path = cache_dir / _cache_name(variant, construction, seed, key)
     if path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as cached:
-                return cached["x_train"], cached["x_test"]
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache file is rebuilt below
+        cached = _read_cache(path, len(x_train), len(x_test), x_train.shape[1:])
+        if cached is not None:
+            return cached
     rot_train = rot_test = None
     if variant == "bg_rand_rot":
         rot_train, rot_test = _cached_variant("rot", x_train, x_test, key, seed, cache_dir,
                                               construction)
     x_train = make_variant(x_train, variant, [seed, 0], construction, rotated=rot_train)
     x_test = make_variant(x_test, variant, [seed, 1], construction, rotated=rot_test)
-    _atomic_savez(path, x_train=x_train, x_test=x_test)
+    try:
+        _atomic_savez(path, x_train=x_train, x_test=x_test)
+    except OSError as err:  # the arrays are built: a cache that cannot be written costs time only
+        print(f"warning: could not write the MNIST variant cache {path} ({err.strerror or err});"
+              " the variant is built again next time (set $SDAE_TF_CACHE to a writable folder)",
+              file=sys.stderr, flush=True)
     return x_train, x_test
+
+
+def _read_cache(path, n_train, n_test, image_shape):
+    """A variant cache file's (train, test) images, or None (with a warning naming the file)
+    when it is damaged: truncated, not a zip, wrong arrays, shapes or dtype. It is then
+    rebuilt."""
+    try:
+        with np.load(path, allow_pickle=False) as cached:
+            x_train, x_test = cached["x_train"], cached["x_test"]
+        if (x_train.dtype != np.uint8 or x_test.dtype != np.uint8
+                or x_train.shape != (n_train, *image_shape)
+                or x_test.shape != (n_test, *image_shape)):
+            raise ValueError(f"arrays {x_train.dtype}{x_train.shape} / {x_test.dtype}"
+                             f"{x_test.shape}, expected uint8 ({n_train} / {n_test}, "
+                             f"{', '.join(map(str, image_shape))})")
+        return x_train, x_test
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        print(f"warning: the MNIST variant cache {path} is damaged ({type(err).__name__}: "
+              f"{str(err).splitlines()[0] if str(err) else ''}); rebuilding it", file=sys.stderr,
+              flush=True)
+        return None
 
 
 def minmax_scale(images):
