@@ -18,6 +18,7 @@ import keras
 
 from sdae_tf import config as config_lib
 from sdae_tf import faults, storage
+from sdae_tf.claims import CLAIM_FILE
 from sdae_tf.storage import (  # noqa: F401  (re-exported: the run's writers)
     save_weights_atomic,
     write_json_atomic,
@@ -205,7 +206,7 @@ def inspect_run_dir(run_dir, config):
     run_dir = pathlib.Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise NotADirectoryError(f"--run_dir {run_dir} exists and is not a directory")
-    if not run_dir.exists() or not any(run_dir.iterdir()):
+    if not run_dir.exists() or not [p for p in run_dir.iterdir() if p.name != CLAIM_FILE]:
         return False
     if (run_dir / "metrics.json").exists():
         raise FileExistsError(f"--run_dir {run_dir} holds a finished run; choose another "

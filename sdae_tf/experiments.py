@@ -30,9 +30,10 @@ import pathlib
 import shutil
 import time
 
+from sdae_tf import claims, report, storage, training, zoo
 from sdae_tf import config as config_lib
-from sdae_tf import report, storage, training, zoo
 from sdae_tf.checkpoints import write_json_atomic, write_text_atomic
+from sdae_tf.ledger import Ledger
 
 # Fields an experiment's `--run` may not set: the runner owns them.
 RUNNER_FIELDS = config_lib.runner_fields()
@@ -113,16 +114,45 @@ def pool_dir_for(cfg, pool_dir):
     return pathlib.Path(pool_dir) / f"{cfg.model}-{dataset}{suffix}-{pool_key(cfg)}"
 
 
-def ensure_run(cfg, pool_dir):
-    """The metrics of `cfg`'s run in the pool: read if finished, else trained (or resumed)."""
+WHEN_CLAIMED = ("wait", "skip")
+
+
+def _reused(run_dir):
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["run_dir"] = str(run_dir)
+    metrics["reused"] = True
+    return metrics
+
+
+def ensure_run(cfg, pool_dir, when_claimed="wait"):
+    """The metrics of `cfg`'s run in the pool: read if finished, else trained (or resumed)
+    under the run's claim (`sdae_tf.claims`). A run another process is training is waited for
+    and then reused (`when_claimed="wait"`), or left to it (`"skip"`: `RunClaimedError`, the
+    caller comes back later). A run is finished only when its metrics.json is in place."""
+    if when_claimed not in WHEN_CLAIMED:
+        raise ValueError(f"--when_claimed={when_claimed}: choose one of "
+                         f"{', '.join(WHEN_CLAIMED)}")
     run_dir = pool_dir_for(cfg, pool_dir)
-    if (run_dir / "metrics.json").exists():
-        print(f"Reusing the finished run {run_dir}", flush=True)
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-        metrics["run_dir"] = str(run_dir)
-        metrics["reused"] = True
-        return metrics
-    return training.run(dataclasses.replace(cfg, run_dir=str(run_dir)))
+    while True:
+        if (run_dir / "metrics.json").exists():
+            print(f"Reusing the finished run {run_dir}", flush=True)
+            return _reused(run_dir)
+        if claims.is_claimed(run_dir):
+            if when_claimed == "skip":
+                raise claims.RunClaimedError(run_dir, claims.holder(run_dir))
+            claims.wait_until_free(run_dir, on_wait=lambda who: print(
+                f"Waiting for {run_dir}: trained by process {who.get('pid')} on "
+                f"{who.get('host')}", flush=True))
+            continue
+        try:
+            return training.run(dataclasses.replace(cfg, run_dir=str(run_dir)))
+        except FileExistsError:
+            # Claimed, or finished, by another process between the look and the claim.
+            if (run_dir / "metrics.json").exists() or claims.is_claimed(run_dir):
+                if when_claimed == "skip" and not (run_dir / "metrics.json").exists():
+                    raise
+                continue
+            raise
 
 
 def pretraining_config(cfg):
@@ -189,26 +219,8 @@ def compose_figures(runs, out_dir, title):
     return out
 
 
-def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", report_item=None,
-                   title=None, cells=None):
-    """Runs every cell of an experiment (reusing finished runs) and writes its record.
-
-    Args:
-        name: the experiment's name (its flagfile's stem), e.g. "table1".
-        base_cfg: the shared `TrainConfig` (the flagfile's training flags).
-        specs: `RunSpec`s or their `--run` strings, in order (references look backwards).
-        out_dir: the experiment directory (default `runs/<name>`).
-        pool_dir: where runs live, shared between experiments.
-        report_item: the report's table or figure, e.g. "table1" (default: `name`).
-        title: a title for the figures and results.
-        cells: run only the cells whose COLUMN/ROW name matches one of these shell patterns
-            (`fnmatch`, e.g. "sdae*/mnist"); default every cell. The others are listed in the
-            record as `skipped`.
-
-    Returns:
-        The experiment record (also `out_dir/experiment.json`).
-    """
-    start = time.perf_counter()
+def select_cells(name, specs, cells=None):
+    """(`specs` parsed and checked, the names of the cells `cells` leaves out)."""
     specs = [parse_run(s) if isinstance(s, str) else s for s in specs]
     if not specs:
         raise ValueError(f"Experiment {name}: no --run given")
@@ -217,33 +229,131 @@ def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", re
         if spec.name in seen:
             raise ValueError(f"Experiment {name}: --run {spec.name} given twice")
         seen.add(spec.name)
-    skipped = []
-    if cells:
-        chosen = [s for s in specs if any(fnmatch.fnmatchcase(s.name, c) for c in cells)]
-        if not chosen:
-            raise ValueError(f"Experiment {name}: --cells {','.join(cells)} matches no cell. "
-                             f"Cells: {', '.join(s.name for s in specs)}")
-        skipped = [s.name for s in specs if s not in chosen]
-        specs = chosen
+    if not cells:
+        return specs, []
+    chosen = [s for s in specs if any(fnmatch.fnmatchcase(s.name, c) for c in cells)]
+    if not chosen:
+        raise ValueError(f"Experiment {name}: --cells {','.join(cells)} matches no cell. "
+                         f"Cells: {', '.join(s.name for s in specs)}")
+    return chosen, [s.name for s in specs if s not in chosen]
+
+
+def references(spec):
+    """The names of the cells whose metrics `spec` reads (`@COLUMN/ROW.key` values)."""
+    return sorted({v[1:].rpartition(".")[0] for v in spec.overrides.values()
+                   if v.startswith("@")})
+
+
+def run_cell(spec, base_cfg, finished, pool_dir, when_claimed="wait", ledger=None,
+             experiment=None):
+    """One cell: its configuration (references read from `finished`), its shared
+    pretraining, its run, each reused, resumed or trained under its claim and appended to the
+    `ledger`. Returns (metrics, the pretraining run's directory or None)."""
+    cfg = dataclasses.replace(base_cfg, **_resolve(spec, finished))
+    training.check_config(cfg)
+    cfg, pre = with_shared_pretraining(cfg, pool_dir)
+    pretrain_dir = None
+    if pre is not None:
+        pre_metrics = ensure_run(pre, pool_dir, when_claimed)
+        pretrain_dir = pre_metrics["run_dir"]
+        _log(ledger, pre_metrics, pre, experiment, f"{spec.name} (pretraining)")
+    metrics = ensure_run(cfg, pool_dir, when_claimed)
+    _log(ledger, metrics, cfg, experiment, spec.name)
+    return metrics, pretrain_dir
+
+
+def _log(ledger, metrics, cfg, experiment, cell):
+    if ledger is not None:
+        ledger.append(metrics["run_dir"], metrics, config_lib.identity(cfg),
+                      experiment=experiment, cell=cell)
+
+
+def _sequential(name, specs, base_cfg, pool_dir, when_claimed, ledger, on_cell):
+    """Runs the cells in order. With `when_claimed="skip"`, a cell whose run (or shared
+    pretraining) another process is training is put back, the next ones go on, and the
+    runner comes back to it; when only claimed cells are left it waits for the first."""
+    pending, finished, done = list(specs), {}, {}
+    wait_now = when_claimed == "wait"
+    while pending:
+        progressed = False
+        for spec in list(pending):
+            if any(ref in {p.name for p in pending} for ref in references(spec)):
+                continue  # a cell it reads has not finished yet
+            print(f"[{name} {len(done) + 1}/{len(specs)}] {spec.name}", flush=True)
+            try:
+                metrics, pre = run_cell(spec, base_cfg, finished, pool_dir,
+                                        "wait" if wait_now else "skip", ledger, name)
+            except claims.RunClaimedError as err:
+                print(f"[{name}] {spec.name}: {err.run_dir.name} is being trained by another "
+                      "process; on with the other cells, back to it later", flush=True)
+                continue
+            finished[spec.name], done[spec.name] = metrics, (metrics, pre)
+            pending.remove(spec)
+            progressed, wait_now = True, when_claimed == "wait"
+            on_cell(done, [p.name for p in pending])
+        if not progressed:
+            wait_now = True  # every cell left is someone else's now: wait for the first
+    return done
+
+
+def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", report_item=None,
+                   title=None, cells=None, when_claimed="wait", ledger=None,
+                   executor="sequential", cluster=None):
+    """Runs every cell of an experiment (reusing finished runs) and writes its record.
+
+    Args:
+        name: the experiment's name (its flagfile's stem), e.g. "table1".
+        base_cfg: the shared `TrainConfig` (the flagfile's training flags).
+        specs: `RunSpec`s or their `--run` strings, in order (references look backwards).
+        out_dir: the experiment directory (default `runs/<name>`).
+        pool_dir: where runs live, shared between experiments and between processes (each
+            run trained under an exclusive claim: `sdae_tf.claims`).
+        report_item: the report's table or figure, e.g. "table1" (default: `name`).
+        title: a title for the figures and results.
+        cells: run only the cells whose COLUMN/ROW name matches one of these shell patterns
+            (`fnmatch`, e.g. "sdae*/mnist"); default every cell. The others are listed in the
+            record as `skipped`.
+        when_claimed: "wait" for a run another process trains, or "skip" it and come back.
+        ledger: a results ledger path (`sdae_tf.ledger`): every finished cell appended.
+        executor: "sequential" (this process) or "dask" (`sdae_tf.cluster`, with `cluster`
+            its settings: a `cluster.ClusterSpec`).
+
+    Returns:
+        The experiment record (also `out_dir/experiment.json`).
+    """
+    start = time.perf_counter()
+    specs, skipped = select_cells(name, specs, cells)
     out_dir = pathlib.Path(out_dir or pathlib.Path("runs") / name)
     storage.check_writable(out_dir, "--out_dir")
     storage.check_writable(pool_dir, "--pool_dir")
+    for spec in specs:  # every cell's own overrides, before anything trains
+        _resolve(dataclasses.replace(spec, overrides={
+            k: v for k, v in spec.overrides.items() if not v.startswith("@")}), {})
+        for ref in references(spec):
+            if ref not in [s.name for s in specs[:specs.index(spec)]]:
+                raise ValueError(f"--run {spec.name} refers to {ref!r}, which is not an earlier "
+                                 "run of this experiment")
     out_dir.mkdir(parents=True, exist_ok=True)
-    finished, runs = {}, []
-    for i, spec in enumerate(specs):
-        cfg = dataclasses.replace(base_cfg, **_resolve(spec, finished))
-        training.check_config(cfg)
-        print(f"[{name} {i + 1}/{len(specs)}] {spec.name}", flush=True)
-        cfg, pre = with_shared_pretraining(cfg, pool_dir)
-        pretrain_dir = ensure_run(pre, pool_dir)["run_dir"] if pre is not None else None
-        metrics = ensure_run(cfg, pool_dir)
-        finished[spec.name] = metrics
-        runs.append(_cell_record(spec, metrics, pretrain_dir))
+    book = Ledger(ledger) if ledger else None
+
+    def in_order(done):
+        return [_cell_record(s, *done[s.name]) for s in specs if s.name in done]
+
+    def on_cell(done, pending):
         # The record so far, after every cell: a long experiment stopped part-way keeps the
         # results of its finished cells (and names the cells still to run).
-        _write_record(out_dir, _record(name, report_item, title, base_cfg, runs, start,
-                                       pending=[s.name for s in specs[i + 1:]],
-                                       skipped=skipped))
+        _write_record(out_dir, _record(name, report_item, title, base_cfg, in_order(done),
+                                       start, pending=pending, skipped=skipped))
+
+    if executor == "dask":
+        from sdae_tf import cluster as cluster_lib
+
+        done = cluster_lib.run_cells(name, specs, base_cfg, pool_dir, book, cluster, on_cell)
+    elif executor == "sequential":
+        done = _sequential(name, specs, base_cfg, pool_dir, when_claimed, book, on_cell)
+    else:
+        raise ValueError(f"--executor={executor}: choose sequential or dask")
+    runs = in_order(done)
     record = _record(name, report_item, title, base_cfg, runs, start, skipped=skipped)
     record["figures"] = compose_figures(runs, out_dir, title or name)
     _write_record(out_dir, record)

@@ -34,7 +34,7 @@ STORAGE_ERRNOS = {errno.ENOSPC: "no space left on the device",
 _PATTERNS = ((re.compile(r"No space left on device|errno = 28"), errno.ENOSPC),
              (re.compile(r"Read-only file system|errno = 30"), errno.EROFS),
              (re.compile(r"Disk quota exceeded|errno = 122"), errno.EDQUOT))
-_FILENAME = re.compile(r"filename = '([^']+)'|'(/[^']+)'")
+_FILENAME = re.compile(r"filename = '([^']+)'|'(/[^']+)'|(/[^\s;:'\"]+)")
 PROBE_PREFIX = ".sdae-write-probe-"
 
 
@@ -197,7 +197,7 @@ def _failed_path(err):
             return str(err.filename)
         match = _FILENAME.search(str(err))
         if match:
-            return match.group(1) or match.group(2)
+            return match.group(1) or match.group(2) or match.group(3)
         err = err.__cause__ or err.__context__
     return None
 

@@ -11,8 +11,8 @@ import time
 import keras
 import numpy as np
 
+from sdae_tf import claims, distribute, faults, probe, seeding, storage, unsupervised, zoo
 from sdae_tf import config as config_lib
-from sdae_tf import distribute, faults, probe, storage, unsupervised, zoo
 from sdae_tf import export as export_lib
 from sdae_tf import figures as figures_lib
 from sdae_tf.checkpoints import (
@@ -533,30 +533,33 @@ def _own_export(cfg, record):
             and export_lib.file_sha256(manifest) == record.get("manifest_sha256"))
 
 
-def open_run_dir(cfg, stack, data):
-    """The run directory of `cfg`, checked before anything is written: what it holds (a new
-    run, or an unfinished one of the same configuration to resume), the export target (free,
-    or this very run's export), every output place writable with room for the run. Only then
-    is the directory created and its `config.json` written. Returns (run_dir, progress,
-    resuming)."""
+def open_run_dir(cfg, stack, data, claims_held):
+    """The run directory of `cfg`, checked before anything is written: every output place
+    writable with room for the run, what the directory holds (a new run, or an unfinished one
+    of the same configuration to resume), the export target (free, or this very run's
+    export). Then the run's claim is taken (`sdae_tf.claims`; `claims_held`, an ExitStack,
+    keeps it for the run's life: another process on the same directory is refused), the
+    directory read again under it, and only then is `config.json` written. Returns (run_dir,
+    progress, resuming)."""
     config = dataclasses.asdict(cfg)
     run_need, export_need = space_needed(stack, data, cfg)
-    resuming = inspect_run_dir(cfg.run_dir, config) if cfg.run_dir else False
-    progress = RunProgress(cfg.run_dir) if resuming else None
-    if cfg.export_dir and not _own_export(cfg, progress and progress.done("export")):
-        export_lib.check_export_target(cfg.export_dir, cfg.overwrite_export)
     storage.check_writable(cfg.run_dir or "runs", "--run_dir", run_need)
     if cfg.export_dir:
         storage.check_writable(cfg.export_dir, "--export_dir", export_need, beside=True)
+    resuming = inspect_run_dir(cfg.run_dir, config) if cfg.run_dir else False
     with storage.translate("nothing was trained", resume="rerun the same command"):
         if cfg.run_dir:
             run_dir = pathlib.Path(cfg.run_dir)
-            run_dir.mkdir(parents=True, exist_ok=True)
+            claims_held.enter_context(claims.Claim(run_dir))
+            resuming = inspect_run_dir(run_dir, config)  # as it is now, under the claim
         else:
-            run_dir = default_run_dir(cfg.model)
+            run_dir = default_run_dir(cfg.model)  # a fresh directory: no one else's
+        progress = RunProgress(run_dir)
+        if cfg.export_dir and not _own_export(cfg, progress.done("export")):
+            export_lib.check_export_target(cfg.export_dir, cfg.overwrite_export)
         if not resuming:
             write_json(run_dir / "config.json", config)
-    return run_dir, progress or RunProgress(run_dir), resuming
+    return run_dir, progress, resuming
 
 
 def run(cfg):
@@ -581,19 +584,25 @@ def run(cfg):
         )
     strategy = distribute.make_strategy(cfg.strategy)
     chief = distribute.is_chief()
-    keras.utils.set_random_seed(cfg.seed)
+    with seeding.run_seeded(cfg.seed):
+        return _run(cfg, strategy, chief, total_start)
+
+
+def _run(cfg, strategy, chief, total_start):
     data, pretrain_data = load_run_data(cfg)
     with strategy.scope(), compute_precision(cfg.precision):
         stack = build_stack(cfg, data.input_shape)  # the family's own checks, before any write
     with contextlib.ExitStack() as scratch:
         if chief:
-            run_dir, progress, resuming = open_run_dir(cfg, stack, data)
+            run_dir, progress, resuming = open_run_dir(cfg, stack, data, scratch)
         else:  # other multi-worker workers train alongside the chief; their files are scratch
             run_dir = pathlib.Path(scratch.enter_context(tempfile.TemporaryDirectory()))
             progress, resuming = RunProgress(run_dir), False
         if resuming:
             print(f"Resuming the run in {run_dir} (stages done: "
                   f"{', '.join(progress.state['stages']) or 'none'})", flush=True)
+        else:
+            print(f"Training a new run in {run_dir}", flush=True)
         print(f"{cfg.model} on {data.name}: {data.sizes()} examples of shape "
               f"{data.input_shape}"
               + (f" (pretrained on {pretrain_data.name})" if pretrain_data is not data else "")

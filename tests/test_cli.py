@@ -132,7 +132,7 @@ def _experiment_smoke_run(name, tmp_path, capsys, pool, every_cell):
     default `representative_cells` (through --cells); checks the record and the figures."""
     with flagsaver.flagsaver():
         argv = [f"--flagfile=flags/{name}", "--quick", f"--out_dir={tmp_path / 'exp'}",
-                f"--pool_dir={pool}", "--verbose=0"]
+                f"--pool_dir={pool}", "--verbose=0", f"--ledger={tmp_path / 'ledger.jsonl'}"]
         cfg = _parse(argv)
         specs = [experiments.parse_run(r) for r in FLAGS.run]
         chosen = [s.name for s in specs] if every_cell else representative_cells(specs)
@@ -148,6 +148,14 @@ def _experiment_smoke_run(name, tmp_path, capsys, pool, every_cell):
     assert cfg.quick
     record = json.loads((tmp_path / "exp" / "experiment.json").read_text())
     assert [f"{r['column']}/{r['row']}" for r in record["runs"]] == chosen
+    # Every cell is in the ledger, with its metrics and the machine it ran on.
+    from sdae_tf.ledger import Ledger
+
+    logged = {r["cell"]: r for r in Ledger(tmp_path / "ledger.jsonl").records()}
+    for run in record["runs"]:
+        entry = logged[f"{run['column']}/{run['row']}"]
+        assert entry["metrics"].get("test_accuracy") == run["test_accuracy"]
+        assert entry["machine"]["cpu"] and entry["machine"]["cpus"] >= 1
     assert record.get("skipped", []) == [s.name for s in specs if s.name not in chosen]
     by_name = {s.name: s for s in specs}
     for run in record["runs"]:

@@ -113,7 +113,7 @@ QUICK_POINTS = ["done:finetune", "export:placed"]
 # The exhaustive walk (slow): every stage boundary and a point inside every stage.
 ALL_POINTS = ["batch:pretrain_block_1@3", "epoch:pretrain_block_1@1", "done:pretrain_block_1",
               "epoch:pretrain_block_2@2", "done:pretrain_block_2", "figure:filters",
-              "done:figures", "batch:finetune@5", "epoch:finetune@1", "done:finetune", "evaluate",
+              "done:figures", "batch:finetune@3", "epoch:finetune@1", "done:finetune", "evaluate",
               "done:evaluate",
               "export:staged", "export:placed", "done:export", "metrics"]
 

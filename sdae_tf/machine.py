@@ -1,0 +1,59 @@
+"""Where a number was measured: the processor (model, instruction sets that matter to
+TensorFlow's CPU kernels), core count, thread settings and the code's commit. Recorded with
+every ledger cell and benchmark figure: the project's machines differ (AVX-512 and BF16 on some,
+AVX2 and FMA only on others), so a figure without its machine cannot be compared."""
+
+import os
+import pathlib
+import platform
+import subprocess
+
+# The /proc/cpuinfo flags that change which kernels TensorFlow and oneDNN use.
+KERNEL_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16",
+                "avx_vnni", "amx_bf16", "amx_int8", "amx_tile")
+PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _cpuinfo():
+    try:
+        return pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
+def cpu_model():
+    """The processor's model name (Linux), else `platform.processor()`, else None."""
+    for line in _cpuinfo().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or None
+
+
+def instruction_sets():
+    """The `KERNEL_FLAGS` this processor has (Linux; empty elsewhere), in that order."""
+    for line in _cpuinfo().splitlines():
+        if line.startswith("flags"):
+            have = set(line.split(":", 1)[1].split())
+            return [f for f in KERNEL_FLAGS if f in have]
+    return []
+
+
+def git_commit(root=PACKAGE_ROOT):
+    """$SDAE_TF_COMMIT, else the commit of the checkout the package runs from, else None."""
+    if os.environ.get("SDAE_TF_COMMIT"):
+        return os.environ["SDAE_TF_COMMIT"]
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                              text=True, check=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def describe(threads=None):
+    """{cpu, instruction_sets, cpus, threads, host, commit}: `threads` as the run recorded
+    them (`training.thread_settings()`), when given."""
+    info = {"cpu": cpu_model(), "instruction_sets": instruction_sets(),
+            "cpus": os.cpu_count(), "host": platform.node(), "commit": git_commit()}
+    if threads is not None:
+        info["threads"] = threads
+    return info
