@@ -51,6 +51,14 @@ def flat_metrics(run):
     return out
 
 
+def run_metrics(run_dir):
+    """A finished run's metrics: its metrics.json in the pool, else the committed results
+    ledger's record of it (`sdae-experiment --ledger`), else None."""
+    from sdae_tf.ledger import Ledger
+
+    return Ledger(REPO / "benchmarks" / "results" / "ledger.jsonl").metrics(run_dir)
+
+
 def load_runs(runs_dir, experiment, seeds):
     """{cell: {seed: flat figures}} of the seeds' experiment records found under `runs_dir`."""
     out = {}
@@ -60,10 +68,8 @@ def load_runs(runs_dir, experiment, seeds):
         if not path.exists():
             continue
         for run in json.loads(path.read_text())["runs"]:
-            metrics_path = pathlib.Path(run["run_dir"]) / "metrics.json"
-            metrics = {}
-            if metrics_path.exists():
-                metrics = json.loads(metrics_path.read_text())
+            metrics = run_metrics(run["run_dir"]) or {}
+            if metrics:
                 for key in ("unsupervised", "interpolation"):
                     if key in metrics:
                         run.setdefault(key, metrics[key])

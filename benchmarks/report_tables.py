@@ -26,6 +26,9 @@ import pathlib
 
 from common import REPO, markdown_table, write_results
 
+# The committed results ledger `sdae-experiment --ledger` appends every finished cell to: a
+# run the pool no longer has (another machine, a fresh checkout) is read from it.
+LEDGER = REPO / "benchmarks" / "results" / "ledger.jsonl"
 TABLES = ("table1_report", "table1_ours", "table2_report", "table2_ours", "table3_report",
           "table3_ours", "table4_report", "table4_report_short", "table4_ours")
 CARRIED = ("test_accuracy", "curve", "mean_sigma", "finetune_seconds", "pretrain_seconds")
@@ -67,6 +70,14 @@ def _stage_logs(run_dir, protocol):
         out[latest.parent.name] = {"epochs": len(logs), "done": False,
                                    "history": _logs_to_history(logs, protocol)}
     return out
+
+
+def run_metrics(run_dir):
+    """A finished run's metrics: its metrics.json in the pool, else the ledger's record of
+    it, else None."""
+    from sdae_tf.ledger import Ledger
+
+    return Ledger(LEDGER).metrics(run_dir)
 
 
 def _status(run_dir, cfg):
@@ -123,15 +134,13 @@ def collect(name, pool_dir, extra=(), validation=True):
         cfg, pre_cfg = experiments.with_shared_pretraining(cfg, pool_dir)
         if pre_cfg is not None:
             pretrain_dir = pathlib.Path(cfg.init_from)
-            pre_metrics = pretrain_dir / "metrics.json"
-            if pre_metrics.exists():
-                pretrain = json.loads(pre_metrics.read_text())
+            pretrain = run_metrics(pretrain_dir) or {}
         run_dir = experiments.pool_dir_for(cfg, pool_dir)
         cell.update(run_dir=str(run_dir), pretrain_run=str(pretrain_dir) if pretrain_dir else None,
                     budget={"pretrain_epochs": cfg.pretrain_epochs,
                             "finetune_epochs": cfg.finetune_epochs})
-        if (run_dir / "metrics.json").exists():
-            metrics = json.loads((run_dir / "metrics.json").read_text())
+        metrics = run_metrics(run_dir)
+        if metrics is not None:
             finished[spec.name] = metrics
             history = metrics.get("finetune", {}).get("history", {})
             cell.update(status="finished", test_accuracy=metrics.get("test_accuracy"),

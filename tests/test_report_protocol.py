@@ -223,8 +223,10 @@ def test_report_tables_reads_finished_and_unfinished_cells(tmp_path, monkeypatch
     assert item == "table2" and base.protocol == "report" and base.weight_decay == 1e-7
     assert base.variant_construction == "report" and base.lr_schedule == "constant"
     pool = tmp_path / "pool"
+    monkeypatch.setattr(report_tables, "LEDGER", tmp_path / "ledger.jsonl")
     record = experiments.run_experiment("table2_report", base, specs[:1],
-                                        out_dir=tmp_path / "exp", pool_dir=str(pool))
+                                        out_dir=tmp_path / "exp", pool_dir=str(pool),
+                                        ledger=tmp_path / "ledger.jsonl")
     got = report_tables.collect("table2_report", str(pool), ["--quick"])
     cells = {f"{c['column']}/{c['row']}": c for c in got["cells"]}
     assert list(cells) == [s.name for s in specs]
@@ -271,6 +273,16 @@ def test_report_tables_reads_finished_and_unfinished_cells(tmp_path, monkeypatch
     assert None not in accs and two["cells"][0]["mean"] == pytest.approx(sum(accs) / 2)
     assert two["cells"][0]["spread"] == pytest.approx(max(accs) - min(accs))
     assert "seeds 0, 1" in "\n".join(report_tables.table_lines(two))
+    # The pool lost (a new machine): the finished cell is read from the committed ledger.
+    import shutil
+
+    lost = pathlib.Path(record["runs"][0]["run_dir"])
+    shutil.rmtree(lost)
+    shutil.rmtree(pathlib.Path(record["runs"][0]["pretrain_run"]))
+    after = report_tables.collect("table2_report", str(pool), ["--quick"])["cells"][0]
+    assert after["status"] == "finished" and after["run_dir"] == str(lost)
+    assert after["test_accuracy"] == record["runs"][0]["test_accuracy"]
+    assert after["pretrain_seconds"] is not None
 
 
 def test_report_number_follows_the_longest_known_column():
