@@ -29,8 +29,11 @@ def git_commit():
 
 def machine():
     """Where the numbers come from: commit, library versions, CPUs, TF thread settings."""
+    from sdae_tf.machine import instruction_sets
+
     info = {"commit": git_commit(), "python": platform.python_version(),
-            "platform": platform.platform(), "cpu": cpu_model(), "cpus": os.cpu_count(),
+            "platform": platform.platform(), "cpu": cpu_model(),
+            "instruction_sets": instruction_sets(), "cpus": os.cpu_count(),
             "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
     if "tensorflow" in sys.modules:
         import tensorflow as tf

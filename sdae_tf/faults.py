@@ -5,6 +5,8 @@ way the world does. Unset (always, outside the tests), a point is one dictionary
     SDAE_TF_FAULT=kill:done:finetune         SIGKILL once fine-tuning is recorded
     SDAE_TF_FAULT=kill:epoch:finetune@2      SIGKILL after the 2nd epoch checkpoint of fine-tuning
     SDAE_TF_FAULT=pause:done:pretrain_block_1  write $SDAE_TF_FAULT_FILE, wait until it is removed
+    SDAE_TF_FAULT=killonce:epoch:finetune@1  SIGKILL, unless $SDAE_TF_FAULT_FILE exists (it is
+                                             written first): once over every process
 
 Points: `done:<stage>` (a stage recorded in progress.json: pretrain_block_K,
 pretrain_end_to_end, figures, finetune, evaluate, export), `epoch:<stage>` (an epoch checkpoint
@@ -37,7 +39,14 @@ def point(name):
     _hits[name] += 1
     if _hits[name] != int(count):
         return
-    if action == "kill":
+    if action == "killonce":
+        marker = pathlib.Path(os.environ[PAUSE_FILE_ENV])
+        try:
+            marker.open("x").close()  # the first process to get here is the one killed
+        except FileExistsError:
+            return
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     elif action == "pause":
         marker = pathlib.Path(os.environ[PAUSE_FILE_ENV])
@@ -45,4 +54,4 @@ def point(name):
         while marker.exists():
             time.sleep(0.05)
     else:
-        raise ValueError(f"${ENV}={spec}: unknown action {action!r} (kill, pause)")
+        raise ValueError(f"${ENV}={spec}: unknown action {action!r} (kill, killonce, pause)")

@@ -547,6 +547,9 @@ def open_run_dir(cfg, stack, data, claims_held):
     if cfg.export_dir:
         storage.check_writable(cfg.export_dir, "--export_dir", export_need, beside=True)
     resuming = inspect_run_dir(cfg.run_dir, config) if cfg.run_dir else False
+    earlier = RunProgress(cfg.run_dir).done("export") if resuming else None
+    if cfg.export_dir and not _own_export(cfg, earlier):
+        export_lib.check_export_target(cfg.export_dir, cfg.overwrite_export)
     with storage.translate("nothing was trained", resume="rerun the same command"):
         if cfg.run_dir:
             run_dir = pathlib.Path(cfg.run_dir)
@@ -555,8 +558,6 @@ def open_run_dir(cfg, stack, data, claims_held):
         else:
             run_dir = default_run_dir(cfg.model)  # a fresh directory: no one else's
         progress = RunProgress(run_dir)
-        if cfg.export_dir and not _own_export(cfg, progress.done("export")):
-            export_lib.check_export_target(cfg.export_dir, cfg.overwrite_export)
         if not resuming:
             write_json(run_dir / "config.json", config)
     return run_dir, progress, resuming

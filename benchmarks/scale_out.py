@@ -1,0 +1,81 @@
+"""Scaling out an experiment: the same 8-cell experiment run by the sequential runner and by
+the Dask executor on a two-worker LocalCluster, one TensorFlow thread per process in both, wall
+times measured one after the other on this machine (and the records compared cell for cell).
+
+    python benchmarks/scale_out.py [--epochs 6] [--workers 2]
+
+Each cell is its own seed of an SDAE on the 8x8 digits (64-48-24, 6 pretraining epochs per
+block, 6 fine-tuning epochs): 8 pretrainings and 8 fine-tunings, no shared work, so the ideal
+speed-up is the worker count. Writes benchmarks/results/scale_out.json and .md.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import REPO, markdown_table, write_results
+
+
+def flagfile(path, epochs, cells):
+    lines = ["# sdae-experiment --flagfile=scale_out.flags", "--model=sdae_mnist",
+             "--dataset=digits", "--hidden_units=48,24", f"--pretrain_epochs={epochs}",
+             f"--finetune_epochs={epochs}", "--batch_size=32", "--verbose=0",
+             "--experiment=scale_out"]
+    lines += [f"--run=sdae/seed{s}: seed={s}" for s in range(cells)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def run(argv, env):
+    start = time.perf_counter()
+    result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed:\n{result.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--cells", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default="benchmarks/results/scale_out.json")
+    args = parser.parse_args()
+    exe = str(Path(sys.executable).parent / "sdae-experiment")
+    one = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        flags = tmp / "scale_out.flags"
+        flagfile(flags, args.epochs, args.cells)
+        env = {**os.environ, "SDAE_TF_CACHE": str(tmp / "cache")}
+        common = [exe, f"--flagfile={flags}", "--ledger="]
+        seq = run([*common, f"--pool_dir={tmp / 'pool_seq'}", f"--out_dir={tmp / 'seq'}"],
+                  {**env, **one})
+        dask = run([*common, f"--pool_dir={tmp / 'pool_dask'}", f"--out_dir={tmp / 'dask'}",
+                    "--executor=dask", f"--workers={args.workers}", "--threads_per_worker=1"],
+                   env)
+
+        def accuracies(name):
+            record = json.loads((tmp / name / "experiment.json").read_text())
+            return {f"{r['column']}/{r['row']}": r["test_accuracy"] for r in record["runs"]}
+
+        same = accuracies("seq") == accuracies("dask")
+    result = {"cells": args.cells, "epochs": args.epochs, "workers": args.workers,
+              "sequential_seconds": round(seq, 1), "dask_seconds": round(dask, 1),
+              "speedup": round(seq / dask, 2), "records_identical": same}
+    lines = [f"Scale-out: {args.cells} cells (digits SDAE 64-48-24, {args.epochs} + "
+             f"{args.epochs} epochs), one TensorFlow thread per process", "",
+             *markdown_table(["runner", "wall time (s)", "speed-up"],
+                             [["sequential, 1 thread", f"{seq:.1f}", "1.00"],
+                              [f"dask, {args.workers} workers x 1 thread", f"{dask:.1f}",
+                               f"{seq / dask:.2f}"]]), "",
+             f"records identical cell for cell: {same}"]
+    write_results(args.out, result, lines)
+
+
+if __name__ == "__main__":
+    main()
