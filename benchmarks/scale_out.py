@@ -2,11 +2,13 @@
 the Dask executor on a two-worker LocalCluster, one TensorFlow thread per process in both, wall
 times measured one after the other on this machine (and the records compared cell for cell).
 
-    python benchmarks/scale_out.py [--epochs 6] [--workers 2]
+    python benchmarks/scale_out.py [--dataset mnist] [--train_examples 10000] [--epochs 3]
 
-Each cell is its own seed of an SDAE on the 8x8 digits (64-48-24, 6 pretraining epochs per
-block, 6 fine-tuning epochs): 8 pretrainings and 8 fine-tunings, no shared work, so the ideal
-speed-up is the worker count. Writes benchmarks/results/scale_out.json and .md.
+Each cell is its own seed of an SDAE (784-500-250 on 10k MNIST training examples, 3
+pretraining epochs per block, 3 fine-tuning epochs by default): 8 pretrainings and 8
+fine-tunings, no shared work, so the ideal speed-up is the worker count. The sequential runner
+is also timed at two TensorFlow threads (every core on one cell at a time). Writes
+benchmarks/results/scale_out.json and .md.
 """
 
 import argparse
@@ -21,12 +23,13 @@ from pathlib import Path
 from common import REPO, markdown_table, write_results
 
 
-def flagfile(path, epochs, cells):
+def flagfile(path, args):
     lines = ["# sdae-experiment --flagfile=scale_out.flags", "--model=sdae_mnist",
-             "--dataset=digits", "--hidden_units=48,24", f"--pretrain_epochs={epochs}",
-             f"--finetune_epochs={epochs}", "--batch_size=32", "--verbose=0",
+             f"--dataset={args.dataset}", f"--hidden_units={args.hidden_units}",
+             f"--pretrain_epochs={args.epochs}", f"--finetune_epochs={args.epochs}",
+             f"--train_examples={args.train_examples}", "--head_units=500", "--verbose=0",
              "--experiment=scale_out"]
-    lines += [f"--run=sdae/seed{s}: seed={s}" for s in range(cells)]
+    lines += [f"--run=sdae/seed{s}: seed={s}" for s in range(args.cells)]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -40,7 +43,10 @@ def run(argv, env):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--dataset", default="mnist")
+    parser.add_argument("--train_examples", type=int, default=10000)
+    parser.add_argument("--hidden_units", default="500,250")
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--cells", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results/scale_out.json")
@@ -50,11 +56,14 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         flags = tmp / "scale_out.flags"
-        flagfile(flags, args.epochs, args.cells)
+        flagfile(flags, args)
         env = {**os.environ, "SDAE_TF_CACHE": str(tmp / "cache")}
         common = [exe, f"--flagfile={flags}", "--ledger="]
         seq = run([*common, f"--pool_dir={tmp / 'pool_seq'}", f"--out_dir={tmp / 'seq'}"],
                   {**env, **one})
+        two = {"TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "2"}
+        seq2 = run([*common, f"--pool_dir={tmp / 'pool_seq2'}", f"--out_dir={tmp / 'seq2'}"],
+                   {**env, **two})
         dask = run([*common, f"--pool_dir={tmp / 'pool_dask'}", f"--out_dir={tmp / 'dask'}",
                     "--executor=dask", f"--workers={args.workers}", "--threads_per_worker=1"],
                    env)
@@ -64,16 +73,21 @@ def main():
             return {f"{r['column']}/{r['row']}": r["test_accuracy"] for r in record["runs"]}
 
         same = accuracies("seq") == accuracies("dask")
-    result = {"cells": args.cells, "epochs": args.epochs, "workers": args.workers,
-              "sequential_seconds": round(seq, 1), "dask_seconds": round(dask, 1),
-              "speedup": round(seq / dask, 2), "records_identical": same}
-    lines = [f"Scale-out: {args.cells} cells (digits SDAE 64-48-24, {args.epochs} + "
-             f"{args.epochs} epochs), one TensorFlow thread per process", "",
+    result = {"cells": args.cells, "dataset": args.dataset, "train_examples": args.train_examples,
+              "hidden_units": args.hidden_units, "epochs": args.epochs, "workers": args.workers,
+              "sequential_seconds": round(seq, 1), "sequential_2_threads_seconds": round(seq2, 1),
+              "dask_seconds": round(dask, 1), "speedup": round(seq / dask, 2),
+              "speedup_vs_2_threads": round(seq2 / dask, 2), "records_identical": same}
+    lines = [f"Scale-out: {args.cells} cells (SDAE 784-{args.hidden_units.replace(',', '-')} on "
+             f"{args.train_examples} {args.dataset} examples, {args.epochs} + {args.epochs} "
+             "epochs each), whole `sdae-experiment` commands, one after the other", "",
              *markdown_table(["runner", "wall time (s)", "speed-up"],
-                             [["sequential, 1 thread", f"{seq:.1f}", "1.00"],
+                             [["sequential, 1 TensorFlow thread", f"{seq:.1f}", "1.00"],
+                              ["sequential, 2 TensorFlow threads", f"{seq2:.1f}",
+                               f"{seq / seq2:.2f}"],
                               [f"dask, {args.workers} workers x 1 thread", f"{dask:.1f}",
                                f"{seq / dask:.2f}"]]), "",
-             f"records identical cell for cell: {same}"]
+             f"records identical cell for cell (dask and sequential at 1 thread): {same}"]
     write_results(args.out, result, lines)
 
 
