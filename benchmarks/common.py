@@ -4,7 +4,6 @@ threads) and writing its JSON + printing its Markdown table."""
 import os
 import pathlib
 import platform
-import subprocess
 import sys
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -16,15 +15,10 @@ from sdae_tf.markdown import table as markdown_table  # noqa: E402, F401  (re-ex
 
 
 def git_commit():
-    """The commit benchmarked: $SDAE_TF_COMMIT (a run from an exported snapshot of the tree),
-    else `git rev-parse HEAD`, else None."""
-    if os.environ.get("SDAE_TF_COMMIT"):
-        return os.environ["SDAE_TF_COMMIT"]
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+    """The commit benchmarked: $SDAE_TF_COMMIT, else the checkout's HEAD, else None."""
+    from sdae_tf.machine import git_commit as commit
+
+    return commit(REPO)
 
 
 def machine():
@@ -45,14 +39,10 @@ def machine():
 
 
 def cpu_model():
-    """The processor's model name (Linux), else `platform.processor()`."""
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
+    """The processor's model name (`sdae_tf.machine.cpu_model`)."""
+    from sdae_tf.machine import cpu_model as model
+
+    return model()
 
 
 def write_results(out, result, lines=None):
