@@ -11,15 +11,23 @@ import time
 import keras
 import numpy as np
 
-from sdae_tf import claims, distribute, faults, probe, seeding, storage, unsupervised, zoo
+from sdae_tf import (
+    claims,
+    distribute,
+    faults,
+    models,
+    probe,
+    seeding,
+    storage,
+    unsupervised,
+    zoo,
+)
 from sdae_tf import config as config_lib
 from sdae_tf import export as export_lib
 from sdae_tf import figures as figures_lib
 from sdae_tf.checkpoints import (
     PRETRAINED_WEIGHTS,
-    EpochCheckpoint,
     RunProgress,
-    StopOnDivergence,
     TrainingDivergedError,  # noqa: F401  (re-exported: what a diverged run raises)
     default_run_dir,
     inspect_run_dir,
@@ -29,9 +37,17 @@ from sdae_tf.checkpoints import (
     write_json_atomic,
 )
 from sdae_tf.config import PROTOCOLS, TrainConfig  # noqa: F401  (re-exported)
-from sdae_tf.data import load_dataset, make_pipeline, steps_per_epoch
-from sdae_tf.noise_schedule import NoiseSchedule
-from sdae_tf.optimizers import FusedAdam
+from sdae_tf.data import load_dataset, make_pipeline
+from sdae_tf.train.stages import (  # noqa: F401  (re-exported: the loop's stages)
+    Stage,
+    _restored,
+    execution_steps,
+    finetune,
+    fit_stage,
+    make_optimizer,
+    pretrain_end_to_end,
+    pretrain_layerwise,
+)
 
 # What `quick=True` shrinks a run to: smoke tests of every flagfile use it.
 QUICK_TRAIN_EXAMPLES = 512
@@ -55,9 +71,10 @@ def check_config(cfg):
     if cfg.init_from is not None:
         pretrained_weights_path(cfg.init_from)  # names the missing file early
     family = zoo.REGISTRY.get(cfg.model).build
-    if cfg.pretrain_mode == "end_to_end" and not hasattr(family, "end_to_end_model"):
+    if cfg.pretrain_mode == "end_to_end" and not family.END_TO_END:
+        able = sorted({e.build.__name__ for e in zoo.REGISTRY if e.build.END_TO_END})
         raise ValueError(f"--pretrain_mode=end_to_end: {cfg.model} ({family.__name__}) has no "
-                         "end-to-end pretraining; the dense stacks have")
+                         f"end-to-end pretraining; the {' and '.join(able)} families have")
     if cfg.precision != "float32":
         if not family.MIXED_PRECISION:
             able = sorted({e.build.__name__ for e in zoo.REGISTRY if e.build.MIXED_PRECISION})
@@ -97,243 +114,10 @@ def float32_stack(cfg, stack, input_shape):
     return copy
 
 
-def make_optimizer(learning_rate, schedule, total_steps, weight_decay=0.0):
-    """Adam (`FusedAdam`: TensorFlow's fused update) with a constant rate or a cosine decay to
-    zero over `total_steps`; `weight_decay` is PyTorch Adam's (added to the gradient)."""
-    if schedule == "cosine" and total_steps > 0:
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
-    return FusedAdam(learning_rate, l2_weight_decay=weight_decay)
-
-
-@dataclasses.dataclass(frozen=True)
-class Stage:
-    """What one training stage (a block's pretraining, or fine-tuning) takes from a run's
-    configuration, and nothing else. `Stage.pretraining(cfg)` / `Stage.finetuning(cfg)` build
-    them; the stage functions below take a `Stage` and explicit arguments, never the whole
-    `TrainConfig`."""
-
-    epochs: int
-    learning_rate: float = 1e-3
-    lr_schedule: str = "cosine"
-    weight_decay: float = 0.0
-    batch_size: int = 128
-    seed: int = 0
-    jit_compile: bool = False
-    steps_per_execution: int = 32
-    strategy: str = "none"
-    verbose: str | int = "auto"
-    protocol: str = "validation"
-    noise_schedule: str = "constant"
-
-    @classmethod
-    def _from(cls, cfg, epochs, learning_rate, lr_schedule=None):
-        return cls(epochs=epochs, learning_rate=learning_rate,
-                   lr_schedule=lr_schedule or cfg.lr_schedule,
-                   weight_decay=cfg.weight_decay, batch_size=cfg.batch_size, seed=cfg.seed,
-                   jit_compile=cfg.jit_compile, steps_per_execution=cfg.steps_per_execution,
-                   strategy=cfg.strategy, verbose=cfg.keras_verbose, protocol=cfg.protocol,
-                   noise_schedule=cfg.noise_schedule)
-
-    @classmethod
-    def pretraining(cls, cfg):
-        return cls._from(cfg, cfg.pretrain_epochs, cfg.pretrain_learning_rate)
-
-    @classmethod
-    def finetuning(cls, cfg):
-        return cls._from(cfg, cfg.finetune_epochs, cfg.learning_rate, cfg.finetune_lr_schedule)
-
-
-def execution_steps(num_examples, stage):
-    """Training steps per compiled call (Keras' `steps_per_execution`): the largest divisor of
-    an epoch's steps up to `cfg.steps_per_execution`. Keras runs whole executions and the
-    pipeline is one stream over all epochs, so a divisor keeps every epoch exactly its steps
-    (and a resumed run on the same batches). MNIST's 391 steps of 128 run 23 per call; fewer
-    Python round trips per step took the SDAE block's epoch to 0.79-0.95x of its time here
-    (`benchmarks/perf.py dense`). Under a `--strategy` other than none, one step per call:
-    Keras 3.15's multi-step loop fails there ("You must feed a value for placeholder tensor"
-    inside its while loop, seen with MirroredStrategy)."""
-    if stage.strategy != "none":
-        return 1
-    steps = steps_per_epoch(num_examples, stage.batch_size)
-    return max(d for d in range(1, min(stage.steps_per_execution, steps) + 1) if steps % d == 0)
-
-
-def _callbacks(run_dir, stage):
-    if run_dir is None:
-        return []
-    return [keras.callbacks.TensorBoard(str(pathlib.Path(run_dir) / "tensorboard" / stage),
-                                        write_graph=False)]
-
-
-def _logs_to_history(logs, protocol="validation"):
-    """Per-epoch logs as lists per key. Under the report protocol the held-out data of `fit`
-    is the test set, so its `val_*` keys are recorded as `test_*`."""
-    keys = sorted({k for epoch in logs for k in epoch})
-    rename = (lambda k: "test_" + k[4:] if k.startswith("val_") else k) \
-        if protocol == "report" else (lambda k: k)
-    return {rename(k): [epoch.get(k) for epoch in logs] for k in keys}
-
-
-def fit_stage(model, x, y, val_ds, settings, stage, seed, progress=None, callbacks=(),
-              monitor=None):
-    """One `fit` of the loop over `settings.epochs` (a `Stage`): seeded epoch-indexed
-    shuffling, the divergence guard, and, with a `RunProgress`, a checkpoint after every epoch
-    that a restarted run resumes from (same data order, noise and optimizer state as if never
-    stopped). `stage` names it. Returns (per-epoch logs of every epoch so far, the
-    `EpochCheckpoint`)."""
-    epochs = settings.epochs
-    with contextlib.ExitStack() as stack:
-        ckpt_dir = (progress.ckpt_dir(stage) if progress is not None else
-                    pathlib.Path(stack.enter_context(tempfile.TemporaryDirectory())))
-        ckpt = EpochCheckpoint(ckpt_dir, monitor=monitor)
-        initial = min(ckpt.resume_epoch(), epochs)
-        if initial:
-            print(f"Resuming {stage} after epoch {initial}/{epochs}", flush=True)
-        train_ds = make_pipeline(x, y, batch_size=settings.batch_size, shuffle=True, seed=seed,
-                                 initial_epoch=initial)
-        guard = StopOnDivergence(stage, progress.run_dir / "checkpoints"
-                                 if progress is not None else None)
-        board = _callbacks(progress.run_dir if progress is not None else None, stage)
-        cbs = [guard, ckpt, *board, *callbacks]
-        model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial,
-                  steps_per_epoch=steps_per_epoch(len(x), settings.batch_size), shuffle=False,
-                  verbose=settings.verbose, callbacks=cbs)
-        if monitor is not None and ckpt.best_weights.exists():
-            model.load_weights(ckpt.best_weights)
-        return ckpt.history(), ckpt
-
-
-def _restored(progress, stage, model):
-    """The record of `stage` if a previous attempt completed it (its weights restored into
-    `model`), else None."""
-    done = progress.done(stage) if progress is not None else None
-    if done:
-        progress.restore(stage, model)
-    return done
-
-
-def _pretrain_stage(model, loss, x_train, x_val, settings, stage, seed, block, start,
-                    progress=None, callbacks=()):
-    """One autoencoder `model` of pretraining trained on `x_train` (its own target) with its
-    own optimizer as `settings` says, the noise schedule applied, `x_val` logged; the record
-    (`block` names it) is returned and, with a `RunProgress`, checkpointed as completed."""
-    val_ds = make_pipeline(x_val, batch_size=1024)
-    steps = steps_per_epoch(len(x_train), settings.batch_size) * settings.epochs
-    model.compile(
-        optimizer=make_optimizer(settings.learning_rate, settings.lr_schedule, steps,
-                                 settings.weight_decay),
-        loss=loss, jit_compile=settings.jit_compile,
-        steps_per_execution=execution_steps(len(x_train), settings),
-    )
-    callbacks = list(callbacks)
-    if settings.noise_schedule != "constant":
-        callbacks.append(NoiseSchedule(settings.noise_schedule, settings.epochs))
-    logs, _ = fit_stage(model, x_train, None, val_ds, settings, stage, seed=seed,
-                        progress=progress, callbacks=callbacks)
-    record = {"block": block, "history": _logs_to_history(logs, settings.protocol),
-              "seconds": round(time.perf_counter() - start, 2)}
-    if progress is not None:
-        progress.complete(stage, model, record)
-    return record
-
-
-def pretrain_layerwise(stack, data, settings, last_block_callbacks=(), progress=None):
-    """Greedy layer-wise pretraining: block k is a (denoising) autoencoder trained on the clean
-    codes of blocks < k, computed once, with its own optimizer, as `settings` (a `Stage`)
-    says; block k shuffles and draws with seed `settings.seed + k`. Returns one record per block.
-
-    `last_block_callbacks` join the last block's `fit` (the tuner scores trials there). With a
-    `RunProgress`, completed blocks are restored instead of retrained and an interrupted block
-    resumes from its last epoch."""
-    records = []
-    for k in range(stack.num_blocks):
-        start = time.perf_counter()
-        stage = f"pretrain_block_{k + 1}"
-        model = stack.pretrain_model(k)
-        done = _restored(progress, stage, model)
-        if done:
-            print(f"Block {k + 1}/{stack.num_blocks} restored from {progress.run_dir}",
-                  flush=True)
-            records.append(done)
-            continue
-        features = stack.features_before(k)
-        if features is None:
-            x_train, x_val = data.x_train, data.x_val
-        else:
-            x_train = features.predict(data.x_train, batch_size=1024, verbose=0)
-            x_val = features.predict(data.x_val, batch_size=1024, verbose=0)
-        print(f"Pretraining block {k + 1}/{stack.num_blocks}: {stack.block_summary(k)}",
-              flush=True)
-        extra = last_block_callbacks if k == stack.num_blocks - 1 else ()
-        records.append(_pretrain_stage(model, stack.block_loss(k), x_train, x_val, settings,
-                                       stage, seed=settings.seed + k, block=k + 1, start=start,
-                                       progress=progress, callbacks=extra))
-    return records
-
-
-def pretrain_end_to_end(stack, data, settings, progress=None):
-    """The alternative to greedy pretraining: the whole stacked (denoising) autoencoder
-    (`stack.end_to_end_model()`: input noise, every encoder, every decoder) trained at once for
-    `settings.epochs` epochs on `block_loss(0)`. Returns one record, like a block's."""
-    if not hasattr(stack, "end_to_end_model"):
-        raise ValueError(f"{stack.name} ({type(stack).__name__}) has no end-to-end "
-                         "pretraining: --pretrain_mode=end_to_end takes the dense stacks")
-    start = time.perf_counter()
-    stage = "pretrain_end_to_end"
-    model = stack.end_to_end_model()
-    done = _restored(progress, stage, model)
-    if done:
-        print(f"End-to-end pretraining restored from {progress.run_dir}", flush=True)
-        return [done]
-    print(f"Pretraining end to end: {stack.input_shape} -> "
-          f"{' -> '.join(map(str, stack.hidden_units))} and back, {settings.epochs} epochs",
-          flush=True)
-    return [_pretrain_stage(model, stack.block_loss(0), data.x_train, data.x_val, settings,
-                            stage, seed=settings.seed, block="end_to_end", start=start,
-                            progress=progress)]
-
-
-def finetune(stack, data, settings, head_units=1000, head_layers=1, input_noise=0.0,
-             progress=None):
-    """Supervised fine-tuning of encoder + a fresh dense head (`head_layers` x `head_units`
-    ReLU), jointly, as `settings` (a `Stage`) says; `input_noise` > 0 corrupts the inputs with
-    Gaussian noise while training. Under the validation protocol the weights of the epoch with
-    the best validation accuracy are kept; under the report protocol those of the last epoch
-    (the held-out data is the test set, logged only). Returns (classifier, record)."""
-    start = time.perf_counter()
-    model = zoo.classifier(stack.encoder, data.num_classes, units=head_units,
-                           name=f"{stack.name}_classifier", hidden_layers=head_layers,
-                           input_noise=input_noise, seed=settings.seed + 2000)
-    done = _restored(progress, "finetune", model)
-    steps = steps_per_epoch(len(data.x_train), settings.batch_size) * settings.epochs
-    # Compiled whether trained or restored: the caller evaluates it either way.
-    model.compile(
-        optimizer=make_optimizer(settings.learning_rate, settings.lr_schedule, steps,
-                                 settings.weight_decay),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"], jit_compile=settings.jit_compile,
-        steps_per_execution=execution_steps(len(data.x_train), settings),
-    )
-    if done:
-        print(f"Fine-tuning restored from {progress.run_dir}", flush=True)
-        return model, done
-    val_ds = make_pipeline(data.x_val, data.y_val, batch_size=1024)
-    print(f"Fine-tuning encoder + head ({head_layers} x {head_units} ReLU -> "
-          f"{data.num_classes})", flush=True)
-    report = settings.protocol == "report"
-    logs, ckpt = fit_stage(model, data.x_train, data.y_train, val_ds, settings, "finetune",
-                           seed=settings.seed + 1000, progress=progress,
-                           monitor=None if report else "val_accuracy")
-    history = _logs_to_history(logs, settings.protocol)
-    record = {"history": history, "seconds": round(time.perf_counter() - start, 2)}
-    if report:
-        record["final_epoch"] = len(logs)
-    else:
-        record.update(best_epoch=int(ckpt.state["best_epoch"]),
-                      val_accuracy=float(max(history["val_accuracy"])))
-    if progress is not None:
-        progress.complete("finetune", model, record)
-    return model, record
+from sdae_tf.train.stages import (  # noqa: E402,F401  (re-exported)
+    _logs_to_history,
+    _pretrain_stage,
+)
 
 
 def init_from_pretrained(stack, init_from):
@@ -413,6 +197,7 @@ def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None, on_st
         "metrics": metrics,
         "seed": cfg.seed,
         "config": dataclasses.asdict(cfg),
+        "zoo_model": zoo_model_config(cfg, data.input_shape),
         "probe": manifest_probe(stack.encoder, data),
         **(extra or {}),
     }
@@ -432,6 +217,16 @@ def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None, on_st
                                      autoencoder=autoencoder, denoiser=denoiser,
                                      on_staged=on_staged)
     return export_record(path)
+
+
+def zoo_model_config(cfg, input_shape):
+    """The `ZooModel` config of a run's model (`sdae_tf.models.from_preset` rebuilds an export
+    from it), without building it."""
+    hparams = config_lib.model_kwargs(cfg)
+    seed = hparams.pop("seed")
+    return {"name": cfg.model, "trainable": True, "zoo_name": cfg.model,
+            "input_shape": list(input_shape), "seed": seed,
+            "hparams": {k: list(v) if isinstance(v, tuple) else v for k, v in hparams.items()}}
 
 
 def export_record(path):
@@ -481,9 +276,17 @@ def thread_settings():
             "cpus": os.cpu_count()}
 
 
+def build_model(cfg, input_shape):
+    """The zoo model of `cfg` as the public API builds it (`sdae_tf.models.ZooModel`), with
+    the config's hyperparameter overrides."""
+    hparams = config_lib.model_kwargs(cfg)
+    seed = hparams.pop("seed")
+    return models.ZooModel(cfg.model, input_shape, seed=seed, hparams=hparams)
+
+
 def build_stack(cfg, input_shape):
-    """The zoo model of `cfg`, with the config's hyperparameter overrides."""
-    return zoo.build(cfg.model, input_shape, **config_lib.model_kwargs(cfg))
+    """The family object of `build_model(cfg, input_shape)`: what the loop's stages take."""
+    return build_model(cfg, input_shape).family
 
 
 def load_run_data(cfg):
@@ -592,7 +395,12 @@ def run(cfg):
 def _run(cfg, strategy, chief, total_start):
     data, pretrain_data = load_run_data(cfg)
     with strategy.scope(), compute_precision(cfg.precision):
-        stack = build_stack(cfg, data.input_shape)  # the family's own checks, before any write
+        model = build_model(cfg, data.input_shape)  # the family's own checks, before any write
+    if cfg.pretrain_mode == "end_to_end" and not model.can_train_end_to_end():
+        raise ValueError(f"--pretrain_mode=end_to_end: {cfg.model} "
+                         f"({type(model.family).__name__}) with these settings is trained "
+                         "block by block; it has no end-to-end pretraining")
+    stack = model.family
     with contextlib.ExitStack() as scratch:
         if chief:
             run_dir, progress, resuming = open_run_dir(cfg, stack, data, scratch)

@@ -8,9 +8,6 @@ from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Family
 
 
 class ConvAutoencoder(Family):
-    RECON_LOSS_ARGS = KERAS_RECON_LOSSES
-    MIXED_PRECISION = True
-
     """Four conv layers down, four up (8 in all); encoder and decoder stand alone.
 
     Encoder: `Conv(f0, stride 2) -> Conv(f1) -> Conv(f2, stride 2) -> Conv(code)` (the number
@@ -31,6 +28,10 @@ class ConvAutoencoder(Family):
         seed: seeds the noise layer.
         name: prefix of the Keras models' names.
     """
+
+    RECON_LOSS_ARGS = KERAS_RECON_LOSSES
+    MIXED_PRECISION = True
+    END_TO_END = True  # one block: its pretraining is the end-to-end training
 
     def __init__(self, input_shape, filters=(32, 32, 32), code_channels=16, downsample=2,
                  noise_type="gaussian", noise_level=0.4, loss="binary_crossentropy",
@@ -113,6 +114,9 @@ class ConvAutoencoder(Family):
         h = corrupt(inputs, self.noise_type, self.noise_level, seed=self.seed, name="noise")
         outputs = self._decoder(self.encoder(h))
         return keras.Model(inputs, outputs, name=f"{self.name}_autoencoder")
+
+    def end_to_end_model(self):
+        return self.pretrain_model(0)
 
     def autoencoder(self):
         """images -> code -> reconstructed images (no noise)."""

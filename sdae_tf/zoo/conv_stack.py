@@ -118,7 +118,7 @@ class ConvStack(Family):
         outputs = self.decoder_blocks[k](self.encoder_blocks[k](h))
         return keras.Model(inputs, outputs, name=f"{self.name}_block_{k + 1}")
 
-    def decoder(self):
+    def build_decoder(self):
         """The top code -> images, through every block's decoder (no noise)."""
         code = keras.Input(self.block_input_shape(self.num_blocks), name="code")
         h = code

@@ -9,11 +9,6 @@ from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Family
 
 
 class DenseStack(Family):
-    RECON_LOSS_ARGS = KERAS_RECON_LOSSES
-    FIGURES = frozenset({"filters", "reconstructions", "samples", "tsne", "manifold",
-                         "interpolation"})
-    MIXED_PRECISION = True
-
     """A stack of Dense blocks with a mirrored decoder, trained greedily block by block.
 
     Block k maps the clean code of blocks < k (the image itself for k = 0) through
@@ -37,6 +32,12 @@ class DenseStack(Family):
         code_activation: activation of the last encoder layer (default: `activation`);
             "linear" gives DEC's unbounded code.
     """
+
+    RECON_LOSS_ARGS = KERAS_RECON_LOSSES
+    FIGURES = frozenset({"filters", "reconstructions", "samples", "tsne", "manifold",
+                         "interpolation"})
+    MIXED_PRECISION = True
+    END_TO_END = True
 
     def __init__(self, input_shape, hidden_units=(1000, 1000), activation="sigmoid",
                  noise_type="gaussian", noise_level=0.4, loss="binary_crossentropy",
@@ -135,7 +136,7 @@ class DenseStack(Family):
             h = keras.layers.Reshape(shape)(h)
         return keras.Model(inputs, h, name=f"{self.name}_block_{k + 1}")
 
-    def decoder(self):
+    def build_decoder(self):
         """The top code -> images, through every block's decoder (no noise)."""
         code = keras.Input((self.embedding_size,), name="code")
         h = code

@@ -28,6 +28,9 @@ class Family(abc.ABC):
     """
 
     FIGURES = frozenset({"reconstructions", "tsne"})
+    # Whether the whole (denoising) autoencoder can be trained at once (`end_to_end_model`):
+    # `sdae_tf.models.ZooModel.fit(x)` and `--pretrain_mode=end_to_end` need it.
+    END_TO_END = False
     NOISE_TYPES = FIXED_NOISE
     RECON_LOSS_ARGS = {}
     MIXED_PRECISION = False
@@ -62,9 +65,26 @@ class Family(abc.ABC):
     def autoencoder(self):
         """A Keras model images -> code -> reconstructed images, no noise."""
 
-    @abc.abstractmethod
+    def build_decoder(self):
+        """A new Keras model embedding -> images (the inverse path of `encoder`)."""
+        raise NotImplementedError
+
     def decoder(self):
-        """A Keras model embedding -> images (the inverse path of `encoder`)."""
+        """The Keras model embedding -> images (the inverse path of `encoder`), built once:
+        every call returns the same model."""
+        if getattr(self, "_decoder_model", None) is None:
+            self._decoder_model = self.build_decoder()
+        return self._decoder_model
+
+    def can_train_end_to_end(self):
+        """Whether `end_to_end_model` exists for this family (and these hyperparameters)."""
+        return self.END_TO_END
+
+    def end_to_end_model(self):
+        """The whole (denoising) autoencoder trained at once: input noise -> encoder ->
+        decoder -> images, its loss `block_loss(0)`; shares its layers with `encoder`."""
+        raise ValueError(f"{self.name} ({type(self).__name__}) is trained block by block; it "
+                         "has no end-to-end training")
 
     @abc.abstractmethod
     def describe(self):

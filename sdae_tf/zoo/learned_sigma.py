@@ -109,9 +109,6 @@ class LearnedSigmaBlock(keras.Model):
 
 
 class LearnedSigmaStack(DenseStack):
-    NOISE_TYPES = ("none", "learned_gaussian")  # "none" and unset both mean: learned
-    MIXED_PRECISION = False  # its custom train step (two optimizers) is float32 only
-
     """A `DenseStack` whose blocks corrupt their input with learned Gaussian noise.
 
     Args:
@@ -121,6 +118,10 @@ class LearnedSigmaStack(DenseStack):
         per_component: one sigma per input component instead of one per example.
         noise_learning_rate: Adam learning rate of the noise networks.
     """
+
+    NOISE_TYPES = ("none", "learned_gaussian")  # "none" and unset both mean: learned
+    MIXED_PRECISION = False  # its custom train step (two optimizers) is float32 only
+    END_TO_END = False  # each block's noise network is trained with its own block
 
     def __init__(self, input_shape, hidden_units=(1000, 1000), activation="sigmoid",
                  lambdas=(0.026, 0.016), floor=0.4, per_component=False,

@@ -53,7 +53,7 @@ class RawPixels(Family):
     def block_summary(self, k):
         raise ValueError(f"{self.name} has no blocks to pretrain")
 
-    def decoder(self):
+    def build_decoder(self):
         """The flat pixels back to images."""
         code = keras.Input((self.embedding_size,), name="code")
         return keras.Model(code, keras.layers.Reshape(self.input_shape)(code),

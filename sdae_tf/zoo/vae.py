@@ -11,11 +11,6 @@ from sdae_tf.zoo.losses import summed_binary_crossentropy, summed_mse, summed_sq
 
 
 class VariationalStack(Family):
-    # `--recon_loss` -> this family's `loss` argument.
-    RECON_LOSS_ARGS = {"bce": "bce", "mse": "mse"}
-    FIGURES = frozenset({"filters", "reconstructions", "traversal", "tsne", "manifold",
-                         "interpolation"})
-
     """One or more VAE blocks; block k encodes the latent mean of block k - 1.
 
     Block k: `noise -> Dense(hidden, ReLU) -> (mu, logvar) -> Sampling (+KL) -> Dense(hidden,
@@ -35,6 +30,11 @@ class VariationalStack(Family):
         seed: seeds noise and sampling.
         name: prefix of the Keras models' names.
     """
+
+    # `--recon_loss` -> this family's `loss` argument.
+    RECON_LOSS_ARGS = {"bce": "bce", "mse": "mse"}
+    FIGURES = frozenset({"filters", "reconstructions", "traversal", "tsne", "manifold",
+                         "interpolation"})
 
     def __init__(self, input_shape, hidden_units=(400,), latent_units=(20,), noise_type="none",
                  noise_level=0.0, kl_weight=1.0, loss="bce", seed=None, name="vae"):
@@ -112,7 +112,15 @@ class VariationalStack(Family):
             out = keras.layers.Reshape(shape)(out)
         return keras.Model(inputs, out, name=f"{self.name}_block_{k + 1}")
 
-    def decoder(self):
+    def can_train_end_to_end(self):
+        return self.num_blocks == 1  # one block: its pretraining is the whole VAE
+
+    def end_to_end_model(self):
+        if not self.can_train_end_to_end():
+            return super().end_to_end_model()
+        return self.pretrain_model(0)
+
+    def build_decoder(self):
         """Latent code of the last block -> images, through every decoder (for samples and
         latent traversals)."""
         code = keras.Input((self.latent_units[-1],), name="latent")

@@ -1,0 +1,131 @@
+"""Presets: a shipped (or any exported) model as a trainable `ZooModel`, and `ZooModel.export`."""
+
+import pathlib
+
+import numpy as np
+
+from sdae_tf import config as config_lib
+from sdae_tf import export as export_lib
+from sdae_tf import probe, zoo
+from sdae_tf.models.zoo_model import ZooModel
+
+# The weights `from_preset` takes: the autoencoder as unsupervised pretraining left it (encoder
+# and decoder a pair: `model(x)` is the export's `reconstruct`), or with the fine-tuned encoder
+# of the export's `serve` endpoint in place of the pretrained one.
+WEIGHTS = ("pretrained", "finetuned")
+
+
+def _model_config(manifest, path):
+    """The `ZooModel` config an export was made from: recorded (`zoo_model`) by exports of
+    this version, else rebuilt from the run configuration older ones record."""
+    if "zoo_model" in manifest:
+        return dict(manifest["zoo_model"])
+    known = config_lib.fields()
+    given = manifest.get("config")
+    if not isinstance(given, dict) or manifest.get("model") not in zoo.REGISTRY:
+        raise ValueError(f"{path}: the manifest records no zoo model to rebuild (neither "
+                         "`zoo_model` nor a `model` and `config` of this zoo)")
+    cfg = config_lib.TrainConfig(**{k: v for k, v in given.items() if k in known})
+    hparams = config_lib.model_kwargs(cfg)
+    seed = hparams.pop("seed")
+    return {"zoo_name": manifest["model"], "input_shape": manifest["input"]["shape"],
+            "seed": seed, "hparams": hparams}
+
+
+def from_preset(name_or_path, weights="pretrained", verify=True):
+    """A shipped model by name ("sdae_mnist", `sdae_tf.list_models()`), or an export folder,
+    as a trainable `ZooModel`: encoder and decoder with the export's weights.
+
+    Args:
+        name_or_path: a shipped model's name or an export folder (`ZooModel.export`,
+            `sdae-train --export_dir`).
+        weights: "pretrained" (default): the whole autoencoder as unsupervised pretraining
+            left it, so `model(x)` is the export's `reconstruct` endpoint; "finetuned": the
+            same decoder with the fine-tuned encoder of the export's `serve` endpoint.
+        verify: check the SHA-256 of the files read against the manifest first.
+
+    Raises:
+        FileNotFoundError: no such export. ValueError: a damaged or altered export, an export
+            without its autoencoder, or an unknown `weights`.
+
+    Example:
+
+    ```python
+    model = sdae_tf.models.from_preset("sdae_mnist")
+    clean = model.predict(noisy_digits)  # the denoiser
+    ```
+    """
+    import tensorflow as tf
+
+    from sdae_tf import pretrained
+
+    if weights not in WEIGHTS:
+        raise ValueError(f"`weights` must be one of {', '.join(WEIGHTS)}. Received: {weights!r}")
+    path = pretrained.resolve(name_or_path)
+    manifest = export_lib.load_manifest(path)
+    if export_lib.RECONSTRUCT_ENDPOINT not in manifest.get("endpoints", {}):
+        raise ValueError(f"{path} exports its encoder only (no {export_lib.RECONSTRUCT_ENDPOINT!r}"
+                         " endpoint): there are no decoder weights to load; re-export it from "
+                         "a model with a decoder")
+    if verify:
+        export_lib.verify_checksums(path, export_lib.saved_model_files(path))
+    model = ZooModel.from_config(_model_config(manifest, path))
+    restored = tf.saved_model.load(str(path))
+    _assign(model.autoencoder().variables, restored.autoencoder_variables, path, "autoencoder")
+    if weights == "finetuned":
+        _assign(model.encoder.variables, restored.encoder_variables, path, "encoder")
+    return model
+
+
+def _assign(variables, saved, path, what):
+    saved = list(saved)
+    shapes = [tuple(v.shape) for v in variables]
+    found = [tuple(v.shape) for v in saved]
+    if shapes != found:
+        raise ValueError(f"{path}: the exported {what} weights ({len(found)} arrays) do not fit "
+                         f"the model rebuilt from its manifest ({len(shapes)} arrays): "
+                         f"{found[:4]}... vs {shapes[:4]}...")
+    for variable, value in zip(variables, saved, strict=True):
+        variable.assign(value)
+
+
+def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1.0),
+                 check_sample=None, probe_data=None, metrics=None, extra=None):
+    """Exports a `ZooModel`: the SavedModel with `serve` (the encoder) and `reconstruct` (the
+    whole autoencoder, no noise), `encoder.keras` and `manifest.json` (the model's config, so
+    `from_preset(path)` rebuilds it; checksums of every file), written aside and moved into
+    place. `check_sample` (images) reloads the SavedModel and compares before anything is
+    placed; `probe_data` = (x_train, y_train, x_test, y_test) adds the linear-probe score of
+    the frozen codes to the manifest. Returns the export folder."""
+    architecture = model.describe()
+    manifest = {
+        "model": model.zoo_name,
+        "description": zoo.REGISTRY.get(model.zoo_name).description,
+        "dataset": dataset,
+        "input": {"range": [float(v) for v in value_range]},
+        "architecture": architecture,
+        "noise": architecture["noise"],
+        "stage": "pretrained",
+        "metrics": dict(metrics or {}),
+        "seed": model.seed,
+        "zoo_model": model.get_config(),
+        **(extra or {}),
+    }
+    if probe_data is not None:
+        x_train, y_train, x_test, y_test = probe_data
+        acc = probe.encoder_probe_accuracy(lambda x: model.encoder(x, training=False),
+                                           x_train, y_train, x_test, y_test)
+        manifest["probe"] = {
+            "kind": f"ridge classifier (alpha {probe.PROBE_ALPHA}) on frozen embeddings",
+            "train_examples": len(x_train), "test_examples": len(x_test), "accuracy": acc}
+    if check_sample is None:
+        check_sample = np.random.default_rng(0).uniform(
+            *value_range, size=(32, *model.image_shape)).astype("float32")
+    return export_lib.export_encoder(
+        model.encoder, pathlib.Path(path), manifest, overwrite=overwrite,
+        check_sample=check_sample, autoencoder=model.autoencoder(),
+        denoiser={"noise": architecture["noise"],
+                  "weights": "the whole autoencoder as exported"})
+
+
+__all__ = ["WEIGHTS", "export_model", "from_preset"]

@@ -1,0 +1,82 @@
+"""`sdae_tf.models`: every family through the shared family test (`family_test.py`) on real
+MNIST digits, `get`'s errors, and presets loaded as trainable models."""
+
+import numpy as np
+import pytest
+
+from sdae_tf import models
+from sdae_tf.data import load_mnist
+from tests.family_test import run_family_test
+
+# One model of each family, small enough for the default run (real digits, a few epochs).
+FAMILIES = {
+    "sdae_mnist": {"hidden_units": (128, 64)},
+    "cdae_mnist": {},
+    "scdae_mnist": {},
+    "vae_mnist": {"hidden_units": (128,), "latent_units": (16,)},
+    "sdvae_mnist": {"hidden_units": (128, 64), "latent_units": (32, 16)},
+    "sdae_learned_sigma_mnist": {"hidden_units": (128, 64)},
+    "pixels_mnist": {},
+}
+
+
+@pytest.fixture(scope="module")
+def mnist_small():
+    data = load_mnist("mnist", validation_size=1000, seed=0)
+    return data.x_train[:1024], data.y_train[:1024], data.x_test[:512], data.y_test[:512]
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_every_family_passes_the_family_test(name, mnist_small, tmp_path):
+    model = models.get(name, seed=0, **FAMILIES[name])
+    run_family_test(model, mnist_small, tmp_path)
+
+
+def test_an_override_the_family_does_not_take_is_one_line_listing_those_it_does():
+    with pytest.raises(ValueError, match=r"cdae_mnist .* does not take hidden_units\. "
+                                         r"It takes: .*filters"):
+        models.get("cdae_mnist", hidden_units=(10,))
+    with pytest.raises(ValueError, match="Unknown zoo model 'nope'"):
+        models.get("nope")
+
+
+def test_pretrain_refuses_images_of_another_shape(mnist_small):
+    model = models.get("sdae_mnist", hidden_units=(8,))
+    with pytest.raises(ValueError, match=r"images of shape \(28, 28, 1\).*\(4, 8, 8, 1\)"):
+        model.pretrain(np.zeros((4, 8, 8, 1), "float32"), epochs=1)
+
+
+def test_pretrain_takes_a_tf_data_dataset_as_an_array(mnist_small):
+    import tensorflow as tf
+
+    x = mnist_small[0][:256]
+    a = models.get("sdae_mnist", hidden_units=(16,), seed=3)
+    b = models.get("sdae_mnist", hidden_units=(16,), seed=3)
+    b.set_weights(a.get_weights())
+    ha = a.pretrain(x, epochs=1, verbose=0)
+    hb = b.pretrain(tf.data.Dataset.from_tensor_slices((x, np.zeros(len(x)))).batch(50),
+                    epochs=1, verbose=0)
+    assert ha[0].history == hb[0].history
+    np.testing.assert_array_equal(a.predict(x[:8], verbose=0), b.predict(x[:8], verbose=0))
+
+
+@pytest.mark.parametrize("name", ["sdae_mnist", "cdae_mnist", "dvae_mnist"])
+def test_a_preset_is_the_shipped_autoencoder_as_a_trainable_model(name, mnist_small):
+    import sdae_tf
+
+    x = mnist_small[2][:64]
+    model = models.from_preset(name)
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.asarray(sdae_tf.denoiser(name)(x)),
+                               atol=1e-6)
+    tuned = models.from_preset(name, weights="finetuned")
+    served = np.asarray(sdae_tf.feature_extractor(name)(x))
+    np.testing.assert_allclose(tuned.encoder.predict(x, verbose=0).reshape(served.shape), served,
+                               atol=1e-6)
+    assert model.trainable_weights and all(v.trainable for v in model.encoder.trainable_weights)
+
+
+def test_from_preset_refuses_unknown_weights_and_names():
+    with pytest.raises(ValueError, match="`weights` must be one of pretrained, finetuned"):
+        models.from_preset("sdae_mnist", weights="best")
+    with pytest.raises(FileNotFoundError, match="No exported model 'nope'"):
+        models.from_preset("nope")
