@@ -117,7 +117,9 @@ class TrainConfig:
         "pretrain on mnist, fine-tune on a variant.", choices=_datasets)
     init_from: str | None = setting(
         None, "Skip pretraining: load the pretrained stack of this run directory (its "
-        "pretrained.weights.h5) or weights file.", runner=True)
+        "pretrained.weights.h5) or weights file, a saved model (.keras, "
+        "sdae_tf.models.ZooModel.save) or an export (a shipped model's name or an export "
+        "folder: its autoencoder).", runner=True)
     data_dir: str | None = setting(None, "Folder with the MNIST IDX files (default: vendored "
                                    "copy); for cifar10 / cub200 the TFDS data directory.")
     cache_dir: str | None = setting(None, "Cache of built MNIST variants (default: "

@@ -10,18 +10,18 @@
 
     SDAETransformer.from_pretrained("sdae_mnist")   # a shipped encoder, no training
 
-`fit(X)` runs the same greedy layer-wise pretraining as `sdae-train`
-(`sdae_tf.training.pretrain_layerwise`, one loop for everything) on the images `X` (labels are
+`fit(X)` builds the zoo model through the public API (`sdae_tf.models.ZooModel`, kept as
+`model_`) and runs its `pretrain`, the same greedy layer-wise stages as `sdae-train`, with the
+CLI's defaults (2 epochs per block, Adam 1e-3, cosine), on the images `X` (labels are
 ignored: it is unsupervised); `transform(X)` returns the embeddings, flattened to
 `(n_samples, embedding_size)`. `X` is any array of shape `(n_samples, *input_shape)`: images
 `(n, 28, 28, 1)` or flat rows `(n, 784)` for a dense model.
 
 Fitted transformers hold Keras models: they are not picklable (the project uses no pickle);
-save the encoder with `transformer.encoder_.save(...)` or export it with `sdae-train`.
+save the fitted model with `transformer.model_.save("model.keras")` or `model_.export(path)`.
 """
 
 import contextlib
-import dataclasses
 import io
 
 import numpy as np
@@ -46,8 +46,8 @@ class SDAETransformer(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, model="sdae_mnist", hidden_units=None, noise_type=None,
-                 noise_level=None, recon_loss=None, pretrain_epochs=1,
-                 pretrain_learning_rate=5e-3, batch_size=128, lr_schedule="cosine",
+                 noise_level=None, recon_loss=None, pretrain_epochs=2,
+                 pretrain_learning_rate=1e-3, batch_size=128, lr_schedule="cosine",
                  weight_decay=0.0, seed=0, pretrained=None, verbose=0):
         self.model = model
         self.hidden_units = hidden_units
@@ -107,7 +107,6 @@ class SDAETransformer(TransformerMixin, BaseEstimator):
         import keras
 
         from sdae_tf import training, zoo
-        from sdae_tf.data.splits import Splits
 
         cfg = self._config(len(X))
         training.check_config(cfg)
@@ -115,19 +114,17 @@ class SDAETransformer(TransformerMixin, BaseEstimator):
             raise ValueError(f"{cfg.model} has no unsupervised pretraining to fit; choose a "
                              "model with a decoder (sdae_mnist, cdae_mnist, vae_mnist, ...)")
         keras.utils.set_random_seed(cfg.seed)
-        stack = training.build_stack(cfg, self.input_shape_)
-        logged = X[:1024]  # logged after every epoch; pretraining selects nothing on it
-        empty = np.zeros((0,), np.int64)
-        data = Splits(name="array", x_train=X, y_train=np.zeros(len(X), np.int64),
-                      x_val=logged, y_val=empty[:0], x_test=logged, y_test=empty,
-                      num_classes=0)
-        settings = training.Stage.pretraining(cfg)
-        settings = dataclasses.replace(settings, verbose=self.verbose)
+        model = training.build_model(cfg, self.input_shape_)  # the public API's ZooModel
         with contextlib.redirect_stdout(io.StringIO()) if not self.verbose \
                 else contextlib.nullcontext():
-            self.history_ = training.pretrain_layerwise(stack, data, settings)
-        self.stack_ = stack
-        self.encoder_ = stack.encoder
+            histories = model.pretrain(
+                X, epochs=cfg.pretrain_epochs, batch_size=cfg.batch_size,
+                learning_rate=cfg.pretrain_learning_rate, lr_schedule=cfg.lr_schedule,
+                weight_decay=cfg.weight_decay, seed=cfg.seed, verbose=self.verbose,
+                validation_data=X[:1024])  # logged after every epoch; selects nothing
+        self.history_ = [h.history for h in histories]
+        self.model_ = model
+        self.encoder_ = model.encoder
         return self
 
     def transform(self, X):

@@ -7,6 +7,7 @@ import os
 import pathlib
 import tempfile
 import time
+import zipfile
 
 import keras
 import numpy as np
@@ -69,7 +70,7 @@ def check_config(cfg):
                       noise_level=cfg.noise_level, figures=cfg.figures,
                       num_samples=cfg.num_samples)
     if cfg.init_from is not None:
-        pretrained_weights_path(cfg.init_from)  # names the missing file early
+        init_source(cfg.init_from)  # names the missing file early
     family = zoo.REGISTRY.get(cfg.model).build
     if cfg.pretrain_mode == "end_to_end" and not family.END_TO_END:
         able = sorted({e.build.__name__ for e in zoo.REGISTRY if e.build.END_TO_END})
@@ -120,23 +121,72 @@ from sdae_tf.train.stages import (  # noqa: E402,F401  (re-exported)
 )
 
 
-def init_from_pretrained(stack, init_from):
-    """Loads a pretrained stack's weights (encoder and decoders) instead of pretraining.
-    Returns the pretraining record: the source run's records when it has its metrics.json."""
-    path = pretrained_weights_path(init_from)
+def init_source(init_from):
+    """What `--init_from` names, checked: ("weights", path) for a run directory or its
+    `.weights.h5`, ("keras", path) for a saved `ZooModel` (`.keras`), ("export", path) for an
+    export folder or a shipped model's name. A name that is none of them is a
+    FileNotFoundError saying what was looked for."""
+    from sdae_tf import pretrained
+
+    path = pathlib.Path(init_from)
+    if path.is_file() and path.suffix == ".keras":
+        return "keras", path
+    if (path / export_lib.MANIFEST_FILE).is_file():
+        return "export", path
+    if path.exists() or path.suffix == ".h5" or "/" in str(init_from):
+        return "weights", pretrained_weights_path(init_from)
     try:
-        storage.load_weights(stack.autoencoder(), path, "--init_from")
+        return "export", pretrained.resolve(init_from)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f"--init_from {init_from}: not a run directory, a weights file, a .keras file nor "
+            f"an export ({err})") from None
+
+
+def _source_autoencoder(kind, path):
+    """The autoencoder whose weights `--init_from` copies: a loaded `.keras` model's or an
+    export's (`sdae_tf.models.from_preset`)."""
+    if kind == "export":
+        return models.from_preset(path).autoencoder()
+    if not zipfile.is_zipfile(path):
+        raise storage.DamagedFileError(f"--init_from {path} cannot be read as a Keras file "
+                                       "(not a zip archive)")
+    loaded = keras.saving.load_model(path, compile=False, safe_mode=True)
+    if not isinstance(loaded, models.ZooModel):
+        raise ValueError(f"--init_from {path} holds a {type(loaded).__name__}, not a zoo model "
+                         "(sdae_tf.models.ZooModel)")
+    return loaded.autoencoder()
+
+
+def init_from_pretrained(stack, init_from):
+    """Loads a pretrained stack's weights (encoder and decoders) instead of pretraining, from a
+    run, a saved model or an export (`init_source`). Returns the pretraining record: the source
+    run's records when it has its metrics.json."""
+    kind, path = init_source(init_from)
+    target = stack.autoencoder()
+    try:
+        if kind == "weights":
+            storage.load_weights(target, path, "--init_from")
+        else:
+            weights = _source_autoencoder(kind, path).get_weights()
+            shapes = [w.shape for w in weights]
+            if shapes != [tuple(v.shape) for v in target.weights]:
+                raise ValueError(f"{len(shapes)} arrays of shapes {shapes[:3]}... for "
+                                 f"{len(target.weights)} weights")
+            target.set_weights(weights)
     except storage.DamagedFileError:
         raise
     except ValueError as err:
         raise ValueError(f"--init_from {path}: the weights do not fit {stack.name} "
                          f"({stack.describe()}): {err}") from None
     record = {"init_from": str(path)}
-    source = path.parent / "metrics.json"
-    if source.exists():
+    source = path.parent / "metrics.json" if kind == "weights" else None
+    if source is not None and source.exists():
         source_metrics = storage.read_json(source, "the pretrained run's metrics")
         record.update(blocks=source_metrics.get("pretrain", []),
                       dataset=source_metrics.get("dataset"))
+    elif kind == "export":
+        record.update(dataset=export_lib.load_manifest(path).get("dataset"))
     print(f"Pretrained weights loaded from {path}", flush=True)
     return record
 
@@ -171,13 +221,14 @@ def pretrained_autoencoder(cfg, input_shape, run_dir):
     run's pretrained weights (its own, or `init_from`'s); None for a model without
     pretraining."""
     path = pathlib.Path(run_dir) / PRETRAINED_WEIGHTS
-    if not path.exists():
-        if not cfg.init_from:
-            return None
-        path = pretrained_weights_path(cfg.init_from)
-    autoencoder = build_stack(cfg, input_shape).autoencoder()
-    storage.load_weights(autoencoder, path, "the pretrained weights")
-    return autoencoder
+    stack = build_stack(cfg, input_shape)
+    if path.exists():
+        storage.load_weights(stack.autoencoder(), path, "the pretrained weights")
+    elif cfg.init_from:
+        init_from_pretrained(stack, cfg.init_from)
+    else:
+        return None
+    return stack.autoencoder()
 
 
 def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None, on_staged=None):

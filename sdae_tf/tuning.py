@@ -11,9 +11,10 @@ A trial is the layer-wise pretraining of `sdae_tf.training` (the same builders a
   reconstruction of the validation split.
 
 Both are computed and recorded; `objective` picks the one the tuner optimises. The model a trial
-hands to keras-tuner is the zoo model's encoder, so the tuner's own callbacks (best-epoch
-checkpoint, TensorBoard, ...) see the encoder, `get_best_models()` returns encoders, and
-Hyperband carries encoder weights from one round to the next (decoders restart).
+hands to keras-tuner is the zoo model itself (`sdae_tf.models.ZooModel`, built through the public
+API), so the tuner's own callbacks (best-epoch checkpoint, TensorBoard, ...) see it,
+`get_best_models()` returns trained zoo models (`.encoder`, `.decoder`), and Hyperband carries
+the whole autoencoder's weights from one round to the next.
 """
 
 import collections
@@ -128,8 +129,8 @@ class ZooHyperModel(keras_tuner.HyperModel):
         if s.floor is not None:
             changes["noise_level"] = _define(hp, "floor", s.floor, float)
         if s.embedding_size is not None:
-            key = "latent_units" if "latent_units" in self.entry.hparams else "hidden_units"
-            widths = self._widths(key)
+            key = self.entry.build.EMBEDDING_PARAM  # the family's own tuning hook
+            widths = self._widths(key) if key else ()
             if not widths:
                 raise ValueError(f"{self.base.model} has no embedding width to tune")
             size = _define(hp, "embedding_size", s.embedding_size, int)
@@ -143,10 +144,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
     def build(self, hp):
         cfg = self.config_for(hp)
         keras.utils.set_random_seed(cfg.seed)
-        stack = training.build_stack(cfg, self.data.input_shape)
-        model = stack.encoder
-        model.sdae_stack = stack  # a plain object: not tracked, not saved
-        return model
+        return training.build_model(cfg, self.data.input_shape)
 
     def fit(self, hp, model, *args, callbacks=None, epochs=None, initial_epoch=0, **kwargs):
         cfg = self.config_for(hp)
@@ -154,8 +152,8 @@ class ZooHyperModel(keras_tuner.HyperModel):
             cfg = dataclasses.replace(cfg, pretrain_epochs=max(1, int(epochs) - initial_epoch))
         if "verbose" in kwargs:
             cfg = dataclasses.replace(cfg, verbose=kwargs["verbose"])
-        scorer = TrialScorer(model.sdae_stack, self.data, callbacks or [], self.probe_examples)
-        training.pretrain_layerwise(model.sdae_stack, self.data, training.Stage.pretraining(cfg),
+        scorer = TrialScorer(model, self.data, callbacks or [], self.probe_examples)
+        training.pretrain_layerwise(model.family, self.data, training.Stage.pretraining(cfg),
                                     last_block_callbacks=[scorer])
         return scorer.scores_at(scorer.best_epoch(self.objective))
 
@@ -165,11 +163,11 @@ class TrialScorer(keras.callbacks.Callback):
     stack reconstruction), adds the scores to the epoch's logs, and passes the epoch on to the
     tuner's callbacks with the encoder as their model."""
 
-    def __init__(self, stack, data, callbacks, probe_examples):
+    def __init__(self, model, data, callbacks, probe_examples):
         super().__init__()
-        self.stack, self.data, self.probe_examples = stack, data, probe_examples
-        self.trial_callbacks = keras.callbacks.CallbackList(list(callbacks), model=stack.encoder)
-        self.autoencoder = stack.autoencoder()
+        self.stack, self.data, self.probe_examples = model.family, data, probe_examples
+        self.trial_callbacks = keras.callbacks.CallbackList(list(callbacks), model=model)
+        self.autoencoder = model.autoencoder()
         self.history = []
 
     def score(self):
@@ -338,12 +336,12 @@ def write_results(tuner, tune_dir, meta, top=5):
 def export_best(tuner, hypermodel, export_dir, overwrite=False, extra=None):
     """Exports the encoder of the best trial (weights of its best epoch) like `sdae-train`."""
     trial = best_trials(tuner, 1)[0]
-    encoder = tuner.load_model(trial)
+    best = tuner.load_model(trial)  # the trial's zoo model with its best epoch's weights
     cfg = dataclasses.replace(hypermodel.config_for(trial.hyperparameters),
                               export_dir=str(export_dir), overwrite_export=overwrite)
     metrics = {name: float(trial.metrics.get_last_value(name)) for name in trial.metrics.metrics}
     return training.export_run(
-        cfg, encoder.sdae_stack, hypermodel.data, "pretrained (best trial of a search)", metrics,
+        cfg, best.family, hypermodel.data, "pretrained (best trial of a search)", metrics,
         extra={"search": {**(extra or {}), "trial_id": trial.trial_id,
                           "hyperparameters": dict(trial.hyperparameters.values)}})
 

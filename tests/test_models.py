@@ -80,3 +80,31 @@ def test_from_preset_refuses_unknown_weights_and_names():
         models.from_preset("sdae_mnist", weights="best")
     with pytest.raises(FileNotFoundError, match="No exported model 'nope'"):
         models.from_preset("nope")
+
+
+def test_init_from_takes_a_preset_name_and_a_keras_file(tmp_path):
+    from sdae_tf import training
+
+    base = dict(model="sdae_mnist", quick=True, pretrain_epochs=1, finetune_epochs=1,
+                verbose=0, hidden_units=None)
+    preset = models.from_preset("sdae_mnist")
+    metrics = training.run(training.TrainConfig(**base, init_from="sdae_mnist",
+                                                run_dir=str(tmp_path / "from_preset"),
+                                                export_dir=str(tmp_path / "export")))
+    assert metrics["init_from"].endswith("sdae_mnist") and "pretrain" in metrics
+    # The export's denoiser is the preset's autoencoder, untouched by fine-tuning.
+    x = np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype("float32")
+    again = models.from_preset(tmp_path / "export")
+    np.testing.assert_allclose(again.predict(x, verbose=0), preset.predict(x, verbose=0),
+                               atol=1e-6)
+    small = models.get("sdae_mnist", hidden_units=(32,), seed=0)
+    small.save(tmp_path / "small.keras")
+    cfg = training.TrainConfig(**{**base, "hidden_units": (32,)},
+                               init_from=str(tmp_path / "small.keras"),
+                               run_dir=str(tmp_path / "from_keras"))
+    assert training.run(cfg)["init_from"].endswith("small.keras")
+    with pytest.raises(ValueError, match="the weights do not fit sdae_mnist"):
+        training.run(training.TrainConfig(**base, init_from=str(tmp_path / "small.keras"),
+                                          run_dir=str(tmp_path / "misfit")))
+    with pytest.raises(FileNotFoundError, match="--init_from nope: not a run directory"):
+        training.run(training.TrainConfig(**base, init_from="nope"))

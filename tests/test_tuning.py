@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from sdae_tf import export as export_lib
-from sdae_tf import training, tuning
+from sdae_tf import models, training, tuning
 
 from .conftest import REPO
 
@@ -71,9 +71,10 @@ def test_hypermodel_maps_the_space_to_zoo_configs(digits):
     assert cfg.hidden_units == (48, hp.values["embedding_size"])
     assert cfg.lambdas == (hp.values["lambda_1"], hp.values["lambda_2"])
     assert cfg.noise_level == hp.values["floor"]
-    encoder = hm.build(hp)
-    assert encoder.output_shape == (None, hp.values["embedding_size"])
-    assert encoder.sdae_stack.floor == hp.values["floor"]
+    model = hm.build(hp)
+    assert isinstance(model, models.ZooModel)
+    assert model.encoder.output_shape == (None, hp.values["embedding_size"])
+    assert model.family.floor == hp.values["floor"]
     with pytest.raises(ValueError, match="search space is empty"):
         tuning.ZooHyperModel(base, tuning.SearchSpace(), digits)
     with pytest.raises(ValueError, match="no unsupervised pretraining"):
@@ -100,18 +101,18 @@ def test_search_forwards_callbacks_and_scores_every_epoch(digits, tmp_path):
     tuner = tuning.make_tuner("random", hm, "reconstruction", tmp_path, "s", max_trials=2)
     _Recorder.seen.clear()
     tuner.search(callbacks=[_Recorder()], verbose=0)
-    # Last block only: 2 epochs per trial, the encoder as the callbacks' model.
+    # Last block only: 2 epochs per trial, the zoo model as the callbacks' model.
     assert len(_Recorder.seen) == 4
     for model_name, logs in _Recorder.seen:
-        assert model_name == "sdae_mnist_encoder"
+        assert model_name == "sdae_mnist"
         assert 0.0 < logs["val_probe_accuracy"] <= 1.0 and logs["val_reconstruction_loss"] > 0
     best = tuner.oracle.get_best_trials(1)[0]
     losses = [t.metrics.get_last_value("val_reconstruction_loss")
               for t in tuner.oracle.trials.values()]
     assert best.score == min(losses)  # objective "reconstruction" is minimised
-    # The best model is the encoder with the best epoch's weights (SaveBestEpoch checkpoint):
-    # its probe scores what the trial recorded for that epoch.
-    encoder = tuner.get_best_models(1)[0]
+    # The best model is the zoo model with the best epoch's weights (SaveBestEpoch checkpoint):
+    # its encoder's probe scores what the trial recorded for that epoch.
+    encoder = tuner.get_best_models(1)[0].encoder
     acc = tuning.probe.encoder_probe_accuracy(encoder, digits.x_train[:400], digits.y_train[:400],
                                               digits.x_val, digits.y_val)
     assert acc == pytest.approx(best.metrics.get_last_value("val_probe_accuracy"), abs=1e-9)

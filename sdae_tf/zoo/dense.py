@@ -33,6 +33,7 @@ class DenseStack(Family):
             "linear" gives DEC's unbounded code.
     """
 
+    EMBEDDING_PARAM = "hidden_units"
     RECON_LOSS_ARGS = KERAS_RECON_LOSSES
     FIGURES = frozenset({"filters", "reconstructions", "samples", "tsne", "manifold",
                          "interpolation"})

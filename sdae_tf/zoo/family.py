@@ -31,6 +31,9 @@ class Family(abc.ABC):
     # Whether the whole (denoising) autoencoder can be trained at once (`end_to_end_model`):
     # `sdae_tf.models.ZooModel.fit(x)` and `--pretrain_mode=end_to_end` need it.
     END_TO_END = False
+    # The hyperparameter (a tuple of widths) whose last entry is the embedding size: what a
+    # search over `embedding_size` changes (`sdae_tf.tuning`); None: not tunable.
+    EMBEDDING_PARAM = None
     NOISE_TYPES = FIXED_NOISE
     RECON_LOSS_ARGS = {}
     MIXED_PRECISION = False

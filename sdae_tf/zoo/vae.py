@@ -32,6 +32,7 @@ class VariationalStack(Family):
     """
 
     # `--recon_loss` -> this family's `loss` argument.
+    EMBEDDING_PARAM = "latent_units"
     RECON_LOSS_ARGS = {"bce": "bce", "mse": "mse"}
     FIGURES = frozenset({"filters", "reconstructions", "traversal", "tsne", "manifold",
                          "interpolation"})
