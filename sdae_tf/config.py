@@ -101,7 +101,7 @@ def _strategies():
 PROTOCOLS = ("validation", "report")
 LR_SCHEDULES = ("constant", "cosine")
 VERBOSITY = ("auto", "0", "1", "2")
-PRETRAIN_MODES = ("layerwise", "end_to_end")
+PRETRAIN_MODES = ("layerwise", "end_to_end", "layerwise_then_end_to_end")
 NOISE_SCHEDULES = ("constant", "ramp_up", "ramp_down")
 
 
@@ -176,8 +176,12 @@ class TrainConfig:
     pretrain_epochs: int = setting(2, "Epochs per pretrained block.", minimum=0)
     pretrain_mode: str = setting(
         "layerwise", "layerwise: greedy, block by block (the report); end_to_end: the whole "
-        "stacked autoencoder at once, for pretrain_epochs x blocks epochs (dense stacks).",
-        choices=PRETRAIN_MODES)
+        "stacked autoencoder at once, for pretrain_epochs x blocks epochs (dense stacks); "
+        "layerwise_then_end_to_end: block by block, then --end_to_end_epochs of the whole "
+        "autoencoder (DEC's and pt-sdae's recipe).", choices=PRETRAIN_MODES)
+    end_to_end_epochs: int = setting(
+        0, "--pretrain_mode=layerwise_then_end_to_end: epochs of end-to-end training of the "
+        "whole (denoising) autoencoder after the layer-wise pretraining.", minimum=0)
     noise_schedule: str = setting(
         "constant", "Noise level over a block's pretraining epochs: constant, ramp_up (linear "
         "from 0 to twice the level: a curriculum) or ramp_down (twice the level to 0); the "
@@ -255,6 +259,14 @@ class TrainConfig:
         if self.pretrain_epochs == 0 and self.finetune_epochs == 0:
             raise ValueError("Nothing to train: `pretrain_epochs` and `finetune_epochs` are "
                              "both 0")
+        then = self.pretrain_mode == "layerwise_then_end_to_end"
+        if then and self.end_to_end_epochs == 0:
+            raise ValueError("`pretrain_mode=layerwise_then_end_to_end` needs "
+                             "`end_to_end_epochs` >= 1 (the end-to-end epochs after the blocks)")
+        if self.end_to_end_epochs and not then:
+            raise ValueError(f"`end_to_end_epochs={self.end_to_end_epochs}` is for "
+                             "`pretrain_mode=layerwise_then_end_to_end`; received "
+                             f"pretrain_mode={self.pretrain_mode}")
         if (self.noise_schedule != "constant" and self.noise_level == 0
                 and not any(self.block_noise_levels or ())):
             raise ValueError(f"`noise_schedule={self.noise_schedule}` ramps the noise level, "

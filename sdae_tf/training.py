@@ -72,9 +72,10 @@ def check_config(cfg):
     if cfg.init_from is not None:
         init_source(cfg.init_from)  # names the missing file early
     family = zoo.REGISTRY.get(cfg.model).build
-    if cfg.pretrain_mode == "end_to_end" and not family.END_TO_END:
+    if cfg.pretrain_mode != "layerwise" and not family.END_TO_END:
         able = sorted({e.build.__name__ for e in zoo.REGISTRY if e.build.END_TO_END})
-        raise ValueError(f"--pretrain_mode=end_to_end: {cfg.model} ({family.__name__}) has no "
+        raise ValueError(f"--pretrain_mode={cfg.pretrain_mode}: {cfg.model} "
+                         f"({family.__name__}) has no "
                          f"end-to-end pretraining; the {' and '.join(able)} families have")
     if cfg.precision != "float32":
         if not family.MIXED_PRECISION:
@@ -436,6 +437,7 @@ def run(cfg):
             cfg,
             pretrain_epochs=min(cfg.pretrain_epochs, QUICK_EPOCHS),
             finetune_epochs=min(cfg.finetune_epochs, QUICK_EPOCHS),
+            end_to_end_epochs=min(cfg.end_to_end_epochs, QUICK_EPOCHS),
         )
     strategy = distribute.make_strategy(cfg.strategy)
     chief = distribute.is_chief()
@@ -447,8 +449,8 @@ def _run(cfg, strategy, chief, total_start):
     data, pretrain_data = load_run_data(cfg)
     with strategy.scope(), compute_precision(cfg.precision):
         model = build_model(cfg, data.input_shape)  # the family's own checks, before any write
-    if cfg.pretrain_mode == "end_to_end" and not model.can_train_end_to_end():
-        raise ValueError(f"--pretrain_mode=end_to_end: {cfg.model} "
+    if cfg.pretrain_mode != "layerwise" and not model.can_train_end_to_end():
+        raise ValueError(f"--pretrain_mode={cfg.pretrain_mode}: {cfg.model} "
                          f"({type(model.family).__name__}) with these settings is trained "
                          "block by block; it has no end-to-end pretraining")
     stack = model.family
@@ -542,6 +544,10 @@ def _train(cfg, stack, data, pretrain_data, run_dir, progress):
         else:
             metrics["pretrain"] = pretrain_layerwise(stack, pretrain_data,
                                                      Stage.pretraining(cfg), progress=progress)
+        if cfg.pretrain_mode == "layerwise_then_end_to_end":  # DEC's recipe
+            settings = dataclasses.replace(Stage.pretraining(cfg), epochs=cfg.end_to_end_epochs)
+            metrics["pretrain"] += pretrain_end_to_end(stack, pretrain_data, settings,
+                                                       progress=progress)
         save_weights_atomic(stack.autoencoder(), run_dir / PRETRAINED_WEIGHTS)
     if cfg.unsupervised_metrics and "pretrain" in metrics:
         metrics["unsupervised"] = _stage(progress, "unsupervised", lambda: {

@@ -108,3 +108,23 @@ def test_init_from_takes_a_preset_name_and_a_keras_file(tmp_path):
                                           run_dir=str(tmp_path / "misfit")))
     with pytest.raises(FileNotFoundError, match="--init_from nope: not a run directory"):
         training.run(training.TrainConfig(**base, init_from="nope"))
+
+
+def test_layerwise_then_end_to_end_from_the_cli_config(tmp_path):
+    from sdae_tf import training
+
+    cfg = training.TrainConfig(model="sdae_mnist", hidden_units=(32, 16), train_examples=512,
+                               pretrain_epochs=1, finetune_epochs=0, verbose=0,
+                               pretrain_mode="layerwise_then_end_to_end", end_to_end_epochs=2,
+                               run_dir=str(tmp_path / "run"))
+    metrics = training.run(cfg)
+    blocks = [r["block"] for r in metrics["pretrain"]]
+    assert blocks == [1, 2, "end_to_end"]
+    assert len(metrics["pretrain"][-1]["history"]["loss"]) == 2
+    with pytest.raises(ValueError, match="needs `end_to_end_epochs` >= 1"):
+        training.run(training.TrainConfig(pretrain_mode="layerwise_then_end_to_end"))
+    with pytest.raises(ValueError, match="is for `pretrain_mode=layerwise_then_end_to_end`"):
+        training.run(training.TrainConfig(end_to_end_epochs=3))
+    with pytest.raises(ValueError, match="sdvae_mnist .* has no end-to-end"):
+        training.run(training.TrainConfig(model="sdvae_mnist", end_to_end_epochs=3,
+                                          pretrain_mode="layerwise_then_end_to_end"))

@@ -17,7 +17,8 @@ model.save("sdae.keras")
 ```
 """
 
-from sdae_tf.models.presets import WEIGHTS, export_model, from_preset
+from sdae_tf.models.exporting import export_model
+from sdae_tf.models.presets import WEIGHTS, from_preset
 from sdae_tf.models.zoo_model import DATASET_SHAPES, ZooModel, get
 
 

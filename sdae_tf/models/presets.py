@@ -1,12 +1,8 @@
-"""Presets: a shipped (or any exported) model as a trainable `ZooModel`, and `ZooModel.export`."""
-
-import pathlib
-
-import numpy as np
+"""Presets: a shipped (or any exported) model as a trainable `ZooModel`."""
 
 from sdae_tf import config as config_lib
 from sdae_tf import export as export_lib
-from sdae_tf import probe, zoo
+from sdae_tf import zoo
 from sdae_tf.models.zoo_model import ZooModel
 
 # The weights `from_preset` takes: the autoencoder as unsupervised pretraining left it (encoder
@@ -89,43 +85,4 @@ def _assign(variables, saved, path, what):
         variable.assign(value)
 
 
-def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1.0),
-                 check_sample=None, probe_data=None, metrics=None, extra=None):
-    """Exports a `ZooModel`: the SavedModel with `serve` (the encoder) and `reconstruct` (the
-    whole autoencoder, no noise), `encoder.keras` and `manifest.json` (the model's config, so
-    `from_preset(path)` rebuilds it; checksums of every file), written aside and moved into
-    place. `check_sample` (images) reloads the SavedModel and compares before anything is
-    placed; `probe_data` = (x_train, y_train, x_test, y_test) adds the linear-probe score of
-    the frozen codes to the manifest. Returns the export folder."""
-    architecture = model.describe()
-    manifest = {
-        "model": model.zoo_name,
-        "description": zoo.REGISTRY.get(model.zoo_name).description,
-        "dataset": dataset,
-        "input": {"range": [float(v) for v in value_range]},
-        "architecture": architecture,
-        "noise": architecture["noise"],
-        "stage": "pretrained",
-        "metrics": dict(metrics or {}),
-        "seed": model.seed,
-        "zoo_model": model.get_config(),
-        **(extra or {}),
-    }
-    if probe_data is not None:
-        x_train, y_train, x_test, y_test = probe_data
-        acc = probe.encoder_probe_accuracy(lambda x: model.encoder(x, training=False),
-                                           x_train, y_train, x_test, y_test)
-        manifest["probe"] = {
-            "kind": f"ridge classifier (alpha {probe.PROBE_ALPHA}) on frozen embeddings",
-            "train_examples": len(x_train), "test_examples": len(x_test), "accuracy": acc}
-    if check_sample is None:
-        check_sample = np.random.default_rng(0).uniform(
-            *value_range, size=(32, *model.image_shape)).astype("float32")
-    return export_lib.export_encoder(
-        model.encoder, pathlib.Path(path), manifest, overwrite=overwrite,
-        check_sample=check_sample, autoencoder=model.autoencoder(),
-        denoiser={"noise": architecture["noise"],
-                  "weights": "the whole autoencoder as exported"})
-
-
-__all__ = ["WEIGHTS", "export_model", "from_preset"]
+__all__ = ["WEIGHTS", "from_preset"]

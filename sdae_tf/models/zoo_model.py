@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from sdae_tf import zoo
+from sdae_tf.models import exporting
 from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.train import stages
 
@@ -232,10 +233,8 @@ class ZooModel(keras.Model):
                check_sample=None, probe_data=None, metrics=None):
         """Writes the encoder (`serve`) and this autoencoder (`reconstruct`) as a SavedModel,
         with `encoder.keras` and `manifest.json` (checksums of every file), to `path`; see
-        `sdae_tf.models.export`."""
-        from sdae_tf.models.presets import export_model
-
-        return export_model(self, path, overwrite=overwrite, dataset=dataset,
+        `sdae_tf.models.export_model`."""
+        return exporting.export_model(self, path, overwrite=overwrite, dataset=dataset,
                             value_range=value_range, check_sample=check_sample,
                             probe_data=probe_data, metrics=metrics)
 
