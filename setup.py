@@ -2,7 +2,7 @@
 
 The repository keeps them at its root (`exported_models/`, `flags/`); a wheel (`pip wheel .`,
 `pip install .`) carries copies as `sdae_tf/shipped/models` and `sdae_tf/shipped/recipes`, where
-`sdae_tf.resources` finds them after install. An editable install reads the repository's folders
+`sdae_tf.hub.resources` finds them after install. An editable install reads the repository's folders
 directly, so nothing is copied for it. Everything else is in setup.cfg.
 """
 

@@ -54,7 +54,7 @@ def flat_metrics(run):
 def run_metrics(run_dir):
     """A finished run's metrics: its metrics.json in the pool, else the committed results
     ledger's record of it (`sdae-experiment --ledger`), else None."""
-    from sdae_tf.ledger import Ledger
+    from sdae_tf.reproduce.ledger import Ledger
 
     return Ledger(REPO / "benchmarks" / "results" / "ledger.jsonl").metrics(run_dir)
 
@@ -298,13 +298,13 @@ def main():
     result["figures"] = figures
     if not args.no_pixels:  # the reference row of question 10: k-means on the raw pixels
         from sdae_tf.data import load_dataset
-        from sdae_tf.unsupervised import kmeans_accuracy
+        from sdae_tf.evaluation.unsupervised import kmeans_accuracy
 
         test = load_dataset("mnist", seed=0)
         pixels = kmeans_accuracy(test.x_test.reshape(len(test.x_test), -1), test.y_test, 10)
         result["beyond_kmeans"]["raw_pixels_kmeans_accuracy"] = pixels
         lines += [f"k-means on the raw pixels of the MNIST test set: {pixels:.4f}", ""]
-    from sdae_tf.checkpoints import write_json_atomic
+    from sdae_tf.train.checkpoints import write_json_atomic
 
     write_json_atomic(ledger_path, dict(sorted(ledger.items())))
     write_results(args.out, result, lines)

@@ -10,20 +10,22 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import sdae_tf.cli  # noqa: E402, F401  (before TensorFlow: the tools' process settings apply)
-from sdae_tf.markdown import table as markdown_table  # noqa: E402, F401  (re-exported)
+from sdae_tf.utils import process  # noqa: E402
+
+process.setup()  # before TensorFlow: the tools' process settings apply
+from sdae_tf.utils.markdown import table as markdown_table  # noqa: E402, F401  (re-exported)
 
 
 def git_commit():
     """The commit benchmarked: $SDAE_TF_COMMIT, else the checkout's HEAD, else None."""
-    from sdae_tf.machine import git_commit as commit
+    from sdae_tf.utils.machine import git_commit as commit
 
     return commit(REPO)
 
 
 def machine():
     """Where the numbers come from: commit, library versions, CPUs, TF thread settings."""
-    from sdae_tf.machine import instruction_sets
+    from sdae_tf.utils.machine import instruction_sets
 
     info = {"commit": git_commit(), "python": platform.python_version(),
             "platform": platform.platform(), "cpu": cpu_model(),
@@ -39,8 +41,8 @@ def machine():
 
 
 def cpu_model():
-    """The processor's model name (`sdae_tf.machine.cpu_model`)."""
-    from sdae_tf.machine import cpu_model as model
+    """The processor's model name (`sdae_tf.utils.machine.cpu_model`)."""
+    from sdae_tf.utils.machine import cpu_model as model
 
     return model()
 
@@ -48,7 +50,7 @@ def cpu_model():
 def write_results(out, result, lines=None):
     """Writes `result` (plus `machine()`) as JSON at `out` (relative to the repository) and,
     with `lines`, prints them and writes them beside it as Markdown."""
-    from sdae_tf.checkpoints import write_json_atomic, write_text_atomic
+    from sdae_tf.train.checkpoints import write_json_atomic, write_text_atomic
 
     out = REPO / out
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ import time
 import numpy as np
 from common import REPO, markdown_table, write_results
 
-from sdae_tf.unsupervised import psnr  # per-image PSNR in dB, data range 1
+from sdae_tf.evaluation.unsupervised import psnr  # per-image PSNR in dB, data range 1
 
 MODELS = ["sdae_mnist", "cdae_mnist", "sdae_learned_sigma_mnist", "dvae_mnist", "sae_mnist"]
 CORRUPTIONS = {"gaussian 0.4": ("gaussian", 0.4), "masking 25%": ("masking", 0.25)}

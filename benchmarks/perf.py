@@ -32,7 +32,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from common import REPO, markdown_table, write_results  # noqa: E402
 
-import sdae_tf.cli  # noqa: E402, F401  (before TensorFlow: the tools' oneDNN default applies)
+from sdae_tf.utils import process  # noqa: E402
+
+process.setup()  # before TensorFlow: the tools' oneDNN default applies
 
 
 def median_time(fn, reps=5, warmup=1):
@@ -156,7 +158,7 @@ def fit_fn(model, ds, steps):
 
 def execution(n, batch=128):
     """Steps per compiled call that the training loop uses for `n` examples at `batch`."""
-    from sdae_tf import training
+    from sdae_tf.runner import training
 
     return training.execution_steps(n, training.Stage(epochs=1, batch_size=batch))
 
@@ -166,7 +168,8 @@ def sdae_block(optimizer=None, jit=False, name="sdae_mnist", steps_per_execution
     (pass `steps_per_execution=execution(n, batch)`)."""
     import keras
 
-    from sdae_tf import training, zoo
+    from sdae_tf import zoo
+    from sdae_tf.runner import training
 
     keras.utils.set_random_seed(0)
     stack = zoo.build(name, (28, 28, 1), hidden_units=(1000,), seed=0, **kwargs)
@@ -181,7 +184,8 @@ def finetune_model(n):
     the loop compiles it for `n` examples at batch 128."""
     import keras
 
-    from sdae_tf import training, zoo
+    from sdae_tf import zoo
+    from sdae_tf.runner import training
 
     keras.utils.set_random_seed(0)
     clf = zoo.classifier(zoo.build("sdae_mnist", (28, 28, 1), seed=0).encoder, 10)
@@ -234,8 +238,8 @@ def section_dense(args):
     `fit` on the same network and data."""
     import keras
 
-    from sdae_tf import training
     from sdae_tf.data import make_pipeline, steps_per_epoch
+    from sdae_tf.runner import training
 
     n, epochs = args.examples, args.epochs
     x, _ = mnist_subset(n)
@@ -525,7 +529,8 @@ def section_serving(args):
     `predict`, on the same batches."""
     import tensorflow as tf
 
-    from sdae_tf import export, zoo
+    from sdae_tf import zoo
+    from sdae_tf.hub import export
 
     x, _ = mnist_subset(args.examples)
     stack = zoo.build("sdae_mnist", (28, 28, 1), seed=0)
@@ -558,7 +563,8 @@ def section_zoo(args):
     """Pretraining samples/s of every MNIST zoo entry's first block at the default batch."""
     import keras
 
-    from sdae_tf import training, zoo
+    from sdae_tf import zoo
+    from sdae_tf.runner import training
 
     n = args.examples
     x, _ = mnist_subset(n)
@@ -609,7 +615,8 @@ def section_conv(args):
     the roof (issue 13: the conv budget bounds Table 4)."""
     import keras
 
-    from sdae_tf import training, zoo
+    from sdae_tf import zoo
+    from sdae_tf.runner import training
 
     _, roof = matmul_roof(reps=3)
     n = args.examples
@@ -652,8 +659,9 @@ def section_precision(args):
     same epochs says what bfloat16 rounding costs (issue 13: the conv budget bounds Table 4)."""
     import keras
 
-    from sdae_tf import training, zoo
+    from sdae_tf import zoo
     from sdae_tf.data import make_pipeline, steps_per_epoch
+    from sdae_tf.runner import training
 
     n = args.examples
     x, _ = mnist_subset(n)
@@ -699,8 +707,8 @@ def section_distribute(args):
 
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from sdae_tf import distribute
     from sdae_tf.data import make_pipeline, steps_per_epoch
+    from sdae_tf.train import distribute
 
     n = args.examples
     x, _ = mnist_subset(n)

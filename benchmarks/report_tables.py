@@ -40,8 +40,8 @@ def parse_flagfile(name, extra=()):
     from absl import flags
 
     import sdae_tf.cli.experiment  # noqa: F401  (defines --run, --experiment, ...)
-    from sdae_tf import experiments
     from sdae_tf.cli import flags as train_flags
+    from sdae_tf.reproduce import experiments
 
     values = flags.FLAGS
     values.unparse_flags()
@@ -54,7 +54,7 @@ def _stage_logs(run_dir, protocol):
     """{stage: per-epoch logs} of a run directory: completed stages from progress.json, the
     stage in progress from its newest epoch checkpoint, named as the training loop names a
     finished stage's history (under the report protocol `val_*` is the test set: `test_*`)."""
-    from sdae_tf.training import _logs_to_history
+    from sdae_tf.runner.training import _logs_to_history
 
     run_dir = pathlib.Path(run_dir)
     out = {}
@@ -75,7 +75,7 @@ def _stage_logs(run_dir, protocol):
 def run_metrics(run_dir):
     """A finished run's metrics: its metrics.json in the pool, else the ledger's record of
     it, else None."""
-    from sdae_tf.ledger import Ledger
+    from sdae_tf.reproduce.ledger import Ledger
 
     return Ledger(LEDGER).metrics(run_dir)
 
@@ -116,7 +116,7 @@ def _validation_numbers(item, pool_dir, extra):
 def collect(name, pool_dir, extra=(), validation=True):
     """The cells of one experiment flagfile as they stand in `pool_dir` (with `validation`,
     also ours at the validation protocol, from the flagfile named after its report item)."""
-    from sdae_tf import experiments, report
+    from sdae_tf.reproduce import experiments, report
 
     base, specs, item = parse_flagfile(name, extra)
     validation = _validation_numbers(item, pool_dir, extra) if validation else {}
@@ -224,7 +224,7 @@ def _fmt(value):
 
 
 def table_lines(record):
-    from sdae_tf import report
+    from sdae_tf.reproduce import report
 
     item = record["report_item"]
     lines = [f"### {report.TABLES[item]['title']} (`flags/{record['experiment']}.flags`)", ""]

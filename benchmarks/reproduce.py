@@ -19,7 +19,7 @@ import time
 
 from common import REPO, git_commit, write_results
 
-from sdae_tf import report
+from sdae_tf.reproduce import report
 
 
 def run_table(name, work_dir, extra):

@@ -13,7 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from common import markdown_table, write_results  # noqa: E402
 
-from sdae_tf import training, zoo  # noqa: E402
+from sdae_tf import zoo  # noqa: E402
+from sdae_tf.runner import training  # noqa: E402
 
 
 def one_epoch(name, workdir):

@@ -9,8 +9,8 @@ __version__ = _version()
 
 def feature_extractor(name_or_path, trainable=False, check_range=True, name=None):
     """An exported encoder (shipped name such as "sdae_mnist", or a path) as a Keras layer;
-    see `sdae_tf.pretrained.feature_extractor`."""
-    from sdae_tf import pretrained
+    see `sdae_tf.hub.pretrained.feature_extractor`."""
+    from sdae_tf.hub import pretrained
 
     return pretrained.feature_extractor(name_or_path, trainable=trainable,
                                         check_range=check_range, name=name)
@@ -18,14 +18,14 @@ def feature_extractor(name_or_path, trainable=False, check_range=True, name=None
 
 def denoiser(name_or_path, check_range=True, name=None):
     """An export's whole autoencoder (shipped name or path) as a frozen Keras layer, images ->
-    reconstruction; see `sdae_tf.pretrained.denoiser`."""
-    from sdae_tf import pretrained
+    reconstruction; see `sdae_tf.hub.pretrained.denoiser`."""
+    from sdae_tf.hub import pretrained
 
     return pretrained.denoiser(name_or_path, check_range=check_range, name=name)
 
 
 def list_models(root=None):
-    """Manifests of the shipped exported encoders by name; see `sdae_tf.pretrained`."""
-    from sdae_tf import pretrained
+    """Manifests of the shipped exported encoders by name; see `sdae_tf.hub.pretrained`."""
+    from sdae_tf.hub import pretrained
 
     return pretrained.list_models(root)

@@ -8,7 +8,9 @@ import pathlib  # noqa: E402
 
 import pytest  # noqa: E402
 
-import sdae_tf.cli  # noqa: E402, F401  (first, as the CLIs do: their TensorFlow settings apply)
+from sdae_tf.utils import process  # noqa: E402
+
+process.setup()  # first, as the CLIs do: their TensorFlow settings apply
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 

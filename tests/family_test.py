@@ -16,8 +16,8 @@ import keras
 import numpy as np
 import pytest
 
-from sdae_tf import export as export_lib
 from sdae_tf import models
+from sdae_tf.hub import export as export_lib
 
 
 def run_family_test(model, data, tmp_path, pretrain_epochs=2, finetune_epochs=8,

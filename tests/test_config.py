@@ -1,4 +1,4 @@
-"""The one typed configuration (`sdae_tf.config`): flags, `--run` values, pool key, resume
+"""The one typed configuration (`sdae_tf.train.config`): flags, `--run` values, pool key, resume
 check and model arguments all derive from its fields; regression tests for the defects that
 copies of it produced."""
 
@@ -8,7 +8,10 @@ import json
 import pytest
 from absl import flags
 
-from sdae_tf import config, experiments, training, zoo
+from sdae_tf import zoo
+from sdae_tf.reproduce import experiments
+from sdae_tf.runner import training
+from sdae_tf.train import config
 
 FIELDS = config.fields()
 

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from sdae_tf import distribute, training
+from sdae_tf.runner import training
+from sdae_tf.train import distribute
 
 # argv: run root, strategies, models (comma-separated). Two logical CPU devices unless
 # multi_worker (one device per worker process).
@@ -23,7 +24,7 @@ strategies, models = sys.argv[2].split(","), sys.argv[3].split(",")
 if "multi_worker" not in strategies:
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from sdae_tf import training
+from sdae_tf.runner import training
 HIDDEN = {"sae_mnist": (64, 32), "sdae_learned_sigma_mnist": (64, 32)}
 out = {}
 for model in models:

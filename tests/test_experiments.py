@@ -10,7 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from sdae_tf import experiments, figures, plots, report, training, zoo
+from sdae_tf import zoo
+from sdae_tf.evaluation import figures, plots
+from sdae_tf.reproduce import experiments, report
+from sdae_tf.runner import training
 
 BASE = training.TrainConfig(
     model="sdae_mnist", dataset="digits", hidden_units=(256, 128), head_units=128,

@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from sdae_tf import export as export_lib
 from sdae_tf import zoo
+from sdae_tf.hub import export as export_lib
 from sdae_tf.zoo import DenseStack, classifier
 
 

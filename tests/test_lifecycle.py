@@ -4,7 +4,7 @@ project reads. Every interrupted run, rerun with the same command, must finish w
 of an uninterrupted one; every fault that cannot be resumed through must end in one line
 naming the problem and leave nothing half-written.
 
-Kills are placed with the named fault points of `sdae_tf.faults` ($SDAE_TF_FAULT), so each
+Kills are placed with the named fault points of `sdae_tf.utils.faults` ($SDAE_TF_FAULT), so each
 lands where it says, every time. Full and read-only file systems are real: small tmpfs mounts
 (they need root; without it those cases are skipped, saying so)."""
 
@@ -21,8 +21,9 @@ import keras
 import numpy as np
 import pytest
 
-from sdae_tf import export as export_lib
-from sdae_tf import faults, storage, training
+from sdae_tf.hub import export as export_lib
+from sdae_tf.runner import training
+from sdae_tf.utils import faults, storage
 
 from .conftest import REPO
 
@@ -374,7 +375,7 @@ def test_damaged_run_file_is_named(damaged, names, interrupted, tmp_path, capsys
 def test_damaged_weights_keras_file_and_tuner_state_are_named(tmp_path):
     """--init_from a truncated pretrained.weights.h5, an export's truncated encoder.keras read
     without its checksum, keras-tuner state cut in half: each a one-line error naming it."""
-    from sdae_tf import tuning
+    from sdae_tf.integrations import tuning
 
     cfg = training.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
                                pretrain_epochs=1, finetune_epochs=0, batch_size=64, verbose=0,

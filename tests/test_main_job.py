@@ -4,8 +4,8 @@ import pytest
 from absl import flags
 from absl.testing import flagsaver
 
-from sdae_tf import training
 from sdae_tf.cli import flags as train_flags
+from sdae_tf.runner import training
 
 from .conftest import REPO
 

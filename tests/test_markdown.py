@@ -1,6 +1,6 @@
 """The one Markdown-table writer."""
 
-from sdae_tf import markdown
+from sdae_tf.utils import markdown
 
 
 def test_table_header_rule_and_cells():

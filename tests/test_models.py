@@ -83,7 +83,7 @@ def test_from_preset_refuses_unknown_weights_and_names():
 
 
 def test_init_from_takes_a_preset_name_and_a_keras_file(tmp_path):
-    from sdae_tf import training
+    from sdae_tf.runner import training
 
     base = dict(model="sdae_mnist", quick=True, pretrain_epochs=1, finetune_epochs=1,
                 verbose=0, hidden_units=None)
@@ -111,7 +111,7 @@ def test_init_from_takes_a_preset_name_and_a_keras_file(tmp_path):
 
 
 def test_layerwise_then_end_to_end_from_the_cli_config(tmp_path):
-    from sdae_tf import training
+    from sdae_tf.runner import training
 
     cfg = training.TrainConfig(model="sdae_mnist", hidden_units=(32, 16), train_examples=512,
                                pretrain_epochs=1, finetune_epochs=0, verbose=0,

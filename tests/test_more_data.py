@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from sdae_tf import sampling, training
 from sdae_tf.data import DatasetNotPreparedError, load_dataset, load_patches, load_toy_manifold
+from sdae_tf.evaluation import sampling
+from sdae_tf.runner import training
 from sdae_tf.zoo import DenseStack
 
 

@@ -13,8 +13,8 @@ import textwrap
 
 import pytest
 
-from sdae_tf import claims, faults
-from sdae_tf.ledger import Ledger
+from sdae_tf.reproduce.ledger import Ledger
+from sdae_tf.utils import claims, faults
 
 from .conftest import REPO
 
@@ -86,7 +86,7 @@ def test_claim_is_exclusive_reentrant_and_dies_with_its_holder(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(REPO)!r})
-        from sdae_tf import claims
+        from sdae_tf.utils import claims
         claims.Claim({str(run_dir)!r}).acquire()
         print("held", flush=True)
         time.sleep(60)

@@ -16,10 +16,11 @@ import pytest
 import tensorflow as tf
 
 import sdae_tf
-from sdae_tf import export as export_lib
-from sdae_tf import pretrained, probe
 from sdae_tf.cli import models as models_cli
 from sdae_tf.data import load_dataset
+from sdae_tf.evaluation import probe
+from sdae_tf.hub import export as export_lib
+from sdae_tf.hub import pretrained
 
 from .conftest import REPO
 
@@ -223,7 +224,7 @@ def test_names_resolve_env_then_installed_then_repository(tmp_path, monkeypatch)
     """$SDAE_TF_MODELS comes before the shipped folders; an explicit path before any name."""
     import shutil
 
-    from sdae_tf import resources
+    from sdae_tf.hub import resources
 
     mine = tmp_path / "mine"
     shutil.copytree(SHIPPED_DIR / "cdae_mnist", mine / "sdae_mnist")  # a different model

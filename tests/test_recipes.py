@@ -1,4 +1,4 @@
-"""Recipes by name (`--recipe=NAME` of the CLIs, `sdae_tf.resources`) and the quiet start of the
+"""Recipes by name (`--recipe=NAME` of the CLIs, `sdae_tf.hub.resources`) and the quiet start of the
 command-line tools."""
 
 import os
@@ -8,8 +8,8 @@ import sys
 import pytest
 from absl import flags
 
-from sdae_tf import resources
-from sdae_tf.cli import filter_startup
+from sdae_tf.hub import resources
+from sdae_tf.utils.process import filter_startup
 
 from .conftest import REPO
 

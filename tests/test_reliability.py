@@ -19,11 +19,11 @@ from absl import flags
 from absl.testing import flagsaver
 
 import sdae_tf
-from sdae_tf import export as export_lib
-from sdae_tf import training
 from sdae_tf.cli import train as train_cli
 from sdae_tf.data import load_mnist
 from sdae_tf.data.idx import IdxFormatError, read_idx
+from sdae_tf.hub import export as export_lib
+from sdae_tf.runner import training
 
 from .conftest import REPO
 

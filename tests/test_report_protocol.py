@@ -12,11 +12,13 @@ import pytest
 import tensorflow as tf
 from scipy import ndimage
 
-from sdae_tf import config as config_lib
-from sdae_tf import experiments, report, training, zoo
+from sdae_tf import zoo
 from sdae_tf.data import load_dataset, load_mnist
 from sdae_tf.data import mnist as mnist_lib
 from sdae_tf.optimizers import FusedAdam
+from sdae_tf.reproduce import experiments, report
+from sdae_tf.runner import training
+from sdae_tf.train import config as config_lib
 
 N = 3000  # test images used to pin the construction's statistics
 
@@ -211,7 +213,7 @@ def test_run_spec_takes_the_report_settings():
 def test_report_tables_reads_finished_and_unfinished_cells(tmp_path, monkeypatch):
     """benchmarks/report_tables.py finds every cell of a report flagfile in the run pool: the
     finished ones with their test accuracy and per-epoch curve, the others with their status."""
-    from sdae_tf.checkpoints import write_json_atomic
+    from sdae_tf.train.checkpoints import write_json_atomic
 
     from .conftest import REPO
 

@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
-from sdae_tf.sklearn import SDAETransformer
+from sdae_tf.integrations.sklearn import SDAETransformer
 
 TINY = dict(model="sdae_mnist", hidden_units=(64, 32), pretrain_epochs=10, batch_size=32,
             pretrain_learning_rate=1e-2)

@@ -9,7 +9,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from sdae_tf import training
+from sdae_tf.runner import training
 
 # A tiny recipe that learns the 8x8 digits in a few seconds.
 TINY = training.TrainConfig(
@@ -157,7 +157,7 @@ def test_mixed_bfloat16_learns_and_exports_float32(model, tmp_path):
     and exports a float32 encoder that computes the trained features."""
     import keras
 
-    from sdae_tf import export as export_lib
+    from sdae_tf.hub import export as export_lib
 
     cfg = dataclasses.replace(TINY, model=model, pretrain_epochs=2, finetune_epochs=6)
     if model == "cdae_mnist":

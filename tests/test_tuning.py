@@ -17,8 +17,10 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from sdae_tf import export as export_lib
-from sdae_tf import models, training, tuning
+from sdae_tf import models
+from sdae_tf.hub import export as export_lib
+from sdae_tf.integrations import tuning
+from sdae_tf.runner import training
 
 from .conftest import REPO
 

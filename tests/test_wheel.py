@@ -54,6 +54,43 @@ def test_wheel_install_works_from_an_empty_folder(tmp_path):
     loaded = _run([sys.executable, "-c", script], cwd=empty, env=env)
     assert len(loaded.stdout.strip().splitlines()) == len(SHIPPED), loaded.stdout
 
+    # The Python API from the wheel, in an empty folder: every family with a decoder built,
+    # pretrained, trained end to end where it can, fine-tuned, saved and loaded, exported and
+    # reloaded; every shipped model as a trainable preset.
+    api = textwrap.dedent(f"""
+        import keras, numpy as np, sdae_tf, sdae_tf.models as models
+        from sdae_tf.data import load_dataset
+        assert models.__file__.startswith({str(site)!r}), models.__file__
+        data = load_dataset("mnist", seed=0)
+        x, y = data.x_train[:256], data.y_train[:256]
+        small = {{"sdae_mnist": dict(hidden_units=(32, 16)), "vae_mnist": dict(hidden_units=(32,),
+                 latent_units=(8,)), "sdvae_mnist": dict(hidden_units=(32, 16),
+                 latent_units=(16, 8)), "sdae_learned_sigma_mnist": dict(hidden_units=(32, 16))}}
+        for name in ["sdae_mnist", "cdae_mnist", "scdae_mnist", "vae_mnist", "sdvae_mnist",
+                     "sdae_learned_sigma_mnist"]:
+            model = models.get(name, seed=0, **small.get(name, {{}}))
+            model.pretrain(x, epochs=1, verbose=0)
+            if model.can_train_end_to_end():
+                model.compile()
+                model.fit(x, epochs=1, verbose=0)
+            model.classifier(10, head_units=16).fit(x, y, epochs=1, verbose=0)
+            model.save(f"{{name}}.keras")
+            again = keras.saving.load_model(f"{{name}}.keras")
+            np.testing.assert_allclose(again.predict(x[:4], verbose=0),
+                                       model.predict(x[:4], verbose=0), atol=1e-6)
+            path = model.export(f"exported/{{name}}")
+            np.testing.assert_allclose(models.from_preset(path).predict(x[:4], verbose=0),
+                                       model.predict(x[:4], verbose=0), atol=1e-5)
+            print("api", name)
+        for name in {SHIPPED!r}:
+            preset = models.from_preset(name)
+            np.testing.assert_allclose(preset.predict(x[:4], verbose=0),
+                                       np.asarray(sdae_tf.denoiser(name)(x[:4])), atol=1e-6)
+            print("preset", name)
+    """)
+    out = _run([sys.executable, "-c", api], cwd=empty, env=env).stdout
+    assert out.count("api ") == 6 and out.count("preset ") == len(SHIPPED), out
+
     train = _run([str(site / "bin" / "sdae-train"), "--recipe=sdae_mnist", "--quick"],
                  cwd=empty, env=env)
     assert "test accuracy" in train.stdout, train.stdout

@@ -6,8 +6,8 @@ import os
 import sys
 
 from sdae_tf.data.tfds_images import DatasetNotPreparedError
-from sdae_tf.storage import StorageError
-from sdae_tf.training import TrainingDivergedError
+from sdae_tf.runner.training import TrainingDivergedError
+from sdae_tf.utils.storage import StorageError
 
 # ValueError covers storage.DamagedFileError (a damaged file, named).
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
@@ -40,11 +40,11 @@ def start(argv):
 
 
 def run_tool(main, tool):
-    """`app.run(main)` with `--recipe=NAME` expanded first (`sdae_tf.resources.expand_argv`);
+    """`app.run(main)` with `--recipe=NAME` expanded first (`sdae_tf.hub.resources.expand_argv`);
     an unknown recipe is a one-line user error."""
     from absl import app
 
-    from sdae_tf import resources
+    from sdae_tf.hub import resources
 
     with user_errors(tool):
         argv = resources.expand_argv(sys.argv, tool)

@@ -3,7 +3,7 @@
     sdae-experiment --flagfile=flags/table1.flags
 
 The training flags of `sdae-train` are the shared budget; each `--run=COLUMN/ROW: key=value ...`
-is one cell (see `sdae_tf.experiments`). Runs live in `--pool_dir` under a hash of their
+is one cell (see `sdae_tf.reproduce.experiments`). Runs live in `--pool_dir` under a hash of their
 configuration: a finished run is reused, an interrupted one resumes, runs shared between
 experiments train once. Writes `--out_dir` (default runs/<experiment>): experiment.json,
 results.md (report vs ours) and the figures side by side.
@@ -11,13 +11,15 @@ results.md (report vs ours) and the figures side by side.
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from sdae_tf.utils import process
+
+process.setup()  # the tools' TensorFlow settings, before TensorFlow is imported
 
 from absl import flags  # noqa: E402
 
-from sdae_tf import experiments  # noqa: E402
 from sdae_tf.cli import flags as train_flags  # noqa: E402
 from sdae_tf.cli.errors import run_tool, start, user_errors  # noqa: E402
+from sdae_tf.reproduce import experiments  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -58,7 +60,7 @@ def main(argv):
                                  "run (see --out_dir and --pool_dir)")
         cluster = None
         if FLAGS.executor == "dask":
-            from sdae_tf.cluster import ClusterSpec
+            from sdae_tf.reproduce.cluster import ClusterSpec
 
             cluster = ClusterSpec(workers=FLAGS.workers,
                                   threads_per_worker=FLAGS.threads_per_worker,

@@ -6,14 +6,17 @@ sdae-experiment).
     sdae-models --json     # {"models": manifests, "recipes": ...}
 """
 
-import json
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from sdae_tf.utils import process
+
+process.setup()  # the tools' TensorFlow settings, before TensorFlow is imported
+
+import json
 
 from absl import app, flags
 
-from sdae_tf import markdown  # noqa: E402
+from sdae_tf.utils import markdown  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dir", None, "Folder of exports (default: the shipped exported_models/).")
@@ -52,7 +55,7 @@ def recipe_table(recipes):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    from sdae_tf import pretrained, resources
+    from sdae_tf.hub import pretrained, resources
 
     models = pretrained.list_models(FLAGS.dir)
     recipes = resources.list_recipes()

@@ -4,12 +4,16 @@ beside ours.
     sdae-report runs/table1 runs/table3 runs/table4 --output=results.md
 """
 
+from sdae_tf.utils import process
+
+process.setup()  # the tools' TensorFlow settings, before TensorFlow is imported
+
 import sys
 
 from absl import app, flags
 
-from sdae_tf import report
 from sdae_tf.cli.errors import user_errors
+from sdae_tf.reproduce import report
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output", None, "Also write the Markdown to this file.")
@@ -22,7 +26,7 @@ def main(argv):
     with user_errors("sdae-report"):
         text = report.gather(argv[1:])
         if FLAGS.output:
-            from sdae_tf.checkpoints import write_text_atomic
+            from sdae_tf.train.checkpoints import write_text_atomic
 
             write_text_atomic(FLAGS.output, text + "\n")
     sys.stdout.write(text + "\n")

@@ -3,15 +3,15 @@
     sdae-train --flagfile=flags/sdae_mnist.flags
 """
 
-import os
+from sdae_tf.utils import process
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+process.setup()  # the tools' TensorFlow settings, before TensorFlow is imported
 
 from absl import flags  # noqa: E402
 
-from sdae_tf import training  # noqa: E402
 from sdae_tf.cli import flags as train_flags  # noqa: E402
 from sdae_tf.cli.errors import run_tool, start, user_errors  # noqa: E402
+from sdae_tf.runner import training  # noqa: E402
 
 FLAGS = flags.FLAGS
 

@@ -10,15 +10,15 @@ process, with KERASTUNER_TUNER_ID (chief / tuner0 / tuner1 ...), KERASTUNER_ORAC
 KERASTUNER_ORACLE_PORT set (keras-tuner's own chief-oracle protocol).
 """
 
-import os
+from sdae_tf.utils import process
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+process.setup()  # the tools' TensorFlow settings, before TensorFlow is imported
 
 from absl import flags  # noqa: E402
 
-from sdae_tf import tuning  # noqa: E402
 from sdae_tf.cli import flags as train_flags  # noqa: E402
 from sdae_tf.cli.errors import run_tool, start, user_errors  # noqa: E402
+from sdae_tf.integrations import tuning  # noqa: E402
 
 FLAGS = flags.FLAGS
 

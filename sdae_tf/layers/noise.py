@@ -5,8 +5,8 @@ of an image (the report's section 8 suggestion)."""
 import keras
 from keras import ops
 
-from sdae_tf.keras_compat import track_variable
 from sdae_tf.package import NAME as PACKAGE
+from sdae_tf.utils.keras_compat import track_variable
 
 
 def check_seed(seed):

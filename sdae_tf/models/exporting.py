@@ -4,8 +4,9 @@ import pathlib
 
 import numpy as np
 
-from sdae_tf import export as export_lib
-from sdae_tf import probe, zoo
+from sdae_tf import zoo
+from sdae_tf.evaluation import probe
+from sdae_tf.hub import export as export_lib
 
 
 def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1.0),

@@ -1,9 +1,9 @@
 """Presets: a shipped (or any exported) model as a trainable `ZooModel`."""
 
-from sdae_tf import config as config_lib
-from sdae_tf import export as export_lib
 from sdae_tf import zoo
+from sdae_tf.hub import export as export_lib
 from sdae_tf.models.zoo_model import ZooModel
+from sdae_tf.train import config as config_lib
 
 # The weights `from_preset` takes: the autoencoder as unsupervised pretraining left it (encoder
 # and decoder a pair: `model(x)` is the export's `reconstruct`), or with the fine-tuned encoder
@@ -53,7 +53,7 @@ def from_preset(name_or_path, weights="pretrained", verify=True):
     """
     import tensorflow as tf
 
-    from sdae_tf import pretrained
+    from sdae_tf.hub import pretrained
 
     if weights not in WEIGHTS:
         raise ValueError(f"`weights` must be one of {', '.join(WEIGHTS)}. Received: {weights!r}")

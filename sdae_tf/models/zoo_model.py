@@ -185,7 +185,7 @@ class ZooModel(keras.Model):
             lr_schedule: "constant" or "cosine" (to zero over the block's steps).
             weight_decay: PyTorch-Adam-style L2 weight decay.
             noise_schedule: "constant", or an annealing of the noise level over the epochs
-                (see `sdae_tf.noise_schedule`).
+                (see `sdae_tf.train.noise_schedule`).
 
         Returns:
             One `keras.callbacks.History` per block.

@@ -1,7 +1,7 @@
 """The loop's stages, shared by every family and every caller: one `fit` of a stage (seeded
 epoch-indexed shuffling, the divergence guard, per-epoch checkpoints that a restarted run
 resumes from), greedy layer-wise pretraining, end-to-end pretraining and supervised
-fine-tuning. `sdae_tf.models` (the Python API) and `sdae_tf.training.run` (the CLI's run
+fine-tuning. `sdae_tf.models` (the Python API) and `sdae_tf.runner.training.run` (the CLI's run
 orchestration) both train through these functions."""
 
 import contextlib
@@ -13,10 +13,10 @@ import time
 import keras
 
 from sdae_tf import zoo
-from sdae_tf.checkpoints import EpochCheckpoint, StopOnDivergence
 from sdae_tf.data import make_pipeline, steps_per_epoch
-from sdae_tf.noise_schedule import NoiseSchedule
 from sdae_tf.optimizers import FusedAdam
+from sdae_tf.train.checkpoints import EpochCheckpoint, StopOnDivergence
+from sdae_tf.train.noise_schedule import NoiseSchedule
 
 
 def make_optimizer(learning_rate, schedule, total_steps, weight_decay=0.0):

@@ -1,6 +1,6 @@
 """The model zoo: named models in a registry. `build(name, input_shape)` gives a family object.
 
-Every family exposes what the one training loop (`sdae_tf.training`) needs: `encoder` (the
+Every family exposes what the one training loop (`sdae_tf.runner.training`) needs: `encoder` (the
 Keras model that is fine-tuned and exported), `num_blocks`, `features_before(k)` (images ->
 the clean input of block k, None for k = 0), `pretrain_model(k)` (block k's autoencoder, noise
 inside), `block_loss(k)`, `block_summary(k)`, `embedding_size` and `describe()`.

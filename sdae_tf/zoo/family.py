@@ -20,7 +20,7 @@ class Family(abc.ABC):
     Attributes the rest of the package reads:
         encoder: the Keras model images -> embedding (fine-tuned and exported).
         input_shape: shape of one example.
-        FIGURES: the figures (`sdae_tf.figures`) it can draw.
+        FIGURES: the figures (`sdae_tf.evaluation.figures`) it can draw.
         NOISE_TYPES: the `noise_type` values it trains with.
         RECON_LOSS_ARGS: `recon_loss` ("bce" / "mse") -> its own `loss` argument.
         MIXED_PRECISION: whether its training is tested under Keras mixed precision
@@ -32,7 +32,7 @@ class Family(abc.ABC):
     # `sdae_tf.models.ZooModel.fit(x)` and `--pretrain_mode=end_to_end` need it.
     END_TO_END = False
     # The hyperparameter (a tuple of widths) whose last entry is the embedding size: what a
-    # search over `embedding_size` changes (`sdae_tf.tuning`); None: not tunable.
+    # search over `embedding_size` changes (`sdae_tf.integrations.tuning`); None: not tunable.
     EMBEDDING_PARAM = None
     NOISE_TYPES = FIXED_NOISE
     RECON_LOSS_ARGS = {}

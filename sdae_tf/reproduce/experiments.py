@@ -5,7 +5,7 @@ rates, seeds) and one `--run` per cell:
 
     --run=sdae/mnist_rot: model=sdae_mnist dataset=mnist_rot pretrain_dataset=mnist
 
-`COLUMN/ROW` names the cell (see `sdae_tf.report` for the report's columns and rows); the
+`COLUMN/ROW` names the cell (see `sdae_tf.reproduce.report` for the report's columns and rows); the
 `key=value` pairs (separated by spaces) override `TrainConfig` fields for that run. A value
 `@COLUMN/ROW.key` is read from an earlier run's metrics (Table 3's control takes
 `noise_level=@sdae_learned/mnist_bg_rand.mean_sigma`).
@@ -30,10 +30,13 @@ import pathlib
 import shutil
 import time
 
-from sdae_tf import claims, report, storage, training, zoo
-from sdae_tf import config as config_lib
-from sdae_tf.checkpoints import write_json_atomic, write_text_atomic
-from sdae_tf.ledger import Ledger
+from sdae_tf import zoo
+from sdae_tf.reproduce import report
+from sdae_tf.reproduce.ledger import Ledger
+from sdae_tf.runner import training
+from sdae_tf.train import config as config_lib
+from sdae_tf.train.checkpoints import write_json_atomic, write_text_atomic
+from sdae_tf.utils import claims, storage
 
 # Fields an experiment's `--run` may not set: the runner owns them.
 RUNNER_FIELDS = config_lib.runner_fields()
@@ -126,7 +129,7 @@ def _reused(run_dir):
 
 def ensure_run(cfg, pool_dir, when_claimed="wait"):
     """The metrics of `cfg`'s run in the pool: read if finished, else trained (or resumed)
-    under the run's claim (`sdae_tf.claims`). A run another process is training is waited for
+    under the run's claim (`sdae_tf.utils.claims`). A run another process is training is waited for
     and then reused (`when_claimed="wait"`), or left to it (`"skip"`: `RunClaimedError`, the
     caller comes back later). A run is finished only when its metrics.json is in place."""
     if when_claimed not in WHEN_CLAIMED:
@@ -202,7 +205,7 @@ def _cell_record(spec, metrics, pretrain_dir):
 
 def compose_figures(runs, out_dir, title):
     """One PNG per figure name: the runs' pictures side by side (or the one picture)."""
-    from sdae_tf import plots
+    from sdae_tf.evaluation import plots
 
     names = sorted({name for r in runs for name in r["figures"]})
     out = {}
@@ -307,15 +310,15 @@ def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", re
         specs: `RunSpec`s or their `--run` strings, in order (references look backwards).
         out_dir: the experiment directory (default `runs/<name>`).
         pool_dir: where runs live, shared between experiments and between processes (each
-            run trained under an exclusive claim: `sdae_tf.claims`).
+            run trained under an exclusive claim: `sdae_tf.utils.claims`).
         report_item: the report's table or figure, e.g. "table1" (default: `name`).
         title: a title for the figures and results.
         cells: run only the cells whose COLUMN/ROW name matches one of these shell patterns
             (`fnmatch`, e.g. "sdae*/mnist"); default every cell. The others are listed in the
             record as `skipped`.
         when_claimed: "wait" for a run another process trains, or "skip" it and come back.
-        ledger: a results ledger path (`sdae_tf.ledger`): every finished cell appended.
-        executor: "sequential" (this process) or "dask" (`sdae_tf.cluster`, with `cluster`
+        ledger: a results ledger path (`sdae_tf.reproduce.ledger`): every finished cell appended.
+        executor: "sequential" (this process) or "dask" (`sdae_tf.reproduce.cluster`, with `cluster`
             its settings: a `cluster.ClusterSpec`).
 
     Returns:
@@ -346,9 +349,10 @@ def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", re
                                        start, pending=pending, skipped=skipped))
 
     if executor == "dask":
-        from sdae_tf import cluster as cluster_lib
-
-        done = cluster_lib.run_cells(name, specs, base_cfg, pool_dir, book, cluster, on_cell)
+        if cluster is None:
+            raise ValueError("executor='dask' needs `cluster`, a "
+                             "sdae_tf.reproduce.cluster.ClusterSpec (--workers or --scheduler)")
+        done = cluster.run_cells(name, specs, base_cfg, pool_dir, book, on_cell)
     elif executor == "sequential":
         done = _sequential(name, specs, base_cfg, pool_dir, when_claimed, book, on_cell)
     else:

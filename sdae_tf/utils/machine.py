@@ -11,7 +11,7 @@ import subprocess
 # The /proc/cpuinfo flags that change which kernels TensorFlow and oneDNN use.
 KERNEL_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16",
                 "avx_vnni", "amx_bf16", "amx_int8", "amx_tile")
-PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[1]
+PACKAGE_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _cpuinfo():

@@ -1,10 +1,10 @@
 """keras-tuner searches over zoo models: noise level and type, embedding size, learned-sigma
 lambda and floor.
 
-A trial is the layer-wise pretraining of `sdae_tf.training` (the same builders and loop as
+A trial is the layer-wise pretraining of `sdae_tf.runner.training` (the same builders and loop as
 `sdae-train`) scored after every epoch of the last block by
 
-* `val_probe_accuracy`: a ridge-regression linear probe (`sdae_tf.probe`) fitted on the
+* `val_probe_accuracy`: a ridge-regression linear probe (`sdae_tf.evaluation.probe`) fitted on the
   frozen embeddings of the first `probe_examples` training examples, scored on the validation
   split, or
 * `val_reconstruction_loss`: mean per-component binary cross-entropy of the whole stack's clean
@@ -27,10 +27,13 @@ import shutil
 import keras
 import keras_tuner
 
-from sdae_tf import config as config_lib
-from sdae_tf import export as export_lib
-from sdae_tf import markdown, probe, storage, training, zoo
-from sdae_tf.checkpoints import write_text_atomic
+from sdae_tf import zoo
+from sdae_tf.evaluation import probe
+from sdae_tf.hub import export as export_lib
+from sdae_tf.runner import training
+from sdae_tf.train import config as config_lib
+from sdae_tf.train.checkpoints import write_text_atomic
+from sdae_tf.utils import markdown, storage
 
 OBJECTIVES = {
     "probe": keras_tuner.Objective("val_probe_accuracy", direction="max"),
@@ -94,7 +97,8 @@ def _define(hp, name, spec, kind):
 
 class ZooHyperModel(keras_tuner.HyperModel):
     """Builds a trial through the zoo builder and trains it with the layer-wise pretraining of
-    `sdae_tf.training`. `base` is the `TrainConfig` the search varies, `data` its `Splits`."""
+    `sdae_tf.runner.training`. `base` is the `TrainConfig` the search varies, `data` its
+    `Splits`."""
 
     def __init__(self, base, space, data, objective="probe", probe_examples=5000):
         super().__init__(name=f"{base.model}_search")

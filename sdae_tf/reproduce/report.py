@@ -9,7 +9,7 @@ none (Table 3's control, `sdae_mean_sigma`) shows "-" in the report column."""
 import json
 import pathlib
 
-from sdae_tf import markdown
+from sdae_tf.utils import markdown
 
 TABLES = {
     "table1": {

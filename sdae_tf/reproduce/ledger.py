@@ -16,7 +16,7 @@ import json
 import os
 import pathlib
 
-from sdae_tf import machine
+from sdae_tf.utils import machine
 
 
 class Ledger:

@@ -16,10 +16,10 @@ import shutil
 
 import keras
 
-from sdae_tf import config as config_lib
-from sdae_tf import faults, storage
-from sdae_tf.claims import CLAIM_FILE
-from sdae_tf.storage import (  # noqa: F401  (re-exported: the run's writers)
+from sdae_tf.train import config as config_lib
+from sdae_tf.utils import faults, storage
+from sdae_tf.utils.claims import CLAIM_FILE
+from sdae_tf.utils.storage import (  # noqa: F401  (re-exported: the run's writers)
     save_weights_atomic,
     write_json_atomic,
     write_text_atomic,

@@ -1,5 +1,6 @@
 """Pictures (PNG): image grids, filter grids, labelled scatter plots, side-by-side panels.
-Arrays in, files out; no training logic here (`sdae_tf.figures` computes what to draw)."""
+Arrays in, files out; no training logic here (`sdae_tf.evaluation.figures` computes what to
+draw)."""
 
 import pathlib
 

@@ -83,13 +83,13 @@ def _recon_losses():
 
 
 def _figures():
-    from sdae_tf.figures import FIGURES
+    from sdae_tf.evaluation.figures import FIGURES
 
     return tuple(FIGURES)
 
 
 def _strategies():
-    from sdae_tf.distribute import STRATEGIES
+    from sdae_tf.train.distribute import STRATEGIES
 
     return tuple(STRATEGIES)
 

@@ -1,5 +1,5 @@
 """The report's figures from a trained stack: what to compute (weights, codes, decodings,
-t-SNE) and which picture to draw; `sdae_tf.plots` draws. `--figures=a,b` on `sdae-train`
+t-SNE) and which picture to draw; `sdae_tf.evaluation.plots` draws. `--figures=a,b` on `sdae-train`
 writes `<name>.png` into the run directory after pretraining.
 
 - `filters`: first-layer weights as images (Figures 1-3).
@@ -19,7 +19,8 @@ import pathlib
 import keras
 import numpy as np
 
-from sdae_tf import faults, plots, sampling
+from sdae_tf.evaluation import plots, sampling
+from sdae_tf.utils import faults
 
 FIGURES = ("filters", "reconstructions", "samples", "traversal", "tsne", "manifold",
            "interpolation")

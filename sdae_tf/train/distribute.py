@@ -18,7 +18,7 @@ import functools
 import json
 import os
 
-from sdae_tf import keras_compat
+from sdae_tf.utils import keras_compat
 
 STRATEGIES = ("none", "mirrored", "multi_worker")
 

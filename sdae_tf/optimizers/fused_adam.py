@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from sdae_tf.layers.noise import PACKAGE
+from sdae_tf.package import NAME as PACKAGE
 
 
 def _handle(variable):

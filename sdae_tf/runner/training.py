@@ -12,21 +12,14 @@ import zipfile
 import keras
 import numpy as np
 
-from sdae_tf import (
-    claims,
-    distribute,
-    faults,
-    models,
-    probe,
-    seeding,
-    storage,
-    unsupervised,
-    zoo,
-)
-from sdae_tf import config as config_lib
-from sdae_tf import export as export_lib
-from sdae_tf import figures as figures_lib
-from sdae_tf.checkpoints import (
+from sdae_tf import models, zoo
+from sdae_tf.data import load_dataset, make_pipeline
+from sdae_tf.evaluation import figures as figures_lib
+from sdae_tf.evaluation import probe, unsupervised
+from sdae_tf.hub import export as export_lib
+from sdae_tf.train import config as config_lib
+from sdae_tf.train import distribute
+from sdae_tf.train.checkpoints import (
     PRETRAINED_WEIGHTS,
     RunProgress,
     TrainingDivergedError,  # noqa: F401  (re-exported: what a diverged run raises)
@@ -37,8 +30,7 @@ from sdae_tf.checkpoints import (
     save_weights_atomic,
     write_json_atomic,
 )
-from sdae_tf.config import PROTOCOLS, TrainConfig  # noqa: F401  (re-exported)
-from sdae_tf.data import load_dataset, make_pipeline
+from sdae_tf.train.config import PROTOCOLS, TrainConfig  # noqa: F401  (re-exported)
 from sdae_tf.train.stages import (  # noqa: F401  (re-exported: the loop's stages)
     Stage,
     _restored,
@@ -49,6 +41,7 @@ from sdae_tf.train.stages import (  # noqa: F401  (re-exported: the loop's stage
     pretrain_end_to_end,
     pretrain_layerwise,
 )
+from sdae_tf.utils import claims, faults, seeding, storage
 
 # What `quick=True` shrinks a run to: smoke tests of every flagfile use it.
 QUICK_TRAIN_EXAMPLES = 512
@@ -127,7 +120,7 @@ def init_source(init_from):
     `.weights.h5`, ("keras", path) for a saved `ZooModel` (`.keras`), ("export", path) for an
     export folder or a shipped model's name. A name that is none of them is a
     FileNotFoundError saying what was looked for."""
-    from sdae_tf import pretrained
+    from sdae_tf.hub import pretrained
 
     path = pathlib.Path(init_from)
     if path.is_file() and path.suffix == ".keras":
@@ -200,7 +193,7 @@ def mean_learned_sigma(pretrain_records):
 
 
 def manifest_probe(encoder, data):
-    """The linear-probe record of an export's manifest (see `sdae_tf.probe`)."""
+    """The linear-probe record of an export's manifest (see `sdae_tf.evaluation.probe`)."""
     n_train, n_test = min(PROBE_TRAIN, len(data.x_train)), min(PROBE_TEST, len(data.x_test))
     acc = probe.encoder_probe_accuracy(
         lambda x: encoder(x, training=False), data.x_train[:n_train], data.y_train[:n_train],
@@ -392,7 +385,7 @@ def open_run_dir(cfg, stack, data, claims_held):
     """The run directory of `cfg`, checked before anything is written: every output place
     writable with room for the run, what the directory holds (a new run, or an unfinished one
     of the same configuration to resume), the export target (free, or this very run's
-    export). Then the run's claim is taken (`sdae_tf.claims`; `claims_held`, an ExitStack,
+    export). Then the run's claim is taken (`sdae_tf.utils.claims`; `claims_held`, an ExitStack,
     keeps it for the run's life: another process on the same directory is refused), the
     directory read again under it, and only then is `config.json` written. Returns (run_dir,
     progress, resuming)."""
@@ -427,7 +420,7 @@ def run(cfg):
     -> encoder export. Each stage is recorded in the run directory when it completes, and a
     rerun of the same command resumes after the last one (inside a stage, after its last
     epoch). Models and optimizers are built inside `cfg.strategy`'s scope (see
-    `sdae_tf.distribute`). A full or read-only disk is a `storage.StorageError` that names the
+    `sdae_tf.train.distribute`). A full or read-only disk is a `storage.StorageError` that names the
     path and says what is kept.
     """
     check_config(cfg)

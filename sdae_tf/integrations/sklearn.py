@@ -2,7 +2,7 @@
 
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
-    from sdae_tf.sklearn import SDAETransformer
+    from sdae_tf.integrations.sklearn import SDAETransformer
 
     pipe = Pipeline([("sdae", SDAETransformer("sdae_mnist", hidden_units=(256, 64))),
                      ("clf", LogisticRegression(max_iter=500))])
@@ -70,7 +70,7 @@ class SDAETransformer(TransformerMixin, BaseEstimator):
         return cls(pretrained=str(name_or_path), **kwargs)
 
     def _config(self, n_samples):
-        from sdae_tf import config as config_lib
+        from sdae_tf.train import config as config_lib
 
         cfg = config_lib.TrainConfig(
             model=self.model,
@@ -98,7 +98,7 @@ class SDAETransformer(TransformerMixin, BaseEstimator):
         """Pretrains the zoo model layer-wise on `X` (labels, if given, are not used)."""
         X = self._check_input(X, reset=True)
         if self.pretrained is not None:
-            from sdae_tf import pretrained
+            from sdae_tf.hub import pretrained
 
             self.encoder_ = pretrained.feature_extractor(self.pretrained)
             self.encoder_.contract.check_shape((None, *self.input_shape_), "pretrained encoder")
@@ -106,7 +106,8 @@ class SDAETransformer(TransformerMixin, BaseEstimator):
             return self
         import keras
 
-        from sdae_tf import training, zoo
+        from sdae_tf import zoo
+        from sdae_tf.runner import training
 
         cfg = self._config(len(X))
         training.check_config(cfg)

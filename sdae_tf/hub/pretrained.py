@@ -6,7 +6,7 @@ autoencoders of exports that carry one as denoisers.
     encoder.contract  # InputContract(shape=(28, 28, 1), dtype='float32', value_range=(0, 1), ...)
     clean = sdae_tf.denoiser("sdae_mnist")(noisy_images)  # reconstruction, same shape
 
-Names resolve in the folders of `sdae_tf.resources.model_roots()`: `$SDAE_TF_MODELS`, the
+Names resolve in the folders of `sdae_tf.hub.resources.model_roots()`: `$SDAE_TF_MODELS`, the
 models installed with the package, the repository's `exported_models/`.
 """
 
@@ -17,8 +17,8 @@ import pathlib
 import keras
 from keras import ops
 
-from sdae_tf import export as export_lib
-from sdae_tf import resources
+from sdae_tf.hub import export as export_lib
+from sdae_tf.hub import resources
 from sdae_tf.package import NAME as PACKAGE
 
 MODELS_ENV = resources.MODELS_ENV

@@ -39,6 +39,11 @@ class ClusterSpec:
             raise ValueError("--threads_per_worker must be at least 1. Received: "
                              f"{self.threads_per_worker}")
 
+    def run_cells(self, name, specs, base_cfg, pool_dir, ledger, on_cell):
+        """The cells of experiment `name` on this cluster (`run_cells`): the executor
+        `experiments.run_experiment` calls, without importing this module."""
+        return run_cells(name, specs, base_cfg, pool_dir, ledger, self, on_cell)
+
 
 def _client(spec):
     try:
@@ -54,7 +59,7 @@ def _client(spec):
                            dashboard_address=":0",
                            env={"TF_NUM_INTRAOP_THREADS": threads,
                                 "TF_NUM_INTEROP_THREADS": threads,
-                                # the CLI's oneDNN choice (sdae_tf.cli), set before TensorFlow
+                                # the CLI's oneDNN choice (utils.process), before TensorFlow
                                 "TF_ENABLE_ONEDNN_OPTS": os.environ.get(
                                     "TF_ENABLE_ONEDNN_OPTS", "1"),
                                 "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL",
@@ -63,15 +68,17 @@ def _client(spec):
 
 
 def _config(cfg_dict):
-    from sdae_tf import config as config_lib
+    from sdae_tf.train import config as config_lib
 
     return config_lib.TrainConfig(**cfg_dict)
 
 
 def pretraining_task(pre_dict, pool_dir):
     """A shared pretraining run (in a worker): its metrics."""
-    import sdae_tf.cli  # noqa: F401  (the tools' TensorFlow settings, as in the CLI)
-    from sdae_tf import experiments
+    from sdae_tf.utils import process
+
+    process.setup()  # the tools' TensorFlow settings, as in the CLI
+    from sdae_tf.reproduce import experiments
 
     return experiments.ensure_run(_config(pre_dict), pool_dir)
 
@@ -79,11 +86,13 @@ def pretraining_task(pre_dict, pool_dir):
 def cell_task(spec_dict, base_dict, pool_dir, ledger_path, experiment, refs, *after):
     """One cell (in a worker): `experiments.run_cell` with the metrics of the cells it reads
     (`refs`: {name: metrics}). `after` (the pretraining task's result) only orders it. Plain
-    dicts travel to the worker, so nothing imports TensorFlow before `sdae_tf.cli`."""
+    dicts travel to the worker, so nothing imports TensorFlow before `process.setup()`."""
     del after
-    import sdae_tf.cli  # noqa: F401
-    from sdae_tf import experiments
-    from sdae_tf.ledger import Ledger
+    from sdae_tf.utils import process
+
+    process.setup()
+    from sdae_tf.reproduce import experiments
+    from sdae_tf.reproduce.ledger import Ledger
 
     book = Ledger(ledger_path) if ledger_path else None
     return experiments.run_cell(experiments.RunSpec(**spec_dict), _config(base_dict),
@@ -96,7 +105,7 @@ def run_cells(name, specs, base_cfg, pool_dir, ledger, spec, on_cell):
     finish."""
     from distributed import as_completed
 
-    from sdae_tf import experiments
+    from sdae_tf.reproduce import experiments
 
     spec = spec or ClusterSpec()
     spec.validate()

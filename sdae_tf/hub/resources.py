@@ -21,7 +21,7 @@ import pathlib
 import re
 
 MODELS_ENV = "SDAE_TF_MODELS"
-PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
+PACKAGE_DIR = pathlib.Path(__file__).resolve().parents[1]  # sdae_tf/
 INSTALLED = PACKAGE_DIR / "shipped"
 REPOSITORY = PACKAGE_DIR.parent
 # The repository folder -> its copy inside the package (what setup.py's build step copies).

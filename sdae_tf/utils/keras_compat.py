@@ -31,7 +31,7 @@ def track_variable(layer, variable):
 
 def tensorflow_trainer_internals():
     """(`keras.src.tree`, `keras.src.backend.tensorflow.trainer`): what the multi-worker patch
-    (`sdae_tf.distribute`) replaces."""
+    (`sdae_tf.train.distribute`) replaces."""
     check_version("The multi-worker patch")
     from keras.src import tree
     from keras.src.backend.tensorflow import trainer

@@ -18,7 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from sdae_tf import faults, package, storage
+from sdae_tf import package
+from sdae_tf.utils import faults, storage
 
 SERVING_ENDPOINT = "serve"
 RECONSTRUCT_ENDPOINT = "reconstruct"

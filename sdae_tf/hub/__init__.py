@@ -1,0 +1,2 @@
+"""Exports: the SavedModel + `.keras` + manifest writer, the loaders (`feature_extractor`,
+`denoiser`), where shipped models live."""

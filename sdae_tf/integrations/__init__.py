@@ -1,0 +1,1 @@
+"""Other libraries' interfaces: scikit-learn (`SDAETransformer`) and keras-tuner searches."""
