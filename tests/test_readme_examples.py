@@ -1,27 +1,44 @@
-"""The README's Python examples marked `<!-- example: NAME -->` run as written, in order, in
-one namespace (a later block uses what an earlier one made), in a scratch folder."""
+"""The Python examples of the README and the docs pages, marked `<!-- example: NAME -->`, run
+as written: a page's blocks in order, in one namespace (a later block uses what an earlier one
+made), in a scratch folder."""
 
 import re
 
+import pytest
+
 from tests.conftest import REPO
 
+PAGES = ["README.md", *sorted(p.relative_to(REPO).as_posix() for p in (REPO / "docs").glob("*.md"))]
 
-def readme_examples():
-    text = (REPO / "README.md").read_text()
+
+def examples(page):
+    text = (REPO / page).read_text()
     return re.findall(r"<!-- example: ([\w-]+) -->\n```python\n(.*?)```", text, re.S)
 
 
-def test_the_readme_python_examples_run(tmp_path, monkeypatch):
-    examples = readme_examples()
-    assert [name for name, _ in examples] == ["own-arrays", "preset", "save-load"]
+def run_page(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace = {}
-    for name, code in examples:
-        exec(compile(code, f"README.md:{name}", "exec"), namespace)
-    # What the blocks promise.
-    loss, accuracy = namespace["classifier"].evaluate(namespace["data"].x_test[:1000],
-                                                      namespace["data"].y_test[:1000], verbose=0)
+    for name, code in examples(page):
+        exec(compile(code, f"{page}:{name}", "exec"), namespace)
+    return namespace
+
+
+def test_the_readme_quick_starts_run(tmp_path, monkeypatch, capsys):
+    assert [name for name, _ in examples("README.md")] == ["feature-extractor", "own-arrays",
+                                                           "preset"]
+    ns = run_page("README.md", tmp_path, monkeypatch)
+    out = capsys.readouterr().out
+    assert float(re.findall(r"test accuracy ([0-9.]+)", out)[-1]) > 0.9, out
+    assert ns["clean"].shape == (8, 28, 28, 1)
+    loss, accuracy = ns["classifier"].evaluate(ns["data"].x_test[:1000], ns["data"].y_test[:1000],
+                                               verbose=0)
     assert accuracy > 0.85
-    assert namespace["denoised"].shape == (8, 28, 28, 1)
-    assert namespace["codes"].shape == (8, 1000)
+    assert ns["codes"].shape == (8, 1000)
     assert (tmp_path / "sdae.keras").is_file() and (tmp_path / "exported/my_sdae").is_dir()
+
+
+@pytest.mark.slow  # the README's run in the default suite; the guides' (longer) with the slow tests
+@pytest.mark.parametrize("page", [p for p in PAGES if p != "README.md" and examples(p)])
+def test_the_docs_examples_run(page, tmp_path, monkeypatch):
+    run_page(page, tmp_path, monkeypatch)
