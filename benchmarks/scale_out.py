@@ -3,6 +3,9 @@ the Dask executor on a two-worker LocalCluster, one TensorFlow thread per proces
 times measured one after the other on this machine (and the records compared cell for cell).
 
     python benchmarks/scale_out.py [--dataset mnist] [--train_examples 10000] [--epochs 3]
+    python benchmarks/scale_out.py --flagfile flags/table2_report.flags \
+        --extra=--pretrain_epochs=10,--finetune_epochs=5 \
+        --out benchmarks/results/scale_out_table2.json
 
 Each cell is its own seed of an SDAE (784-500-250 on 10k MNIST training examples, 3
 pretraining epochs per block, 3 fine-tuning epochs by default): 8 pretrainings and 8
@@ -50,20 +53,29 @@ def main():
     parser.add_argument("--cells", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results/scale_out.json")
+    parser.add_argument("--flagfile", default=None,
+                        help="a real experiment flagfile instead of the generated cells (its "
+                             "shared pretrainings and references included)")
+    parser.add_argument("--extra", default="",
+                        help="comma-separated flags added to both runs, e.g. a smaller budget")
     args = parser.parse_args()
     exe = str(Path(sys.executable).parent / "sdae-experiment")
     one = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         flags = tmp / "scale_out.flags"
-        flagfile(flags, args)
+        if args.flagfile:
+            flags = REPO / args.flagfile
+        else:
+            flagfile(flags, args)
         env = {**os.environ, "SDAE_TF_CACHE": str(tmp / "cache")}
-        common = [exe, f"--flagfile={flags}", "--ledger="]
+        common = [exe, f"--flagfile={flags}", "--ledger=",
+                  *[f for f in args.extra.split(",") if f]]
         seq = run([*common, f"--pool_dir={tmp / 'pool_seq'}", f"--out_dir={tmp / 'seq'}"],
                   {**env, **one})
         two = {"TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "2"}
-        seq2 = run([*common, f"--pool_dir={tmp / 'pool_seq2'}", f"--out_dir={tmp / 'seq2'}"],
-                   {**env, **two})
+        seq2 = (run([*common, f"--pool_dir={tmp / 'pool_seq2'}", f"--out_dir={tmp / 'seq2'}"],
+                    {**env, **two}) if not args.flagfile else None)
         dask = run([*common, f"--pool_dir={tmp / 'pool_dask'}", f"--out_dir={tmp / 'dask'}",
                     "--executor=dask", f"--workers={args.workers}", "--threads_per_worker=1"],
                    env)
@@ -73,6 +85,24 @@ def main():
             return {f"{r['column']}/{r['row']}": r["test_accuracy"] for r in record["runs"]}
 
         same = accuracies("seq") == accuracies("dask")
+        cells = accuracies("dask")
+    if args.flagfile:
+        result = {"flagfile": args.flagfile, "extra": args.extra, "workers": args.workers,
+                  "sequential_seconds": round(seq, 1), "dask_seconds": round(dask, 1),
+                  "speedup": round(seq / dask, 2), "records_identical": same,
+                  "test_accuracy": cells}
+        lines = [f"Scale-out of a real experiment: `{args.flagfile}` with `{args.extra}`, "
+                 "whole `sdae-experiment` commands one after the other, one TensorFlow thread "
+                 "per process", "",
+                 *markdown_table(["runner", "wall time (s)", "speed-up"],
+                                 [["sequential, 1 TensorFlow thread", f"{seq:.1f}", "1.00"],
+                                  [f"dask, {args.workers} workers x 1 thread", f"{dask:.1f}",
+                                   f"{seq / dask:.2f}"]]), "",
+                 *markdown_table(["cell", "test accuracy (both runs)"],
+                                 [[k, f"{v:.4f}"] for k, v in cells.items()]), "",
+                 f"records identical cell for cell: {same}"]
+        write_results(args.out, result, lines)
+        return
     result = {"cells": args.cells, "dataset": args.dataset, "train_examples": args.train_examples,
               "hidden_units": args.hidden_units, "epochs": args.epochs, "workers": args.workers,
               "sequential_seconds": round(seq, 1), "sequential_2_threads_seconds": round(seq2, 1),
