@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 
@@ -35,3 +37,48 @@ def test_the_readme_is_short_and_its_links_resolve():
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text):
         if not target.startswith("http"):
             assert (REPO / target).exists(), target
+
+
+def _chromium():
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_chromium() is None, reason="no chromium: .ci/run installs the "
+                    "distribution's package (apt-get install chromium)")
+def test_the_built_site_renders_in_a_real_browser(tmp_path):
+    """Headless Chromium opens the home page and one API page of the built site, served over
+    HTTP: each renders its title, the navigation and a code block, and its screenshot is not a
+    blank page."""
+    import functools
+    import http.server
+    import threading
+
+    import numpy as np
+    from PIL import Image
+
+    site = tmp_path / "site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q", "--site-dir", str(site)],
+                   cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for page, title in [("", "sdae_tf"), ("api/models/", "sdae_tf.models")]:
+            url = f"http://127.0.0.1:{server.server_port}/{page}"
+            common = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                      "--window-size=1280,900", "--virtual-time-budget=5000"]
+            dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True,
+                                 timeout=120).stdout
+            assert f"<title>{title}" in dom or title in dom.split("</title>")[0], page
+            assert 'class="md-nav' in dom and "<pre" in dom and "<code" in dom, page
+            shot = tmp_path / f"{page.strip('/').replace('/', '_') or 'home'}.png"
+            subprocess.run([*common, f"--screenshot={shot}", url], capture_output=True,
+                           timeout=120, check=True)
+            pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float32)
+            assert pixels.shape == (900, 1280) and pixels.std() > 10, (page, pixels.std())
+    finally:
+        server.shutdown()
