@@ -92,3 +92,15 @@ def test_importing_the_library_or_sdae_tf_cli_changes_no_process_setting():
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_docs_folder_map_matches_the_tree():
+    import pathlib
+    import re
+
+    root = pathlib.Path(sdae_tf.__file__).parent
+    folders = {p.name for p in root.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    text = (root.parent / "docs" / "extending.md").read_text()
+    table = text[text.index("| folder | what it holds |"):].split("\n\n")[0]
+    mapped = set(re.findall(r"`sdae_tf/(\w+)/`", table))
+    assert mapped == folders
