@@ -36,6 +36,18 @@ def flagfile(path, args):
     path.write_text("\n".join(lines) + "\n")
 
 
+def warm_cache(flags, env):
+    """Builds the MNIST variants the flagfile's cells read into the benchmark's cache, so the
+    first timed run does not pay for building them and the second reuse them."""
+    import re
+
+    names = set(re.findall(r"(?:pretrain_)?dataset=(\w+)", flags.read_text()))
+    code = ("from sdae_tf.data import load_dataset\n"
+            f"for name in {sorted(names)!r}:\n    load_dataset(name, construction='report')\n"
+            "    load_dataset(name)\n")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=True)
+
+
 def run(argv, env):
     start = time.perf_counter()
     result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)
@@ -69,6 +81,7 @@ def main():
         else:
             flagfile(flags, args)
         env = {**os.environ, "SDAE_TF_CACHE": str(tmp / "cache")}
+        warm_cache(flags, env)  # the variants built once, before either timed run
         common = [exe, f"--flagfile={flags}", "--ledger=",
                   *[f for f in args.extra.split(",") if f]]
         seq = run([*common, f"--pool_dir={tmp / 'pool_seq'}", f"--out_dir={tmp / 'seq'}"],

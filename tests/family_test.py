@@ -20,8 +20,8 @@ from sdae_tf import models
 from sdae_tf.hub import export as export_lib
 
 
-def run_family_test(model, data, tmp_path, pretrain_epochs=2, finetune_epochs=8,
-                    accuracy_floor=0.7):
+def run_family_test(model, data, tmp_path, pretrain_epochs=2, finetune_epochs=5,
+                    accuracy_floor=0.7, finetune_learning_rate=3e-3):
     x, y, x_test, y_test = data
     family = model.family
     # Per-block shapes.
@@ -55,7 +55,7 @@ def run_family_test(model, data, tmp_path, pretrain_epochs=2, finetune_epochs=8,
             model.fit(x, epochs=1, verbose=0)
 
     # The classifier: the encoder's very weights under a fresh head, above a floor.
-    classifier = model.classifier(10, head_units=64)
+    classifier = model.classifier(10, head_units=64, learning_rate=finetune_learning_rate)
     encoder_ids = {id(v) for v in model.encoder.variables}
     assert encoder_ids <= {id(v) for v in classifier.variables}
     classifier.fit(x, y, epochs=finetune_epochs, batch_size=32, verbose=0)

@@ -33,6 +33,16 @@ def _random_splits(shape, n=16, classes=10, seed=0):
     return Splits("random", x(), y(), x(), y(), x(), y(), num_classes=classes)
 
 
+def _family_tested():
+    from tests.test_models import FAMILIES
+
+    return {(REGISTRY.get(n).build, REGISTRY.get(n).layerwise_pretraining, REGISTRY.get(n).dataset)
+            for n in FAMILIES}
+
+
+FAMILY_TESTED = _family_tested()
+
+
 def _one_per_family(names):
     """The default run trains one entry of each (family, pretraining, dataset), a noisy one
     with the fewest hyperparameters if there is one; the entries that differ from it only in
@@ -41,7 +51,9 @@ def _one_per_family(names):
         hparams = REGISTRY.get(name).hparams
         return hparams.get("noise_type") == "none", len(hparams), name
 
-    seen, params = set(), []
+    # The MNIST entries of the families `tests/test_models.py` runs through the shared family
+    # test on real digits (training, fine-tuning, export) need not run here again by default.
+    seen, params = set(FAMILY_TESTED), []
     for name in sorted(names, key=plainest_noisy_first):
         entry = REGISTRY.get(name)
         key = (entry.build, entry.layerwise_pretraining, entry.dataset)
