@@ -11,6 +11,8 @@ import numpy as np
 from sklearn.linear_model import RidgeClassifier
 
 PROBE_ALPHA = 1.0
+# The floor an export's manifest states: the probe's accuracy less this margin.
+PROBE_MARGIN = 0.01
 
 
 def embed(encoder, x, batch_size=1024):
@@ -34,6 +36,23 @@ def encoder_probe_accuracy(encoder, x_train, y_train, x_eval, y_eval, alpha=PROB
     """Embeds both sets with `encoder`, then `linear_probe_accuracy`."""
     return linear_probe_accuracy(embed(encoder, x_train), y_train, embed(encoder, x_eval), y_eval,
                                  alpha=alpha)
+
+
+def manifest_record(encoder, x_train, y_train, x_test, y_test, margin=PROBE_MARGIN):
+    """What an export's manifest records of the probe (`encoder_probe_accuracy` of `encoder` in
+    inference mode, fitted on the training slice, scored on the test slice) and the floor its
+    tests hold the export to: the accuracy less `margin`."""
+    acc = encoder_probe_accuracy(lambda x: encoder(x, training=False), x_train, y_train,
+                                 x_test, y_test)
+    return {
+        "kind": f"ridge classifier (alpha {PROBE_ALPHA}) on frozen embeddings",
+        "train": f"first {len(x_train)} examples of the training split",
+        "test": f"first {len(x_test)} examples of the test set",
+        "train_examples": len(x_train),
+        "test_examples": len(x_test),
+        "accuracy": acc,
+        "floor": round(acc - margin, 4),
+    }
 
 
 def reconstruction_loss(autoencoder, x, batch_size=1024):

@@ -16,7 +16,7 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
     `from_preset(path)` rebuilds it; checksums of every file), written aside and moved into
     place. `check_sample` (images) reloads the SavedModel and compares before anything is
     placed; `probe_data` = (x_train, y_train, x_test, y_test) adds the linear-probe score of
-    the frozen codes to the manifest. Returns the export folder."""
+    the frozen codes and its floor to the manifest. Returns the export folder."""
     architecture = model.describe()
     manifest = {
         "model": model.zoo_name,
@@ -31,13 +31,8 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
         "zoo_model": model.get_config(),
         **(extra or {}),
     }
-    if probe_data is not None:
-        x_train, y_train, x_test, y_test = probe_data
-        acc = probe.encoder_probe_accuracy(lambda x: model.encoder(x, training=False),
-                                           x_train, y_train, x_test, y_test)
-        manifest["probe"] = {
-            "kind": f"ridge classifier (alpha {probe.PROBE_ALPHA}) on frozen embeddings",
-            "train_examples": len(x_train), "test_examples": len(x_test), "accuracy": acc}
+    if probe_data is not None:  # (x_train, y_train, x_test, y_test)
+        manifest["probe"] = probe.manifest_record(model.encoder, *probe_data)
     if check_sample is None:
         check_sample = np.random.default_rng(0).uniform(
             *value_range, size=(32, *model.image_shape)).astype("float32")

@@ -22,10 +22,7 @@ def _model_config(manifest, path):
         raise ValueError(f"{path}: the manifest records no zoo model to rebuild (neither "
                          "`zoo_model` nor a `model` and `config` of this zoo)")
     cfg = config_lib.TrainConfig(**{k: v for k, v in given.items() if k in known})
-    hparams = config_lib.model_kwargs(cfg)
-    seed = hparams.pop("seed")
-    return {"zoo_name": manifest["model"], "input_shape": manifest["input"]["shape"],
-            "seed": seed, "hparams": hparams}
+    return config_lib.zoo_model_config(cfg, manifest["input"]["shape"])
 
 
 def from_preset(name_or_path, weights="pretrained", verify=True):

@@ -8,6 +8,7 @@ import numpy as np
 from sdae_tf import zoo
 from sdae_tf.models import exporting
 from sdae_tf.package import NAME as PACKAGE
+from sdae_tf.train import config as config_lib
 from sdae_tf.train import stages
 
 # The input shape of each dataset's images, for `get` without `input_shape`.
@@ -16,12 +17,6 @@ DATASET_SHAPES = {
     "mnist_bg_rand_rot": (28, 28, 1), "digits": (8, 8, 1), "cifar10": (32, 32, 3),
     "cub200": (128, 128, 3), "patches": (12, 12, 1), "toy_manifold": (32, 32, 1),
 }
-
-
-def _jsonable(value):
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _images(x, what):
@@ -161,7 +156,7 @@ class ZooModel(keras.Model):
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "zoo_name": self.zoo_name,
                 "input_shape": list(self.image_shape), "seed": self.seed,
-                "hparams": {k: _jsonable(v) for k, v in self.hparams.items()}}
+                "hparams": {k: config_lib.jsonable(v) for k, v in self.hparams.items()}}
 
     @classmethod
     def from_config(cls, config):
@@ -235,8 +230,8 @@ class ZooModel(keras.Model):
         with `encoder.keras` and `manifest.json` (checksums of every file), to `path`; see
         `sdae_tf.models.export_model`."""
         return exporting.export_model(self, path, overwrite=overwrite, dataset=dataset,
-                            value_range=value_range, check_sample=check_sample,
-                            probe_data=probe_data, metrics=metrics)
+                                      value_range=value_range, check_sample=check_sample,
+                                      probe_data=probe_data, metrics=metrics)
 
     def _checked_images(self, x, what):
         if x is None:

@@ -33,7 +33,6 @@ from sdae_tf.train.checkpoints import (
 from sdae_tf.train.config import PROTOCOLS, TrainConfig  # noqa: F401  (re-exported)
 from sdae_tf.train.stages import (  # noqa: F401  (re-exported: the loop's stages)
     Stage,
-    _restored,
     execution_steps,
     finetune,
     fit_stage,
@@ -48,10 +47,10 @@ QUICK_TRAIN_EXAMPLES = 512
 QUICK_EVAL_EXAMPLES = 256
 QUICK_EPOCHS = 1
 # The linear probe written into an export's manifest: fitted on the first PROBE_TRAIN training
-# examples, scored on the first PROBE_TEST test examples; its floor is the score less the margin.
+# examples, scored on the first PROBE_TEST test examples; its floor is the score less
+# `probe.PROBE_MARGIN`.
 PROBE_TRAIN = 5000
 PROBE_TEST = 2000
-PROBE_MARGIN = 0.01
 
 
 def check_config(cfg):
@@ -109,12 +108,6 @@ def float32_stack(cfg, stack, input_shape):
     return copy
 
 
-from sdae_tf.train.stages import (  # noqa: E402,F401  (re-exported)
-    _logs_to_history,
-    _pretrain_stage,
-)
-
-
 def init_source(init_from):
     """What `--init_from` names, checked: ("weights", path) for a run directory or its
     `.weights.h5`, ("keras", path) for a saved `ZooModel` (`.keras`), ("export", path) for an
@@ -162,12 +155,7 @@ def init_from_pretrained(stack, init_from):
         if kind == "weights":
             storage.load_weights(target, path, "--init_from")
         else:
-            weights = _source_autoencoder(kind, path).get_weights()
-            shapes = [w.shape for w in weights]
-            if shapes != [tuple(v.shape) for v in target.weights]:
-                raise ValueError(f"{len(shapes)} arrays of shapes {shapes[:3]}... for "
-                                 f"{len(target.weights)} weights")
-            target.set_weights(weights)
+            target.set_weights(_source_autoencoder(kind, path).get_weights())
     except storage.DamagedFileError:
         raise
     except ValueError as err:
@@ -194,19 +182,8 @@ def mean_learned_sigma(pretrain_records):
 
 def manifest_probe(encoder, data):
     """The linear-probe record of an export's manifest (see `sdae_tf.evaluation.probe`)."""
-    n_train, n_test = min(PROBE_TRAIN, len(data.x_train)), min(PROBE_TEST, len(data.x_test))
-    acc = probe.encoder_probe_accuracy(
-        lambda x: encoder(x, training=False), data.x_train[:n_train], data.y_train[:n_train],
-        data.x_test[:n_test], data.y_test[:n_test])
-    return {
-        "kind": f"ridge classifier (alpha {probe.PROBE_ALPHA}) on frozen embeddings",
-        "train": f"first {n_train} examples of the training split",
-        "test": f"first {n_test} examples of the test set",
-        "train_examples": n_train,
-        "test_examples": n_test,
-        "accuracy": acc,
-        "floor": round(acc - PROBE_MARGIN, 4),
-    }
+    return probe.manifest_record(encoder, data.x_train[:PROBE_TRAIN], data.y_train[:PROBE_TRAIN],
+                                 data.x_test[:PROBE_TEST], data.y_test[:PROBE_TEST])
 
 
 def pretrained_autoencoder(cfg, input_shape, run_dir):
@@ -242,7 +219,7 @@ def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None, on_st
         "metrics": metrics,
         "seed": cfg.seed,
         "config": dataclasses.asdict(cfg),
-        "zoo_model": zoo_model_config(cfg, data.input_shape),
+        "zoo_model": config_lib.zoo_model_config(cfg, data.input_shape),
         "probe": manifest_probe(stack.encoder, data),
         **(extra or {}),
     }
@@ -262,16 +239,6 @@ def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None, on_st
                                      autoencoder=autoencoder, denoiser=denoiser,
                                      on_staged=on_staged)
     return export_record(path)
-
-
-def zoo_model_config(cfg, input_shape):
-    """The `ZooModel` config of a run's model (`sdae_tf.models.from_preset` rebuilds an export
-    from it), without building it."""
-    hparams = config_lib.model_kwargs(cfg)
-    seed = hparams.pop("seed")
-    return {"name": cfg.model, "trainable": True, "zoo_name": cfg.model,
-            "input_shape": list(input_shape), "seed": seed,
-            "hparams": {k: list(v) if isinstance(v, tuple) else v for k, v in hparams.items()}}
 
 
 def export_record(path):
@@ -324,9 +291,7 @@ def thread_settings():
 def build_model(cfg, input_shape):
     """The zoo model of `cfg` as the public API builds it (`sdae_tf.models.ZooModel`), with
     the config's hyperparameter overrides."""
-    hparams = config_lib.model_kwargs(cfg)
-    seed = hparams.pop("seed")
-    return models.ZooModel(cfg.model, input_shape, seed=seed, hparams=hparams)
+    return models.ZooModel.from_config(config_lib.zoo_model_config(cfg, input_shape))
 
 
 def build_stack(cfg, input_shape):

@@ -376,8 +376,9 @@ def check_field(name, value):
             raise ValueError(f"`{name}` must be > 0. Received: {value!r}")
 
 
-def _jsonable(value):
-    return list(value) if isinstance(value, tuple) else value
+def jsonable(value):
+    """`value` as JSON holds it: tuples (nested too) as lists."""
+    return [jsonable(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
 def identity(cfg):
@@ -386,18 +387,18 @@ def identity(cfg):
     identity of older runs as it was)."""
     default = TrainConfig()
     neutral = set(neutral_fields())
-    return {f.name: _jsonable(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)
+    return {f.name: jsonable(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)
             if f.name not in neutral and getattr(cfg, f.name) != getattr(default, f.name)}
 
 
 def differences(old, new):
     """Fields (sorted) in which two configs, as dicts (e.g. read from config.json), differ in
     what they compute; a field missing from one side counts as its default."""
-    defaults = {k: _jsonable(v) for k, v in dataclasses.asdict(TrainConfig()).items()}
+    defaults = {k: jsonable(v) for k, v in dataclasses.asdict(TrainConfig()).items()}
     neutral = set(neutral_fields())
 
     def get(config, key):
-        return _jsonable(config.get(key, defaults.get(key)))
+        return jsonable(config.get(key, defaults.get(key)))
 
     return sorted(k for k in set(old) | set(new)
                   if k not in neutral and get(old, k) != get(new, k))
@@ -408,6 +409,17 @@ def model_kwargs(cfg):
     out = {n: getattr(cfg, n) for n, f in fields().items()
            if f.metadata["model"] and getattr(cfg, n) is not None}
     return {**out, "seed": cfg.seed}
+
+
+def zoo_model_config(cfg, input_shape):
+    """The `sdae_tf.models.ZooModel` config of `cfg`'s model (`ZooModel.from_config` builds it;
+    an export records it so `from_preset` rebuilds the model): the zoo name, the input shape,
+    the seed and the family's hyperparameters that `cfg` sets."""
+    hparams = model_kwargs(cfg)
+    seed = hparams.pop("seed")
+    return {"name": cfg.model, "trainable": True, "zoo_name": cfg.model,
+            "input_shape": list(input_shape), "seed": seed,
+            "hparams": {k: jsonable(v) for k, v in hparams.items()}}
 
 
 def define_flags(flag_values):
