@@ -54,7 +54,7 @@ def _stage_logs(run_dir, protocol):
     """{stage: per-epoch logs} of a run directory: completed stages from progress.json, the
     stage in progress from its newest epoch checkpoint, named as the training loop names a
     finished stage's history (under the report protocol `val_*` is the test set: `test_*`)."""
-    from sdae_tf.runner.training import _logs_to_history
+    from sdae_tf.train.stages import _logs_to_history
 
     run_dir = pathlib.Path(run_dir)
     out = {}
