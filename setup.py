@@ -1,7 +1,9 @@
 """Build step that puts the shipped models and the recipes into the wheel.
 
-The repository keeps them at its root (`exported_models/`, `flags/`); a wheel (`pip wheel .`,
-`pip install .`) carries copies as `sdae_tf/shipped/models` and `sdae_tf/shipped/recipes`, where
+The repository keeps them at its root (`exported_models/` and their packs, `packed_models/`;
+`flags/`); a wheel (`pip wheel .`, `pip install .`) carries the packs (each weight once, in
+float16, unpacked to the full export on first use: `sdae_tf.hub.packing`) as
+`sdae_tf/shipped/models` and the recipes as `sdae_tf/shipped/recipes`, where
 `sdae_tf.hub.resources` finds them after install. An editable install reads the repository's folders
 directly, so nothing is copied for it. Everything else is in setup.cfg.
 """
@@ -14,7 +16,7 @@ from setuptools.command.build_py import build_py
 
 ROOT = pathlib.Path(__file__).resolve().parent
 # Repository folder -> (folder inside the package, files to take).
-SHIPPED = {"exported_models": ("sdae_tf/shipped/models", "*/**/*"),
+SHIPPED = {"packed_models": ("sdae_tf/shipped/models", "*/**/*"),
            "flags": ("sdae_tf/shipped/recipes", "*.flags")}
 
 

@@ -13,3 +13,4 @@ for m in "${models[@]}"; do
   sdae-train --flagfile="flags/$m.flags" --export_dir="exported_models/$m" --overwrite_export \
     --verbose=2 --run_dir="runs/ship-$m-$(date +%Y%m%d-%H%M%S)"
 done
+python scripts/pack_presets.py "${models[@]}"  # the packs the wheel ships

@@ -29,16 +29,29 @@ def test_wheel_install_works_from_an_empty_folder(tmp_path):
     _run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q", "-w",
           str(wheels)], cwd=tmp_path, env=os.environ)
     (wheel,) = wheels.glob("sdae_tf-*.whl")
+    # The shipped models travel as packs (each weight once, float16): room under PyPI's
+    # 100 MB file limit for more presets.
+    assert wheel.stat().st_size <= 60 * 2**20, wheel.stat().st_size / 2**20
     _run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
           "--target", str(site), str(wheel)], cwd=tmp_path, env=os.environ)
     env = {**{k: v for k, v in os.environ.items() if k != "SDAE_TF_MODELS"},
-           "PYTHONPATH": str(site)}
+           "PYTHONPATH": str(site), "SDAE_TF_CACHE": str(tmp_path / "cache")}
 
     listing = _run([str(site / "bin" / "sdae-models"), "--json"], cwd=empty, env=env)
     listed = json.loads(listing.stdout[listing.stdout.index("{"):])
     assert sorted(listed["models"]) == sorted(SHIPPED)
     assert all(m["path"].startswith(str(site)) for m in listed["models"].values())
+    assert all(m["packed"]["dtype"] == "float16" for m in listed["models"].values())
     assert listed["recipes"]["sdae_mnist"]["path"].startswith(str(site))
+    # TensorFlow alone, on the full export a pack unpacks to.
+    unpacked = _run([str(site / "bin" / "sdae-models"), "--path=cdae_mnist"], cwd=empty,
+                    env=env).stdout.strip().splitlines()[-1]
+    assert unpacked.startswith(str(tmp_path / "cache")), unpacked
+    alone = ("import numpy as np, tensorflow as tf, sys; "
+             f"m = tf.saved_model.load({unpacked!r}); "
+             "print(m.serve(tf.zeros((2, 28, 28, 1))).shape); "
+             "assert 'sdae_tf' not in sys.modules")
+    assert "(2, 784)" in _run([sys.executable, "-c", alone], cwd=empty, env=env).stdout
 
     script = textwrap.dedent(f"""
         import numpy as np, sdae_tf
@@ -86,7 +99,11 @@ def test_wheel_install_works_from_an_empty_folder(tmp_path):
             preset = models.from_preset(name)
             np.testing.assert_allclose(preset.predict(x[:4], verbose=0),
                                        np.asarray(sdae_tf.denoiser(name)(x[:4])), atol=1e-6)
+            assert preset.zoo_name == name
             print("preset", name)
+        # The packs unpacked once each, into the cache.
+        import os
+        assert len(os.listdir({str(tmp_path / "cache" / "presets")!r})) == {len(SHIPPED)}
     """)
     out = _run([sys.executable, "-c", api], cwd=empty, env=env).stdout
     assert out.count("api ") == 6 and out.count("preset ") == len(SHIPPED), out

@@ -2,8 +2,10 @@
 metrics and what they export, then the recipes (`--recipe=NAME` of sdae-train / sdae-tune /
 sdae-experiment).
 
-    sdae-models            # tables
-    sdae-models --json     # {"models": manifests, "recipes": ...}
+    sdae-models                  # tables
+    sdae-models --json           # {"models": manifests, "recipes": ...}
+    sdae-models --path=NAME      # the model's full export folder (a packed preset unpacked
+                                 # into the cache first), for TensorFlow alone
 """
 
 import os
@@ -21,6 +23,8 @@ from sdae_tf.utils import markdown  # noqa: E402
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dir", None, "Folder of exports (default: the shipped exported_models/).")
 flags.DEFINE_bool("json", False, "Print the manifests as JSON.")
+flags.DEFINE_string("path", None, "Print the full export folder of this model (a packed preset "
+                    "is unpacked into the cache first: $SDAE_TF_CACHE, ~/.cache/sdae_tf).")
 
 
 def table(models):
@@ -57,6 +61,12 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
     from sdae_tf.hub import pretrained, resources
 
+    if FLAGS.path:
+        from sdae_tf.cli import errors
+
+        with errors.user_errors("sdae-models"):
+            print(pretrained.resolve(FLAGS.path))
+        return
     models = pretrained.list_models(FLAGS.dir)
     recipes = resources.list_recipes()
     if FLAGS.json:

@@ -186,9 +186,7 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
     export_dir = pathlib.Path(export_dir)
     check_export_target(export_dir, overwrite)
     export_dir.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(export_dir)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=_staging_prefix(export_dir) + f"{os.getpid()}-",
-                                        dir=export_dir.parent))
+    tmp = staging_dir(export_dir)
     try:
         staged = tmp / export_dir.name
         _write_saved_model(encoder, staged, autoencoder)
@@ -249,6 +247,15 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
 
 def _staging_prefix(export_dir):
     return f".{pathlib.Path(export_dir).name}.partial-{socket.gethostname()}-"
+
+
+def staging_dir(export_dir):
+    """A new hidden folder beside `export_dir` to write it in before it is moved into place
+    (named for this host and process; those of this host's dead processes are removed first)."""
+    export_dir = pathlib.Path(export_dir)
+    remove_stale_staging(export_dir)
+    return pathlib.Path(tempfile.mkdtemp(prefix=_staging_prefix(export_dir) + f"{os.getpid()}-",
+                                         dir=export_dir.parent))
 
 
 def _alive(pid):

@@ -18,7 +18,7 @@ import keras
 from keras import ops
 
 from sdae_tf.hub import export as export_lib
-from sdae_tf.hub import resources
+from sdae_tf.hub import packing, resources
 from sdae_tf.package import NAME as PACKAGE
 
 MODELS_ENV = resources.MODELS_ENV
@@ -43,11 +43,18 @@ def list_models(root=None):
 
 def resolve(name_or_path):
     """The export folder of a path, or of a shipped model name (first match in
-    `model_roots()`); errors list the known names and where they were looked for.
+    `model_roots()`); errors list the known names and where they were looked for. A pack
+    (`sdae_tf.hub.packing`, what the wheel ships) resolves to its full export, unpacked into
+    the cache on first use.
 
     A place the user named is never passed over: a path (absolute, or with a folder in it)
     that is a folder without `manifest.json`, or a `$SDAE_TF_MODELS` folder holding the
     name without one, is an error naming it, not a fall-back to another copy."""
+    found = _find(name_or_path)
+    return packing.unpack(found) if packing.is_packed(found) else found
+
+
+def _find(name_or_path):
     candidate = pathlib.Path(name_or_path)
     if (candidate / export_lib.MANIFEST_FILE).exists():
         return candidate

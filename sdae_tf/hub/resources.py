@@ -2,8 +2,10 @@
 `pip install`.
 
 The repository keeps them at its root (`exported_models/`, `flags/`); the wheel carries copies
-inside the package (`sdae_tf/shipped/models`, `sdae_tf/shipped/recipes`, put there by
-`setup.py`'s build step), so a name resolves without a clone. Names resolve, first hit wins:
+inside the package (`sdae_tf/shipped/models`: the models' packs from `packed_models/`, each
+weight once in float16, unpacked into the cache on first use by `sdae_tf.hub.packing`;
+`sdae_tf/shipped/recipes`; put there by `setup.py`'s build step), so a name resolves without
+a clone. Names resolve, first hit wins:
 
 - models: an explicit path, `$SDAE_TF_MODELS`, the installed models, the repository's
   `exported_models/`;

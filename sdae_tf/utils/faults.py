@@ -11,7 +11,8 @@ way the world does. Unset (always, outside the tests), a point is one dictionary
 Points: `done:<stage>` (a stage recorded in progress.json: pretrain_block_K,
 pretrain_end_to_end, figures, finetune, evaluate, export), `epoch:<stage>` (an epoch checkpoint
 written), `batch:<stage>` (a training batch), `figure:<name>` (one figure written),
-`export:staged` (the export written aside, not yet in place), `export:placed` (in place, not yet
+`export:staged` (the export written aside, not yet in place), `unpack:staged` (a packed
+preset unpacked aside in the cache, not yet in place), `export:placed` (in place, not yet
 recorded), `metrics` (before metrics.json).
 """
 
