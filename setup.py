@@ -17,7 +17,7 @@ from setuptools.command.build_py import build_py
 ROOT = pathlib.Path(__file__).resolve().parent
 # Repository folder -> (folder inside the package, files to take).
 SHIPPED = {"packed_models": ("sdae_tf/shipped/models", "*/**/*"),
-           "flags": ("sdae_tf/shipped/recipes", "*.flags")}
+           "flags": ("sdae_tf/shipped/recipes", "**/*.flags")}
 
 
 def _shipped_files(folder, pattern):

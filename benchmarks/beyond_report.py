@@ -26,7 +26,7 @@ DATASETS = ("mnist", "mnist_rot", "mnist_bg_rand", "mnist_bg_rand_rot")
 
 def cell_names(experiment):
     """The COLUMN/ROW names of a flagfile's cells, in order."""
-    lines = (REPO / "flags" / f"{experiment}.flags").read_text().splitlines()
+    lines = (REPO / "flags" / "experiments" / f"{experiment}.flags").read_text().splitlines()
     return [line[len("--run="):].split(":", 1)[0].strip() for line in lines
             if line.startswith("--run=")]
 
@@ -128,7 +128,7 @@ def experiment_summary(experiment, runs, seeds):
 
 
 def table_lines(experiment, cells):
-    text = (REPO / "flags" / f"{experiment}.flags").read_text()
+    text = (REPO / "flags" / "experiments" / f"{experiment}.flags").read_text()
     keys = [] if "--finetune_epochs=0" in text else ["test_accuracy"]
     if "--unsupervised_metrics" in text:
         keys += ["kmeans_accuracy", "psnr_denoised_db"]

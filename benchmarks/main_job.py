@@ -39,7 +39,7 @@ def run_once(flagfile, seed, workdir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--flagfile", default="flags/sdae_mnist.flags")
+    parser.add_argument("--flagfile", default="flags/models/sdae_mnist.flags")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--out", default="benchmarks/results/main_job.json")
     args = parser.parse_args()

@@ -2,10 +2,11 @@
 report's numbers and ours at our validation-selected protocol.
 
 The runs themselves are long (Table 1's full budget is about 3.5 h on 2 cores, Table 4's about
-3-4 h; flags/table4_report_short.flags is its one-sitting budget) and go in the background
-through the resumable run pool:
+3-4 h; flags/experiments/table4_report_short.flags is its one-sitting budget) and go in the
+background through the resumable run pool:
 
-    sdae-experiment --flagfile=flags/table1_report.flags --pool_dir=runs/pool   # resumes
+    sdae-experiment --flagfile=flags/experiments/table1_report.flags --pool_dir=runs/pool
+    # (resumes)
 
 This script trains nothing. It reads the pool (finished cells, and the epoch an unfinished one
 has reached), keeps what the committed results file already holds for cells the pool has lost
@@ -14,7 +15,7 @@ has reached), keeps what the committed results file already holds for cells the 
 test accuracy after the last epoch, the test accuracy every 10 epochs (accuracy against
 budget), the wall time and the status, the mean and spread over training seeds where several
 ran (`sdae-experiment ... --seed=1`), and ours at our validation-selected protocol on the
-same data (`flags/table1.flags`, ...).
+same data (`flags/experiments/table1.flags`, ...).
 
     python benchmarks/report_tables.py [--pool_dir runs/pool] [--tables table1_report,...]
 """
@@ -105,8 +106,8 @@ def _curve(history, every=None):
 
 def _validation_numbers(item, pool_dir, extra):
     """Ours at our own protocol (validation split, best validation epoch) on the same data:
-    the finished cells of `flags/<item>.flags` (e.g. table1.flags) in the pool."""
-    if not (REPO / "flags" / f"{item}.flags").exists():
+    the finished cells of `flags/experiments/<item>.flags` (e.g. table1.flags) in the pool."""
+    if not (REPO / "flags" / "experiments" / f"{item}.flags").exists():
         return {}
     record = collect(item, pool_dir, extra, validation=False)
     return {(c["column"], c["row"]): c["test_accuracy"] for c in record["cells"]

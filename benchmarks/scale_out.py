@@ -3,7 +3,7 @@ the Dask executor on a two-worker LocalCluster, one TensorFlow thread per proces
 times measured one after the other on this machine (and the records compared cell for cell).
 
     python benchmarks/scale_out.py [--dataset mnist] [--train_examples 10000] [--epochs 3]
-    python benchmarks/scale_out.py --flagfile flags/table2_report.flags \
+    python benchmarks/scale_out.py --flagfile flags/experiments/table2_report.flags \
         --extra=--pretrain_epochs=10,--finetune_epochs=5 \
         --out benchmarks/results/scale_out_table2.json
 

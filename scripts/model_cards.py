@@ -13,8 +13,9 @@ CARDS = REPO / "docs" / "models"
 
 
 def _flagfile(name):
-    path = REPO / "flags" / f"{name}.flags"
-    return f"`flags/{name}.flags` (`sdae-train --recipe={name}`)" if path.exists() else "-"
+    path = REPO / "flags" / "models" / f"{name}.flags"
+    return (f"`flags/models/{name}.flags` (`sdae-train --recipe={name}`)" if path.exists()
+            else "-")
 
 
 def _num(value):

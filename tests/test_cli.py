@@ -19,6 +19,7 @@ from sdae_tf.cli import flags as train_flags
 from sdae_tf.cli import train as train_cli
 from sdae_tf.cli import tune as tune_cli
 from sdae_tf.data.tfds_images import TFDS_NAMES as TFDS_DATASETS
+from sdae_tf.hub import resources
 from sdae_tf.reproduce import experiments
 from sdae_tf.runner import training
 from sdae_tf.train import config as config_lib
@@ -26,10 +27,11 @@ from sdae_tf.zoo import REGISTRY
 
 from .conftest import REPO
 
-# Shared settings that the other flagfiles include (not run on their own).
+# Shared settings that the other flagfiles include (not run on their own), at the root of
+# flags/; the recipes in the folder of their kind (flags/models, experiments, tuning).
 SHARED_FLAGFILES = ("common.flags", "report_recipe.flags")
-ALL_FLAGFILES = sorted(p.name for p in (REPO / "flags").glob("*.flags")
-                       if p.name not in SHARED_FLAGFILES)
+ALL_FLAGFILES = sorted(p.relative_to(REPO / "flags").as_posix()
+                       for p in (REPO / "flags").glob("*/*.flags"))
 TUNE_FLAGFILES = [n for n in ALL_FLAGFILES
                   if (REPO / "flags" / n).read_text().startswith("# sdae-tune ")]
 EXPERIMENT_FLAGFILES = [n for n in ALL_FLAGFILES
@@ -54,11 +56,13 @@ def in_repo(monkeypatch):
 
 def test_every_flagfile_opens_with_its_command():
     assert FLAGFILES and len(TUNE_FLAGFILES) >= 3
+    assert sorted(p.name for p in (REPO / "flags").glob("*.flags")) == sorted(SHARED_FLAGFILES)
     for name in ALL_FLAGFILES:
         command = ("sdae-tune" if name in TUNE_FLAGFILES else
                    "sdae-experiment" if name in EXPERIMENT_FLAGFILES else "sdae-train")
         text = (REPO / "flags" / name).read_text()
         assert text.startswith(f"# {command} --flagfile=flags/{name}\n"), name
+        assert name.split("/")[0] == resources.RECIPE_KINDS[command], name
 
 
 def test_no_flagfile_writes_into_the_shipped_models():
@@ -96,7 +100,7 @@ def test_every_report_item_has_an_experiment_flagfile():
         values = dict(line[2:].split("=", 1) for line in lines
                       if line.startswith("--") and "=" in line)
         items[values.get("report_item", values["experiment"])] = name
-        assert values["experiment"] == name.removesuffix(".flags"), name
+        assert values["experiment"] == pathlib.PurePath(name).stem, name
     assert set(REPORT_ITEMS) <= set(items), set(REPORT_ITEMS) - set(items)
 
 
@@ -204,7 +208,7 @@ def test_flagfile_smoke_run(name, in_repo, tmp_path):
     with flagsaver.flagsaver():
         cfg = _parse([f"--flagfile=flags/{name}", "--quick", f"--run_dir={tmp_path / 'run'}",
                       f"--export_dir={tmp_path / 'export'}", "--verbose=0"])
-        assert cfg.model == name.removesuffix(".flags") and cfg.quick
+        assert cfg.model == pathlib.PurePath(name).stem and cfg.quick
         dataset = cfg.dataset or REGISTRY.get(cfg.model).dataset
         if dataset in TFDS_DATASETS:  # not downloadable here: the real TFDS path on mock data
             cfg = dataclasses.replace(cfg, batch_size=16)  # the mock has 48 examples per split
@@ -224,7 +228,7 @@ def test_flagfile_smoke_run(name, in_repo, tmp_path):
 
 def test_flag_overrides_and_defaults(in_repo):
     with flagsaver.flagsaver():
-        cfg = _parse(["--flagfile=flags/sdae_mnist.flags", "--noise_type=masking",
+        cfg = _parse(["--flagfile=flags/models/sdae_mnist.flags", "--noise_type=masking",
                       "--noise_level=0.3", "--hidden_units=64,32", "--verbose=2"])
     assert (cfg.noise_type, cfg.noise_level, cfg.hidden_units) == ("masking", 0.3, (64, 32))
     assert cfg.keras_verbose == 2 and cfg.batch_size == 128 and cfg.seed == 0
@@ -245,7 +249,7 @@ def test_installed_entry_point(tmp_path):
     assert exe, "sdae-train is not installed: pip install -e ."
     env = {**os.environ, "SDAE_TF_CACHE": str(tmp_path / "cache")}
     result = subprocess.run(
-        [exe, "--flagfile=flags/sdae_mnist.flags", "--quick", "--dataset=digits",
+        [exe, "--flagfile=flags/models/sdae_mnist.flags", "--quick", "--dataset=digits",
          f"--run_dir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'export'}", "--verbose=2"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )

@@ -17,7 +17,7 @@ def test_main_job_accuracy_floor(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     with flagsaver.flagsaver():
         flags.FLAGS.unparse_flags()
-        flags.FLAGS(["sdae-train", "--flagfile=flags/sdae_mnist.flags", "--verbose=0",
+        flags.FLAGS(["sdae-train", "--flagfile=flags/models/sdae_mnist.flags", "--verbose=0",
                      f"--run_dir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'export'}"])
         metrics = training.run(train_flags.config_from_flags())
     assert metrics["sizes"] == {"train": 50000, "val": 10000, "test": 10000}

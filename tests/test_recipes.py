@@ -2,6 +2,7 @@
 command-line tools."""
 
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -18,8 +19,10 @@ FLAGS_DIR = REPO / "flags"
 
 def test_every_flagfile_but_the_includes_is_a_recipe_of_its_tool():
     recipes = resources.list_recipes()
-    stems = {p.stem for p in FLAGS_DIR.glob("*.flags")}
-    assert set(recipes) == stems - {"common", "report_recipe"}
+    stems = {p.stem for p in FLAGS_DIR.glob("*/*.flags")}
+    assert set(recipes) == stems and len(stems) == len(list(FLAGS_DIR.glob("*/*.flags")))
+    for recipe in recipes.values():  # in the folder of its kind
+        assert pathlib.Path(recipe["path"]).parent.name == resources.RECIPE_KINDS[recipe["tool"]]
     assert recipes["sdae_mnist"]["tool"] == "sdae-train"
     assert recipes["table1"]["tool"] == "sdae-experiment"
     assert recipes["tune_sigma_mnist"]["tool"] == "sdae-tune"

@@ -1,6 +1,6 @@
 """`sdae-experiment`: the runs behind one table or figure of the report, from its flagfile.
 
-    sdae-experiment --flagfile=flags/table1.flags
+    sdae-experiment --flagfile=flags/experiments/table1.flags
 
 The training flags of `sdae-train` are the shared budget; each `--run=COLUMN/ROW: key=value ...`
 is one cell (see `sdae_tf.reproduce.experiments`). Runs live in `--pool_dir` under a hash of their

@@ -1,6 +1,6 @@
 """`sdae-train`: train a zoo model from flags / a flagfile, export its encoder, print accuracy.
 
-    sdae-train --flagfile=flags/sdae_mnist.flags
+    sdae-train --flagfile=flags/models/sdae_mnist.flags
 """
 
 from sdae_tf.utils import process

@@ -1,7 +1,7 @@
 """`sdae-tune`: a keras-tuner search over a zoo model's noise level / type, embedding size or
 learned-sigma lambda / floor, from flags or a flagfile.
 
-    sdae-tune --flagfile=flags/tune_sigma_mnist.flags
+    sdae-tune --flagfile=flags/tuning/tune_sigma_mnist.flags
 
 The training flags of `sdae-train` describe the base run (model, data, epochs per block, ...);
 the --tune_* flags the search space. Run again with the same flags and --tune_dir, a stopped

@@ -8,9 +8,9 @@ and `encoder.keras`'s configuration (`encoder.keras.json`; its weights are the S
 `encoder_variables`): half the bytes of the variables alone. The wheel ships packs
 (`packed_models/`, built from `exported_models/` by `scripts/pack_presets.py`).
 
-`unpack` turns a pack back into a full export in the cache (`$SDAE_TF_CACHE`, else
-`$XDG_CACHE_HOME/sdae_tf`, else `~/.cache/sdae_tf`), float16 values widened to float32, once
-per pack (the folder is named for the pack's checksum); the pack's files are checked against
+`unpack` turns a pack back into a full export in the cache (`presets/` under `$SDAE_TF_CACHE`,
+else `~/.cache/sdae_tf`, where the background variants are cached too), float16 values widened
+to float32, once per pack (the folder is named for the pack's checksum); the pack's files are checked against
 its manifest first, the export is staged aside and moved into place whole, and two processes
 unpacking at once both end with the same complete folder. `hub.pretrained.resolve` does it, so
 every loader takes a packed name as it takes a full export.
@@ -51,13 +51,10 @@ def is_packed(path):
 
 
 def cache_root():
-    """Where packs are unpacked: `$SDAE_TF_CACHE`, `$XDG_CACHE_HOME/sdae_tf` or
-    `~/.cache/sdae_tf`, with `presets/` below it."""
-    value = os.environ.get(CACHE_ENV)
-    if value:
-        return pathlib.Path(value) / "presets"
-    base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
-    return pathlib.Path(base) / "sdae_tf" / "presets"
+    """Where packs are unpacked: `presets/` under `$SDAE_TF_CACHE`, else under
+    `~/.cache/sdae_tf` (the cache of the background variants, `sdae_tf.data.mnist`)."""
+    base = os.environ.get(CACHE_ENV) or pathlib.Path.home() / ".cache" / "sdae_tf"
+    return pathlib.Path(base) / "presets"
 
 
 def _checkpoint_arrays(export_dir):

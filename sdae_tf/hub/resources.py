@@ -11,8 +11,11 @@ a clone. Names resolve, first hit wins:
   `exported_models/`;
 - recipes: the installed recipes, the repository's `flags/`.
 
-A recipe is a flagfile whose first line names its tool (`# sdae-train --flagfile=...`); the
-flagfiles that others include (`common`, `report_recipe`) are reachable by their includers only.
+A recipe is a flagfile whose first line names its tool (`# sdae-train --flagfile=...`), kept in
+the folder of its kind (`RECIPE_KINDS`: `flags/models/` for sdae-train, `flags/experiments/`
+for sdae-experiment, `flags/tuning/` for sdae-tune) and named by its file name alone; the
+flagfiles that others include (`common`, `report_recipe`) sit at the root of `flags/` and are
+reachable by their includers only.
 `expand_argv` turns `--recipe=NAME` into the flagfile's flags, nested `--flagfile=flags/...`
 lines resolved against the recipe's own folder, so it runs from any working directory; flags
 after it still override.
@@ -29,6 +32,8 @@ REPOSITORY = PACKAGE_DIR.parent
 # The repository folder -> its copy inside the package (what setup.py's build step copies).
 SHIPPED_DIRS = {"exported_models": "models", "flags": "recipes"}
 RECIPE_FLAG = "--recipe"
+# The folder of `flags/` each tool's recipes live in.
+RECIPE_KINDS = {"sdae-train": "models", "sdae-experiment": "experiments", "sdae-tune": "tuning"}
 _TOOL = re.compile(r"^#\s*(sdae-[a-z]+)\b")
 
 
@@ -100,7 +105,7 @@ def list_recipes():
     """{name: {"path", "tool", "summary"}} of every recipe, first root wins."""
     out = {}
     for root in recipe_roots():
-        for path in sorted(root.glob("*.flags")):
+        for path in sorted(root.glob("*/*.flags")):
             tool = recipe_tool(path)
             if tool and path.stem not in out:
                 out[path.stem] = {"path": str(path), "tool": tool,
@@ -126,8 +131,9 @@ def recipe_path(name, tool=None):
 def expand_flagfile(path, seen=()):
     """The flags of a flagfile, one per line (comments and blank lines dropped), nested
     `--flagfile=` entries expanded in place. A relative nested path (the repository's
-    `flags/x.flags`, relative to its root) is looked up by file name in the including
-    flagfile's folder first, then as given."""
+    `flags/x.flags` or `flags/KIND/x.flags`, relative to its root) is looked up in the recipe
+    folder that holds the including flagfile (so installed recipes include installed ones),
+    then by file name beside it, then as given."""
     path = pathlib.Path(path)
     if path.resolve() in seen:
         raise ValueError(f"Flagfile {path} includes itself")
@@ -139,8 +145,7 @@ def expand_flagfile(path, seen=()):
         if line.startswith("--flagfile="):
             nested = pathlib.Path(line.split("=", 1)[1])
             if not nested.is_absolute():
-                beside = path.parent / nested.name
-                nested = beside if beside.is_file() else nested
+                nested = _nested_path(path, nested)
             if not nested.is_file():
                 raise ValueError(f"Flagfile {path} includes {line.split('=', 1)[1]}, which "
                                  "does not exist")
@@ -148,6 +153,17 @@ def expand_flagfile(path, seen=()):
         else:
             args.append(line)
     return args
+
+
+def _nested_path(including, nested):
+    """Where a relative `--flagfile=` of `including` points (see `expand_flagfile`)."""
+    candidates = []
+    here = including.resolve()
+    root = next((r for r in recipe_roots() if r.resolve() in here.parents), None)
+    if root is not None and nested.parts[:1] == ("flags",):
+        candidates.append(root.joinpath(*nested.parts[1:]))
+    candidates.append(including.parent / nested.name)
+    return next((c for c in candidates if c.is_file()), nested)
 
 
 def expand_argv(argv, tool):
