@@ -10,10 +10,11 @@ and `encoder.keras`'s configuration (`encoder.keras.json`; its weights are the S
 
 `unpack` turns a pack back into a full export in the cache (`presets/` under `$SDAE_TF_CACHE`,
 else `~/.cache/sdae_tf`, where the background variants are cached too), float16 values widened
-to float32, once per pack (the folder is named for the pack's checksum); the pack's files are checked against
-its manifest first, the export is staged aside and moved into place whole, and two processes
-unpacking at once both end with the same complete folder. `hub.pretrained.resolve` does it, so
-every loader takes a packed name as it takes a full export.
+to float32, once per pack (the folder is named for the pack's checksum); the pack's files are
+checked against its manifest first, the export is staged aside and moved into place whole, and
+two processes unpacking at once both end with the same complete folder.
+`hub.pretrained.resolve` does it, so every loader takes a packed name as it takes a full
+export.
 
     packing.pack("exported_models/sdae_mnist", "packed_models/sdae_mnist", check_sample=x)
     path = packing.unpack("packed_models/sdae_mnist")   # a full export in the cache
