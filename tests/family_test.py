@@ -33,7 +33,9 @@ def run_family_test(model, data, tmp_path, pretrain_epochs=2, finetune_epochs=5,
         assert tuple(block.input_shape[1:]) == below
         assert tuple(block.output_shape[1:]) == below
     assert int(np.prod(model.encoder.output_shape[1:])) == model.embedding_size
-    assert tuple(model.decoder.input_shape[1:]) == tuple(model.encoder.output_shape[1:])
+    code = family.code_model()  # what the decoder reads (the encoder but for the MAE's tokens)
+    assert tuple(model.decoder.input_shape[1:]) == tuple(code.output_shape[1:])
+    assert {id(v) for v in model.encoder.variables} <= {id(v) for v in model.variables}
     assert tuple(model.output_shape[1:]) == model.image_shape
 
     # Layer-wise pretraining: every block's loss falls.

@@ -135,5 +135,5 @@ def test_every_family_declares_its_contract():
         stack = zoo.build(entry.name, (32, 32, 3) if "cifar" in entry.name else
                           (128, 128, 3) if "cub" in entry.name else (28, 28, 1))
         decoder = stack.decoder()
-        out = decoder(stack.encoder(stack.encoder.inputs[0]))
+        out = decoder(stack.code_model()(stack.encoder.inputs[0]))
         assert tuple(out.shape[1:]) == stack.input_shape, entry.name

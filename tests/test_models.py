@@ -17,9 +17,15 @@ FAMILIES = {
     "sdvae_mnist": {"hidden_units": (128, 64), "latent_units": (32, 16)},
     "sdae_learned_sigma_mnist": {"hidden_units": (128, 64)},
     "pixels_mnist": {},
+    "mae_mnist": {"width": 64, "depth": 2, "decoder_width": 32, "decoder_depth": 1},
 }
 # The report's conv stack fine-tunes at Adam 1e-3 (at 3e-3 its sigmoid codes stall near chance).
-FINETUNE = {"scdae_mnist": {"finetune_epochs": 8, "finetune_learning_rate": 1e-3}}
+# The ViT of the masked autoencoder, data-hungry as ViTs are, fine-tunes on 1024 digits to 0.57
+# here (8 epochs at 1e-3, after the family test's pretraining and end-to-end epochs; 0.51 after
+# 5 at 3e-3): its floor is 0.5 (chance 0.1).
+FINETUNE = {"scdae_mnist": {"finetune_epochs": 8, "finetune_learning_rate": 1e-3},
+            "mae_mnist": {"finetune_epochs": 8, "finetune_learning_rate": 1e-3,
+                          "accuracy_floor": 0.5}}
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Custom Keras layers: input corruption (noise) and VAE sampling, all serializable."""
+"""Custom Keras layers: input corruption (noise), VAE sampling and the masked autoencoder's
+patch layers, all serializable."""
 
 from sdae_tf.layers.learned_noise import LearnedGaussianNoise
 from sdae_tf.layers.noise import (
@@ -12,10 +13,26 @@ from sdae_tf.layers.noise import (
     corrupt,
     make_noise,
 )
+from sdae_tf.layers.patches import (
+    AddPositionEmbedding,
+    InsertMaskTokens,
+    MaskedBlend,
+    Patchify,
+    RandomPixelMask,
+    RandomTokenMasking,
+    Unpatchify,
+)
 from sdae_tf.layers.sampling import Sampling
 
 __all__ = [
     "NOISE_TYPES",
+    "AddPositionEmbedding",
+    "InsertMaskTokens",
+    "MaskedBlend",
+    "Patchify",
+    "RandomPixelMask",
+    "RandomTokenMasking",
+    "Unpatchify",
     "DropoutNoise",
     "GaussianNoise",
     "LocalVarianceGaussianNoise",

@@ -166,6 +166,15 @@ class TrainConfig:
     per_component: bool | None = setting(
         None, "Learned sigma: one sigma per input component instead of one per example.",
         model=True)
+    mask_ratio: float | None = setting(
+        None, "Masked autoencoder: share of patches (or pixels) hidden while training, in "
+        "(0, 1); default 0.75.", minimum=0, model=True)
+    mask_unit: str | None = setting(
+        None, "Masked autoencoder: hide whole patches (patch, the MAE) or the same share of "
+        "single pixels (pixel).", choices=("patch", "pixel"), model=True)
+    patch_size: int | None = setting(
+        None, "Masked autoencoder: side of the square patches (divides the image).", minimum=1,
+        model=True)
     recon_loss: str | None = setting(
         None, "Reconstruction loss: bce (binary cross-entropy) or mse (squared error, the "
         "report's scripts); default: the model's own (bce).", choices=_recon_losses, model=True)

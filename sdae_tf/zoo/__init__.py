@@ -14,6 +14,7 @@ from sdae_tf.zoo.dense import DenseStack
 from sdae_tf.zoo.family import Family
 from sdae_tf.zoo.heads import classifier, dense_head
 from sdae_tf.zoo.learned_sigma import LearnedSigmaBlock, LearnedSigmaStack
+from sdae_tf.zoo.mae import MaskedAutoencoder
 from sdae_tf.zoo.pixels import RawPixels
 from sdae_tf.zoo.registry import Registry, ZooEntry
 from sdae_tf.zoo.vae import VariationalStack
@@ -84,6 +85,12 @@ for _prefix, _noise, _what in [("scae", _CLEAN, "autoencoder"),
                     "28x28 -> 14x14x16 -> 7x7x16 code; the network of the report's own Table 4 "
                     "scripts"))
 
+REGISTRY.register(ZooEntry(
+    "mae_mnist", MaskedAutoencoder, "mnist", {},
+    description="masked autoencoder (He et al. 2021): 4x4 patches (49 tokens), ViT encoder of 4 "
+                "blocks at width 128 on the visible quarter, 2-block decoder, loss on the "
+                "hidden patches; features: the mean token (section 8)"))
+
 
 def check_recon_loss(name, recon_loss):
     """Refuses a reconstruction loss that zoo model `name`'s family does not take."""
@@ -152,6 +159,7 @@ __all__ = [
     "DenseStack",
     "LearnedSigmaBlock",
     "LearnedSigmaStack",
+    "MaskedAutoencoder",
     "RawPixels",
     "Registry",
     "VariationalStack",

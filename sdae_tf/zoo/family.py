@@ -68,6 +68,11 @@ class Family(abc.ABC):
     def autoencoder(self):
         """A Keras model images -> code -> reconstructed images, no noise."""
 
+    def code_model(self):
+        """The Keras model images -> the code `decoder` reads: the encoder itself, except where
+        the exported features summarise the code (the masked autoencoder's mean token)."""
+        return self.encoder
+
     def build_decoder(self):
         """A new Keras model embedding -> images (the inverse path of `encoder`)."""
         raise NotImplementedError

@@ -1,0 +1,221 @@
+"""Layers of the masked autoencoder (He et al. 2021): images to patch tokens and back, fixed
+sine-cosine position embeddings, random masking of tokens (the visible ones kept, in a fresh
+random order per example) and the mask tokens that stand in for the hidden ones. All
+serializable (`get_config`), seedable (`keras.random.SeedGenerator`)."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from sdae_tf.package import NAME as PACKAGE
+
+
+def check_patch_size(image_shape, patch_size):
+    """Refuses a patch size that does not divide the image's height and width (one line)."""
+    h, w = int(image_shape[0]), int(image_shape[1])
+    if isinstance(patch_size, bool) or int(patch_size) < 1 or h % patch_size or w % patch_size:
+        raise ValueError(f"`patch_size` must divide the image's height and width ({h}x{w}). "
+                         f"Received: patch_size={patch_size}")
+
+
+def check_mask_ratio(mask_ratio):
+    """Refuses a mask ratio outside (0, 1) (one line)."""
+    if not 0.0 < float(mask_ratio) < 1.0:
+        raise ValueError(f"`mask_ratio` must be in (0, 1) (the share of patches hidden). "
+                         f"Received: mask_ratio={mask_ratio}")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Patchify(keras.layers.Layer):
+    """(batch, H, W, C) images -> (batch, H/p * W/p, p * p * C) tokens, row-major patches."""
+
+    def __init__(self, patch_size, **kwargs):
+        super().__init__(**kwargs)
+        self.patch_size = int(patch_size)
+
+    def build(self, input_shape):
+        check_patch_size(input_shape[1:3], self.patch_size)
+
+    def call(self, images):
+        p = self.patch_size
+        h, w, c = images.shape[1:]
+        x = ops.reshape(images, (-1, h // p, p, w // p, p, c))
+        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+        return ops.reshape(x, (-1, (h // p) * (w // p), p * p * c))
+
+    def compute_output_shape(self, input_shape):
+        p = self.patch_size
+        h, w, c = input_shape[1:]
+        return (input_shape[0], (h // p) * (w // p), p * p * c)
+
+    def get_config(self):
+        return {**super().get_config(), "patch_size": self.patch_size}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Unpatchify(keras.layers.Layer):
+    """The inverse of `Patchify`: (batch, T, p * p * C) tokens -> (batch, H, W, C) images."""
+
+    def __init__(self, patch_size, image_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.patch_size = int(patch_size)
+        self.image_shape = tuple(int(d) for d in image_shape)
+
+    def call(self, tokens):
+        p = self.patch_size
+        h, w, c = self.image_shape
+        x = ops.reshape(tokens, (-1, h // p, w // p, p, p, c))
+        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+        return ops.reshape(x, (-1, h, w, c))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.image_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "patch_size": self.patch_size,
+                "image_shape": list(self.image_shape)}
+
+
+def sincos_2d(grid_h, grid_w, width):
+    """MAE's fixed 2-D sine-cosine position embedding, (grid_h * grid_w, width), float32:
+    half the channels encode the row, half the column."""
+    if width % 4:
+        raise ValueError(f"The token width must be a multiple of 4 for sine-cosine position "
+                         f"embeddings. Received: width={width}")
+    def axis(positions, dim):
+        omega = 1.0 / 10000 ** (np.arange(dim // 2, dtype=np.float64) / (dim / 2.0))
+        angles = np.outer(positions.reshape(-1), omega)
+        return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+
+    rows, cols = np.meshgrid(np.arange(grid_h), np.arange(grid_w), indexing="ij")
+    return np.concatenate([axis(rows, width // 2), axis(cols, width // 2)],
+                          axis=1).astype("float32")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AddPositionEmbedding(keras.layers.Layer):
+    """Adds a fixed sine-cosine position embedding (a non-trainable weight) to (batch, T, D)
+    tokens laid out on a `grid` (rows, cols)."""
+
+    def __init__(self, grid, **kwargs):
+        super().__init__(**kwargs)
+        self.grid = tuple(int(g) for g in grid)
+
+    def build(self, input_shape):
+        tokens, width = input_shape[1], input_shape[2]
+        if tokens != self.grid[0] * self.grid[1]:
+            raise ValueError(f"{self.name}: {tokens} tokens do not fill a {self.grid} grid")
+        table = sincos_2d(*self.grid, width)
+        self.embedding = self.add_weight(
+            shape=table.shape, initializer=keras.initializers.Constant(table), trainable=False,
+            name="embedding")
+
+    def call(self, tokens):
+        return tokens + ops.cast(self.embedding[None], tokens.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "grid": list(self.grid)}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class RandomTokenMasking(keras.layers.Layer):
+    """Keeps a random `1 - mask_ratio` share of the tokens of each example (a fresh random
+    subset per example and call, seedable): (batch, T, D) -> [visible (batch, K, D),
+    restore (batch, T) int32, mask (batch, T) float32, 1 where hidden]. `restore` orders the
+    visible tokens followed by the hidden ones back into the original order."""
+
+    def __init__(self, mask_ratio=0.75, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        check_mask_ratio(mask_ratio)
+        self.mask_ratio = float(mask_ratio)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def kept(self, tokens):
+        """How many tokens of `tokens` stay visible (at least one)."""
+        return max(1, int(round(tokens * (1.0 - self.mask_ratio))))
+
+    def call(self, tokens):
+        t = tokens.shape[1]
+        keep = self.kept(t)
+        noise = keras.random.uniform(ops.shape(tokens)[:2], seed=self.seed_generator)
+        shuffle = ops.argsort(noise, axis=1)
+        restore = ops.argsort(shuffle, axis=1)
+        visible = ops.take_along_axis(tokens, shuffle[:, :keep, None], axis=1)
+        order = ops.cast(ops.arange(t)[None, :] >= keep, "float32")  # hidden after shuffling
+        mask = ops.take_along_axis(order * ops.ones_like(noise), restore, axis=1)
+        return [visible, ops.cast(restore, "int32"), mask]
+
+    def compute_output_shape(self, input_shape):
+        b, t, d = input_shape
+        return [(b, self.kept(t), d), (b, t), (b, t)]
+
+    def get_config(self):
+        return {**super().get_config(), "mask_ratio": self.mask_ratio, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class InsertMaskTokens(keras.layers.Layer):
+    """MAE's decoder input: the visible tokens followed by a learned mask token for each
+    hidden one, put back in the original order: [visible (batch, K, D), restore (batch, T)]
+    -> (batch, T, D)."""
+
+    def build(self, input_shape):
+        width = input_shape[0][-1]
+        self.mask_token = self.add_weight(shape=(1, 1, width), name="mask_token",
+                                          initializer=keras.initializers.RandomNormal(
+                                              stddev=0.02))
+
+    def call(self, inputs):
+        visible, restore = inputs
+        t, k = restore.shape[1], visible.shape[1]
+        fill = ops.tile(ops.cast(self.mask_token, visible.dtype),
+                        (ops.shape(visible)[0], t - k, 1))
+        full = ops.concatenate([visible, fill], axis=1)
+        return ops.take_along_axis(full, ops.cast(restore, "int32")[:, :, None], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        visible, restore = input_shape
+        return (visible[0], restore[1], visible[2])
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MaskedBlend(keras.layers.Layer):
+    """[prediction, target, mask] -> mask * prediction + (1 - mask) * stop_gradient(target):
+    the reconstruction whose error against the target is the error on the hidden parts only
+    (times their share), so a plain Keras loss trains the MAE on the masked patches."""
+
+    def call(self, inputs):
+        prediction, target, mask = inputs
+        while len(mask.shape) < len(prediction.shape):
+            mask = ops.expand_dims(mask, -1)
+        mask = ops.cast(mask, prediction.dtype)
+        return mask * prediction + (1.0 - mask) * ops.stop_gradient(target)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class RandomPixelMask(keras.layers.Layer):
+    """Zero-masking of single pixels, the MAE's patch masking at the same share: images ->
+    [masked images, mask (batch, H, W, 1), 1 where hidden], a fresh mask per call."""
+
+    def __init__(self, mask_ratio=0.75, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        check_mask_ratio(mask_ratio)
+        self.mask_ratio = float(mask_ratio)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images):
+        shape = ops.shape(images)
+        noise = keras.random.uniform((*shape[:-1], 1), seed=self.seed_generator)
+        mask = ops.cast(noise < self.mask_ratio, images.dtype)  # all channels of a pixel
+        return [images * (1.0 - mask), mask]
+
+    def compute_output_shape(self, input_shape):
+        return [input_shape, (*input_shape[:-1], 1)]
+
+    def get_config(self):
+        return {**super().get_config(), "mask_ratio": self.mask_ratio, "seed": self.seed}

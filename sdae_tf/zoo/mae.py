@@ -1,0 +1,191 @@
+"""The masked autoencoder (He et al. 2021), the denoising autoencoder's modern descendant:
+masking noise on patches, a ViT encoder that sees only the visible ones, a light decoder that
+fills in the rest, the loss on the hidden patches only."""
+
+import keras
+
+from sdae_tf.layers import patches as patch_layers
+from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Family
+
+MASK_UNITS = ("patch", "pixel")
+
+
+def _transformer_block(width, heads, mlp_ratio, name):
+    """The layers of one pre-norm ViT block (applied by `_apply_block`)."""
+    return {
+        "norm1": keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm1"),
+        "attention": keras.layers.MultiHeadAttention(heads, width // heads,
+                                                     name=f"{name}_attention"),
+        "norm2": keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm2"),
+        "mlp1": keras.layers.Dense(width * mlp_ratio, activation="gelu", name=f"{name}_mlp1"),
+        "mlp2": keras.layers.Dense(width, name=f"{name}_mlp2"),
+    }
+
+
+def _apply_block(block, x):
+    h = block["norm1"](x)
+    x = x + block["attention"](h, h)
+    return x + block["mlp2"](block["mlp1"](block["norm2"](x)))
+
+
+class MaskedAutoencoder(Family):
+    """A ViT masked autoencoder, trained end to end as one block by the same loop.
+
+    Encoder: non-overlapping `patch_size` patches -> linear embedding -> fixed sine-cosine 2-D
+    position embeddings -> `depth` pre-norm transformer blocks (`width`, `heads`) -> layer
+    norm. The exported features (`encoder`) are its tokens' mean on the whole image; the code
+    the decoder reads (`token_encoder`) is the tokens themselves. Training (`pretrain_model`)
+    hides `mask_ratio` of the patches of each example (a fresh random subset, seedable) and
+    runs the encoder on the visible ones only, so its cost falls with the ratio; the decoder
+    (`decoder_width`, `decoder_depth` blocks) takes them with a learned mask token for each
+    hidden patch and predicts every patch's pixels; the squared error counts the hidden
+    patches only. `mask_unit="pixel"` hides the same share of single pixels instead (zeroed,
+    every token encoded): the bridge back to the 2008 denoising autoencoder's masking noise.
+
+    Args:
+        input_shape: (H, W, C); `patch_size` divides H and W.
+        patch_size, width, depth, heads, mlp_ratio: the ViT encoder.
+        decoder_width, decoder_depth: the light decoder.
+        mask_ratio: share of patches (or pixels) hidden while training, in (0, 1).
+        mask_unit: "patch" (MAE) or "pixel".
+        loss: the reconstruction loss of the hidden parts (MAE: squared error).
+        seed: seeds the masking.
+        name: prefix of the Keras models' names.
+    """
+
+    FIGURES = frozenset({"reconstructions", "tsne"})
+    NOISE_TYPES = ("none",)
+    RECON_LOSS_ARGS = KERAS_RECON_LOSSES
+    END_TO_END = True
+    EMBEDDING_PARAM = None
+
+    def __init__(self, input_shape, patch_size=4, width=128, depth=4, heads=4, mlp_ratio=2,
+                 decoder_width=64, decoder_depth=2, mask_ratio=0.75, mask_unit="patch",
+                 loss="mean_squared_error", seed=None, name="mae"):
+        input_shape = tuple(int(d) for d in input_shape)
+        if len(input_shape) != 3:
+            raise ValueError(f"`input_shape` must be (H, W, C). Received: {input_shape}")
+        patch_layers.check_patch_size(input_shape, patch_size)
+        patch_layers.check_mask_ratio(mask_ratio)
+        if mask_unit not in MASK_UNITS:
+            raise ValueError(f"`mask_unit` must be one of {', '.join(MASK_UNITS)}. "
+                             f"Received: {mask_unit!r}")
+        for what, value, heads_of in (("width", width, heads),
+                                      ("decoder_width", decoder_width, heads)):
+            if value % 4 or value % heads_of:
+                raise ValueError(f"`{what}` must be a multiple of 4 and of `heads` ({heads}). "
+                                 f"Received: {what}={value}")
+        self.input_shape, self.name, self.seed, self.loss = input_shape, name, seed, loss
+        self.patch_size, self.width, self.depth = int(patch_size), int(width), int(depth)
+        self.heads, self.mlp_ratio = int(heads), int(mlp_ratio)
+        self.decoder_width, self.decoder_depth = int(decoder_width), int(decoder_depth)
+        self.mask_ratio, self.mask_unit = float(mask_ratio), mask_unit
+        self.grid = (input_shape[0] // patch_size, input_shape[1] // patch_size)
+        self.tokens = self.grid[0] * self.grid[1]
+        pixels = patch_size * patch_size * input_shape[2]
+        # The layers, shared by every graph below.
+        self.patchify = patch_layers.Patchify(patch_size, name="patchify")
+        self.embed = keras.layers.Dense(width, name="patch_embedding")
+        self.position = patch_layers.AddPositionEmbedding(self.grid, name="position")
+        self.blocks = [_transformer_block(width, heads, mlp_ratio, f"encoder_block_{i + 1}")
+                       for i in range(depth)]
+        self.norm = keras.layers.LayerNormalization(epsilon=1e-6, name="encoder_norm")
+        self.decoder_embed = keras.layers.Dense(decoder_width, name="decoder_embedding")
+        self.decoder_position = patch_layers.AddPositionEmbedding(self.grid,
+                                                                  name="decoder_position")
+        self.decoder_blocks = [
+            _transformer_block(decoder_width, heads, mlp_ratio, f"decoder_block_{i + 1}")
+            for i in range(decoder_depth)]
+        self.decoder_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="decoder_norm")
+        self.predict_pixels = keras.layers.Dense(pixels, activation="sigmoid",
+                                                 name="pixel_prediction")
+        self.unpatchify = patch_layers.Unpatchify(patch_size, input_shape, name="unpatchify")
+        images = keras.Input(input_shape, name="images")
+        tokens = self._encode(self.position(self.embed(self.patchify(images))))
+        self.token_encoder = keras.Model(images, tokens, name=f"{name}_token_encoder")
+        pooled = keras.layers.GlobalAveragePooling1D(name="token_mean")(tokens)
+        self.encoder = keras.Model(images, pooled, name=f"{name}_encoder")
+
+    def _encode(self, tokens):
+        for block in self.blocks:
+            tokens = _apply_block(block, tokens)
+        return self.norm(tokens)
+
+    def _decode(self, tokens):
+        """Decoder-width tokens (every position) -> images."""
+        tokens = self.decoder_position(tokens)
+        for block in self.decoder_blocks:
+            tokens = _apply_block(block, tokens)
+        return self.predict_pixels(self.decoder_norm(tokens))
+
+    @property
+    def num_blocks(self):
+        return 1
+
+    @property
+    def embedding_size(self):
+        return self.width
+
+    def features_before(self, k):
+        return None
+
+    def block_loss(self, k):
+        return self.loss
+
+    def block_summary(self, k):
+        return (f"{self.input_shape} -> {self.tokens} tokens of {self.width} "
+                f"({self.mask_unit} mask ratio {self.mask_ratio:g}) -> {self.input_shape}")
+
+    def build_decoder(self):
+        """Tokens (batch, T, width) -> images: the whole decoder on every position."""
+        tokens = keras.Input((self.tokens, self.width), name="tokens")
+        patches = self._decode(self.decoder_embed(tokens))
+        return keras.Model(tokens, self.unpatchify(patches), name=f"{self.name}_decoder")
+
+    def code_model(self):
+        """images -> the code the decoder reads (the encoder's tokens)."""
+        return self.token_encoder
+
+    def pretrain_model(self, k):
+        """The masked autoencoder: hidden patches (or pixels) predicted from the visible
+        ones; its output equals the input outside the hidden parts (no gradient there), so
+        `block_loss` counts the hidden parts only."""
+        images = keras.Input(self.input_shape, name="images")
+        target = self.patchify(images)
+        if self.mask_unit == "patch":
+            masking = patch_layers.RandomTokenMasking(self.mask_ratio, seed=self.seed,
+                                                      name="token_masking")
+            visible, restore, mask = masking(self.position(self.embed(target)))
+            encoded = self._encode(visible)
+            full = patch_layers.InsertMaskTokens(name="mask_tokens")(
+                [self.decoder_embed(encoded), restore])
+            predicted = self._decode(full)
+            blended = patch_layers.MaskedBlend(name="hidden_only")([predicted, target, mask])
+            outputs = self.unpatchify(blended)
+        else:
+            hidden, mask = patch_layers.RandomPixelMask(self.mask_ratio, seed=self.seed,
+                                                        name="pixel_masking")(images)
+            tokens = self._encode(self.position(self.embed(self.patchify(hidden))))
+            predicted = self.unpatchify(self._decode(self.decoder_embed(tokens)))
+            outputs = patch_layers.MaskedBlend(name="hidden_only")([predicted, images, mask])
+        return keras.Model(images, outputs, name=f"{self.name}_masked_autoencoder")
+
+    def end_to_end_model(self):
+        return self.pretrain_model(0)
+
+    def autoencoder(self):
+        """images -> tokens (every patch visible) -> reconstructed images."""
+        images = keras.Input(self.input_shape, name="images")
+        return keras.Model(images, self.decoder()(self.token_encoder(images)),
+                           name=f"{self.name}_reconstruct")
+
+    def describe(self):
+        return {
+            "family": "masked_autoencoder",
+            "patch_size": self.patch_size, "width": self.width, "depth": self.depth,
+            "heads": self.heads, "mlp_ratio": self.mlp_ratio,
+            "decoder_width": self.decoder_width, "decoder_depth": self.decoder_depth,
+            "tokens": self.tokens,
+            "noise": {"type": f"{self.mask_unit}_masking", "level": self.mask_ratio},
+            "loss": f"{self.loss} on the hidden {self.mask_unit}s",
+        }
