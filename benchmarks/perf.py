@@ -13,6 +13,7 @@ ratios measured side by side in one process, since absolute times on these machi
     python benchmarks/perf.py zoo         # samples/s of every MNIST zoo entry's pretraining
     python benchmarks/perf.py distribute  # MirroredStrategy over two logical CPUs vs one device
     python benchmarks/perf.py peer        # a plain PyTorch loop (skipped without PyTorch)
+    python benchmarks/perf.py mae         # masked autoencoder: encoder cost vs mask ratio
 
 Each prints a Markdown table and writes benchmarks/results/perf_<name>.json (with commit,
 TensorFlow version, CPU, thread and oneDNN settings). Ratios of two set-ups are measured
@@ -652,6 +653,81 @@ def section_conv(args):
                                                         .autoencoder())]}, lines
 
 
+def vit_encoder_flops(family, tokens):
+    """Forward FLOPs per image of the masked autoencoder's encoder on `tokens` tokens: the
+    patch embedding, then per block the q/k/v/output projections (4 T W^2), the attention
+    scores and their weighted sum (2 T^2 W) and the MLP (2 T W rW), two FLOPs a multiply-add."""
+    w, t = family.width, tokens
+    pixels = family.patch_size ** 2 * family.input_shape[-1]
+    per_block = 4 * t * w * w + 2 * t * t * w + 2 * t * w * (family.mlp_ratio * w)
+    return 2.0 * (t * pixels * w + family.depth * per_block)
+
+
+def section_mae(args):
+    """The masked autoencoder's encoder runs on the visible tokens only, so its cost falls with
+    the mask ratio: encoder images/s (forward, batch 256) and FLOPs per image at mask ratio 0
+    (every token: the exported encoder), 0.5 and 0.75, measured interleaved round by round;
+    and the whole masked pretraining step (encoder + decoder + gradients, the loop's compile)."""
+    import keras
+    import tensorflow as tf
+
+    from sdae_tf import zoo
+    from sdae_tf.layers import patches
+    from sdae_tf.runner import training
+
+    n = args.examples
+    x, _ = mnist_subset(n)
+    ratios = (0.0, 0.5, 0.75)
+    keras.utils.set_random_seed(0)
+    family = zoo.build("mae_mnist", (28, 28, 1), seed=0)
+
+    def encoder_for(ratio):
+        images = keras.Input((28, 28, 1))
+        tokens = family.position(family.embed(family.patchify(images)))
+        if ratio:
+            tokens = patches.RandomTokenMasking(ratio, seed=0)(tokens)[0]
+        return keras.Model(images, family._encode(tokens))
+
+    batch = tf.constant(x[:256])
+    fns = {}
+    for ratio in ratios:
+        model = encoder_for(ratio)
+        fns[ratio] = tf.function(lambda b, m=model: m(b, training=False))
+        fns[ratio](batch)
+    per_round = {r: [] for r in ratios}
+    for _ in range(args.rounds):
+        for ratio in ratios:
+            per_round[ratio].append(256 / median_time(lambda r=ratio: fns[r](batch).numpy(),
+                                                      reps=5))
+    train = {}
+    for ratio in ratios[1:]:
+        stack = zoo.build("mae_mnist", (28, 28, 1), seed=0, mask_ratio=ratio)
+        model = stack.pretrain_model(0)
+        model.compile(training.make_optimizer(1e-3, "constant", 0), stack.block_loss(0),
+                      steps_per_execution=execution(n))
+        train[ratio] = n / _epoch_time(model, x, None, 128, args.epochs)
+    rows = []
+    for ratio in ratios:
+        kept = family.tokens if not ratio else max(1, round(family.tokens * (1 - ratio)))
+        flops = vit_encoder_flops(family, kept)
+        speed = statistics.median(per_round[ratio])
+        rows.append({"mask_ratio": ratio, "visible_tokens": kept,
+                     "encoder_mflops_per_image": flops / 1e6,
+                     "encoder_images_per_s": speed, "encoder_gflops": speed * flops / 1e9,
+                     "pretrain_images_per_s": train.get(ratio)})
+    base = rows[0]
+    lines = markdown_table(
+        ["mask ratio", "visible tokens", "encoder MFLOP / image", "encoder images/s",
+         "speed-up vs ratio 0", "GFLOP/s", "masked pretraining images/s"],
+        [[f"{r['mask_ratio']:g}", str(r["visible_tokens"]),
+          f"{r['encoder_mflops_per_image']:.1f}", f"{r['encoder_images_per_s']:.0f}",
+          f"{r['encoder_images_per_s'] / base['encoder_images_per_s']:.2f}x",
+          f"{r['encoder_gflops']:.1f}",
+          "-" if r["pretrain_images_per_s"] is None else f"{r['pretrain_images_per_s']:.0f}"]
+         for r in rows])
+    return {"mae": rows}, lines
+
+
 def section_precision(args):
     """`--precision=mixed_bfloat16` against float32: pretraining images/s of the MNIST CAE, CDAE
     and the SDAE's first dense block (batch 128, the loop's compile), the two precisions'
@@ -782,7 +858,8 @@ SECTIONS = {"roof": section_roof, "dense": section_dense, "precision": section_p
             "optimizer": section_optimizer, "learned": section_learned,
             "pipeline": section_pipeline, "threads": section_threads, "profile": section_profile,
             "serving": section_serving, "zoo": section_zoo, "distribute": section_distribute,
-            "peer": section_peer, "probe": section_probe, "conv": section_conv}
+            "peer": section_peer, "probe": section_probe, "conv": section_conv,
+            "mae": section_mae}
 
 
 def main():

@@ -1,5 +1,5 @@
-"""Custom Keras layers: input corruption (noise), VAE sampling and the masked autoencoder's
-patch layers, all serializable."""
+"""Custom Keras layers: input corruption (noise), VAE sampling, the masked autoencoder's
+patch layers and the VQ-VAE's quantiser, all serializable."""
 
 from sdae_tf.layers.learned_noise import LearnedGaussianNoise
 from sdae_tf.layers.noise import (
@@ -22,10 +22,14 @@ from sdae_tf.layers.patches import (
     RandomTokenMasking,
     Unpatchify,
 )
+from sdae_tf.layers.quantizer import AddLoss, CodebookUsage, VectorQuantizer
 from sdae_tf.layers.sampling import Sampling
 
 __all__ = [
     "NOISE_TYPES",
+    "AddLoss",
+    "CodebookUsage",
+    "VectorQuantizer",
     "AddPositionEmbedding",
     "InsertMaskTokens",
     "MaskedBlend",

@@ -175,6 +175,14 @@ class TrainConfig:
     patch_size: int | None = setting(
         None, "Masked autoencoder: side of the square patches (divides the image).", minimum=1,
         model=True)
+    num_codes: int | None = setting(
+        None, "VQ-VAE: codebook size (at least 2); default 128.", minimum=0, model=True)
+    commitment: float | None = setting(
+        None, "VQ-VAE: weight of the commitment loss (beta); default 0.25.", minimum=0,
+        model=True)
+    ema: bool | None = setting(
+        None, "VQ-VAE: exponential-moving-average codebook updates instead of the codebook "
+        "loss.", model=True)
     recon_loss: str | None = setting(
         None, "Reconstruction loss: bce (binary cross-entropy) or mse (squared error, the "
         "report's scripts); default: the model's own (bce).", choices=_recon_losses, model=True)

@@ -97,12 +97,13 @@ def _logs_to_history(logs, protocol="validation"):
 
 
 def fit_stage(model, x, y, val_ds, settings, stage, seed, progress=None, callbacks=(),
-              monitor=None):
+              monitor=None, log_callbacks=()):
     """One `fit` of the loop over `settings.epochs` (a `Stage`): seeded epoch-indexed
     shuffling, the divergence guard, and, with a `RunProgress`, a checkpoint after every epoch
     that a restarted run resumes from (same data order, noise and optimizer state as if never
-    stopped). `stage` names it. Returns (per-epoch logs of every epoch so far, the
-    `EpochCheckpoint`)."""
+    stopped). `stage` names it. `log_callbacks` run first at each epoch's end, so what they
+    add to the epoch's logs is checkpointed and kept (the VQ-VAE's codebook use). Returns
+    (per-epoch logs of every epoch so far, the `EpochCheckpoint`)."""
     epochs = settings.epochs
     with contextlib.ExitStack() as stack:
         ckpt_dir = (progress.ckpt_dir(stage) if progress is not None else
@@ -116,7 +117,7 @@ def fit_stage(model, x, y, val_ds, settings, stage, seed, progress=None, callbac
         guard = StopOnDivergence(stage, progress.run_dir / "checkpoints"
                                  if progress is not None else None)
         board = _callbacks(progress.run_dir if progress is not None else None, stage)
-        cbs = [guard, ckpt, *board, *callbacks]
+        cbs = [*log_callbacks, guard, ckpt, *board, *callbacks]
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial,
                   steps_per_epoch=steps_per_epoch(len(x), settings.batch_size), shuffle=False,
                   verbose=settings.verbose, callbacks=cbs)
@@ -135,7 +136,7 @@ def _restored(progress, stage, model):
 
 
 def _pretrain_stage(model, loss, x_train, x_val, settings, stage, seed, block, start,
-                    progress=None, callbacks=()):
+                    progress=None, callbacks=(), log_callbacks=()):
     """One autoencoder `model` of pretraining trained on `x_train` (its own target) with its
     own optimizer as `settings` says, the noise schedule applied, `x_val` logged; the record
     (`block` names it) is returned and, with a `RunProgress`, checkpointed as completed."""
@@ -151,7 +152,7 @@ def _pretrain_stage(model, loss, x_train, x_val, settings, stage, seed, block, s
     if settings.noise_schedule != "constant":
         callbacks.append(NoiseSchedule(settings.noise_schedule, settings.epochs))
     logs, _ = fit_stage(model, x_train, None, val_ds, settings, stage, seed=seed,
-                        progress=progress, callbacks=callbacks)
+                        progress=progress, callbacks=callbacks, log_callbacks=log_callbacks)
     record = {"block": block, "history": _logs_to_history(logs, settings.protocol),
               "seconds": round(time.perf_counter() - start, 2)}
     if progress is not None:
@@ -192,7 +193,8 @@ def pretrain_layerwise(stack, data, settings, last_block_callbacks=(), progress=
         extra = [*callbacks, *(last_block_callbacks if k == stack.num_blocks - 1 else ())]
         records.append(_pretrain_stage(model, stack.block_loss(k), x_train, x_val, settings,
                                        stage, seed=settings.seed + k, block=k + 1, start=start,
-                                       progress=progress, callbacks=extra))
+                                       progress=progress, callbacks=extra,
+                                       log_callbacks=stack.block_callbacks(k)))
     return records
 
 

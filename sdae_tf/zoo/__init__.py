@@ -18,6 +18,7 @@ from sdae_tf.zoo.mae import MaskedAutoencoder
 from sdae_tf.zoo.pixels import RawPixels
 from sdae_tf.zoo.registry import Registry, ZooEntry
 from sdae_tf.zoo.vae import VariationalStack
+from sdae_tf.zoo.vqvae import VQVAE
 
 REGISTRY = Registry()
 # Reconstruction losses a run may ask for (`recon_loss`); each family maps them to its own
@@ -91,6 +92,13 @@ REGISTRY.register(ZooEntry(
                 "blocks at width 128 on the visible quarter, 2-block decoder, loss on the "
                 "hidden patches; features: the mean token (section 8)"))
 
+for _prefix, _noise, _what in [("vqvae", _CLEAN, "VQ-VAE"),
+                               ("dvqvae", _GAUSS, "denoising VQ-VAE (Gaussian 0.4, clean target)")]:
+    REGISTRY.register(ZooEntry(
+        f"{_prefix}_mnist", VQVAE, "mnist", dict(_noise),
+        description=f"{_what}: the 8-layer conv autoencoder's 7x7x16 code quantised to a "
+                    "128-entry codebook, straight-through gradient, commitment 0.25 (section 8)"))
+
 
 def check_recon_loss(name, recon_loss):
     """Refuses a reconstruction loss that zoo model `name`'s family does not take."""
@@ -163,6 +171,7 @@ __all__ = [
     "RawPixels",
     "Registry",
     "VariationalStack",
+    "VQVAE",
     "ZooEntry",
     "RECON_LOSSES",
     "Family",

@@ -68,6 +68,11 @@ class Family(abc.ABC):
     def autoencoder(self):
         """A Keras model images -> code -> reconstructed images, no noise."""
 
+    def block_callbacks(self, k):
+        """Keras callbacks block k's pretraining `fit` adds (the VQ-VAE logs its codebook's
+        use): none by default."""
+        return []
+
     def code_model(self):
         """The Keras model images -> the code `decoder` reads: the encoder itself, except where
         the exported features summarise the code (the masked autoencoder's mean token)."""
