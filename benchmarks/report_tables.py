@@ -36,8 +36,8 @@ CARRIED = ("test_accuracy", "curve", "mean_sigma", "finetune_seconds", "pretrain
 
 
 def parse_flagfile(name, extra=()):
-    """The base `TrainConfig` and `--run` specs of `flags/<name>.flags` (plus `extra` flags, as
-    given to `sdae-experiment`), parsed as `sdae-experiment` parses them."""
+    """The base `TrainConfig` and `--run` specs of `flags/experiments/<name>.flags` (plus
+    `extra` flags, as given to `sdae-experiment`), parsed as `sdae-experiment` parses them."""
     from absl import flags
 
     import sdae_tf.cli.experiment  # noqa: F401  (defines --run, --experiment, ...)
@@ -46,7 +46,7 @@ def parse_flagfile(name, extra=()):
 
     values = flags.FLAGS
     values.unparse_flags()
-    values(["sdae-experiment", f"--flagfile=flags/{name}.flags", *extra])
+    values(["sdae-experiment", f"--flagfile=flags/experiments/{name}.flags", *extra])
     return (train_flags.config_from_flags(values), [experiments.parse_run(r) for r in values.run],
             values.report_item or name)
 
@@ -228,7 +228,8 @@ def table_lines(record):
     from sdae_tf.reproduce import report
 
     item = record["report_item"]
-    lines = [f"### {report.TABLES[item]['title']} (`flags/{record['experiment']}.flags`)", ""]
+    flagfile = f"flags/experiments/{record['experiment']}.flags"
+    lines = [f"### {report.TABLES[item]['title']} (`{flagfile}`)", ""]
     rows = []
     for c in record["cells"]:
         ours = c.get("test_accuracy")

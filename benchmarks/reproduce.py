@@ -26,7 +26,8 @@ def run_table(name, work_dir, extra):
     """`sdae-experiment --flagfile=flags/<name>.flags` in its own process; returns its record
     and wall time."""
     out_dir = work_dir / name
-    cmd = [sys.executable, "-m", "sdae_tf.cli.experiment", f"--flagfile=flags/{name}.flags",
+    cmd = [sys.executable, "-m", "sdae_tf.cli.experiment",
+           f"--flagfile=flags/experiments/{name}.flags",
            f"--out_dir={out_dir}", f"--pool_dir={work_dir / 'pool'}", "--verbose=0", *extra]
     print("$", " ".join(cmd), flush=True)
     start = time.perf_counter()
@@ -69,7 +70,7 @@ def main():
         }
         table = report.experiment_table(record)
         print("\n".join(table), flush=True)
-        table[2] = (f"`flags/{name}.flags`: {len(trained)} runs trained, "
+        table[2] = (f"`flags/experiments/{name}.flags`: {len(trained)} runs trained, "
                     f"{len(record['runs']) - len(trained)} reused; wall {wall / 60:.1f} min")
         lines += table
     result["total_wall_seconds"] = round(total, 1)

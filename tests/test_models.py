@@ -19,6 +19,7 @@ FAMILIES = {
     "pixels_mnist": {},
     "mae_mnist": {"width": 64, "depth": 2, "decoder_width": 32, "decoder_depth": 1},
     "dvqvae_mnist": {},
+    "resdae_mnist": {"blocks_per_stage": 1, "widths": (16, 32)},
 }
 # The report's conv stack fine-tunes at Adam 1e-3 (at 3e-3 its sigmoid codes stall near chance).
 # The ViT of the masked autoencoder, data-hungry as ViTs are, fine-tunes on 1024 digits to 0.57

@@ -71,3 +71,26 @@ def test_samples_png_from_the_loop(tmp_path):
     png = tmp_path / "run" / "samples.png"
     assert metrics["samples"] == str(png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
+
+
+def test_photo_crops_come_from_disjoint_photographs_and_are_seeded():
+    from sdae_tf.data import photos
+
+    data = photos.load_photo_crops(size=32, train_crops=200, test_crops=50, seed=0)
+    assert data.x_train.shape[1:] == (32, 32, 3) and len(data.x_test) == 50
+    assert len(data.x_train) + len(data.x_val) == 200 and data.num_classes == 8
+    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0 and data.x_train.std() > 0.05
+    images = photos.photographs()
+    assert set(photos.TEST_PHOTOS) <= set(images) and len(images) == 11
+    # Every test crop is a window of a test photograph, none of a training one.
+    crop = data.x_test[0]
+    def holds(image):  # windows whose corner pixel matches, then the whole window
+        corners = np.argwhere(np.all(image[:-31, :-31] == crop[0, 0], axis=-1)
+                              & np.all(image[31:, 31:] == crop[31, 31], axis=-1))
+        return any(np.array_equal(image[y:y + 32, x:x + 32], crop) for y, x in corners)
+    owners = [n for n, img in images.items() if holds(img)]
+    assert owners and set(owners) <= set(photos.TEST_PHOTOS)
+    again = photos.load_photo_crops(size=32, train_crops=200, test_crops=50, seed=0)
+    np.testing.assert_array_equal(again.x_train, data.x_train)
+    with pytest.raises(ValueError, match=r"`size` must be in \[8, 300\]"):
+        photos.load_photo_crops(size=512)

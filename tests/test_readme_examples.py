@@ -17,7 +17,12 @@ def examples(page):
 
 
 def run_page(page, tmp_path, monkeypatch):
+    import keras
+
     monkeypatch.chdir(tmp_path)
+    # Keras draws unseeded initializers from the process's global random state: fixed here, so
+    # a page's numbers do not depend on the tests that ran before it in this worker.
+    keras.utils.set_random_seed(0)
     namespace = {}
     for name, code in examples(page):
         exec(compile(code, f"{page}:{name}", "exec"), namespace)

@@ -8,6 +8,7 @@ from sdae_tf.data.idx import IdxFormatError, read_idx
 from sdae_tf.data.mnist import CONSTRUCTIONS as MNIST_CONSTRUCTIONS
 from sdae_tf.data.mnist import VARIANTS as MNIST_VARIANTS
 from sdae_tf.data.mnist import check_construction, load_mnist
+from sdae_tf.data.photos import load_photo_crops
 from sdae_tf.data.pipeline import make_pipeline, steps_per_epoch
 from sdae_tf.data.splits import Splits
 from sdae_tf.data.synthetic import load_patches, load_toy_manifold
@@ -52,6 +53,12 @@ def _patches(data_dir, validation_size, seed, cache_dir, construction):
     return load_patches(images_path=data_dir, validation_size=validation_size, seed=seed)
 
 
+def _photos(size):
+    def load(data_dir, validation_size, seed, cache_dir, construction):
+        return load_photo_crops(size, validation_size=validation_size, seed=seed)
+    return load
+
+
 def _toy(data_dir, validation_size, seed, cache_dir, construction):
     return load_toy_manifold(validation_size=validation_size, seed=seed)
 
@@ -66,6 +73,7 @@ REGISTRY = {e.name: e for e in [
     DatasetEntry("cub200", _tfds("cub200"), "CUB-200-2011"),
     DatasetEntry("patches", _patches, "natural 12x12 patches"),
     DatasetEntry("toy_manifold", _toy, "toy manifold"),
+    DatasetEntry("photos64", _photos(64), "photo crops 64x64"),
 ]}
 DATASETS = tuple(REGISTRY)
 

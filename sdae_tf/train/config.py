@@ -183,6 +183,9 @@ class TrainConfig:
     ema: bool | None = setting(
         None, "VQ-VAE: exponential-moving-average codebook updates instead of the codebook "
         "loss.", model=True)
+    blocks_per_stage: int | None = setting(
+        None, "Residual autoencoders: residual blocks per resolution; default 2.", minimum=1,
+        model=True)
     recon_loss: str | None = setting(
         None, "Reconstruction loss: bce (binary cross-entropy) or mse (squared error, the "
         "report's scripts); default: the model's own (bce).", choices=_recon_losses, model=True)

@@ -17,6 +17,7 @@ from sdae_tf.zoo.learned_sigma import LearnedSigmaBlock, LearnedSigmaStack
 from sdae_tf.zoo.mae import MaskedAutoencoder
 from sdae_tf.zoo.pixels import RawPixels
 from sdae_tf.zoo.registry import Registry, ZooEntry
+from sdae_tf.zoo.resnet_ae import ResidualAutoencoder
 from sdae_tf.zoo.vae import VariationalStack
 from sdae_tf.zoo.vqvae import VQVAE
 
@@ -78,6 +79,13 @@ for _data, _shape_note, _down in [("mnist", "16x7x7 code", 2), ("cifar10", "16x8
         description=f"convolutional denoising autoencoder, Gaussian 0.4, {_shape_note} "
                     "(Tables 4-5)"))
 
+for _prefix, _noise in [("cae", _CLEAN), ("cdae", _GAUSS)]:
+    REGISTRY.register(ZooEntry(
+        f"{_prefix}_photos64", ConvAutoencoder, "photos64", {"downsample": 3, **_noise},
+        description="the report's 8-layer convolutional "
+                    f"{'denoising ' if _noise is _GAUSS else ''}autoencoder for 64x64 colour "
+                    "photo crops, 8x8x16 code (section 8's resolution question)"))
+
 for _prefix, _noise, _what in [("scae", _CLEAN, "autoencoder"),
                                ("scdae", _GAUSS, "denoising autoencoder, Gaussian 0.4")]:
     REGISTRY.register(ZooEntry(
@@ -98,6 +106,20 @@ for _prefix, _noise, _what in [("vqvae", _CLEAN, "VQ-VAE"),
         f"{_prefix}_mnist", VQVAE, "mnist", dict(_noise),
         description=f"{_what}: the 8-layer conv autoencoder's 7x7x16 code quantised to a "
                     "128-entry codebook, straight-through gradient, commitment 0.25 (section 8)"))
+
+for _prefix, _noise, _what in [("resae", _CLEAN, "autoencoder"),
+                               ("resdae", _GAUSS, "denoising autoencoder, Gaussian 0.4")]:
+    REGISTRY.register(ZooEntry(
+        f"{_prefix}_mnist", ResidualAutoencoder, "mnist", dict(_noise),
+        description=f"deep residual convolutional {_what}: 2 residual blocks per resolution "
+                    "(widths 32, 64), 16 + 16 conv layers, 7x7x16 code, no skip across the "
+                    "bottleneck (section 8)"))
+    REGISTRY.register(ZooEntry(
+        f"{_prefix}_photos64", ResidualAutoencoder, "photos64",
+        {"widths": (16, 32, 64), **_noise},
+        description=f"deep residual convolutional {_what} for 64x64 colour photo crops: widths "
+                    "16, 32, 64, 2 residual blocks per resolution, 21 + 21 conv layers, 8x8x16 "
+                    "code (section 8)"))
 
 
 def check_recon_loss(name, recon_loss):
@@ -169,6 +191,7 @@ __all__ = [
     "LearnedSigmaStack",
     "MaskedAutoencoder",
     "RawPixels",
+    "ResidualAutoencoder",
     "Registry",
     "VariationalStack",
     "VQVAE",

@@ -1,0 +1,145 @@
+"""A deep residual convolutional (denoising) autoencoder: section 8's "ultra-deep" arm beside the
+report's 8-layer conv network, ResNet-style blocks at every resolution, no skip across the
+bottleneck so the encoder and the decoder stand alone."""
+
+import keras
+
+from sdae_tf.layers import corrupt, make_noise
+from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Family
+
+
+def _residual(x, width, name):
+    """x + conv(relu(conv(relu(x)))), the branch's last conv zero-initialised (the block starts
+    as the identity, so the deep stack trains without normalisation layers)."""
+    h = keras.layers.Activation("relu", name=f"{name}_relu1")(x)
+    h = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name=f"{name}_conv1")(h)
+    h = keras.layers.Conv2D(width, 3, padding="same", kernel_initializer="zeros",
+                            name=f"{name}_conv2")(h)
+    return keras.layers.Add(name=f"{name}_add")([x, h])
+
+
+class ResidualAutoencoder(Family):
+    """Encoder: a 3x3 stem conv, then per stage `blocks_per_stage` residual blocks at its width
+    and a stride-2 conv to the next width (`widths`: one stage per halving), then residual
+    blocks and a 1x1 conv to the `code_channels`-channel spatial code. Decoder, its mirror:
+    a conv from the code, per stage residual blocks then 2x upsampling + conv, a sigmoid conv to
+    the image. On MNIST (widths 32, 64; 2 blocks per stage): 7x7x16 code, 2 x 16 conv layers.
+    Trained end to end as one block, like the 8-layer conv autoencoder.
+
+    Args:
+        input_shape: (H, W, C); H and W divisible by 2 ** len(widths).
+        widths: the width of each stage (one stride-2 step each).
+        blocks_per_stage: residual blocks per stage (two 3x3 convs each).
+        code_channels: channels of the spatial code.
+        noise_type, noise_level: input corruption while training (ResAE: "none").
+        loss: reconstruction loss (inputs in [0, 1]: binary cross-entropy).
+        seed: seeds the noise layer.
+        name: prefix of the Keras models' names.
+    """
+
+    RECON_LOSS_ARGS = KERAS_RECON_LOSSES
+    END_TO_END = True
+
+    def __init__(self, input_shape, widths=(32, 64), blocks_per_stage=2, code_channels=16,
+                 noise_type="gaussian", noise_level=0.4, loss="binary_crossentropy",
+                 seed=None, name="residual_autoencoder"):
+        input_shape = tuple(int(d) for d in input_shape)
+        if len(input_shape) != 3:
+            raise ValueError(f"`input_shape` must be (H, W, C). Received: {input_shape}")
+        widths = tuple(int(w) for w in widths)
+        if not widths or int(blocks_per_stage) < 1:
+            raise ValueError("`widths` needs at least one stage and `blocks_per_stage` at least "
+                             f"one block. Received: widths={widths}, "
+                             f"blocks_per_stage={blocks_per_stage}")
+        step = 2 ** len(widths)
+        if input_shape[0] % step or input_shape[1] % step:
+            raise ValueError(f"Input height and width must be divisible by 2**len(widths)="
+                             f"{step}. Received: input_shape={input_shape}")
+        make_noise(noise_type, noise_level)  # validates early
+        self.input_shape, self.widths = input_shape, widths
+        self.blocks_per_stage, self.code_channels = int(blocks_per_stage), int(code_channels)
+        self.noise_type, self.noise_level = noise_type, noise_level
+        self.loss, self.seed, self.name = loss, seed, name
+        self.encoder = self._build_encoder()
+        self._decoder = self.build_decoder()
+
+    def _build_encoder(self):
+        images = keras.Input(self.input_shape, name="images")
+        h = keras.layers.Conv2D(self.widths[0], 3, padding="same", name="stem")(images)
+        for s, width in enumerate(self.widths):
+            for b in range(self.blocks_per_stage):
+                h = _residual(h, width, f"encoder_stage{s + 1}_block{b + 1}")
+            nxt = self.widths[min(s + 1, len(self.widths) - 1)]
+            h = keras.layers.Conv2D(nxt, 3, strides=2, padding="same", activation="relu",
+                                    name=f"encoder_down{s + 1}")(h)
+        for b in range(self.blocks_per_stage):
+            h = _residual(h, self.widths[-1], f"encoder_bottom_block{b + 1}")
+        code = keras.layers.Conv2D(self.code_channels, 1, activation="relu", name="code")(h)
+        return keras.Model(images, code, name=f"{self.name}_encoder")
+
+    def build_decoder(self):
+        code = keras.Input(self.encoder.output_shape[1:], name="code")
+        h = keras.layers.Conv2D(self.widths[-1], 3, padding="same", activation="relu",
+                                name="decoder_in")(code)
+        for b in range(self.blocks_per_stage):
+            h = _residual(h, self.widths[-1], f"decoder_bottom_block{b + 1}")
+        for s, width in reversed(list(enumerate(self.widths))):
+            h = keras.layers.UpSampling2D(2, name=f"decoder_up{s + 1}")(h)
+            h = keras.layers.Conv2D(width, 3, padding="same", activation="relu",
+                                    name=f"decoder_conv{s + 1}")(h)
+            for b in range(self.blocks_per_stage):
+                h = _residual(h, width, f"decoder_stage{s + 1}_block{b + 1}")
+        out = keras.layers.Conv2D(self.input_shape[-1], 3, padding="same", activation="sigmoid",
+                                  name="decoder_out")(h)
+        return keras.Model(code, out, name=f"{self.name}_decoder")
+
+    def decoder(self):
+        return self._decoder
+
+    @property
+    def num_blocks(self):
+        return 1
+
+    @property
+    def embedding_size(self):
+        h, w, c = self.encoder.output_shape[1:]
+        return h * w * c
+
+    def conv_layers(self):
+        """How many conv layers the encoder and the decoder hold (the depth)."""
+        count = lambda m: sum(isinstance(ly, keras.layers.Conv2D) for ly in m.layers)  # noqa: E731
+        return count(self.encoder), count(self._decoder)
+
+    def features_before(self, k):
+        return None
+
+    def block_loss(self, k):
+        return self.loss
+
+    def block_summary(self, k):
+        enc, dec = self.conv_layers()
+        return (f"{self.input_shape} -> {self.encoder.output_shape[1:]} ({enc} + {dec} conv "
+                "layers, residual)")
+
+    def pretrain_model(self, k):
+        images = keras.Input(self.input_shape, name="images")
+        h = corrupt(images, self.noise_type, self.noise_level, seed=self.seed, name="noise")
+        return keras.Model(images, self._decoder(self.encoder(h)),
+                           name=f"{self.name}_autoencoder")
+
+    def end_to_end_model(self):
+        return self.pretrain_model(0)
+
+    def autoencoder(self):
+        images = keras.Input(self.input_shape, name="images")
+        return keras.Model(images, self._decoder(self.encoder(images)),
+                           name=f"{self.name}_reconstruct")
+
+    def describe(self):
+        enc, dec = self.conv_layers()
+        return {"family": "residual_conv", "widths": list(self.widths),
+                "blocks_per_stage": self.blocks_per_stage,
+                "code_shape": list(self.encoder.output_shape[1:]),
+                "conv_layers": {"encoder": enc, "decoder": dec},
+                "noise": {"type": self.noise_type, "level": self.noise_level},
+                "loss": self.loss}
