@@ -70,6 +70,7 @@ def load_raw(data_dir=None):
 
 
 def check_construction(construction):
+    """Refuses an unknown variant construction (`CONSTRUCTIONS`) with a ValueError listing them."""
     if construction not in CONSTRUCTIONS:
         raise ValueError(f"Unknown MNIST variant construction {construction!r}. Available: "
                          f"{', '.join(CONSTRUCTIONS)}")
@@ -144,6 +145,7 @@ def make_variant(images, variant, seed, construction="report", rotated=None):
 
 
 def default_cache_dir():
+    """Where built MNIST variants are cached: `$SDAE_TF_CACHE`, else `~/.cache/sdae_tf`."""
     return pathlib.Path(
         os.environ.get("SDAE_TF_CACHE") or pathlib.Path.home() / ".cache" / "sdae_tf"
     )

@@ -32,6 +32,7 @@ MAX_FILTERS = 120
 
 
 def validate(names):
+    """Refuses figure names not in `FIGURES` with a ValueError listing the known ones."""
     unknown = sorted(set(names) - set(FIGURES))
     if unknown:
         raise ValueError(f"Unknown figure(s) {', '.join(unknown)}. Available: "
@@ -66,6 +67,8 @@ def filters(stack, data, run_dir, **_):
 
 
 def reconstructions(stack, data, run_dir, rows=2, columns=8, **_):
+    """Draws test images above their clean reconstructions (`reconstructions.png` in
+    `run_dir`); returns the figure's path."""
     images = data.x_test[:rows * columns]
     recon = np.asarray(stack.autoencoder().predict(images, verbose=0))
     grid = np.stack([images, recon], axis=1).reshape(rows * 2, columns, *images.shape[1:])

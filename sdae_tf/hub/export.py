@@ -49,6 +49,7 @@ def check_export_target(export_dir, overwrite=False):
 
 
 def library_versions():
+    """{package: version} of sdae_tf, TensorFlow, Keras, NumPy and Python, as manifests record."""
     return {
         package.NAME: package.version(),
         "tensorflow": tf.__version__,

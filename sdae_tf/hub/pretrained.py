@@ -248,15 +248,54 @@ class PretrainedDenoiser(_ExportedLayer):
 
 
 def feature_extractor(name_or_path, trainable=False, check_range=True, name=None):
-    """The one call: an exported encoder (shipped name or path) as a Keras layer, frozen unless
-    `trainable=True`; its input contract is `layer.contract`, its manifest `layer.manifest`."""
+    """An exported encoder (a shipped name or an export folder) as a Keras layer.
+
+    Args:
+        name_or_path: a shipped model's name (`sdae_tf.list_models()`) or an export folder.
+        trainable: False (default): the frozen SavedModel; True: the `.keras` copy, whose
+            weights fine-tune with the model above it.
+        check_range: check that inputs lie in the contract's value range.
+        name: the layer's name.
+
+    Returns:
+        A `PretrainedEncoder` layer (images -> embedding); its input contract is
+        `layer.contract`, its manifest `layer.manifest`.
+
+    Raises:
+        FileNotFoundError: no such model. ValueError: a damaged or altered export.
+
+    Example:
+
+    ```python
+    encoder = sdae_tf.feature_extractor("sdae_mnist")
+    codes = encoder(images)  # (batch, 28, 28, 1) in [0, 1] -> (batch, 1000)
+    ```
+    """
     kwargs = {"name": name} if name else {}
     return PretrainedEncoder(name_or_path, trainable=trainable, check_range=check_range, **kwargs)
 
 
 def denoiser(name_or_path, check_range=True, name=None):
-    """An export's autoencoder (shipped name or path) as a frozen Keras layer images ->
-    reconstruction; `layer.noise` is the noise it was trained to remove. Exports without a
-    decoder (or written before version 0.2) have none: a ValueError says so."""
+    """An export's whole autoencoder (a shipped name or an export folder) as a frozen Keras
+    layer, images -> reconstruction.
+
+    Args:
+        name_or_path: a shipped model's name or an export folder.
+        check_range: check that inputs lie in the contract's value range.
+        name: the layer's name.
+
+    Returns:
+        A `PretrainedDenoiser` layer; `layer.noise` is the noise it was trained to remove.
+
+    Raises:
+        FileNotFoundError: no such model. ValueError: an export without a decoder (or written
+            before version 0.2), or a damaged one.
+
+    Example:
+
+    ```python
+    clean = sdae_tf.denoiser("cdae_mnist")(noisy_images)  # same shape as the input
+    ```
+    """
     kwargs = {"name": name} if name else {}
     return PretrainedDenoiser(name_or_path, check_range=check_range, **kwargs)

@@ -281,6 +281,7 @@ def check_search_dir(tune_dir, state, overwrite=False):
 
 
 def trial_counts(tuner):
+    """{status: number of trials} of a tuner's oracle (COMPLETED, RUNNING, FAILED, ...)."""
     return dict(collections.Counter(t.status for t in tuner.oracle.trials.values()))
 
 
@@ -309,6 +310,8 @@ def summarize(tuner, top=5):
 
 
 def results_markdown(results):
+    """A search's `results.json` record as Markdown: its heading, trial counts and the best
+    trials' table."""
     rows = results["best_trials"]
     names = sorted({k for r in rows for k in r["hyperparameters"] if not k.startswith("tuner/")})
     head = ["rank", "trial", *names, "val probe acc", "val recon loss"]

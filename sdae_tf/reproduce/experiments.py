@@ -112,6 +112,7 @@ def pool_key(cfg):
 
 
 def pool_dir_for(cfg, pool_dir):
+    """The run folder of `cfg` in the run pool: `<model>-<dataset>[-pretrain]-<pool key>`."""
     dataset = cfg.dataset or zoo.REGISTRY.get(cfg.model).dataset
     suffix = "-pretrain" if cfg.finetune_epochs == 0 else ""
     return pathlib.Path(pool_dir) / f"{cfg.model}-{dataset}{suffix}-{pool_key(cfg)}"

@@ -117,6 +117,7 @@ def report_number(item, column, row):
 
 
 def column_label(item, column):
+    """How the report's table `item` names `column` (the column itself when it has no label)."""
     return TABLES.get(item, {}).get("columns", {}).get(column, column)
 
 

@@ -318,19 +318,23 @@ def field_type(name):
 
 
 def choices_of(name):
+    """The allowed values of `TrainConfig` field `name` (None: any)."""
     choices = fields()[name].metadata["choices"]
     return tuple(choices()) if callable(choices) else choices
 
 
 def runner_fields():
+    """The fields the runner sets, not an experiment's `--run` cell."""
     return tuple(n for n, f in fields().items() if f.metadata["runner"])
 
 
 def neutral_fields():
+    """The fields that do not change what a run computes (out of pool keys and resume checks)."""
     return tuple(n for n, f in fields().items() if f.metadata["neutral"])
 
 
 def finetune_fields():
+    """The fields read by fine-tuning alone (a cell's shared pretraining takes their defaults)."""
     return tuple(n for n, f in fields().items() if f.metadata["finetune"])
 
 

@@ -37,6 +37,7 @@ CLAIM_FILE = ".claim"
 
 
 def claim_path(run_dir):
+    """The claim file of a run folder (`CLAIM_FILE` inside it)."""
     return pathlib.Path(run_dir) / CLAIM_FILE
 
 

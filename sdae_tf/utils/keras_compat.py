@@ -9,6 +9,7 @@ TESTED = ((3, 15),)
 
 
 def keras_version():
+    """The installed Keras as (major, minor)."""
     return tuple(int(p) for p in keras.__version__.split(".")[:2])
 
 

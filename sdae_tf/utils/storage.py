@@ -76,6 +76,7 @@ def write_text_atomic(path, text):
 
 
 def write_json_atomic(path, obj):
+    """Writes `obj` as indented, key-sorted JSON to `path` atomically (`write_text_atomic`)."""
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
