@@ -20,7 +20,7 @@ from common import REPO, git_commit, markdown_table, write_results
 EXPERIMENTS = ("beyond_end_to_end", "beyond_dropout", "beyond_noise_schedule",
                "beyond_noise_per_layer", "beyond_local_variance", "beyond_embedding_size",
                "beyond_transfer", "beyond_denoising_vs_features", "beyond_interpolation",
-               "beyond_kmeans")
+               "beyond_kmeans", "beyond_modern")
 DATASETS = ("mnist", "mnist_rot", "mnist_bg_rand", "mnist_bg_rand_rot")
 
 
@@ -32,6 +32,7 @@ def cell_names(experiment):
 
 
 METRICS = ("test_accuracy", "kmeans_accuracy", "psnr_denoised_db", "psnr_reconstruction_db",
+           "psnr_masked_db",
            "midpoint_same_class", "midpoint_different_class", "pixel_midpoint_different_class")
 
 
@@ -39,7 +40,7 @@ def flat_metrics(run):
     """A cell record's figures as one flat dict (the keys of METRICS it has)."""
     out = {"test_accuracy": run.get("test_accuracy")}
     unsup = run.get("unsupervised") or {}
-    for key in ("kmeans_accuracy", "psnr_denoised_db", "psnr_reconstruction_db"):
+    for key in ("kmeans_accuracy", "psnr_denoised_db", "psnr_reconstruction_db", "psnr_masked_db"):
         if key in unsup:
             out[key] = unsup[key]
     between = run.get("interpolation")
@@ -59,8 +60,31 @@ def run_metrics(run_dir):
     return Ledger(REPO / "benchmarks" / "results" / "ledger.jsonl").metrics(run_dir)
 
 
+def ledger_runs(experiment, seeds):
+    """{cell: {seed: flat figures}} of the cells of `experiment` the committed results ledger
+    records (what concurrent `sdae-experiment` processes finished, whichever wrote the
+    experiment's experiment.json last); pretraining records are left out."""
+    from sdae_tf.reproduce.ledger import Ledger
+
+    out = {}
+    for record in Ledger(REPO / "benchmarks" / "results" / "ledger.jsonl").records():
+        cell, config = record.get("cell") or "", record.get("config") or {}
+        if record.get("experiment") != experiment or cell.endswith("(pretraining)"):
+            continue
+        seed = int(config.get("seed", 0))
+        if seed not in seeds:
+            continue
+        metrics = record.get("metrics") or {}
+        flat = {k: v for k, v in flat_metrics(metrics).items() if v is not None}
+        if flat:
+            flat["seconds"] = record.get("seconds")
+            out.setdefault(cell, {})[seed] = flat
+    return out
+
+
 def load_runs(runs_dir, experiment, seeds):
-    """{cell: {seed: flat figures}} of the seeds' experiment records found under `runs_dir`."""
+    """{cell: {seed: flat figures}} of the seeds' experiment records found under `runs_dir`,
+    then the results ledger's for cells and seeds not found there."""
     out = {}
     for seed in seeds:
         folder = runs_dir / (experiment if seed == 0 else f"{experiment}_seed{seed}")
@@ -79,6 +103,9 @@ def load_runs(runs_dir, experiment, seeds):
                 if metrics.get("threads"):
                     record["threads"] = metrics["threads"]
                 out.setdefault(f"{run['column']}/{run['row']}", {})[seed] = record
+    for cell, records in ledger_runs(experiment, seeds).items():
+        for seed, record in records.items():
+            out.setdefault(cell, {}).setdefault(seed, record)
     return out
 
 
@@ -132,6 +159,8 @@ def table_lines(experiment, cells):
     keys = [] if "--finetune_epochs=0" in text else ["test_accuracy"]
     if "--unsupervised_metrics" in text:
         keys += ["kmeans_accuracy", "psnr_denoised_db"]
+        if experiment == "beyond_modern":
+            keys += ["psnr_reconstruction_db", "psnr_masked_db"]
     if "interpolation" in text.split("--figures=")[-1].splitlines()[0]:
         keys += ["midpoint_same_class", "midpoint_different_class",
                  "pixel_midpoint_different_class"]

@@ -105,3 +105,23 @@ def test_config_and_keras_file_round_trips(tmp_path):
     model = keras.Model(images, outputs)
     x = np.random.default_rng(0).uniform(size=(2, 8, 8, 1)).astype("float32")
     assert_keras_file_round_trip(model, x, tmp_path / "p.keras", patches.AddPositionEmbedding)
+
+
+def test_mae_inpainting_sees_the_visible_patches_only():
+    from sdae_tf.evaluation import unsupervised
+
+    model = models.get("mae_mnist", seed=0, width=32, depth=1, heads=4, decoder_width=32,
+                       decoder_depth=1)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(4, 28, 28, 1)).astype("float32")
+    tokens, pixels = unsupervised.patch_mask(x.shape, 4, 0.75, np.random.default_rng(1))
+    assert tokens.shape == (4, 49) and tokens.sum(axis=1).tolist() == [37.0] * 4
+    np.testing.assert_array_equal(pixels[:, :4, :4, 0], np.broadcast_to(
+        tokens[:, :1, None], (4, 4, 4)))
+    out = model.family.inpaint(x, tokens)
+    changed = np.where(pixels == 1, rng.uniform(size=x.shape), x).astype("float32")
+    np.testing.assert_allclose(model.family.inpaint(changed, tokens), out, atol=1e-5)
+    other = np.where(pixels == 0, 1.0 - x, x).astype("float32")  # the visible ones changed
+    assert np.abs(model.family.inpaint(other, tokens) - out).max() > 1e-3
+    with pytest.raises(ValueError, match="same number of patches"):
+        model.family.inpaint(x, np.eye(4, 49, dtype="float32") * np.arange(4)[:, None])

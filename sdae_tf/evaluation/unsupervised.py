@@ -9,6 +9,40 @@ from sklearn.cluster import KMeans
 
 # The fixed test corruption of the denoising score: Gaussian noise, clipped to the data range.
 DENOISING_NOISE = 0.4
+# The masking score: this share of the 4x4 patches hidden (zeroed) per test image, the
+# masked autoencoder's own corruption; scored on the image with the visible patches kept.
+MASKED_PATCH = 4
+MASKED_RATIO = 0.75
+
+
+def patch_mask(shape, patch, ratio, rng):
+    """(token mask (N, T), pixel mask (N, H, W, 1)): `ratio` of the `patch`-sized patches of
+    each image hidden (1), the same number per image, chosen by `rng`."""
+    n, h, w = shape[0], shape[1], shape[2]
+    grid = (h // patch, w // patch)
+    tokens = grid[0] * grid[1]
+    hidden = int(round(tokens * ratio))
+    order = np.argsort(rng.random((n, tokens)), axis=1)
+    mask = np.zeros((n, tokens), np.float32)
+    np.put_along_axis(mask, order[:, :hidden], 1.0, axis=1)
+    pixels = mask.reshape(n, *grid).repeat(patch, axis=1).repeat(patch, axis=2)[..., None]
+    return mask, pixels
+
+
+def masked_psnr(stack, x, seed=0, patch=MASKED_PATCH, ratio=MASKED_RATIO):
+    """PSNR of the test images with `ratio` of their patches hidden and filled in by the model
+    (the visible patches kept): the masked autoencoder's own path (`inpaint`) where the family
+    has one, else its autoencoder on the zero-masked images. Returns (filled-in PSNR, PSNR of
+    the masked input)."""
+    lo, hi = 0.0, 1.0
+    tokens, pixels = patch_mask(x.shape, patch, ratio, np.random.default_rng(seed + 1))
+    masked = x * (1.0 - pixels)
+    if hasattr(stack, "inpaint"):
+        recon = stack.inpaint(x, tokens)
+    else:
+        recon = stack.autoencoder().predict(masked, batch_size=1024, verbose=0)
+    filled = pixels * np.clip(recon, lo, hi) + (1.0 - pixels) * x
+    return float(np.mean(psnr(x, filled, hi - lo))), float(np.mean(psnr(x, masked, hi - lo)))
 
 
 def cluster_accuracy(labels, clusters):
@@ -46,6 +80,12 @@ def evaluate(stack, data, seed=0, examples=10000):
                     lo, hi)
     recon = autoencoder.predict(x, batch_size=1024, verbose=0)
     denoised = autoencoder.predict(noisy, batch_size=1024, verbose=0)
+    masked = {}
+    if x.shape[1] % MASKED_PATCH == 0 and x.shape[2] % MASKED_PATCH == 0:
+        filled, hidden = masked_psnr(stack, x, seed)
+        masked = {"psnr_masked_db": filled, "psnr_masked_input_db": hidden,
+                  "masking": f"{MASKED_RATIO:g} of the {MASKED_PATCH}x{MASKED_PATCH} patches "
+                             "hidden, visible patches kept"}
     return {
         "examples": len(x),
         "kmeans_accuracy": kmeans_accuracy(codes, y, data.num_classes, seed),
@@ -53,4 +93,5 @@ def evaluate(stack, data, seed=0, examples=10000):
         "psnr_denoised_db": float(np.mean(psnr(x, denoised, hi - lo))),
         "psnr_noisy_input_db": float(np.mean(psnr(x, noisy, hi - lo))),
         "denoising_noise": f"gaussian {DENOISING_NOISE}, clipped",
+        **masked,
     }

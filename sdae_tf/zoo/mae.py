@@ -100,6 +100,7 @@ class MaskedAutoencoder(Family):
         self.predict_pixels = keras.layers.Dense(pixels, activation="sigmoid",
                                                  name="pixel_prediction")
         self.unpatchify = patch_layers.Unpatchify(patch_size, input_shape, name="unpatchify")
+        self.mask_tokens = patch_layers.InsertMaskTokens(name="mask_tokens")
         images = keras.Input(input_shape, name="images")
         tokens = self._encode(self.position(self.embed(self.patchify(images))))
         self.token_encoder = keras.Model(images, tokens, name=f"{name}_token_encoder")
@@ -157,8 +158,7 @@ class MaskedAutoencoder(Family):
                                                       name="token_masking")
             visible, restore, mask = masking(self.position(self.embed(target)))
             encoded = self._encode(visible)
-            full = patch_layers.InsertMaskTokens(name="mask_tokens")(
-                [self.decoder_embed(encoded), restore])
+            full = self.mask_tokens([self.decoder_embed(encoded), restore])
             predicted = self._decode(full)
             blended = patch_layers.MaskedBlend(name="hidden_only")([predicted, target, mask])
             outputs = self.unpatchify(blended)
@@ -172,6 +172,31 @@ class MaskedAutoencoder(Family):
 
     def end_to_end_model(self):
         return self.pretrain_model(0)
+
+    def inpaint(self, images, hidden):
+        """The MAE's own reconstruction of hidden patches: `hidden` (batch, tokens), 1 where a
+        patch is hidden, the same number per example; the encoder sees the visible patches
+        only, the decoder fills in the rest with its (trained) mask token. Returns images (the
+        prediction everywhere; blend with the visible input to score the hidden parts)."""
+        import numpy as np
+        from keras import ops
+
+        hidden = np.asarray(hidden, np.float32)
+        counts = hidden.sum(axis=1)
+        if not np.all(counts == counts[0]):
+            raise ValueError("`hidden` must hide the same number of patches in every example")
+        keep = self.tokens - int(counts[0])
+        order = np.argsort(hidden, axis=1, kind="stable")  # visible first, in place order
+        restore = np.argsort(order, axis=1).astype("int32")
+        out = []
+        for i in range(0, len(images), 256):
+            x = ops.convert_to_tensor(np.asarray(images[i:i + 256], np.float32))
+            tokens = self.position(self.embed(self.patchify(x)))
+            visible = ops.take_along_axis(tokens, order[i:i + 256, :keep, None], axis=1)
+            full = self.mask_tokens([self.decoder_embed(self._encode(visible)),
+                                     restore[i:i + 256]])
+            out.append(np.asarray(self.unpatchify(self._decode(full))))
+        return np.concatenate(out)
 
     def autoencoder(self):
         """images -> tokens (every patch visible) -> reconstructed images."""
