@@ -138,3 +138,22 @@ def test_layerwise_then_end_to_end_from_the_cli_config(tmp_path):
     with pytest.raises(ValueError, match="sdvae_mnist .* has no end-to-end"):
         training.run(training.TrainConfig(model="sdvae_mnist", end_to_end_epochs=3,
                                           pretrain_mode="layerwise_then_end_to_end"))
+
+
+def test_segmenter_shares_the_encoder_and_learns_digit_masks(mnist_small):
+    x, _, x_test, _ = mnist_small
+    masks, masks_test = (x > 0.25).astype("float32"), (x_test > 0.25).astype("float32")
+    model = models.get("cdae_mnist", seed=0)
+    seg = model.segmenter(learning_rate=3e-3)
+    assert seg.output_shape == (None, 28, 28, 1)
+    assert {id(v) for v in model.encoder.variables} <= {id(v) for v in seg.variables}
+    seg.fit(x, masks, epochs=3, batch_size=64, verbose=0)
+    _, pixel_accuracy, iou = seg.evaluate(x_test, masks_test, verbose=0)
+    assert iou > 0.6 and pixel_accuracy > 0.9, (iou, pixel_accuracy)
+    before = [w.copy() for w in model.encoder.get_weights()]
+    frozen = model.segmenter(train_encoder=False)
+    frozen.fit(x[:128], masks[:128], epochs=1, verbose=0)
+    for a, b in zip(before, model.encoder.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="Segmentation needs a spatial code.*sdae_mnist"):
+        models.get("sdae_mnist", hidden_units=(8,)).segmenter()

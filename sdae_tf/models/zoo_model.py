@@ -221,6 +221,35 @@ class ZooModel(keras.Model):
                 metrics=["accuracy"])
         return model
 
+    def segmenter(self, filters=32, train_encoder=True, learning_rate=1e-3, compile=True):
+        """The encoder (its weights shared with this model) under a light decoder head to a
+        per-pixel digit probability (`sdae_tf.zoo.heads.segmenter`), for masks such as
+        `sdae_tf.data.segmentation.load_digit_masks`. `train_encoder=False` freezes the
+        encoder (the head alone trains). Compiled (Adam at `learning_rate`, binary
+        cross-entropy, pixel accuracy and foreground IoU) unless `compile=False`.
+
+        Raises:
+            ValueError: a family whose code is a vector (nothing spatial to segment from).
+
+        Example:
+
+        ```python
+        data = sdae_tf.data.segmentation.load_digit_masks("bg_rand_rot")
+        seg = sdae_tf.models.get("cdae_mnist").segmenter()
+        seg.fit(data.x_train, data.y_train, epochs=1)
+        ```
+        """
+        model = zoo.heads.segmenter(self.encoder, filters=filters,
+                                    name=f"{self.name}_segmenter")
+        self.encoder.trainable = bool(train_encoder)
+        if compile:
+            model.compile(
+                optimizer=stages.make_optimizer(learning_rate, "constant", 0),
+                loss="binary_crossentropy",
+                metrics=[keras.metrics.BinaryAccuracy(name="pixel_accuracy"),
+                         keras.metrics.BinaryIoU(target_class_ids=[1], name="iou")])
+        return model
+
     def autoencoder(self):
         """The family's own autoencoder model (the layout of a run's pretrained weights)."""
         return self.family.autoencoder()

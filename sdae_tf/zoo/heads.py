@@ -33,3 +33,28 @@ def classifier(encoder, num_classes, units=1000, name="classifier", hidden_layer
     h = corrupt(inputs, "gaussian", input_noise, seed=seed, name="finetune_noise")
     logits = dense_head(num_classes, units, hidden_layers=hidden_layers)(encoder(h))
     return keras.Model(inputs, logits, name=name)
+
+
+def segmenter(encoder, filters=32, name="segmenter"):
+    """`encoder` (spatial codes `(h, w, c)`) followed by a light decoder head to one per-pixel
+    digit probability: Conv 3x3 (`filters`, ReLU), bilinear upsampling to the image's size,
+    Conv 3x3 (`filters`, ReLU), Conv 1x1 sigmoid. Encoders with a vector code (the dense and VAE
+    stacks, the masked autoencoder's mean token) have no layout to segment: a one-line error."""
+    shape = tuple(encoder.output_shape[1:])
+    image = tuple(encoder.input_shape[1:])
+    if len(shape) != 3:
+        raise ValueError(f"Segmentation needs a spatial code (height, width, channels); "
+                         f"{encoder.name}'s code has shape {shape}: use a convolutional family "
+                         "(cdae_mnist, scdae_mnist, resdae_mnist, vqvae_mnist)")
+    if image[0] % shape[0] or image[1] % shape[1]:
+        raise ValueError(f"{encoder.name}: the code's {shape[:2]} grid does not divide the "
+                         f"image's {image[:2]}")
+    inputs = keras.Input(image, name="images")
+    h = keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
+                            name=f"{name}_conv1")(encoder(inputs))
+    h = keras.layers.UpSampling2D((image[0] // shape[0], image[1] // shape[1]),
+                                  interpolation="bilinear", name=f"{name}_up")(h)
+    h = keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
+                            name=f"{name}_conv2")(h)
+    out = keras.layers.Conv2D(1, 1, activation="sigmoid", name=f"{name}_mask")(h)
+    return keras.Model(inputs, out, name=name)
