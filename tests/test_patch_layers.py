@@ -125,3 +125,18 @@ def test_mae_inpainting_sees_the_visible_patches_only():
     assert np.abs(model.family.inpaint(other, tokens) - out).max() > 1e-3
     with pytest.raises(ValueError, match="same number of patches"):
         model.family.inpaint(x, np.eye(4, 49, dtype="float32") * np.arange(4)[:, None])
+
+
+def test_the_decoder_holds_the_mask_token_so_exports_keep_inpainting(tmp_path):
+    small = dict(width=32, depth=1, heads=4, decoder_width=32, decoder_depth=1)
+    model = models.get("mae_mnist", seed=0, **small)
+    token = model.family.mask_tokens.mask_token
+    assert any(v is token for v in model.decoder.variables)
+    token.assign(np.full(token.shape, 0.7, "float32"))  # as training would move it
+    x = np.random.default_rng(0).uniform(size=(3, 28, 28, 1)).astype("float32")
+    from sdae_tf.evaluation import unsupervised
+
+    hidden, _ = unsupervised.patch_mask(x.shape, 4, 0.75, np.random.default_rng(1))
+    want = model.family.inpaint(x, hidden)
+    again = models.from_preset(model.export(tmp_path / "mae", check_sample=x))
+    np.testing.assert_allclose(again.family.inpaint(x, hidden), want, atol=1e-5)

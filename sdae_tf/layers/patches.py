@@ -158,15 +158,19 @@ class RandomTokenMasking(keras.layers.Layer):
 class InsertMaskTokens(keras.layers.Layer):
     """MAE's decoder input: the visible tokens followed by a learned mask token for each
     hidden one, put back in the original order: [visible (batch, K, D), restore (batch, T)]
-    -> (batch, T, D)."""
+    -> (batch, T, D). Called on the tokens alone (every one visible) it returns them: the
+    decoder that reads whole images holds the mask token too, so saving it keeps it."""
 
     def build(self, input_shape):
-        width = input_shape[0][-1]
+        width = (input_shape[0] if isinstance(input_shape[0], (list, tuple)) else
+                 input_shape)[-1]
         self.mask_token = self.add_weight(shape=(1, 1, width), name="mask_token",
                                           initializer=keras.initializers.RandomNormal(
                                               stddev=0.02))
 
     def call(self, inputs):
+        if not isinstance(inputs, (list, tuple)):
+            return inputs
         visible, restore = inputs
         t, k = restore.shape[1], visible.shape[1]
         fill = ops.tile(ops.cast(self.mask_token, visible.dtype),
@@ -175,6 +179,8 @@ class InsertMaskTokens(keras.layers.Layer):
         return ops.take_along_axis(full, ops.cast(restore, "int32")[:, :, None], axis=1)
 
     def compute_output_shape(self, input_shape):
+        if not isinstance(input_shape[0], (list, tuple)):
+            return input_shape
         visible, restore = input_shape
         return (visible[0], restore[1], visible[2])
 

@@ -140,7 +140,9 @@ class MaskedAutoencoder(Family):
     def build_decoder(self):
         """Tokens (batch, T, width) -> images: the whole decoder on every position."""
         tokens = keras.Input((self.tokens, self.width), name="tokens")
-        patches = self._decode(self.decoder_embed(tokens))
+        # Every token visible: the mask tokens pass them through, and the decoder (so every
+        # saved autoencoder, export and preset) holds the trained mask token.
+        patches = self._decode(self.mask_tokens(self.decoder_embed(tokens)))
         return keras.Model(tokens, self.unpatchify(patches), name=f"{self.name}_decoder")
 
     def code_model(self):
