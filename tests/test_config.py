@@ -132,8 +132,9 @@ def test_every_family_declares_its_contract():
         assert issubclass(family, zoo.Family), entry.name
         assert set(family.FIGURES) <= set(config.choices_of("figures")), entry.name
         assert set(family.RECON_LOSS_ARGS) == set(zoo.RECON_LOSSES), entry.name
-        stack = zoo.build(entry.name, (32, 32, 3) if "cifar" in entry.name else
-                          (128, 128, 3) if "cub" in entry.name else (28, 28, 1))
+        from sdae_tf.models.zoo_model import DATASET_SHAPES
+
+        stack = zoo.build(entry.name, DATASET_SHAPES[entry.dataset])
         decoder = stack.decoder()
         out = decoder(stack.code_model()(stack.encoder.inputs[0]))
         assert tuple(out.shape[1:]) == stack.input_shape, entry.name

@@ -18,7 +18,11 @@ from sdae_tf.zoo.losses import summed_binary_crossentropy
 
 from .layer_round_trip import assert_config_round_trip, assert_keras_file_round_trip
 
-SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3), "cub200": (128, 128, 3)}
+SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3), "cub200": (128, 128, 3),
+          "photos64": (64, 64, 3)}
+# Photo-crop entries train in the slow run (64x64x3: the residual one is the zoo's costliest);
+# the default run smoke-runs them through flags/experiments/beyond_resolution.flags.
+SLOW_DATASETS = {"photos64"}
 
 
 def _random_splits(shape, n=16, classes=10, seed=0):
@@ -57,7 +61,8 @@ def _one_per_family(names):
     for name in sorted(names, key=plainest_noisy_first):
         entry = REGISTRY.get(name)
         key = (entry.build, entry.layerwise_pretraining, entry.dataset)
-        params.append(pytest.param(name, marks=pytest.mark.slow) if key in seen else name)
+        slow = key in seen or entry.dataset in SLOW_DATASETS
+        params.append(pytest.param(name, marks=pytest.mark.slow) if slow else name)
         seen.add(key)
     return params
 
