@@ -51,7 +51,7 @@ def test_wheel_install_works_from_an_empty_folder(tmp_path):
              f"m = tf.saved_model.load({unpacked!r}); "
              "print(m.serve(tf.zeros((2, 28, 28, 1))).shape); "
              "assert 'sdae_tf' not in sys.modules")
-    assert "(2, 784)" in _run([sys.executable, "-c", alone], cwd=empty, env=env).stdout
+    assert "(2, 7, 7, 16)" in _run([sys.executable, "-c", alone], cwd=empty, env=env).stdout
 
     script = textwrap.dedent(f"""
         import numpy as np, sdae_tf
