@@ -202,6 +202,25 @@ def test_pool_key_leaves_out_defaults_and_resume_accepts_new_fields(tmp_path):
             dataclasses.replace(base, weight_decay=1e-7)))
 
 
+def test_a_pretraining_only_cell_is_the_pretraining_a_fine_tuned_cell_shares(tmp_path):
+    """Fine-tuning settings change nothing in a run that does not fine-tune: a k-means cell
+    (no fine-tuning) and a fine-tuned cell's shared pretraining are one run in the pool."""
+    cell = training.TrainConfig(model="cdae_mnist", learning_rate=2e-3, head_units=64)
+    kmeans = dataclasses.replace(cell, finetune_epochs=0)
+    fine_tuned, pre = experiments.with_shared_pretraining(cell, tmp_path)
+    assert experiments.pool_dir_for(kmeans, tmp_path) == experiments.pool_dir_for(pre, tmp_path)
+    assert fine_tuned.init_from == str(experiments.pool_dir_for(kmeans, tmp_path))
+    assert experiments.pool_key(kmeans) != experiments.pool_key(
+        dataclasses.replace(kmeans, pretrain_learning_rate=2e-3))
+    assert experiments.pool_key(cell) != experiments.pool_key(
+        dataclasses.replace(cell, learning_rate=1e-3))  # a fine-tuned run: they count
+    # and the run folder of one resumes as the other's
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(kmeans), default=str))
+    assert training.prepare_run_dir(run_dir, dataclasses.asdict(pre)) == (run_dir, True)
+
+
 def test_run_spec_takes_the_report_settings():
     spec = experiments.parse_run("vae/mnist: model=vae_mnist recon_loss=mse weight_decay=1e-7 "
                                  "protocol=report variant_construction=bilinear")

@@ -29,6 +29,14 @@ def summary(metrics):
         else:  # the report protocol: the last epoch's weights, no validation split
             lines.append(f"test accuracy {metrics['test_accuracy']:.4f} (report protocol: after "
                          f"the last epoch, {ft['final_epoch']})")
+    if "segmentation" in metrics:
+        seg = metrics["segmentation"]
+        lines.append(f"test foreground IoU {seg['test_iou']:.4f}, pixel accuracy "
+                     f"{seg['test_pixel_accuracy']:.4f} (Otsu's threshold: IoU "
+                     f"{seg['otsu']['iou']:.4f}"
+                     + (f"; validation IoU {metrics['val_iou']:.4f}, best epoch "
+                        f"{metrics['finetune']['best_epoch']})" if metrics.get("val_iou")
+                        is not None else ")"))
     if "export" in metrics:
         lines.append(f"encoder exported to {metrics['export']['path']} (reloaded, max |diff| "
                      f"{metrics['export']['reload_max_abs_diff']:.2g})")

@@ -44,7 +44,21 @@ def load_digit_masks(variant="bg_rand_rot", data_dir=None, validation_size=10000
     b_train, _, b_test, _ = mnist.load_variant_arrays(SEGMENTED[variant], data_dir, seed,
                                                       cache_dir, construction)
     m_train, m_test = digit_masks(b_train), digit_masks(b_test)
+    if validation_size is None:  # the classification variants' own default
+        validation_size = 10000
     x_train, m_train, x_val, m_val = split_validation(x_train, m_train, validation_size, seed)
     scale = mnist.minmax_scale if construction == "report" else mnist.unit_scale
     return Splits(f"mnist_{variant}_masks", scale(x_train), m_train, scale(x_val), m_val,
                   scale(x_test), m_test, num_classes=2)
+
+
+def otsu_scores(x, masks):
+    """The classical baseline: Otsu's threshold (scikit-image) on each input image, scored
+    against `masks` as the segmenters are: foreground IoU and pixel accuracy over every pixel."""
+    from skimage.filters import threshold_otsu
+
+    gray = np.asarray(x, np.float32).mean(axis=-1)
+    pred = np.stack([im > threshold_otsu(im) for im in gray])[..., None]
+    truth = np.asarray(masks) > 0.5
+    return {"iou": float((pred & truth).sum() / max((pred | truth).sum(), 1)),
+            "pixel_accuracy": float((pred == truth).mean())}

@@ -12,6 +12,9 @@ writes `<name>.png` into the run directory after pretraining.
   class and of different classes (report section 8: is the latent space connected?), with a
   number: the share of decoded midpoints that a fixed classifier (logistic regression on the
   pixels of the training images) assigns to one of the two end classes.
+- `kernels`: a kernel-prediction denoiser's per-pixel kernels on noisy test digits: the noisy
+  input, the output, and the predicted kernel at a stroke pixel, an edge pixel beside the
+  stroke and a far background pixel.
 """
 
 import pathlib
@@ -23,7 +26,7 @@ from sdae_tf.evaluation import plots, sampling
 from sdae_tf.utils import faults
 
 FIGURES = ("filters", "reconstructions", "samples", "traversal", "tsne", "manifold",
-           "interpolation")
+           "interpolation", "kernels")
 INTERPOLATION_PAIRS = 300
 INTERPOLATION_STEPS = 9
 PIXEL_CLASSIFIER_EXAMPLES = 10000
@@ -224,6 +227,60 @@ def interpolation(stack, data, run_dir, seed=0, pairs=INTERPOLATION_PAIRS,
         title=f"{stack.name}: rows 1-2 same class, 3-4 different; midpoints in an end "
               f"class {s['decoded_midpoint_in_end_classes']:.2f} / "
               f"{d['decoded_midpoint_in_end_classes']:.2f}")
+
+
+def _tile(kernel, shape):
+    """A k x k kernel scaled to its maximum, enlarged (nearest) and centred in an image of
+    `shape` (H, W, C)."""
+    k = kernel.shape[0]
+    scale = max(1, min(shape[0], shape[1]) // k)
+    big = np.kron(kernel / max(float(kernel.max()), 1e-8), np.ones((scale, scale)))
+    out = np.ones(shape[:2], np.float32)
+    top, left = (shape[0] - big.shape[0]) // 2, (shape[1] - big.shape[1]) // 2
+    out[top:top + big.shape[0], left:left + big.shape[1]] = big
+    return np.repeat(out[..., None], shape[2], axis=-1)
+
+
+def _kernel_pixels(clean):
+    """(stroke, edge, background) pixel positions of a clean image (H, W, C): the brightest
+    pixel, the darkest pixel next to a bright one, the darkest pixel farthest from the
+    brightest."""
+    gray = clean.mean(axis=-1)
+    stroke = np.unravel_index(np.argmax(gray), gray.shape)
+    bright = gray > 0.5
+    near = np.zeros_like(bright)
+    near[1:] |= bright[:-1]
+    near[:-1] |= bright[1:]
+    near[:, 1:] |= bright[:, :-1]
+    near[:, :-1] |= bright[:, 1:]
+    edge_score = np.where(near & ~bright, -gray, -np.inf)
+    edge = np.unravel_index(np.argmax(edge_score), gray.shape) if np.isfinite(
+        edge_score).any() else stroke
+    ys, xs = np.indices(gray.shape)
+    far = (ys - stroke[0])**2 + (xs - stroke[1])**2 - 100 * gray
+    return stroke, edge, np.unravel_index(np.argmax(far), gray.shape)
+
+
+def kernels(stack, data, run_dir, rows=3, seed=0, **_):
+    """Draws noisy test images (the noise the stack trained with), its outputs and the
+    predicted kernels at three pixels of each (`kernels.png`); returns the figure's path."""
+    if "kernels" not in stack.FIGURES:
+        raise ValueError(f"{stack.name}: the kernels figure needs a kernel-prediction model")
+    from sdae_tf.layers import make_noise
+
+    clean = data.x_test[:rows]
+    noise = make_noise(stack.noise_type, stack.noise_level, seed=seed)
+    noisy = clean if noise is None else np.asarray(noise(clean, training=True))
+    out = np.asarray(stack.autoencoder().predict(noisy, verbose=0))
+    predicted = stack.kernels(noisy)
+    grid = []
+    for i in range(rows):
+        tiles = [_tile(predicted[i][y, x], clean.shape[1:]) for y, x in _kernel_pixels(clean[i])]
+        grid.append([np.clip(noisy[i], 0, 1), out[i], *tiles])
+    return plots.save_image_grid(
+        np.asarray(grid), pathlib.Path(run_dir) / "kernels.png",
+        title=f"{stack.name}: predicted {stack.kernel_size}x{stack.kernel_size} kernels",
+        col_labels=["noisy input", "output", "stroke", "edge", "background"])
 
 
 def write(names, stack, data, run_dir, num_samples=0, seed=0, records=None):

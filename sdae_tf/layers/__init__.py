@@ -1,6 +1,7 @@
 """Custom Keras layers: input corruption (noise), VAE sampling, the masked autoencoder's
-patch layers and the VQ-VAE's quantiser, all serializable."""
+patch layers, the VQ-VAE's quantiser and kernel-prediction denoising, all serializable."""
 
+from sdae_tf.layers.kernels import ApplyPixelKernels, check_kernel_size
 from sdae_tf.layers.learned_noise import LearnedGaussianNoise
 from sdae_tf.layers.noise import (
     NOISE_TYPES,
@@ -27,6 +28,8 @@ from sdae_tf.layers.sampling import Sampling
 
 __all__ = [
     "NOISE_TYPES",
+    "ApplyPixelKernels",
+    "check_kernel_size",
     "AddLoss",
     "CodebookUsage",
     "VectorQuantizer",

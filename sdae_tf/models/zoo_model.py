@@ -81,7 +81,7 @@ class ZooModel(keras.Model):
         decoder = family.decoder()
         images = keras.Input(input_shape, name="images")
         kwargs.setdefault("name", zoo_name)
-        super().__init__(inputs=images, outputs=decoder(family.code_model()(images)), **kwargs)
+        super().__init__(inputs=images, outputs=family.reconstruct(images), **kwargs)
         self.zoo_name = zoo_name
         self.seed = seed
         self.hparams = hparams

@@ -200,7 +200,8 @@ def _cell_record(spec, metrics, pretrain_dir):
         "seconds": metrics.get("seconds", 0.0),
         "figures": metrics.get("figures", {}),
         "reused": bool(metrics.get("reused")),
-        **{k: metrics[k] for k in ("unsupervised", "interpolation") if k in metrics},
+        **{k: metrics[k] for k in ("unsupervised", "interpolation", "segmentation")
+           if k in metrics},
     }
 
 

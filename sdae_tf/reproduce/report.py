@@ -159,6 +159,15 @@ def experiment_table(record):
         lines += ["Before any label (the pretrained stack, test set):", ""]
         lines += markdown.table(["model", "data", "k-means accuracy", "PSNR clean input (dB)",
                                  "PSNR Gaussian-0.4 input (dB)"], rows) + [""]
+    segmented = [r for r in record["runs"] if r.get("segmentation")]
+    if segmented:
+        rows = [[r["column"], row_label(r["row"]), f"{r['segmentation']['test_iou']:.4f}",
+                 f"{r['segmentation']['test_pixel_accuracy']:.4f}",
+                 f"{r['segmentation']['otsu']['iou']:.4f}", f"{r.get('seconds', 0):.0f} s"]
+                for r in segmented]
+        lines += ["Segmentation of the digit (test set, every pixel):", ""]
+        lines += markdown.table(["model", "data", "foreground IoU", "pixel accuracy",
+                                 "Otsu's threshold IoU", "wall"], rows) + [""]
     between = [r for r in record["runs"] if r.get("interpolation")]
     if between:
         rows = [[r["column"],

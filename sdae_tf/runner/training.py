@@ -35,6 +35,7 @@ from sdae_tf.train.stages import (  # noqa: F401  (re-exported: the loop's stage
     Stage,
     execution_steps,
     finetune,
+    finetune_segmenter,
     fit_stage,
     make_optimizer,
     pretrain_end_to_end,
@@ -69,6 +70,8 @@ def check_config(cfg):
         raise ValueError(f"--pretrain_mode={cfg.pretrain_mode}: {cfg.model} "
                          f"({family.__name__}) has no "
                          f"end-to-end pretraining; the {' and '.join(able)} families have")
+    if cfg.task == "segmentation":
+        check_segmentation(cfg)
     if cfg.precision != "float32":
         if not family.MIXED_PRECISION:
             able = sorted({e.build.__name__ for e in zoo.REGISTRY if e.build.MIXED_PRECISION})
@@ -83,6 +86,35 @@ def check_config(cfg):
             raise ValueError(f"--precision={cfg.precision} with {', '.join(asked)}: those "
                              "evaluate the pretrained stack in float32; train with "
                              "--precision=float32 or drop them")
+
+
+def segmentation_variant(cfg):
+    """The background variant whose digit masks `cfg`'s segmentation task reads."""
+    from sdae_tf.data import segmentation
+
+    dataset = cfg.dataset or zoo.REGISTRY.get(cfg.model).dataset
+    variant = dataset.removeprefix("mnist_")
+    if variant not in segmentation.SEGMENTED:
+        raise ValueError(f"--task=segmentation on {dataset}: it has no digit masks; the "
+                         "background variants have: "
+                         f"{', '.join('mnist_' + v for v in segmentation.SEGMENTED)}")
+    return variant
+
+
+def check_segmentation(cfg):
+    """Refuses a segmentation task the run cannot do (one line, before any training): a
+    dataset without masks, a family whose code has no spatial layout."""
+    segmentation_variant(cfg)
+    if cfg.finetune_epochs == 0:
+        raise ValueError("--task=segmentation trains the segmentation head in the fine-tuning "
+                         "epochs: give --finetune_epochs > 0")
+    family = zoo.REGISTRY.get(cfg.model).build
+    if not getattr(family, "SPATIAL_CODE", False):
+        able = sorted(e.name for e in zoo.REGISTRY if getattr(e.build, "SPATIAL_CODE", False)
+                      and e.dataset == "mnist")
+        raise ValueError(f"--task=segmentation: {cfg.model} ({family.__name__}) has a vector "
+                         "code, nothing spatial to segment from; the conv models on MNIST have one: "
+                         f"{', '.join(able)}")
 
 
 @contextlib.contextmanager
@@ -257,9 +289,17 @@ def load_data(cfg):
     with its validation split; under the report protocol every training example is trained on
     and the held-out split that `fit` logs after each epoch is the test set."""
     entry = zoo.REGISTRY.get(cfg.model)
-    data = load_dataset(cfg.dataset or entry.dataset, data_dir=cfg.data_dir,
-                        validation_size=cfg.validation_size, seed=cfg.data_seed,
-                        cache_dir=cfg.cache_dir, construction=cfg.variant_construction)
+    if cfg.task == "segmentation":  # the variant's images, their digit masks as labels
+        from sdae_tf.data import segmentation
+
+        data = segmentation.load_digit_masks(
+            segmentation_variant(cfg), data_dir=cfg.data_dir,
+            validation_size=cfg.validation_size, seed=cfg.data_seed, cache_dir=cfg.cache_dir,
+            construction=cfg.variant_construction)
+    else:
+        data = load_dataset(cfg.dataset or entry.dataset, data_dir=cfg.data_dir,
+                            validation_size=cfg.validation_size, seed=cfg.data_seed,
+                            cache_dir=cfg.cache_dir, construction=cfg.variant_construction)
     if cfg.protocol == "report":
         data = data.without_validation()
     if cfg.quick:
@@ -309,7 +349,9 @@ def load_run_data(cfg):
                          "--batch_size")
     pretrain_data = data
     if cfg.pretrain_dataset and cfg.pretrain_dataset != data.name:
-        pretrain_data = load_data(dataclasses.replace(cfg, dataset=cfg.pretrain_dataset))
+        # Pretraining reads images alone: whatever the task, the dataset's own.
+        pretrain_data = load_data(dataclasses.replace(cfg, dataset=cfg.pretrain_dataset,
+                                                      task="classification"))
         if pretrain_data.input_shape != data.input_shape:
             raise ValueError(
                 f"--pretrain_dataset {pretrain_data.name} has inputs of shape "
@@ -444,6 +486,19 @@ def _run(cfg, strategy, chief, total_start):
         return metrics
 
 
+def segmentation_metrics(model, data):
+    """Foreground IoU and pixel accuracy of a segmenter on the test masks (pooled over every
+    test pixel), Otsu's threshold on the same inputs beside them."""
+    from sdae_tf.data import segmentation
+
+    test_ds = make_pipeline(data.x_test, data.y_test, batch_size=256)
+    loss, accuracy, iou = model.evaluate(test_ds, verbose=0)
+    faults.point("evaluate")
+    return {"test_loss": float(loss), "test_pixel_accuracy": float(accuracy),
+            "test_iou": float(iou), "examples": len(data.x_test),
+            "otsu": segmentation.otsu_scores(data.x_test, data.y_test)}
+
+
 def _export_stage(cfg, stack, data, metrics, run_dir, progress):
     """The export stage: `export_run`, with the staged manifest's checksum recorded in the
     run's progress just before the export is moved into place, so a run stopped after that
@@ -527,10 +582,18 @@ def _train(cfg, stack, data, pretrain_data, run_dir, progress):
         metrics.update(_stage(progress, "figures", draw))
         if "samples" in metrics["figures"]:
             metrics["samples"] = metrics["figures"]["samples"]
-    if cfg.finetune_epochs > 0:
+    if cfg.finetune_epochs > 0 and cfg.task == "segmentation":
+        model, metrics["finetune"] = finetune_segmenter(
+            stack, data, Stage.finetuning(cfg), train_encoder=not cfg.freeze_encoder,
+            progress=progress)
+        metrics["segmentation"] = _stage(progress, "evaluate",
+                                         lambda: segmentation_metrics(model, data))
+        metrics.update(protocol=cfg.protocol, val_iou=metrics["finetune"].get("val_iou"))
+    elif cfg.finetune_epochs > 0:
         classifier, metrics["finetune"] = finetune(
             stack, data, Stage.finetuning(cfg), head_units=cfg.head_units,
-            head_layers=cfg.head_layers, input_noise=cfg.finetune_noise, progress=progress)
+            head_layers=cfg.head_layers, input_noise=cfg.finetune_noise,
+            train_encoder=not cfg.freeze_encoder, progress=progress)
 
         def evaluate():
             test_ds = make_pipeline(data.x_test, data.y_test, batch_size=1024)

@@ -183,6 +183,9 @@ class TrainConfig:
     ema: bool | None = setting(
         None, "VQ-VAE: exponential-moving-average codebook updates instead of the codebook "
         "loss.", model=True)
+    kernel_size: int | None = setting(
+        None, "Kernel-prediction denoiser: side of the per-pixel kernel (odd, at least 3); "
+        "default 5.", minimum=0, model=True)
     blocks_per_stage: int | None = setting(
         None, "Residual autoencoders: residual blocks per resolution; default 2.", minimum=1,
         model=True)
@@ -226,6 +229,13 @@ class TrainConfig:
     head_layers: int = setting(
         1, "Hidden layers of the fine-tuning head (1: the report's two-layer head; 2: its "
         "three-layer head on CUB-200).", minimum=1, finetune=True)
+    task: str = setting(
+        "classification", "What fine-tuning learns: classification (the dense head, test "
+        "accuracy) or segmentation (the digit's mask of the background variants from a conv "
+        "code: a light decoder head, foreground IoU and pixel accuracy, Otsu's threshold "
+        "beside it).", choices=("classification", "segmentation"), finetune=True)
+    freeze_encoder: bool = setting(
+        False, "Fine-tune the head alone, the pretrained encoder frozen.", finetune=True)
     finetune_noise: float = setting(
         0.0, "Gaussian noise (stddev) on the inputs while fine-tuning: a regulariser; the "
         "exported encoder has none (0: none).", minimum=0, finetune=True)
@@ -410,16 +420,24 @@ def identity(cfg):
     its default (so a field added later, at a default that keeps today's behaviour, leaves the
     identity of older runs as it was)."""
     default = TrainConfig()
-    neutral = set(neutral_fields())
+    neutral = set(neutral_fields()) | _unread(dataclasses.asdict(cfg))
     return {f.name: jsonable(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)
             if f.name not in neutral and getattr(cfg, f.name) != getattr(default, f.name)}
+
+
+def _unread(config):
+    """The fields `config` (a dict) computes nothing with: the fine-tuning ones of a run that
+    does not fine-tune (so a pretraining-only cell and the pretraining a fine-tuned cell
+    shares are one run in the pool, whatever fine-tuning settings the cell also names)."""
+    epochs = config.get("finetune_epochs", TrainConfig.finetune_epochs)
+    return set(finetune_fields()) if epochs == 0 else set()
 
 
 def differences(old, new):
     """Fields (sorted) in which two configs, as dicts (e.g. read from config.json), differ in
     what they compute; a field missing from one side counts as its default."""
     defaults = {k: jsonable(v) for k, v in dataclasses.asdict(TrainConfig()).items()}
-    neutral = set(neutral_fields())
+    neutral = set(neutral_fields()) | (_unread(old) & _unread(new))
 
     def get(config, key):
         return jsonable(config.get(key, defaults.get(key)))

@@ -220,43 +220,67 @@ def pretrain_end_to_end(stack, data, settings, progress=None):
 
 
 def finetune(stack, data, settings, head_units=1000, head_layers=1, input_noise=0.0,
-             progress=None):
+             train_encoder=True, progress=None):
     """Supervised fine-tuning of encoder + a fresh dense head (`head_layers` x `head_units`
-    ReLU), jointly, as `settings` (a `Stage`) says; `input_noise` > 0 corrupts the inputs with
-    Gaussian noise while training. Under the validation protocol the weights of the epoch with
-    the best validation accuracy are kept; under the report protocol those of the last epoch
-    (the held-out data is the test set, logged only). Returns (classifier, record)."""
-    start = time.perf_counter()
+    ReLU), jointly (the head alone with `train_encoder=False`), as `settings` (a `Stage`)
+    says; `input_noise` > 0 corrupts the inputs with Gaussian noise while training. Under the
+    validation protocol the weights of the epoch with the best validation accuracy are kept;
+    under the report protocol those of the last epoch (the held-out data is the test set,
+    logged only). Returns (classifier, record)."""
     model = zoo.classifier(stack.encoder, data.num_classes, units=head_units,
                            name=f"{stack.name}_classifier", hidden_layers=head_layers,
                            input_noise=input_noise, seed=settings.seed + 2000)
+    return _fit_head(stack, model, data, settings, train_encoder, progress,
+                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                     metrics=["accuracy"], monitor="val_accuracy",
+                     what=f"head ({head_layers} x {head_units} ReLU -> {data.num_classes})")
+
+
+def finetune_segmenter(stack, data, settings, filters=32, train_encoder=True, progress=None):
+    """`finetune`'s segmentation twin: encoder + a fresh segmentation head
+    (`zoo.heads.segmenter`: a per-pixel foreground probability) trained on the masks of
+    `data` with binary cross-entropy; the epoch of the best validation foreground IoU kept
+    (validation protocol). Returns (segmenter, record)."""
+    model = zoo.heads.segmenter(stack.encoder, filters=filters, name=f"{stack.name}_segmenter")
+    return _fit_head(stack, model, data, settings, train_encoder, progress,
+                     loss="binary_crossentropy",
+                     metrics=[keras.metrics.BinaryAccuracy(name="pixel_accuracy"),
+                              keras.metrics.BinaryIoU(target_class_ids=[1], name="iou")],
+                     monitor="val_iou", what=f"segmentation head ({filters} filters -> mask)")
+
+
+def _fit_head(stack, model, data, settings, train_encoder, progress, loss, metrics, monitor,
+              what):
+    """The fine-tuning stage of `model` (the encoder under a fresh head): compiled, restored
+    or trained with best-`monitor` selection (validation protocol), recorded."""
+    start = time.perf_counter()
+    stack.encoder.trainable = bool(train_encoder)
     done = _restored(progress, "finetune", model)
     steps = steps_per_epoch(len(data.x_train), settings.batch_size) * settings.epochs
     # Compiled whether trained or restored: the caller evaluates it either way.
     model.compile(
         optimizer=make_optimizer(settings.learning_rate, settings.lr_schedule, steps,
                                  settings.weight_decay),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"], jit_compile=settings.jit_compile,
+        loss=loss, metrics=metrics, jit_compile=settings.jit_compile,
         steps_per_execution=execution_steps(len(data.x_train), settings),
     )
     if done:
         print(f"Fine-tuning restored from {progress.run_dir}", flush=True)
         return model, done
     val_ds = make_pipeline(data.x_val, data.y_val, batch_size=1024)
-    print(f"Fine-tuning encoder + head ({head_layers} x {head_units} ReLU -> "
-          f"{data.num_classes})", flush=True)
+    print(f"Fine-tuning {'encoder + ' if train_encoder else '(encoder frozen) '}{what}",
+          flush=True)
     report = settings.protocol == "report"
     logs, ckpt = fit_stage(model, data.x_train, data.y_train, val_ds, settings, "finetune",
                            seed=settings.seed + 1000, progress=progress,
-                           monitor=None if report else "val_accuracy")
+                           monitor=None if report else monitor)
     history = _logs_to_history(logs, settings.protocol)
     record = {"history": history, "seconds": round(time.perf_counter() - start, 2)}
     if report:
         record["final_epoch"] = len(logs)
     else:
-        record.update(best_epoch=int(ckpt.state["best_epoch"]),
-                      val_accuracy=float(max(history["val_accuracy"])))
+        record.update({"best_epoch": int(ckpt.state["best_epoch"]),
+                       monitor: float(max(history[monitor]))})
     if progress is not None:
         progress.complete("finetune", model, record)
     return model, record

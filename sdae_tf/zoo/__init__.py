@@ -13,6 +13,7 @@ from sdae_tf.zoo.conv_stack import ConvStack
 from sdae_tf.zoo.dense import DenseStack
 from sdae_tf.zoo.family import Family
 from sdae_tf.zoo.heads import classifier, dense_head
+from sdae_tf.zoo.kernel_prediction import KernelPredictionAutoencoder
 from sdae_tf.zoo.learned_sigma import LearnedSigmaBlock, LearnedSigmaStack
 from sdae_tf.zoo.mae import MaskedAutoencoder
 from sdae_tf.zoo.pixels import RawPixels
@@ -121,6 +122,12 @@ for _prefix, _noise, _what in [("resae", _CLEAN, "autoencoder"),
                     "16, 32, 64, 2 residual blocks per resolution, 21 + 21 conv layers, 8x8x16 "
                     "code (section 8)"))
 
+REGISTRY.register(ZooEntry(
+    "kpdae_mnist", KernelPredictionAutoencoder, "mnist", {"downsample": 2, **_GAUSS},
+    description="kernel-prediction denoising autoencoder (Bako et al. 2017): the CDAE's "
+                "network, its decoder predicting a softmax 5x5 kernel per pixel applied to the "
+                "noisy input, Gaussian 0.4, squared error (section 8)"))
+
 
 def check_recon_loss(name, recon_loss):
     """Refuses a reconstruction loss that zoo model `name`'s family does not take."""
@@ -198,6 +205,7 @@ __all__ = [
     "ZooEntry",
     "RECON_LOSSES",
     "Family",
+    "KernelPredictionAutoencoder",
     "build",
     "check_recon_loss",
     "check_request",

@@ -29,6 +29,8 @@ class ConvAutoencoder(Family):
         name: prefix of the Keras models' names.
     """
 
+    SPATIAL_CODE = True  # a (height, width, channels) code: segmentation heads read it
+
     RECON_LOSS_ARGS = KERAS_RECON_LOSSES
     MIXED_PRECISION = True
     END_TO_END = True  # one block: its pretraining is the end-to-end training
@@ -80,15 +82,24 @@ class ConvAutoencoder(Family):
         # Mirror of the encoder: where it strides by 2, upsample by 2 before the conv.
         code = keras.Input(self.encoder.output_shape[1:], name="code")
         h = code
-        widths = [*reversed(self.filters), self.input_shape[-1]]
+        last_width, last_activation = self._decoder_output()
+        widths = [*reversed(self.filters), last_width]
         ups = list(reversed(self._strides()))
         for i, (width, up) in enumerate(zip(widths, ups, strict=True)):
             if up == 2:
                 h = keras.layers.UpSampling2D(2, name=f"decoder_up_{i + 1}")(h)
             h = keras.layers.Conv2D(width, 3, padding="same",
-                                    activation="sigmoid" if i == 3 else "relu",
+                                    activation=last_activation if i == 3 else "relu",
                                     name=f"decoder_conv_{i + 1}")(h)
         return keras.Model(code, h, name=f"{self.name}_decoder")
+
+    def _decoder_output(self):
+        """(channels, activation) of the decoder's last conv: the image's, sigmoid."""
+        return self.input_shape[-1], "sigmoid"
+
+    def _reconstruct(self, images, code):
+        """The decoder's images from `code` (the code of `images`, noisy while training)."""
+        return self._decoder(code)
 
     @property
     def num_blocks(self):
@@ -112,7 +123,7 @@ class ConvAutoencoder(Family):
         """The whole (denoising) autoencoder, images -> noise -> encoder -> decoder."""
         inputs = keras.Input(self.input_shape, name="images")
         h = corrupt(inputs, self.noise_type, self.noise_level, seed=self.seed, name="noise")
-        outputs = self._decoder(self.encoder(h))
+        outputs = self._reconstruct(h, self.encoder(h))
         return keras.Model(inputs, outputs, name=f"{self.name}_autoencoder")
 
     def end_to_end_model(self):
@@ -121,8 +132,11 @@ class ConvAutoencoder(Family):
     def autoencoder(self):
         """images -> code -> reconstructed images (no noise)."""
         inputs = keras.Input(self.input_shape, name="images")
-        return keras.Model(inputs, self._decoder(self.encoder(inputs)),
-                           name=f"{self.name}_reconstruct")
+        return keras.Model(inputs, self.reconstruct(inputs), name=f"{self.name}_reconstruct")
+
+    def reconstruct(self, images):
+        """Symbolic images -> their reconstruction (no noise)."""
+        return self._reconstruct(images, self.encoder(images))
 
     def decoder(self):
         """The spatial code -> images (the decoder half, no noise)."""

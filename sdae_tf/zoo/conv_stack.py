@@ -31,6 +31,8 @@ class ConvStack(Family):
         name: prefix of the Keras models' names.
     """
 
+    SPATIAL_CODE = True  # a (height, width, channels) code: segmentation heads read it
+
     RECON_LOSS_ARGS = KERAS_RECON_LOSSES
 
     def __init__(self, input_shape, blocks=((8, 16, 7), (16, 16, 5)), noise_type="gaussian",

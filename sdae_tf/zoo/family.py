@@ -36,6 +36,9 @@ class Family(abc.ABC):
     EMBEDDING_PARAM = None
     NOISE_TYPES = FIXED_NOISE
     RECON_LOSS_ARGS = {}
+    # Whether the code keeps the image's layout (height, width, channels): `--task=segmentation`
+    # needs it.
+    SPATIAL_CODE = False
     MIXED_PRECISION = False
 
     @property
@@ -77,6 +80,12 @@ class Family(abc.ABC):
         """The Keras model images -> the code `decoder` reads: the encoder itself, except where
         the exported features summarise the code (the masked autoencoder's mean token)."""
         return self.encoder
+
+    def reconstruct(self, images):
+        """Symbolic images -> their reconstruction, no noise: `decoder()` on `code_model()`'s
+        code (a family whose output also reads the input, as kernel prediction does,
+        overrides it)."""
+        return self.decoder()(self.code_model()(images))
 
     def build_decoder(self):
         """A new Keras model embedding -> images (the inverse path of `encoder`)."""

@@ -37,6 +37,8 @@ class ResidualAutoencoder(Family):
         name: prefix of the Keras models' names.
     """
 
+    SPATIAL_CODE = True  # a (height, width, channels) code: segmentation heads read it
+
     RECON_LOSS_ARGS = KERAS_RECON_LOSSES
     END_TO_END = True
 
