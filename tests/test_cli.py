@@ -171,7 +171,12 @@ def _experiment_smoke_run(name, tmp_path, capsys, pool, every_cell):
     for run in record["runs"]:
         spec = by_name[f"{run['column']}/{run['row']}"]
         metrics = json.loads((pathlib.Path(run["run_dir"]) / "metrics.json").read_text())
-        if metrics.get("finetune"):  # scored on the whole test split, counted example by example
+        if metrics.get("segmentation"):  # every test image, Otsu's threshold on the same ones
+            seg = metrics["segmentation"]
+            assert seg["examples"] == metrics["sizes"]["test"] and run["test_accuracy"] is None
+            assert 0 <= seg["test_iou"] <= 1 and 0.5 < seg["test_pixel_accuracy"] <= 1
+            assert 0 < seg["otsu"]["iou"] < 1 and run["segmentation"] == seg
+        elif metrics.get("finetune"):  # the whole test split, counted example by example
             assert _counted(run["test_accuracy"], metrics["sizes"]["test"])
         if cfg.unsupervised_metrics:
             record = metrics["unsupervised"]
@@ -191,8 +196,26 @@ def test_experiment_flagfile_smoke_run(name, in_repo, tmp_path, capsys, experime
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", EXPERIMENT_FLAGFILES)
-def test_experiment_flagfile_every_cell(name, in_repo, tmp_path, capsys, experiment_pool):
-    _experiment_smoke_run(name, tmp_path, capsys, experiment_pool, every_cell=True)
+def test_experiment_flagfile_every_cell_builds(name, in_repo):
+    """The cells the smoke run leaves out differ from one it runs in values only (another
+    dataset, level, seed, model of the same family): each is resolved, checked, its data
+    loaded and its model built as the runner would, before any training (what can go wrong
+    with a value); the code paths they train were trained by the smoke run."""
+    with flagsaver.flagsaver():
+        cfg = _parse([f"--flagfile=flags/{name}", "--quick"])
+        specs = [experiments.parse_run(r) for r in FLAGS.run]
+    left = [s for s in specs if s.name not in representative_cells(specs)]
+    finished = {s.name: {"mean_sigma": 0.3} for s in specs}  # stands in for @refs' metrics
+    for spec in left:
+        cell = dataclasses.replace(cfg, **experiments._resolve(spec, finished))
+        training.check_config(cell)
+        if (cell.dataset or REGISTRY.get(cell.model).dataset) in TFDS_DATASETS:
+            with tfds.testing.mock_data(num_examples=48):  # not downloadable here
+                data, _ = training.load_run_data(dataclasses.replace(cell, batch_size=16))
+        else:
+            data, _ = training.load_run_data(cell)
+        model = training.build_model(cell, data.input_shape)
+        assert model.encoder.output_shape[0] is None, spec.name
 
 
 def test_cells_selects_and_refuses_unknown(in_repo, tmp_path):

@@ -135,6 +135,5 @@ def test_every_family_declares_its_contract():
         from sdae_tf.models.zoo_model import DATASET_SHAPES
 
         stack = zoo.build(entry.name, DATASET_SHAPES[entry.dataset])
-        decoder = stack.decoder()
-        out = decoder(stack.code_model()(stack.encoder.inputs[0]))
-        assert tuple(out.shape[1:]) == stack.input_shape, entry.name
+        out = stack.reconstruct(stack.encoder.inputs[0])  # the decoder on the code (and, for
+        assert tuple(out.shape[1:]) == stack.input_shape, entry.name  # kernels, the input)

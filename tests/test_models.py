@@ -20,6 +20,7 @@ FAMILIES = {
     "mae_mnist": {"width": 64, "depth": 2, "decoder_width": 32, "decoder_depth": 1},
     "dvqvae_mnist": {},
     "resdae_mnist": {"blocks_per_stage": 1, "widths": (16, 32)},
+    "kpdae_mnist": {},
 }
 # The report's conv stack fine-tunes at Adam 1e-3 (at 3e-3 its sigmoid codes stall near chance).
 # The ViT of the masked autoencoder, data-hungry as ViTs are, fine-tunes on 1024 digits to 0.57
@@ -39,7 +40,7 @@ def mnist_small():
 # The modern families' shared family test runs in the slow run (67, 46 and 24 s here: the
 # ViT and the 32-layer residual network); the default run trains, exports and reloads them
 # through their flagfiles' smoke runs and tests their layers.
-SLOW_FAMILIES = {"mae_mnist", "resdae_mnist", "dvqvae_mnist"}
+SLOW_FAMILIES = {"mae_mnist", "resdae_mnist", "dvqvae_mnist", "kpdae_mnist"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_FAMILIES

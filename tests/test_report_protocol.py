@@ -210,6 +210,9 @@ def test_a_pretraining_only_cell_is_the_pretraining_a_fine_tuned_cell_shares(tmp
     fine_tuned, pre = experiments.with_shared_pretraining(cell, tmp_path)
     assert experiments.pool_dir_for(kmeans, tmp_path) == experiments.pool_dir_for(pre, tmp_path)
     assert fine_tuned.init_from == str(experiments.pool_dir_for(kmeans, tmp_path))
+    transfer = dataclasses.replace(cell, dataset="mnist_bg_rand_rot", pretrain_dataset="mnist")
+    assert experiments.with_shared_pretraining(transfer, tmp_path)[0].init_from == \
+        fine_tuned.init_from  # pretrained on the model's own dataset, named or not
     assert experiments.pool_key(kmeans) != experiments.pool_key(
         dataclasses.replace(kmeans, pretrain_learning_rate=2e-3))
     assert experiments.pool_key(cell) != experiments.pool_key(
@@ -342,7 +345,8 @@ def test_finetune_lr_schedule_sets_fine_tuning_alone(tmp_path):
     assert training.Stage.finetuning(ours).lr_schedule == "cosine"
     assert training.Stage.finetuning(report_cfg).lr_schedule == "constant"
     assert set(config_lib.finetune_fields()) == {
-        "learning_rate", "finetune_lr_schedule", "head_units", "head_layers", "finetune_noise"}
+        "learning_rate", "finetune_lr_schedule", "head_units", "head_layers", "finetune_noise",
+        "task", "freeze_encoder"}
     assert (experiments.pool_dir_for(experiments.pretraining_config(ours), tmp_path)
             == experiments.pool_dir_for(experiments.pretraining_config(report_cfg), tmp_path))
     with pytest.raises(ValueError, match="finetune_lr_schedule"):

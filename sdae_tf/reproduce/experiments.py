@@ -163,8 +163,11 @@ def pretraining_config(cfg):
     """The pretraining-only run that `cfg` starts from: same stack, noise, pretraining
     schedule, seeds and data settings, on `pretrain_dataset`; no fine-tuning, no figures."""
     base = training.TrainConfig()
+    dataset = cfg.pretrain_dataset or cfg.dataset
+    if dataset == zoo.REGISTRY.get(cfg.model).dataset:
+        dataset = None  # the model's own, as a cell that names no dataset has it
     return dataclasses.replace(
-        cfg, dataset=cfg.pretrain_dataset or cfg.dataset, pretrain_dataset=None,
+        cfg, dataset=dataset, pretrain_dataset=None,
         finetune_epochs=0, **{name: getattr(base, name) for name in config_lib.finetune_fields()},
         figures=(), num_samples=0, export_dir=None, run_dir=None)
 
