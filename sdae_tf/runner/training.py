@@ -113,8 +113,8 @@ def check_segmentation(cfg):
         able = sorted(e.name for e in zoo.REGISTRY if getattr(e.build, "SPATIAL_CODE", False)
                       and e.dataset == "mnist")
         raise ValueError(f"--task=segmentation: {cfg.model} ({family.__name__}) has a vector "
-                         "code, nothing spatial to segment from; the conv models on MNIST have one: "
-                         f"{', '.join(able)}")
+                         "code, nothing spatial to segment from; the conv models on MNIST have "
+                         f"one: {', '.join(able)}")
 
 
 @contextlib.contextmanager
