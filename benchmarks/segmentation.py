@@ -16,18 +16,14 @@ Writes benchmarks/results/segmentation.json / .md (with the machine).
 import argparse
 import time
 
-import numpy as np
 from common import markdown_table, write_results
 
 
 def otsu(x, masks):
     """Foreground IoU and pixel accuracy of Otsu's threshold per test image."""
-    from skimage.filters import threshold_otsu
+    from sdae_tf.data import segmentation
 
-    pred = np.stack([im > threshold_otsu(im) for im in x[..., 0]])[..., None]
-    truth = masks > 0.5
-    return {"iou": float((pred & truth).sum() / (pred | truth).sum()),
-            "pixel_accuracy": float((pred == truth).mean())}
+    return segmentation.otsu_scores(x, masks)
 
 
 def arm(name, data, pretrain, train_encoder, args, seed):
