@@ -176,6 +176,8 @@ def _experiment_smoke_run(name, tmp_path, capsys, pool, every_cell):
             assert seg["examples"] == metrics["sizes"]["test"] and run["test_accuracy"] is None
             assert 0 <= seg["test_iou"] <= 1 and 0.5 < seg["test_pixel_accuracy"] <= 1
             assert 0 < seg["otsu"]["iou"] < 1 and run["segmentation"] == seg
+            assert pathlib.Path(seg["figure"]).is_file()  # digits, true and predicted masks
+            assert (tmp_path / "exp" / "segmentation.png").is_file()
         elif metrics.get("finetune"):  # the whole test split, counted example by example
             assert _counted(run["test_accuracy"], metrics["sizes"]["test"])
         if cfg.unsupervised_metrics:

@@ -486,17 +486,25 @@ def _run(cfg, strategy, chief, total_start):
         return metrics
 
 
-def segmentation_metrics(model, data):
+def segmentation_metrics(model, data, run_dir, shown=8):
     """Foreground IoU and pixel accuracy of a segmenter on the test masks (pooled over every
-    test pixel), Otsu's threshold on the same inputs beside them."""
+    test pixel), Otsu's threshold on the same inputs beside them, and `segmentation.png` in
+    `run_dir`: the first `shown` test images, their true masks and the predicted ones."""
     from sdae_tf.data import segmentation
+    from sdae_tf.evaluation import plots
 
     test_ds = make_pipeline(data.x_test, data.y_test, batch_size=256)
     loss, accuracy, iou = model.evaluate(test_ds, verbose=0)
+    images = data.x_test[:shown]
+    predicted = (np.asarray(model.predict(images, verbose=0)) > 0.5).astype(np.float32)
+    figure = plots.save_image_grid(
+        np.stack([images, data.y_test[:shown], predicted]), pathlib.Path(run_dir) /
+        "segmentation.png", title=f"{model.name}: test digits, true and predicted masks",
+        row_labels=["input", "truth", "predicted"])
     faults.point("evaluate")
     return {"test_loss": float(loss), "test_pixel_accuracy": float(accuracy),
             "test_iou": float(iou), "examples": len(data.x_test),
-            "otsu": segmentation.otsu_scores(data.x_test, data.y_test)}
+            "otsu": segmentation.otsu_scores(data.x_test, data.y_test), "figure": str(figure)}
 
 
 def _export_stage(cfg, stack, data, metrics, run_dir, progress):
@@ -587,7 +595,9 @@ def _train(cfg, stack, data, pretrain_data, run_dir, progress):
             stack, data, Stage.finetuning(cfg), train_encoder=not cfg.freeze_encoder,
             progress=progress)
         metrics["segmentation"] = _stage(progress, "evaluate",
-                                         lambda: segmentation_metrics(model, data))
+                                         lambda: segmentation_metrics(model, data, run_dir))
+        if metrics["segmentation"].get("figure"):  # (a stage recorded before the figure: none)
+            metrics.setdefault("figures", {})["segmentation"] = metrics["segmentation"]["figure"]
         metrics.update(protocol=cfg.protocol, val_iou=metrics["finetune"].get("val_iou"))
     elif cfg.finetune_epochs > 0:
         classifier, metrics["finetune"] = finetune(
