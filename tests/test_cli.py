@@ -174,7 +174,11 @@ def _experiment_smoke_run(name, tmp_path, capsys, pool, every_cell):
         if metrics.get("segmentation"):  # every test image, Otsu's threshold on the same ones
             seg = metrics["segmentation"]
             assert seg["examples"] == metrics["sizes"]["test"] and run["test_accuracy"] is None
-            assert 0 <= seg["test_iou"] <= 1 and 0.5 < seg["test_pixel_accuracy"] <= 1
+            # a floor on the real masks: no worse than calling every pixel background
+            masks = training.load_data(training.TrainConfig(
+                model=spec.overrides["model"], dataset=spec.overrides["dataset"],
+                task="segmentation", quick=True)).y_test
+            assert seg["test_pixel_accuracy"] >= 1 - float(masks.mean()) - 1e-3
             assert 0 < seg["otsu"]["iou"] < 1 and run["segmentation"] == seg
             assert pathlib.Path(seg["figure"]).is_file()  # digits, true and predicted masks
             assert (tmp_path / "exp" / "segmentation.png").is_file()

@@ -109,8 +109,8 @@ def check_segmentation(cfg):
         raise ValueError("--task=segmentation trains the segmentation head in the fine-tuning "
                          "epochs: give --finetune_epochs > 0")
     family = zoo.REGISTRY.get(cfg.model).build
-    if not getattr(family, "SPATIAL_CODE", False):
-        able = sorted(e.name for e in zoo.REGISTRY if getattr(e.build, "SPATIAL_CODE", False)
+    if not family.SPATIAL_CODE:
+        able = sorted(e.name for e in zoo.REGISTRY if e.build.SPATIAL_CODE
                       and e.dataset == "mnist")
         raise ValueError(f"--task=segmentation: {cfg.model} ({family.__name__}) has a vector "
                          "code, nothing spatial to segment from; the conv models on MNIST have "
