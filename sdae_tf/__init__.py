@@ -24,6 +24,15 @@ def denoiser(name_or_path, check_range=True, name=None):
     return pretrained.denoiser(name_or_path, check_range=check_range, name=name)
 
 
+def inpainter(name_or_path, check_range=True, name=None):
+    """A masked autoencoder's export (shipped name or path) as a frozen Keras layer,
+    `[images, hidden]` -> images with the hidden patches filled in; see
+    `sdae_tf.hub.pretrained.inpainter`."""
+    from sdae_tf.hub import pretrained
+
+    return pretrained.inpainter(name_or_path, check_range=check_range, name=name)
+
+
 def list_models(root=None):
     """Manifests of the shipped exported encoders by name; see `sdae_tf.hub.pretrained`."""
     from sdae_tf.hub import pretrained

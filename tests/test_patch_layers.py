@@ -7,10 +7,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import sdae_tf
 from sdae_tf import models
+from sdae_tf.hub import export as export_lib
 from sdae_tf.layers import patches
 
 from .layer_round_trip import assert_config_round_trip, assert_keras_file_round_trip
+
+SHIPPED_CDAE = "cdae_mnist"  # a shipped export without the `inpaint` endpoint
 
 
 def test_patchify_then_unpatchify_is_the_identity_and_patches_are_row_major():
@@ -123,8 +127,15 @@ def test_mae_inpainting_sees_the_visible_patches_only():
     np.testing.assert_allclose(model.family.inpaint(changed, tokens), out, atol=1e-5)
     other = np.where(pixels == 0, 1.0 - x, x).astype("float32")  # the visible ones changed
     assert np.abs(model.family.inpaint(other, tokens) - out).max() > 1e-3
+    uneven = np.zeros((4, 49), "float32")
+    uneven[np.arange(4), np.arange(4)] = 1.0
+    uneven[0, 10] = 1.0
     with pytest.raises(ValueError, match="same number of patches"):
-        model.family.inpaint(x, np.eye(4, 49, dtype="float32") * np.arange(4)[:, None])
+        model.family.inpaint(x, uneven)
+    with pytest.raises(ValueError, match="0 \\(visible\\) or 1 \\(hidden\\) only"):
+        model.family.inpaint(x, 2.0 * tokens)
+    with pytest.raises(ValueError, match=r"must be \(batch, 49\)"):
+        model.family.inpaint(x, tokens[:, :48])
 
 
 def test_the_decoder_holds_the_mask_token_so_exports_keep_inpainting(tmp_path):
@@ -138,5 +149,26 @@ def test_the_decoder_holds_the_mask_token_so_exports_keep_inpainting(tmp_path):
 
     hidden, _ = unsupervised.patch_mask(x.shape, 4, 0.75, np.random.default_rng(1))
     want = model.family.inpaint(x, hidden)
-    again = models.from_preset(model.export(tmp_path / "mae", check_sample=x))
+    path = model.export(tmp_path / "mae", check_sample=x)
+    again = models.from_preset(path)
     np.testing.assert_allclose(again.family.inpaint(x, hidden), want, atol=1e-5)
+    # The SavedModel's own `inpaint` endpoint, checked at export, and as a Keras layer.
+    manifest = export_lib.load_manifest(path)
+    assert manifest["export_check"]["inpaint_max_abs_diff"] <= 1e-4
+    assert [i["shape"] for i in manifest["extra_endpoints"]["inpaint"]["inputs"]] == [
+        [28, 28, 1], [49]]
+    reloaded = tf.saved_model.load(str(path))
+    np.testing.assert_allclose(reloaded.inpaint(x, hidden).numpy(), want, atol=1e-5)
+    layer = sdae_tf.inpainter(path)
+    assert layer.patches == 49 and layer.patch_size == 4
+    np.testing.assert_allclose(np.asarray(layer([x, hidden])), want, atol=1e-5)
+    fewer = np.zeros_like(hidden)
+    fewer[:, :7] = 1.0  # another number hidden: the count is read from the mask
+    np.testing.assert_allclose(np.asarray(layer([x, fewer])),
+                               model.family.inpaint(x, fewer), atol=1e-5)
+    with pytest.raises(ValueError, match="same number of patches"):
+        layer([x, np.eye(3, 49, k=10, dtype="float32") * [[1], [1], [0]] + fewer])
+    with pytest.raises(ValueError, match="expects values in"):
+        layer([x * 255.0, hidden])
+    with pytest.raises(ValueError, match="has no 'inpaint' endpoint"):
+        sdae_tf.inpainter(SHIPPED_CDAE)

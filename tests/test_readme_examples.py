@@ -16,10 +16,21 @@ def examples(page):
     return re.findall(r"<!-- example: ([\w-]+) -->\n```python\n(.*?)```", text, re.S)
 
 
+def test_every_python_block_is_an_example_or_says_why_not():
+    for page in PAGES:
+        text = (REPO / page).read_text()
+        for before in re.findall(r"(.*)\n```python\n", text):
+            assert re.match(r"<!-- (example: [\w-]+|not run: .{10,}) -->$", before), (
+                f"{page}: a Python block after {before!r} is neither an example the tests run "
+                "(`<!-- example: NAME -->`) nor marked `<!-- not run: REASON -->`")
+
+
 def run_page(page, tmp_path, monkeypatch):
     import keras
 
     monkeypatch.chdir(tmp_path)
+    # The examples name the shipped folders as a clone has them (TensorFlow alone reads paths).
+    (tmp_path / "exported_models").symlink_to(REPO / "exported_models")
     # Keras draws unseeded initializers from the process's global random state: fixed here, so
     # a page's numbers do not depend on the tests that ran before it in this worker.
     keras.utils.set_random_seed(0)

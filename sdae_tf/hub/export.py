@@ -123,9 +123,10 @@ def saved_model_files(export_dir):
     return [n for n in export_files(export_dir) if n != KERAS_FILE]
 
 
-def _write_saved_model(encoder, path, autoencoder=None):
+def _write_saved_model(encoder, path, autoencoder=None, endpoints=None):
     """A plain `tf.Module` SavedModel with the two endpoints (and `reconstruct` when an
-    `autoencoder` is given). It tracks the underlying `tf.Variable`s once:
+    `autoencoder` is given, and the family's `endpoints`, `{name: zoo.family.Endpoint}`, whose
+    layers are the autoencoder's). It tracks the underlying `tf.Variable`s once:
     `keras.export.ExportArchive` writes every weight twice (as the Keras variable and as the
     `tf.Variable` the traced functions capture), doubling the export's size."""
     spec = tf.TensorSpec((None, *encoder.input_shape[1:]), tf.float32, name=INPUT_NAME)
@@ -139,6 +140,10 @@ def _write_saved_model(encoder, path, autoencoder=None):
             return autoencoder(x, training=False)
 
         module.reconstruct = reconstruct
+    for name, endpoint in (endpoints or {}).items():
+        specs = [tf.TensorSpec((None, *shape), dtype, name=arg)
+                 for arg, shape, dtype in endpoint.inputs]
+        setattr(module, name, tf.function(endpoint.function, input_signature=specs))
 
     @tf.function(input_signature=[spec])
     def serve(x):
@@ -154,15 +159,29 @@ def _write_saved_model(encoder, path, autoencoder=None):
 
 
 def reload_difference(export_dir, model, sample, endpoint=SERVING_ENDPOINT):
-    """Max |reloaded SavedModel endpoint(sample) - model(sample)| of an export."""
+    """Max |reloaded SavedModel endpoint(sample) - model(sample)| of an export (`sample` a
+    tuple: the arguments of an endpoint that takes several, `model` the function it runs)."""
     reloaded = tf.saved_model.load(str(export_dir))
-    got = getattr(reloaded, endpoint)(tf.constant(sample, tf.float32))
-    return float(np.max(np.abs(np.asarray(got) - np.asarray(model(sample, training=False)))))
+    if isinstance(sample, tuple):
+        args = [tf.constant(a) for a in sample]
+        want = model(*args)
+    else:
+        args, want = [tf.constant(sample, tf.float32)], model(sample, training=False)
+    got = getattr(reloaded, endpoint)(*args)
+    return float(np.max(np.abs(np.asarray(got) - np.asarray(want))))
+
+
+def endpoint_records(endpoints):
+    """The manifest's `extra_endpoints`: each endpoint's inputs and description."""
+    return {name: {"inputs": [{"name": arg, "shape": [int(d) for d in shape], "dtype": dtype}
+                              for arg, shape, dtype in e.inputs],
+                   "description": e.description}
+            for name, e in endpoints.items()}
 
 
 def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=None,
                    tolerance=RELOAD_TOLERANCE, autoencoder=None, denoiser=None,
-                   on_staged=None):
+                   on_staged=None, endpoints=None):
     """Writes `encoder` to `export_dir`: a TF SavedModel (endpoints `serve` -> tensor and
     `serving_default` -> {"embedding": tensor}, any batch size, inference mode), the same
     encoder as `encoder.keras`, and `manifest.json`.
@@ -180,6 +199,9 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
     With `autoencoder` (a Keras model images -> reconstructed images), the SavedModel also has
     the `reconstruct` endpoint, checked the same way; `denoiser` (a dict: the noise it was
     trained to remove, where its weights come from) goes into the manifest's `denoiser`.
+    `endpoints` (`{name: zoo.family.Endpoint}`, a family's `export_endpoints()`, its layers
+    the autoencoder's) adds those endpoints, checked the same way on their `example` of the
+    sample, and recorded in the manifest's `extra_endpoints`.
 
     Returns:
         The export directory as a `pathlib.Path`.
@@ -190,9 +212,16 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
     tmp = staging_dir(export_dir)
     try:
         staged = tmp / export_dir.name
-        _write_saved_model(encoder, staged, autoencoder)
+        extra = dict(endpoints or {})
+        if extra and autoencoder is None:
+            raise ValueError(f"Export to {export_dir}: the endpoints {', '.join(extra)} run the "
+                             "autoencoder's layers; give the autoencoder too")
+        _write_saved_model(encoder, staged, autoencoder, extra)
         encoder.save(staged / KERAS_FILE)
         endpoints = {SERVING_ENDPOINT: "tensor", "serving_default": {OUTPUT_NAME: "tensor"}}
+        if extra:
+            endpoints.update(dict.fromkeys(extra, "tensor"))
+            manifest = {**manifest, "extra_endpoints": endpoint_records(extra)}
         if autoencoder is not None:
             endpoints[RECONSTRUCT_ENDPOINT] = "tensor"
             manifest = {**manifest, "denoiser": {
@@ -203,8 +232,12 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
             checked = [(SERVING_ENDPOINT, encoder, "reload_max_abs_diff")]
             if autoencoder is not None:
                 checked.append((RECONSTRUCT_ENDPOINT, autoencoder, "reconstruct_max_abs_diff"))
-            for endpoint, model, key in checked:
-                diff = reload_difference(staged, model, check_sample, endpoint)
+            checked = [(e, m, key, check_sample) for e, m, key in checked]
+            checked += [(name, e.function, f"{name}_max_abs_diff",
+                         tuple(np.asarray(a, np.float32) for a in e.example(check_sample)))
+                        for name, e in extra.items()]
+            for endpoint, model, key, sample in checked:
+                diff = reload_difference(staged, model, sample, endpoint)
                 if not diff <= tolerance:
                     raise ExportMismatchError(
                         f"Export to {export_dir}: the reloaded SavedModel's {endpoint!r} "
@@ -343,3 +376,27 @@ def load_reconstructor(export_dir, name=None, verify=True):
     return keras.layers.TFSMLayer(
         str(export_dir), call_endpoint=RECONSTRUCT_ENDPOINT, trainable=False,
         name=name or f"{export_dir.name}_reconstruct")
+
+
+class _EndpointLayer(keras.layers.TFSMLayer):
+    """A `TFSMLayer` on an endpoint that takes several tensors: called on a list of them."""
+
+    def call(self, inputs, training=False):
+        return self.call_endpoint_fn(*inputs)
+
+
+def load_endpoint(export_dir, endpoint, name=None, verify=True):
+    """One of an export's extra endpoints (`manifest["extra_endpoints"]`, e.g. the masked
+    autoencoder's `inpaint`) as a frozen Keras layer called on the list of its inputs; the
+    SHA-256 of the files read are checked first. An export without it is refused, naming
+    the endpoints it has."""
+    export_dir = pathlib.Path(export_dir)
+    manifest = load_manifest(export_dir)
+    if endpoint not in manifest.get("extra_endpoints", {}):
+        have = ", ".join(manifest.get("endpoints", {})) or "no endpoints"
+        raise ValueError(f"{export_dir} ({manifest.get('model')}) has no {endpoint!r} "
+                         f"endpoint; it has: {have}")
+    if verify:
+        verify_checksums(export_dir, saved_model_files(export_dir))
+    return _EndpointLayer(str(export_dir), call_endpoint=endpoint, trainable=False,
+                          name=name or f"{export_dir.name}_{endpoint}")

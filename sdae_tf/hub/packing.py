@@ -163,8 +163,27 @@ def _endpoint_differences(full, unpacked, sample, manifest):
     endpoints = [export_lib.SERVING_ENDPOINT]
     if export_lib.RECONSTRUCT_ENDPOINT in manifest.get("endpoints", {}):
         endpoints.append(export_lib.RECONSTRUCT_ENDPOINT)
-    return {e: float(np.max(np.abs(getattr(a, e)(x).numpy() - getattr(b, e)(x).numpy())))
-            for e in endpoints}
+    out = {e: float(np.max(np.abs(getattr(a, e)(x).numpy() - getattr(b, e)(x).numpy())))
+           for e in endpoints}
+    for name, record in manifest.get("extra_endpoints", {}).items():
+        args = [x] + [_example_input(spec, len(sample), i)
+                      for i, spec in enumerate(record["inputs"][1:])]
+        out[name] = float(np.max(np.abs(getattr(a, name)(*args).numpy()
+                                        - getattr(b, name)(*args).numpy())))
+    return out
+
+
+def _example_input(spec, batch, seed):
+    """A seeded 0/1 input of `spec`'s shape (the extra endpoints' second inputs are masks)
+    with the same number of ones in every example."""
+    import tensorflow as tf
+
+    size = int(np.prod(spec["shape"]))
+    rng = np.random.default_rng(seed)
+    order = np.argsort(rng.random((batch, size)), axis=1)
+    mask = np.zeros((batch, size), np.float32)
+    np.put_along_axis(mask, order[:, :size // 2], 1.0, axis=1)
+    return tf.constant(mask.reshape(batch, *spec["shape"]), spec["dtype"])
 
 
 def unpack(packed_dir, cache=None):

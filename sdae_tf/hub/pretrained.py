@@ -247,6 +247,85 @@ class PretrainedDenoiser(_ExportedLayer):
         return (input_shape[0], *self.manifest["denoiser"]["output_shape"])
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PretrainedInpainter(_ExportedLayer):
+    """A masked autoencoder's export (its `inpaint` endpoint) as a frozen Keras layer:
+    `[images, hidden]` -> images with the patches `hidden` marks filled in from the visible
+    ones. `hidden` is (batch, patches), 1 where a patch is hidden (row-major patches of
+    `layer.patch_size`), the same number per example. Input contract and checksums checked."""
+
+    ENDPOINT = "inpaint"
+
+    def __init__(self, export_path, check_range=True, **kwargs):
+        kwargs.pop("trainable", None)
+        super().__init__(export_path, trainable=False, check_range=check_range,
+                         suffix="inpainter", **kwargs)
+        path = pathlib.Path(self.export_path)
+        self.inner = export_lib.load_endpoint(path, self.ENDPOINT,
+                                              name=f"{path.name}_{self.ENDPOINT}")
+        inputs = self.manifest["extra_endpoints"][self.ENDPOINT]["inputs"]
+        self.patches = int(inputs[1]["shape"][0])
+        self.patch_size = self.manifest["architecture"].get("patch_size")
+
+    def build(self, input_shape):
+        self.contract.check_shape(input_shape[0], self.name)
+        self.built = True
+
+    def __call__(self, inputs, *args, **kwargs):
+        import numpy as np
+        import tensorflow as tf
+
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError(f"{self.name} takes [images, hidden]; received "
+                             f"{type(inputs).__name__}")
+        images, hidden = inputs
+        if tf.executing_eagerly() and not isinstance(hidden, keras.KerasTensor):
+            from sdae_tf.zoo.mae import check_hidden
+
+            check_hidden(np.asarray(hidden, np.float32), self.patches)
+            if self.check_range and not isinstance(images, keras.KerasTensor):
+                self._check_values(np.asarray(images, np.float32), *self.contract.value_range)
+        return keras.layers.Layer.__call__(self, [images, hidden], *args, **kwargs)
+
+    def call(self, inputs):
+        images, hidden = inputs
+        return self.inner([self.checked(images), ops.cast(hidden, "float32")])
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], *self.contract.shape)
+
+
+def inpainter(name_or_path, check_range=True, name=None):
+    """A masked autoencoder's export (a shipped name or an export folder) as a frozen Keras
+    layer, `[images, hidden]` -> images with the hidden patches filled in.
+
+    Args:
+        name_or_path: a shipped model's name (`mae_mnist`) or an export folder of a family
+            with the `inpaint` endpoint.
+        check_range: check that images lie in the contract's value range.
+        name: the layer's name.
+
+    Returns:
+        A `PretrainedInpainter` layer; `layer.patches` is the number of patches `hidden` flags,
+        `layer.patch_size` their size.
+
+    Raises:
+        FileNotFoundError: no such model. ValueError: an export without `inpaint` (every
+            family but the masked autoencoder), a damaged one.
+
+    Example:
+
+    ```python
+    inpaint = sdae_tf.inpainter("mae_mnist")
+    hidden = np.zeros((len(images), inpaint.patches), "float32")
+    hidden[:, :21] = 1.0  # the top three rows of 4x4 patches hidden
+    filled = inpaint([images, hidden])  # (batch, 28, 28, 1)
+    ```
+    """
+    kwargs = {"name": name} if name else {}
+    return PretrainedInpainter(name_or_path, check_range=check_range, **kwargs)
+
+
 def feature_extractor(name_or_path, trainable=False, check_range=True, name=None):
     """An exported encoder (a shipped name or an export folder) as a Keras layer.
 

@@ -172,7 +172,8 @@ class InsertMaskTokens(keras.layers.Layer):
         if not isinstance(inputs, (list, tuple)):
             return inputs
         visible, restore = inputs
-        t, k = restore.shape[1], visible.shape[1]
+        # The visible count is dynamic in a graph that takes the mask as an input (`inpaint`).
+        t, k = restore.shape[1], ops.shape(visible)[1]
         fill = ops.tile(ops.cast(self.mask_token, visible.dtype),
                         (ops.shape(visible)[0], t - k, 1))
         full = ops.concatenate([visible, fill], axis=1)

@@ -11,9 +11,10 @@ from sdae_tf.hub import export as export_lib
 
 def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1.0),
                  check_sample=None, probe_data=None, metrics=None, extra=None):
-    """Exports a `ZooModel`: the SavedModel with `serve` (the encoder) and `reconstruct` (the
-    whole autoencoder, no noise), `encoder.keras` and `manifest.json` (the model's config, so
-    `from_preset(path)` rebuilds it; checksums of every file), written aside and moved into
+    """Exports a `ZooModel`: the SavedModel with `serve` (the encoder), `reconstruct` (the
+    whole autoencoder, no noise) and its family's `export_endpoints` (the MAE's `inpaint`),
+    `encoder.keras` and `manifest.json` (the model's config, so `from_preset(path)` rebuilds
+    it; checksums of every file), written aside and moved into
     place. `check_sample` (images) reloads the SavedModel and compares before anything is
     placed; `probe_data` = (x_train, y_train, x_test, y_test) adds the linear-probe score of
     the frozen codes and its floor to the manifest. Returns the export folder."""
@@ -39,5 +40,6 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
     return export_lib.export_encoder(
         model.encoder, pathlib.Path(path), manifest, overwrite=overwrite,
         check_sample=check_sample, autoencoder=model.autoencoder(),
+        endpoints=model.family.export_endpoints(),
         denoiser={"noise": architecture["noise"],
                   "weights": "the whole autoencoder as exported"})

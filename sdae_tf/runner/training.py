@@ -110,8 +110,7 @@ def check_segmentation(cfg):
                          "epochs: give --finetune_epochs > 0")
     family = zoo.REGISTRY.get(cfg.model).build
     if not family.SPATIAL_CODE:
-        able = sorted(e.name for e in zoo.REGISTRY if e.build.SPATIAL_CODE
-                      and e.dataset == "mnist")
+        able = zoo.REGISTRY.with_spatial_code("mnist")
         raise ValueError(f"--task=segmentation: {cfg.model} ({family.__name__}) has a vector "
                          "code, nothing spatial to segment from; the conv models on MNIST have "
                          f"one: {', '.join(able)}")
@@ -218,9 +217,9 @@ def manifest_probe(encoder, data):
                                  data.x_test[:PROBE_TEST], data.y_test[:PROBE_TEST])
 
 
-def pretrained_autoencoder(cfg, input_shape, run_dir):
-    """The run's whole autoencoder as unsupervised pretraining left it (fine-tuning changes the
-    encoder, not the decoder, so the pair is taken from before it): a fresh stack with the
+def pretrained_stack(cfg, input_shape, run_dir):
+    """The run's stack as unsupervised pretraining left it (fine-tuning changes the encoder,
+    not the decoder, so the whole autoencoder is taken from before it): a fresh stack with the
     run's pretrained weights (its own, or `init_from`'s); None for a model without
     pretraining."""
     path = pathlib.Path(run_dir) / PRETRAINED_WEIGHTS
@@ -231,14 +230,15 @@ def pretrained_autoencoder(cfg, input_shape, run_dir):
         init_from_pretrained(stack, cfg.init_from)
     else:
         return None
-    return stack.autoencoder()
+    return stack
 
 
 def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None, on_staged=None):
     """Exports `stack.encoder` to `cfg.export_dir` with its manifest (model, data, architecture,
     metrics, seed, config, linear-probe floor, `extra`), reloads it and compares. A pretrained
-    model also exports its whole autoencoder (`pretrained_autoencoder`) as the `reconstruct`
-    endpoint, the denoiser. Returns the export record of metrics.json."""
+    model also exports its whole autoencoder (`pretrained_stack`) as the `reconstruct`
+    endpoint, the denoiser, and its family's `export_endpoints` (the MAE's `inpaint`).
+    Returns the export record of metrics.json."""
     architecture = stack.describe()
     manifest = {
         "model": cfg.model,
@@ -255,10 +255,11 @@ def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None, on_st
         "probe": manifest_probe(stack.encoder, data),
         **(extra or {}),
     }
-    autoencoder = (pretrained_autoencoder(cfg, data.input_shape, run_dir)
-                   if run_dir is not None else None)
-    denoiser = None
-    if autoencoder is not None:
+    pretrained = (pretrained_stack(cfg, data.input_shape, run_dir)
+                  if run_dir is not None else None)
+    autoencoder = endpoints = denoiser = None
+    if pretrained is not None:
+        autoencoder, endpoints = pretrained.autoencoder(), pretrained.export_endpoints()
         denoiser = {
             "noise": architecture["noise"],
             "weights": "the whole autoencoder after unsupervised pretraining, before "
@@ -269,7 +270,7 @@ def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None, on_st
                                      overwrite=cfg.overwrite_export,
                                      check_sample=data.x_test[:256],
                                      autoencoder=autoencoder, denoiser=denoiser,
-                                     on_staged=on_staged)
+                                     on_staged=on_staged, endpoints=endpoints)
     return export_record(path)
 
 

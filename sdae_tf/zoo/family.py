@@ -6,12 +6,32 @@ family cannot serve is refused by `zoo.check_request` before any training.
 """
 
 import abc
+import dataclasses
+from collections.abc import Callable
 
 # `--recon_loss` -> the Keras loss name (mean over components) of the families that take one.
 KERAS_RECON_LOSSES = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
 
 # Every fixed-noise type the families share (`sdae_tf.layers.NOISE_TYPES` plus "none").
 FIXED_NOISE = ("none", "gaussian", "salt_and_pepper", "masking", "dropout", "local_variance")
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """A SavedModel endpoint a family adds to its export, beside `serve` and `reconstruct`.
+
+    Args:
+        function: tensors -> one tensor, the graph the endpoint runs (inference mode).
+        inputs: `(name, shape of one example, dtype)` of each argument, images first.
+        example: images (numpy, a batch) -> the endpoint's arguments for that batch: what the
+            export's reload check runs.
+        description: one line for the manifest.
+    """
+
+    function: Callable
+    inputs: tuple
+    example: Callable
+    description: str = ""
 
 
 class Family(abc.ABC):
@@ -70,6 +90,11 @@ class Family(abc.ABC):
     @abc.abstractmethod
     def autoencoder(self):
         """A Keras model images -> code -> reconstructed images, no noise."""
+
+    def export_endpoints(self):
+        """The extra SavedModel endpoints of this family's exports, `{name: Endpoint}` (the
+        masked autoencoder's `inpaint`); none by default."""
+        return {}
 
     def block_callbacks(self, k):
         """Keras callbacks block k's pretraining `fit` adds (the VQ-VAE logs its codebook's

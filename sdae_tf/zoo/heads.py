@@ -43,9 +43,10 @@ def segmenter(encoder, filters=32, name="segmenter"):
     shape = tuple(encoder.output_shape[1:])
     image = tuple(encoder.input_shape[1:])
     if len(shape) != 3:
+        from sdae_tf.zoo import REGISTRY  # the registry is built from this package's modules
         raise ValueError(f"Segmentation needs a spatial code (height, width, channels); "
                          f"{encoder.name}'s code has shape {shape}: use a convolutional family "
-                         "(cdae_mnist, scdae_mnist, resdae_mnist, vqvae_mnist)")
+                         f"({', '.join(REGISTRY.with_spatial_code('mnist'))})")
     if image[0] % shape[0] or image[1] % shape[1]:
         raise ValueError(f"{encoder.name}: the code's {shape[:2]} grid does not divide the "
                          f"image's {image[:2]}")

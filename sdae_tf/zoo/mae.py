@@ -5,9 +5,24 @@ fills in the rest, the loss on the hidden patches only."""
 import keras
 
 from sdae_tf.layers import patches as patch_layers
-from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Family
+from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Endpoint, Family
 
 MASK_UNITS = ("patch", "pixel")
+
+
+def check_hidden(hidden, tokens):
+    """Refuses a patch mask `inpaint` cannot take: not (batch, tokens) of 0s and 1s, or hiding
+    a different number of patches in some example."""
+    import numpy as np
+
+    if hidden.ndim != 2 or hidden.shape[1] != tokens:
+        raise ValueError(f"`hidden` must be (batch, {tokens}): one 0/1 flag per patch. "
+                         f"Received shape {hidden.shape}")
+    if not np.all((hidden == 0) | (hidden == 1)):
+        raise ValueError("`hidden` must hold 0 (visible) or 1 (hidden) only")
+    counts = hidden.sum(axis=1)
+    if not np.all(counts == counts[0]):
+        raise ValueError("`hidden` must hide the same number of patches in every example")
 
 
 def _transformer_block(width, heads, mlp_ratio, name):
@@ -179,26 +194,55 @@ class MaskedAutoencoder(Family):
         """The MAE's own reconstruction of hidden patches: `hidden` (batch, tokens), 1 where a
         patch is hidden, the same number per example; the encoder sees the visible patches
         only, the decoder fills in the rest with its (trained) mask token. Returns images (the
-        prediction everywhere; blend with the visible input to score the hidden parts)."""
+        prediction everywhere; blend with the visible input to score the hidden parts). The
+        exports' `inpaint` endpoint runs the same graph (`inpaint_graph`)."""
         import numpy as np
-        from keras import ops
 
         hidden = np.asarray(hidden, np.float32)
-        counts = hidden.sum(axis=1)
-        if not np.all(counts == counts[0]):
-            raise ValueError("`hidden` must hide the same number of patches in every example")
-        keep = self.tokens - int(counts[0])
-        order = np.argsort(hidden, axis=1, kind="stable")  # visible first, in place order
-        restore = np.argsort(order, axis=1).astype("int32")
-        out = []
-        for i in range(0, len(images), 256):
-            x = ops.convert_to_tensor(np.asarray(images[i:i + 256], np.float32))
-            tokens = self.position(self.embed(self.patchify(x)))
-            visible = ops.take_along_axis(tokens, order[i:i + 256, :keep, None], axis=1)
-            full = self.mask_tokens([self.decoder_embed(self._encode(visible)),
-                                     restore[i:i + 256]])
-            out.append(np.asarray(self.unpatchify(self._decode(full))))
-        return np.concatenate(out)
+        check_hidden(hidden, self.tokens)
+        return np.concatenate([
+            np.asarray(self.inpaint_graph(np.asarray(images[i:i + 256], np.float32),
+                                          hidden[i:i + 256]))
+            for i in range(0, len(images), 256)])
+
+    def inpaint_graph(self, images, hidden):
+        """`inpaint` on tensors (traceable: the visible count is read from `hidden`'s first
+        row): visible patches first, in place order, for the encoder."""
+        from keras import ops
+
+        t = self.tokens
+        hidden = ops.cast(hidden, "float32")
+        # Hidden patches sort after the visible ones; the position breaks ties, so the order
+        # is the same on every backend (argsort need not be stable).
+        key = hidden * t + ops.cast(ops.arange(t), "float32")[None, :]
+        order = ops.cast(ops.argsort(key, axis=1), "int32")
+        restore = ops.cast(ops.argsort(order, axis=1), "int32")
+        keep = t - ops.cast(ops.sum(hidden[0]), "int32")
+        tokens = self.position(self.embed(self.patchify(images)))
+        visible = ops.take_along_axis(tokens, order[:, :keep, None], axis=1)
+        full = self.mask_tokens([self.decoder_embed(self._encode(visible)), restore])
+        return self.unpatchify(self._decode(full))
+
+    def export_endpoints(self):
+        """`inpaint(images, hidden)`: images with the patches `hidden` marks (1, the same
+        number per example) filled in from the visible ones."""
+        import numpy as np
+
+        def example(images):
+            rng = np.random.default_rng(0)
+            count = int(round(self.tokens * self.mask_ratio))
+            order = np.argsort(rng.random((len(images), self.tokens)), axis=1)
+            hidden = np.zeros((len(images), self.tokens), np.float32)
+            np.put_along_axis(hidden, order[:, :count], 1.0, axis=1)
+            return images, hidden
+
+        return {"inpaint": Endpoint(
+            self.inpaint_graph,
+            (("images", self.input_shape, "float32"), ("hidden", (self.tokens,), "float32")),
+            example,
+            f"images with the {self.patch_size}x{self.patch_size} patches `hidden` marks "
+            f"(1 of {self.tokens} row-major patches, the same number per example) filled in "
+            "from the visible ones")}
 
     def autoencoder(self):
         """images -> tokens (every patch visible) -> reconstructed images."""

@@ -48,5 +48,11 @@ class Registry:
     def __contains__(self, name):
         return name in self._entries
 
+    def with_spatial_code(self, dataset=None):
+        """Names of the models whose family's code keeps a (height, width, channels) layout
+        (`Family.SPATIAL_CODE`: the ones a segmentation head can read), on `dataset` if given."""
+        return [e.name for e in self if getattr(e.build, "SPATIAL_CODE", False)
+                and dataset in (None, e.dataset)]
+
     def __iter__(self):
         return iter(self._entries[n] for n in self.names())
