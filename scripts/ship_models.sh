@@ -10,7 +10,7 @@ if [ ${#models[@]} -eq 0 ]; then
 fi
 for m in "${models[@]}"; do
   echo "== $m"
-  sdae-train --flagfile="flags/$m.flags" --export_dir="exported_models/$m" --overwrite_export \
+  sdae-train --flagfile="flags/models/$m.flags" --export_dir="exported_models/$m" --overwrite_export \
     --verbose=2 --run_dir="runs/ship-$m-$(date +%Y%m%d-%H%M%S)"
 done
 python scripts/pack_presets.py "${models[@]}"  # the packs the wheel ships

@@ -84,6 +84,22 @@ def test_the_built_site_renders_in_a_real_browser(tmp_path):
         server.shutdown()
 
 
+def test_every_public_module_has_an_api_page():
+    """Each module of the package (the CLIs are documented by their flags) is on an API
+    reference page, itself or through its package (`sdae_tf.models` re-exports its three)."""
+    import pkgutil
+
+    import sdae_tf
+
+    shown = set()
+    for page in (REPO / "docs" / "api").glob("*.md"):
+        shown |= set(re.findall(r"^::: (\S+)$", page.read_text(), re.M))
+    missing = [info.name for info in pkgutil.walk_packages(sdae_tf.__path__, "sdae_tf.")
+               if not info.ispkg and ".cli" not in info.name
+               and info.name not in shown and info.name.rsplit(".", 1)[0] not in shown]
+    assert not missing, missing
+
+
 def test_every_public_function_and_class_has_a_summary_line():
     """The API reference's source: every public function and class of every public module (the
     CLIs are documented by their flags) opens its docstring with a one-line summary."""

@@ -275,7 +275,32 @@ def load_mnist(variant="mnist", data_dir=None, validation_size=10000, seed=0, ca
     process with the same arguments while the source files and the variant's cache file are
     unchanged: an experiment's cells, and a test run's, load the same few datasets over and
     over. The arrays are read-only (views of the kept ones); `Splits.limit` and
-    `Splits.without_validation` give new records, never writing into them."""
+    `Splits.without_validation` give new records, never writing into them.
+
+    Args:
+        variant: "mnist", "rot", "bg_rand" or "bg_rand_rot" (`VARIANTS`); a variant is built
+            from the IDX files on first use and cached on disk.
+        data_dir: folder of the four IDX files (default: the copy vendored in the package).
+        validation_size: training examples held out as the validation split.
+        seed: seeds the split and a variant's construction.
+        cache_dir: where variants are cached (default: `~/.cache/sdae_tf` or
+            `$SDAE_TF_CACHE`).
+        construction: how variants are built: "report" (the report's code) or "bilinear".
+
+    Returns:
+        `Splits`: images (N, 28, 28, 1) float32 in [0, 1], labels int64.
+
+    Raises:
+        FileNotFoundError: an IDX file missing from `data_dir`. ValueError: an unknown variant
+            or construction.
+
+    Example:
+
+    ```python
+    mnist = sdae_tf.data.load_mnist()
+    print(len(mnist.x_train), len(mnist.x_val), len(mnist.x_test))  # 50000 10000 10000
+    ```
+    """
     data_dir = pathlib.Path(data_dir) if data_dir else VENDORED_DIR
     sources = [_find(data_dir, stem) for stem in FILES.values()]
     cache = pathlib.Path(cache_dir) if cache_dir else default_cache_dir()

@@ -10,7 +10,22 @@ MAX_EPOCHS = 100_000
 
 
 def steps_per_epoch(num_examples, batch_size, drop_remainder=False):
-    """Batches per epoch of a pipeline over `num_examples`."""
+    """Batches per epoch of a pipeline over `num_examples`.
+
+    Args:
+        num_examples: examples per epoch.
+        batch_size: examples per batch.
+        drop_remainder: whether the last, smaller batch is dropped.
+
+    Returns:
+        The number of batches, an int.
+
+    Example:
+
+    ```python
+    sdae_tf.data.steps_per_epoch(50000, 128)  # 391
+    ```
+    """
     if drop_remainder:
         return num_examples // batch_size
     return math.ceil(num_examples / batch_size)
@@ -30,6 +45,28 @@ def make_pipeline(x, y=None, batch_size=128, shuffle=False, seed=None, drop_rema
     and gathers each batch in one op. Shuffling the examples themselves copies every example
     through the shuffle buffer, which cost 1-2.5 s per epoch of MNIST codes here (and a
     full buffer fill before the first batch); the index form costs about 0.3 s.
+
+    Args:
+        x: inputs, an array (N, ...).
+        y: targets (N, ...), or None for `(x, x)`.
+        batch_size: examples per batch.
+        shuffle: reshuffle every epoch, repeating (see above); else one pass in order.
+        seed: seeds the shuffles.
+        drop_remainder: drop the last, smaller batch.
+        initial_epoch: the epoch a resumed run starts at (its order is that epoch's).
+
+    Returns:
+        A `tf.data.Dataset` of `(x, y)` batches.
+
+    Raises:
+        ValueError: a batch size below 1, an empty `x`, or `x` and `y` of different lengths.
+
+    Example:
+
+    ```python
+    ds = sdae_tf.data.make_pipeline(images, batch_size=4, shuffle=True, seed=0)
+    x, target = next(iter(ds))  # target is x: the autoencoder's pair
+    ```
     """
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")

@@ -10,6 +10,19 @@ class Splits:
     """A labelled image dataset as float32 arrays in its value range, with its three splits.
 
     Images are `(N, H, W, C)` float32, labels `(N,)` int64.
+
+    Attributes:
+        name: the dataset's name, e.g. "mnist_bg_rand".
+        x_train, y_train, x_val, y_val, x_test, y_test: the three splits.
+        num_classes: the number of classes.
+        value_range: (low, high) of the pixel values.
+
+    Example:
+
+    ```python
+    small = sdae_tf.data.load_digits().limit(train=100, eval=50)
+    print(small.input_shape, len(small.x_train))  # (8, 8, 1) 100
+    ```
     """
 
     name: str

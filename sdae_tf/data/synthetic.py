@@ -63,6 +63,21 @@ def load_toy_manifold(steps=6400, size=32, validation_size=None, seed=0):
     interpolated towards black in `steps` brightness steps, `t * image` for t in [0, 1].
 
     Labels are the brightness decile (10 classes), so the manifold position is visible in plots.
+
+    Args:
+        steps: images on the manifold.
+        size: side of the square images.
+        validation_size: examples held out for validation (default: a tenth).
+        seed: seeds the splits.
+
+    Returns:
+        `Splits` named "toy_manifold", images (N, size, size, 1) in [0, 1].
+
+    Example:
+
+    ```python
+    toy = sdae_tf.data.load_toy_manifold(steps=200, size=16)
+    ```
     """
     import tensorflow as tf
 

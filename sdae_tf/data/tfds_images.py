@@ -54,8 +54,28 @@ def load_tfds_images(name, data_dir=None, validation_size=None, seed=0):
     200 classes) as `Splits`, images float32 in [0, 1], a seeded validation split carved
     from the training split.
 
+    Args:
+        name: "cifar10" or "cub200".
+        data_dir: the TFDS data folder where the dataset is prepared (`tfds build`; nothing
+            is downloaded at run time).
+        validation_size: training examples held out for validation (default: the dataset's
+            own default).
+        seed: seeds the validation split.
+
+    Returns:
+        `Splits`, images float32 in [0, 1].
+
     Raises:
         DatasetNotPreparedError: the data is not prepared in `data_dir` (with how to get it).
+
+    Example:
+
+    ```python
+    import tensorflow_datasets as tfds
+    with tfds.testing.mock_data(num_examples=48):  # the real TFDS path, on mock data
+        cifar = sdae_tf.data.load_tfds_images("cifar10", validation_size=8)
+    print(cifar.x_train.shape[1:])  # (32, 32, 3)
+    ```
     """
     import tensorflow as tf
     import tensorflow_datasets as tfds

@@ -25,8 +25,22 @@ MODELS_ENV = resources.MODELS_ENV
 
 
 def list_models(root=None):
-    """Manifests of the exports under `root` (default: every folder of `model_roots()`, the
-    first holding a name wins), by name, each with `path` and `size_mb` added."""
+    """Manifests of the exports under `root`, by name.
+
+    Args:
+        root: a folder of exports; default: every folder of `resources.model_roots()`, the
+            first holding a name wins.
+
+    Returns:
+        A dict name -> manifest, each with `path` and `size_mb` added.
+
+    Example:
+
+    ```python
+    for name, manifest in sdae_tf.hub.pretrained.list_models().items():
+        print(name, manifest["size_mb"])
+    ```
+    """
     roots = [pathlib.Path(root)] if root is not None else resources.model_roots()
     out = {}
     for folder in roots:
@@ -42,14 +56,32 @@ def list_models(root=None):
 
 
 def resolve(name_or_path):
-    """The export folder of a path, or of a shipped model name (first match in
-    `model_roots()`); errors list the known names and where they were looked for. A pack
-    (`sdae_tf.hub.packing`, what the wheel ships) resolves to its full export, unpacked into
-    the cache on first use.
+    """The export folder of a path, or of a shipped model name.
 
-    A place the user named is never passed over: a path (absolute, or with a folder in it)
-    that is a folder without `manifest.json`, or a `$SDAE_TF_MODELS` folder holding the
-    name without one, is an error naming it, not a fall-back to another copy."""
+    A name resolves to its first match in `resources.model_roots()`; a pack
+    (`sdae_tf.hub.packing`, what the wheel ships) to its full export, unpacked into the cache
+    on first use. A place the user named is never passed over: a path (absolute, or with a
+    folder in it) that is a folder without `manifest.json`, or a `$SDAE_TF_MODELS` folder
+    holding the name without one, is an error naming it, not a fall-back to another copy.
+
+    Args:
+        name_or_path: a shipped model's name or an export folder.
+
+    Returns:
+        The full export's folder, a `pathlib.Path` (what TensorFlow alone loads).
+
+    Raises:
+        FileNotFoundError: no such model; the message lists the known names and where they
+            were looked for.
+
+    Example:
+
+    ```python
+    path = sdae_tf.hub.pretrained.resolve("sdae_mnist")
+    encoder = tf.saved_model.load(str(path))  # keep the reference while calling it
+    codes = encoder.serve(images)
+    ```
+    """
     found = _find(name_or_path)
     return packing.unpack(found) if packing.is_packed(found) else found
 
@@ -83,7 +115,22 @@ def _find(name_or_path):
 @dataclasses.dataclass(frozen=True)
 class InputContract:
     """What an exported encoder takes: images of `shape` (batch first, any batch size), float32
-    (integer and float64 inputs are cast), values within `value_range`."""
+    (integer and float64 inputs are cast), values within `value_range`.
+
+    Attributes:
+        shape: one image's shape, e.g. (28, 28, 1).
+        dtype: "float32".
+        value_range: (low, high) of the pixel values, e.g. (0.0, 1.0).
+        embedding_size: size of the flattened embedding.
+        output_shape: the embedding's shape, without the batch.
+
+    Example:
+
+    ```python
+    contract = sdae_tf.feature_extractor("sdae_mnist").contract
+    print(contract.describe())  # images of shape (batch, 28, 28, 1), float32, values in [0, 1]
+    ```
+    """
 
     shape: tuple
     dtype: str
@@ -230,7 +277,20 @@ class PretrainedEncoder(_ExportedLayer):
 class PretrainedDenoiser(_ExportedLayer):
     """An export's whole autoencoder (its `reconstruct` endpoint) as a frozen Keras layer:
     images -> reconstructed images of the same shape, input contract and checksums checked.
-    `layer.noise` is what the manifest says it was trained to remove."""
+    `layer.noise` is what the manifest says it was trained to remove.
+
+    Args:
+        export_path: an export folder, or a shipped model's name (see `resolve`).
+        check_range: assert at run time that inputs lie within the contract's value range.
+
+    Example:
+
+    ```python
+    layer = sdae_tf.hub.pretrained.PretrainedDenoiser("cdae_mnist")
+    print(layer.noise)  # {'type': 'gaussian', 'level': 0.4}
+    clean = layer(images)
+    ```
+    """
 
     def __init__(self, export_path, check_range=True, **kwargs):
         kwargs.pop("trainable", None)
@@ -252,7 +312,21 @@ class PretrainedInpainter(_ExportedLayer):
     """A masked autoencoder's export (its `inpaint` endpoint) as a frozen Keras layer:
     `[images, hidden]` -> images with the patches `hidden` marks filled in from the visible
     ones. `hidden` is (batch, patches), 1 where a patch is hidden (row-major patches of
-    `layer.patch_size`), the same number per example. Input contract and checksums checked."""
+    `layer.patch_size`), the same number per example. Input contract and checksums checked.
+
+    Args:
+        export_path: an export folder with the `inpaint` endpoint, or a shipped model's name.
+        check_range: check that images lie within the contract's value range.
+
+    Example:
+
+    ```python
+    layer = sdae_tf.hub.pretrained.PretrainedInpainter("mae_mnist")
+    hidden = np.zeros((len(images), layer.patches), "float32")
+    hidden[:, ::2] = 1.0  # every other patch hidden
+    filled = layer([images, hidden])
+    ```
+    """
 
     ENDPOINT = "inpaint"
 
@@ -373,7 +447,7 @@ def denoiser(name_or_path, check_range=True, name=None):
     Example:
 
     ```python
-    clean = sdae_tf.denoiser("cdae_mnist")(noisy_images)  # same shape as the input
+    clean = sdae_tf.denoiser("cdae_mnist")(images)  # same shape as the input
     ```
     """
     kwargs = {"name": name} if name else {}

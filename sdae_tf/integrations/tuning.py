@@ -51,7 +51,26 @@ RESULTS_MD = "results.md"
 
 def parse_spec(text, kind=float):
     """A search-space spec from a flag: "a,b,c" (choice), "lo:hi" (uniform range) or
-    "lo:hi:log" (log-uniform range). Returns a dict; raises ValueError naming the problem."""
+    "lo:hi:log" (log-uniform range).
+
+    Args:
+        text: the flag's value.
+        kind: `float` or `int`, the values' type.
+
+    Returns:
+        {"values": [...]} for a choice, {"min", "max", "sampling"} for a range.
+
+    Raises:
+        ValueError: a malformed spec, naming the problem.
+
+    Example:
+
+    ```python
+    from sdae_tf.integrations import tuning
+    tuning.parse_spec("0.1:0.5")  # {'min': 0.1, 'max': 0.5, 'sampling': 'linear'}
+    tuning.parse_spec("250,1000", int)  # {'values': [250, 1000]}
+    ```
+    """
     text = str(text).strip()
     try:
         if ":" in text:
@@ -75,7 +94,15 @@ def parse_spec(text, kind=float):
 
 @dataclasses.dataclass
 class SearchSpace:
-    """What a search varies; None leaves the zoo entry's (or the base config's) value."""
+    """What a search varies; None leaves the zoo entry's (or the base config's) value.
+
+    Attributes:
+        noise_level: spec (`parse_spec`) of the noise level (sigma or rate).
+        noise_type: {"values": [...]} of noise types.
+        embedding_size: spec of the last encoder layer's width.
+        lambdas: spec of the learned-sigma families' lambda.
+        floor: spec of the learned-sigma families' sigma floor.
+    """
 
     noise_level: dict | None = None
     noise_type: dict | None = None
@@ -97,8 +124,15 @@ def _define(hp, name, spec, kind):
 
 class ZooHyperModel(keras_tuner.HyperModel):
     """Builds a trial through the zoo builder and trains it with the layer-wise pretraining of
-    `sdae_tf.runner.training`. `base` is the `TrainConfig` the search varies, `data` its
-    `Splits`."""
+    `sdae_tf.runner.training`.
+
+    Args:
+        base: the `TrainConfig` the search varies.
+        space: the `SearchSpace`.
+        data: the `Splits` trials train and are scored on (validation split).
+        objective: a key of `OBJECTIVES` ("probe": linear-probe accuracy of the codes).
+        probe_examples: training examples the probe is fitted on.
+    """
 
     def __init__(self, base, space, data, objective="probe", probe_examples=5000):
         super().__init__(name=f"{base.model}_search")
@@ -165,7 +199,14 @@ class ZooHyperModel(keras_tuner.HyperModel):
 class TrialScorer(keras.callbacks.Callback):
     """Joins the last block's `fit`: after every epoch it scores the whole encoder (linear probe,
     stack reconstruction), adds the scores to the epoch's logs, and passes the epoch on to the
-    tuner's callbacks with the encoder as their model."""
+    tuner's callbacks with the encoder as their model.
+
+    Args:
+        model: the trial's `ZooModel`.
+        data: the `Splits` it is scored on.
+        callbacks: the tuner's callbacks for the trial.
+        probe_examples: training examples the probe is fitted on.
+    """
 
     def __init__(self, model, data, callbacks, probe_examples):
         super().__init__()
@@ -212,7 +253,22 @@ class TrialScorer(keras.callbacks.Callback):
 def make_tuner(kind, hypermodel, objective, directory, project_name, max_trials=10,
                max_epochs=None, seed=0, overwrite=False, hyperband_factor=3):
     """A keras-tuner tuner of `kind` ("random", "hyperband", "bayesian"). With
-    `overwrite=False` an existing search in directory/project_name is reloaded and resumed."""
+    `overwrite=False` an existing search in directory/project_name is reloaded and resumed.
+
+    Args:
+        kind: a key of `TUNERS`.
+        hypermodel: the `ZooHyperModel`.
+        objective: a `keras_tuner.Objective`.
+        directory, project_name: where the search lives.
+        max_trials: trials of a random or Bayesian search.
+        max_epochs: Hyperband's epoch budget per trial.
+        seed: the search algorithm's seed.
+        overwrite: start afresh instead of resuming.
+        hyperband_factor: Hyperband's reduction factor.
+
+    Returns:
+        The keras-tuner `Tuner`.
+    """
     if kind not in TUNERS:
         raise ValueError(f"Unknown tuner {kind!r}; choose one of {', '.join(TUNERS)}")
     if objective not in OBJECTIVES:
@@ -236,7 +292,15 @@ def is_distributed_worker():
 
 
 def search_state(base, space, tuner, objective, max_trials, probe_examples, seed):
-    """What identifies a search: resuming needs the same."""
+    """What identifies a search: resuming needs the same.
+
+    Args:
+        base, space, tuner, objective, max_trials, probe_examples, seed: the search's
+            settings (see `run_search`).
+
+    Returns:
+        A JSON-ready dict.
+    """
     state = {"config": config_lib.identity(base), "space": dataclasses.asdict(space),
              "tuner": tuner, "objective": objective, "max_trials": max_trials,
              "probe_examples": probe_examples, "seed": seed}
@@ -256,7 +320,19 @@ def _differences(old, new, prefix=""):
 
 def check_search_dir(tune_dir, state, overwrite=False):
     """Refuses a directory holding a different search (or foreign files) unless `overwrite`;
-    removes it when told to. Returns True when an earlier search of `state` is there."""
+    removes it when told to.
+
+    Args:
+        tune_dir: the search directory.
+        state: `search_state` of the search to run.
+        overwrite: remove a different search instead of refusing it.
+
+    Returns:
+        True when an earlier search of `state` is there (it resumes).
+
+    Raises:
+        SearchConflictError: the directory holds another search, naming the differences.
+    """
     tune_dir = pathlib.Path(tune_dir)
     if tune_dir.exists() and not tune_dir.is_dir():
         raise SearchConflictError(f"--tune_dir {tune_dir} exists and is not a directory")
@@ -281,13 +357,25 @@ def check_search_dir(tune_dir, state, overwrite=False):
 
 
 def trial_counts(tuner):
-    """{status: number of trials} of a tuner's oracle (COMPLETED, RUNNING, FAILED, ...)."""
+    """{status: number of trials} of a tuner's oracle (COMPLETED, RUNNING, FAILED, ...).
+
+    Args:
+        tuner: a keras-tuner `Tuner`.
+    """
     return dict(collections.Counter(t.status for t in tuner.oracle.trials.values()))
 
 
 def best_trials(tuner, top=5):
     """Completed trials best first; ties go to the earlier trial id (the oracle's own order of
-    tied trials changes when a search is reloaded)."""
+    tied trials changes when a search is reloaded).
+
+    Args:
+        tuner: a keras-tuner `Tuner`.
+        top: how many.
+
+    Returns:
+        A list of `keras_tuner` trials.
+    """
     sign = -1.0 if tuner.oracle.objective.direction == "max" else 1.0
     done = [t for t in tuner.oracle.trials.values()
             if t.status == "COMPLETED" and t.score is not None]
@@ -295,7 +383,12 @@ def best_trials(tuner, top=5):
 
 
 def summarize(tuner, top=5):
-    """The best `top` trials, best first, as JSON-ready dicts."""
+    """The best `top` trials, best first, as JSON-ready dicts.
+
+    Args:
+        tuner: a keras-tuner `Tuner`.
+        top: how many.
+    """
     rows = []
     for rank, trial in enumerate(best_trials(tuner, top), start=1):
         rows.append({
@@ -311,7 +404,14 @@ def summarize(tuner, top=5):
 
 def results_markdown(results):
     """A search's `results.json` record as Markdown: its heading, trial counts and the best
-    trials' table."""
+    trials' table.
+
+    Args:
+        results: the dict `write_results` returns.
+
+    Returns:
+        The Markdown text.
+    """
     rows = results["best_trials"]
     names = sorted({k for r in rows for k in r["hyperparameters"] if not k.startswith("tuner/")})
     head = ["rank", "trial", *names, "val probe acc", "val recon loss"]
@@ -330,7 +430,14 @@ def results_markdown(results):
 
 
 def write_results(tuner, tune_dir, meta, top=5):
-    """Writes results.json and results.md to `tune_dir`; returns the results dict."""
+    """Writes results.json and results.md to `tune_dir`; returns the results dict.
+
+    Args:
+        tuner: the finished keras-tuner `Tuner`.
+        tune_dir: the search directory.
+        meta: entries the record opens with (model, space, ...).
+        top: best trials recorded.
+    """
     objective = tuner.oracle.objective
     results = {**meta, "objective_name": objective.name, "direction": objective.direction,
                "trial_counts": trial_counts(tuner), "best_trials": summarize(tuner, top)}
@@ -341,7 +448,18 @@ def write_results(tuner, tune_dir, meta, top=5):
 
 
 def export_best(tuner, hypermodel, export_dir, overwrite=False, extra=None):
-    """Exports the encoder of the best trial (weights of its best epoch) like `sdae-train`."""
+    """Exports the encoder of the best trial (weights of its best epoch) like `sdae-train`.
+
+    Args:
+        tuner: the finished keras-tuner `Tuner`.
+        hypermodel: its `ZooHyperModel`.
+        export_dir: the export folder.
+        overwrite: replace an existing export.
+        extra: more manifest entries.
+
+    Returns:
+        The export record (path, reload difference).
+    """
     trial = best_trials(tuner, 1)[0]
     best = tuner.load_model(trial)  # the trial's zoo model with its best epoch's weights
     cfg = dataclasses.replace(hypermodel.config_for(trial.hyperparameters),
@@ -359,7 +477,40 @@ def run_search(base, space, tuner_kind="random", objective="probe", tune_dir="ru
 
     The search lives in `tune_dir`: keras-tuner's oracle and trials, `sdae_tune.json` (what the
     search is; resuming needs the same flags), and at the end results.json / results.md. Run
-    again with the same flags, it resumes; a finished search only reprints its results."""
+    again with the same flags, it resumes; a finished search only reprints its results.
+
+    Args:
+        base: the `TrainConfig` the search varies (validation protocol).
+        space: the `SearchSpace`.
+        tuner_kind: "random", "hyperband" or "bayesian".
+        objective: a key of `OBJECTIVES`.
+        tune_dir: the search directory.
+        max_trials: trials of a random or Bayesian search.
+        probe_examples: training examples the probe is fitted on.
+        seed: the search algorithm's seed.
+        overwrite: start afresh instead of resuming (or refusing) a search in `tune_dir`.
+        top: best trials recorded and printed.
+
+    Returns:
+        The results dict (also in results.json), or None in a distributed worker.
+
+    Raises:
+        ValueError: a bad config or space, the report protocol. SearchConflictError: another
+            search in `tune_dir`.
+
+    Example:
+
+    ```python
+    from sdae_tf.integrations import tuning
+    from sdae_tf.train.config import TrainConfig
+    base = TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(32, 16),
+                       pretrain_epochs=1, finetune_epochs=0, verbose=0)
+    space = tuning.SearchSpace(noise_level=tuning.parse_spec("0.1:0.5"))
+    results = tuning.run_search(base, space, tune_dir="search", max_trials=2,
+                                probe_examples=500)
+    print(results["best_trials"][0]["hyperparameters"])
+    ```
+    """
     training.check_config(base)
     if base.protocol != "validation":
         raise ValueError(f"sdae-tune scores trials on the validation split: --protocol="

@@ -10,7 +10,23 @@ from sdae_tf.package import NAME as PACKAGE
 
 
 def check_kernel_size(kernel_size):
-    """Refuses a kernel size that is not an odd integer >= 3 (one line)."""
+    """Refuses a kernel size that is not an odd integer >= 3 (one line).
+
+    Args:
+        kernel_size: the side of a square per-pixel kernel.
+
+    Returns:
+        `kernel_size`, when it is valid.
+
+    Raises:
+        ValueError: an even size, a size below 3, or not an integer.
+
+    Example:
+
+    ```python
+    sdae_tf.layers.check_kernel_size(5)  # 5
+    ```
+    """
     if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) \
             or kernel_size < 3 or kernel_size % 2 == 0:
         raise ValueError("`kernel_size` must be an odd integer >= 3 (the kernel is centred on "
@@ -37,7 +53,7 @@ class ApplyPixelKernels(keras.layers.Layer):
     ```python
     images = keras.random.uniform((2, 28, 28, 1))
     kernels = keras.ops.softmax(keras.random.normal((2, 28, 28, 9)), axis=-1)
-    out = ApplyPixelKernels(3)([images, kernels])  # (2, 28, 28, 1)
+    out = sdae_tf.layers.ApplyPixelKernels(3)([images, kernels])  # (2, 28, 28, 1)
     ```
     """
 

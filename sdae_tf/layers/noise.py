@@ -272,6 +272,25 @@ def make_noise(kind, level, seed=None, name=None):
 
 def corrupt(inputs, kind, level, seed=None, name=None):
     """`inputs` through the noise layer of `kind` at `level` (`make_noise`), or unchanged for
-    no noise: the corruption step every family's pretraining model starts with."""
+    no noise: the corruption step every family's pretraining model starts with.
+
+    Args:
+        inputs: a tensor (or a Keras input).
+        kind: a noise type of `NOISE_TYPES` ("gaussian", "masking", ...) or "none".
+        level: the noise's level (its stddev or rate); 0 is no noise.
+        seed: seeds the noise layer.
+        name: the noise layer's name.
+
+    Returns:
+        The corrupted tensor, or `inputs` itself for no noise.
+
+    Example:
+
+    ```python
+    inputs = keras.Input((28, 28, 1))
+    noisy = sdae_tf.layers.corrupt(inputs, "masking", 0.25, seed=0)
+    model = keras.Model(inputs, noisy)  # noise while training only (Keras' convention)
+    ```
+    """
     noise = make_noise(kind, level, seed=seed, name=name)
     return inputs if noise is None else noise(inputs)

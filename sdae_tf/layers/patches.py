@@ -27,7 +27,17 @@ def check_mask_ratio(mask_ratio):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Patchify(keras.layers.Layer):
-    """(batch, H, W, C) images -> (batch, H/p * W/p, p * p * C) tokens, row-major patches."""
+    """(batch, H, W, C) images -> (batch, H/p * W/p, p * p * C) tokens, row-major patches.
+
+    Args:
+        patch_size: the side `p` of the square patches; it must divide H and W.
+
+    Example:
+
+    ```python
+    tokens = sdae_tf.layers.Patchify(4)(images)  # (batch, 28, 28, 1) -> (batch, 49, 16)
+    ```
+    """
 
     def __init__(self, patch_size, **kwargs):
         super().__init__(**kwargs)
@@ -54,7 +64,19 @@ class Patchify(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Unpatchify(keras.layers.Layer):
-    """The inverse of `Patchify`: (batch, T, p * p * C) tokens -> (batch, H, W, C) images."""
+    """The inverse of `Patchify`: (batch, T, p * p * C) tokens -> (batch, H, W, C) images.
+
+    Args:
+        patch_size: the side `p` of the patches.
+        image_shape: (H, W, C) of the images.
+
+    Example:
+
+    ```python
+    tokens = sdae_tf.layers.Patchify(4)(images)
+    again = sdae_tf.layers.Unpatchify(4, (28, 28, 1))(tokens)  # == images
+    ```
+    """
 
     def __init__(self, patch_size, image_shape, **kwargs):
         super().__init__(**kwargs)
@@ -95,7 +117,18 @@ def sincos_2d(grid_h, grid_w, width):
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class AddPositionEmbedding(keras.layers.Layer):
     """Adds a fixed sine-cosine position embedding (a non-trainable weight) to (batch, T, D)
-    tokens laid out on a `grid` (rows, cols)."""
+    tokens laid out on a `grid` (rows, cols).
+
+    Args:
+        grid: (rows, cols) of the tokens, rows * cols = T; D must be a multiple of 4.
+
+    Example:
+
+    ```python
+    tokens = keras.layers.Dense(32)(sdae_tf.layers.Patchify(4)(images))
+    placed = sdae_tf.layers.AddPositionEmbedding((7, 7))(tokens)  # (batch, 49, 32)
+    ```
+    """
 
     def __init__(self, grid, **kwargs):
         super().__init__(**kwargs)
@@ -122,7 +155,20 @@ class RandomTokenMasking(keras.layers.Layer):
     """Keeps a random `1 - mask_ratio` share of the tokens of each example (a fresh random
     subset per example and call, seedable): (batch, T, D) -> [visible (batch, K, D),
     restore (batch, T) int32, mask (batch, T) float32, 1 where hidden]. `restore` orders the
-    visible tokens followed by the hidden ones back into the original order."""
+    visible tokens followed by the hidden ones back into the original order.
+
+    Args:
+        mask_ratio: the share of tokens hidden, in (0, 1).
+        seed: seeds the masks.
+
+    Example:
+
+    ```python
+    tokens = sdae_tf.layers.Patchify(4)(images)
+    visible, restore, mask = sdae_tf.layers.RandomTokenMasking(0.75, seed=0)(tokens)
+    # visible (batch, 12, 16): the encoder's input; mask.sum(axis=1) == 37 per example
+    ```
+    """
 
     def __init__(self, mask_ratio=0.75, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -206,7 +252,18 @@ class MaskedBlend(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class RandomPixelMask(keras.layers.Layer):
     """Zero-masking of single pixels, the MAE's patch masking at the same share: images ->
-    [masked images, mask (batch, H, W, 1), 1 where hidden], a fresh mask per call."""
+    [masked images, mask (batch, H, W, 1), 1 where hidden], a fresh mask per call.
+
+    Args:
+        mask_ratio: the share of pixels hidden, in (0, 1).
+        seed: seeds the masks.
+
+    Example:
+
+    ```python
+    masked, mask = sdae_tf.layers.RandomPixelMask(0.5, seed=0)(images)
+    ```
+    """
 
     def __init__(self, mask_ratio=0.75, seed=None, **kwargs):
         super().__init__(**kwargs)

@@ -122,7 +122,19 @@ class VectorQuantizer(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class AddLoss(keras.layers.Layer):
     """[x, loss] -> x, adding `weight` times the mean of `loss` (per example) to the model's
-    losses; on the path to the outputs so a functional model keeps it."""
+    losses; on the path to the outputs so a functional model keeps it.
+
+    Args:
+        weight: the loss's weight in the model's total.
+
+    Example:
+
+    ```python
+    inputs = keras.Input((4,))
+    penalty = keras.layers.Lambda(lambda x: keras.ops.sum(x ** 2, axis=1))(inputs)
+    outputs = sdae_tf.layers.AddLoss(0.1)([inputs, penalty])  # model.losses gains it
+    ```
+    """
 
     def __init__(self, weight=1.0, **kwargs):
         super().__init__(**kwargs)
@@ -142,7 +154,18 @@ class AddLoss(keras.layers.Layer):
 
 class CodebookUsage(keras.callbacks.Callback):
     """Logs a quantiser's use per epoch (`perplexity`, `dead_codes`: the share never chosen)
-    into the epoch's logs, so `History` and the run record keep them."""
+    into the epoch's logs, so `History` and the run record keep them.
+
+    Args:
+        quantizer: the `VectorQuantizer` layer whose choices are counted.
+
+    Example:
+
+    ```python
+    family = sdae_tf.zoo.build("vqvae_mnist", (28, 28, 1), num_codes=8)
+    usage = sdae_tf.layers.CodebookUsage(family.quantizer)  # model.fit(..., callbacks=[usage])
+    ```
+    """
 
     def __init__(self, quantizer):
         super().__init__()

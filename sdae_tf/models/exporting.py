@@ -17,7 +17,35 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
     it; checksums of every file), written aside and moved into
     place. `check_sample` (images) reloads the SavedModel and compares before anything is
     placed; `probe_data` = (x_train, y_train, x_test, y_test) adds the linear-probe score of
-    the frozen codes and its floor to the manifest. Returns the export folder."""
+    the frozen codes and its floor to the manifest.
+
+    Args:
+        model: a `sdae_tf.models.ZooModel`.
+        path: the export folder to write.
+        overwrite: replace an existing export (else it is refused, before anything is
+            written).
+        dataset: the dataset's name, for the manifest.
+        value_range: the input contract's (low, high).
+        check_sample: images the reloaded export is compared on (default: 32 seeded uniform
+            images in `value_range`).
+        probe_data: (x_train, y_train, x_test, y_test) for the manifest's probe, or None.
+        metrics: scores recorded in the manifest's `metrics`.
+        extra: more manifest entries.
+
+    Returns:
+        The export folder, a `pathlib.Path`.
+
+    Raises:
+        FileExistsError: the export exists and `overwrite` is False.
+        sdae_tf.hub.export.ExportMismatchError: the reloaded export differs from the model.
+
+    Example:
+
+    ```python
+    model = sdae_tf.models.get("sdae_mnist", hidden_units=(64, 16))
+    path = sdae_tf.models.export_model(model, "exported/tiny", check_sample=images)
+    ```
+    """
     architecture = model.describe()
     manifest = {
         "model": model.zoo_name,

@@ -45,7 +45,7 @@ def from_preset(name_or_path, weights="pretrained", verify=True):
 
     ```python
     model = sdae_tf.models.from_preset("sdae_mnist")
-    clean = model.predict(noisy_digits)  # the denoiser
+    clean = model.predict(images)  # the denoiser: (batch, 28, 28, 1)
     ```
     """
     import tensorflow as tf

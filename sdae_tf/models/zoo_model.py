@@ -65,8 +65,9 @@ class ZooModel(keras.Model):
     Example:
 
     ```python
+    x_train = sdae_tf.data.load_mnist().x_train[:512]  # (N, 28, 28, 1) in [0, 1]
     model = sdae_tf.models.get("sdae_mnist", hidden_units=(256, 64))
-    model.pretrain(x_train, epochs=1)          # x_train: (N, 28, 28, 1) in [0, 1]
+    model.pretrain(x_train, epochs=1)
     codes = model.encoder.predict(x_train)     # (N, 64)
     ```
     """

@@ -130,7 +130,24 @@ REGISTRY.register(ZooEntry(
 
 
 def check_recon_loss(name, recon_loss):
-    """Refuses a reconstruction loss that zoo model `name`'s family does not take."""
+    """Refuses a reconstruction loss that zoo model `name`'s family does not take.
+
+    Args:
+        name: a zoo model's name.
+        recon_loss: "bce" or "mse".
+
+    Returns:
+        The family's own loss argument for it (e.g. "binary_crossentropy").
+
+    Raises:
+        ValueError: a loss the family does not take, naming the ones it does.
+
+    Example:
+
+    ```python
+    sdae_tf.zoo.check_recon_loss("sdae_mnist", "mse")  # 'mean_squared_error'
+    ```
+    """
     entry = REGISTRY.get(name)
     supported = getattr(entry.build, "RECON_LOSS_ARGS", {})
     if recon_loss not in supported:
@@ -144,7 +161,25 @@ def check_request(name, recon_loss=None, noise_type=None, noise_level=None, figu
                   num_samples=0):
     """Refuses, with a one-line error, what zoo model `name`'s family cannot do (a
     reconstruction loss, a noise type, a figure) and a noise request that would train without
-    noise (an explicit `noise_type` at level 0, or a level with no noise type)."""
+    noise (an explicit `noise_type` at level 0, or a level with no noise type).
+
+    Args:
+        name: a zoo model's name.
+        recon_loss: "bce", "mse" or None (not asked).
+        noise_type: a noise type, or None.
+        noise_level: the noise's level, or None.
+        figures: names of figures (`sdae_tf.evaluation.figures`) to be drawn.
+        num_samples: samples a generative family is asked to draw.
+
+    Raises:
+        ValueError: one line naming what the family cannot do and what it can.
+
+    Example:
+
+    ```python
+    sdae_tf.zoo.check_request("cdae_mnist", noise_type="gaussian", noise_level=0.4)
+    ```
+    """
     entry = REGISTRY.get(name)
     family = entry.build
     if recon_loss is not None:
@@ -172,9 +207,29 @@ def check_request(name, recon_loss=None, noise_type=None, noise_level=None, figu
 
 
 def build(name, input_shape, recon_loss=None, **overrides):
-    """Builds a zoo model by name. `overrides` (None values ignored) replace the entry's
-    default hyperparameters; one the family does not take is an error naming it.
-    `recon_loss` ("bce" or "mse") picks the reconstruction loss in the family's own terms."""
+    """Builds a zoo model's family object by name (the layers and graphs the training loop
+    reads; `sdae_tf.models.get` wraps it as a `keras.Model`).
+
+    Args:
+        name: a zoo model's name (`sdae_tf.zoo.REGISTRY.names()`).
+        input_shape: one example's shape, e.g. (28, 28, 1).
+        recon_loss: "bce" or "mse": the reconstruction loss in the family's own terms.
+        **overrides: hyperparameters replacing the entry's defaults (None values ignored).
+
+    Returns:
+        The family object (a `sdae_tf.zoo.Family`), e.g. a `DenseStack`.
+
+    Raises:
+        ValueError: an unknown name, or a hyperparameter the family does not take (naming
+            the ones it takes).
+
+    Example:
+
+    ```python
+    family = sdae_tf.zoo.build("sdae_mnist", (28, 28, 1), hidden_units=(256, 64))
+    print(family.embedding_size)  # 64
+    ```
+    """
     entry = REGISTRY.get(name)
     given = {k: v for k, v in overrides.items() if v is not None}
     if recon_loss is not None:

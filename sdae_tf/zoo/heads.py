@@ -8,7 +8,24 @@ from sdae_tf.layers import corrupt
 def dense_head(num_classes, units=1000, name="head", hidden_layers=1):
     """The report's fresh head: `hidden_layers` x Dense(units, ReLU) -> Dense(num_classes)
     logits (one hidden layer: the two-layer head of Tables 1-4; two: Table 5's three-layer head
-    on CUB-200). Spatial (conv) codes are flattened first."""
+    on CUB-200). Spatial (conv) codes are flattened first.
+
+    Args:
+        num_classes: the logits' size.
+        units: width of each hidden layer.
+        name: the head's name (its layers' prefix).
+        hidden_layers: hidden layers, an integer >= 1.
+
+    Returns:
+        A `keras.Sequential` code -> logits.
+
+    Example:
+
+    ```python
+    head = sdae_tf.zoo.dense_head(10, units=256)
+    logits = head(np.zeros((2, 64), "float32"))  # (2, 10)
+    ```
+    """
     if isinstance(hidden_layers, bool) or not isinstance(hidden_layers, int) or hidden_layers < 1:
         raise ValueError(f"`hidden_layers` must be an integer >= 1. Received: {hidden_layers!r}")
     hidden = [keras.layers.Dense(units, activation="relu",
@@ -28,7 +45,28 @@ def classifier(encoder, num_classes, units=1000, name="classifier", hidden_layer
                input_noise=0.0, seed=None):
     """`encoder` followed by a fresh `dense_head`: a functional model from inputs to logits.
     `input_noise` > 0 corrupts the inputs with Gaussian noise of that stddev while training
-    (a regulariser of fine-tuning; the encoder itself, and so its export, has no noise)."""
+    (a regulariser of fine-tuning; the encoder itself, and so its export, has no noise).
+
+    Args:
+        encoder: a Keras model images -> code.
+        num_classes: the logits' size.
+        units: width of the head's hidden layers.
+        name: the model's name.
+        hidden_layers: the head's hidden layers.
+        input_noise: stddev of the Gaussian noise on the inputs while training (0: none).
+        seed: seeds that noise.
+
+    Returns:
+        A functional `keras.Model` images -> logits, the encoder's weights shared.
+
+    Example:
+
+    ```python
+    encoder = sdae_tf.models.get("sdae_mnist", hidden_units=(256, 64)).encoder
+    model = sdae_tf.zoo.classifier(encoder, 10, units=128)
+    logits = model(images)  # (batch, 10)
+    ```
+    """
     inputs = keras.Input(encoder.input_shape[1:], name="images")
     h = corrupt(inputs, "gaussian", input_noise, seed=seed, name="finetune_noise")
     logits = dense_head(num_classes, units, hidden_layers=hidden_layers)(encoder(h))
