@@ -227,3 +227,16 @@ def test_report_tables(shared, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "sdae_tf.cli.report", str(tmp_path / "r.md")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "neither an experiment directory" in bad.stderr
+
+
+def test_unsupervised_table_shows_masked_psnr_where_measured():
+    common = {"kmeans_accuracy": 0.5, "psnr_reconstruction_db": 24.0, "psnr_denoised_db": 20.0}
+    record = {"experiment": "beyond_x", "runs": [
+        {"column": "mae", "row": "kmeans", "unsupervised": {
+            "dataset": "mnist", **common, "psnr_masked_db": 14.25,
+            "psnr_masked_input_db": 11.01}},
+        {"column": "cae", "row": "kmeans", "unsupervised": {"dataset": "photos", **common}}]}
+    text = "\n".join(report.experiment_table(record))
+    assert "PSNR 75% of 4x4 patches hidden (dB)" in text
+    assert "| mae | mnist | 0.5000 | 24.00 | 20.00 | 14.25 (input 11.01) |" in text
+    assert "| cae | photos | 0.5000 | 24.00 | 20.00 | - |" in text

@@ -152,13 +152,19 @@ def experiment_table(record):
                                 rows) + [""]
     unsupervised = [r for r in record["runs"] if r.get("unsupervised")]
     if unsupervised:
+        def masked(u):  # images whose side the 4x4 patches do not divide have none
+            return (f"{u['psnr_masked_db']:.2f} (input {u['psnr_masked_input_db']:.2f})"
+                    if "psnr_masked_db" in u else "-")
+
         rows = [[r["column"], r["unsupervised"]["dataset"],
                  f"{r['unsupervised']['kmeans_accuracy']:.4f}",
                  f"{r['unsupervised']['psnr_reconstruction_db']:.2f}",
-                 f"{r['unsupervised']['psnr_denoised_db']:.2f}"] for r in unsupervised]
+                 f"{r['unsupervised']['psnr_denoised_db']:.2f}",
+                 masked(r["unsupervised"])] for r in unsupervised]
         lines += ["Before any label (the pretrained stack, test set):", ""]
         lines += markdown.table(["model", "data", "k-means accuracy", "PSNR clean input (dB)",
-                                 "PSNR Gaussian-0.4 input (dB)"], rows) + [""]
+                                 "PSNR Gaussian-0.4 input (dB)",
+                                 "PSNR 75% of 4x4 patches hidden (dB)"], rows) + [""]
     segmented = [r for r in record["runs"] if r.get("segmentation")]
     if segmented:
         rows = [[r["column"], row_label(r["row"]), f"{r['segmentation']['test_iou']:.4f}",
