@@ -354,7 +354,7 @@ class PretrainedInpainter(_ExportedLayer):
                              f"{type(inputs).__name__}")
         images, hidden = inputs
         if tf.executing_eagerly() and not isinstance(hidden, keras.KerasTensor):
-            from sdae_tf.zoo.mae import check_hidden
+            from sdae_tf.layers.patches import check_hidden
 
             check_hidden(np.asarray(hidden, np.float32), self.patches)
             if self.check_range and not isinstance(images, keras.KerasTensor):

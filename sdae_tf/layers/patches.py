@@ -25,6 +25,36 @@ def check_mask_ratio(mask_ratio):
                          f"Received: mask_ratio={mask_ratio}")
 
 
+def check_hidden(hidden, tokens):
+    """Refuses a patch mask the masked autoencoder's `inpaint` cannot take: not (batch,
+    tokens) of 0s and 1s, or hiding a different number of patches in some example.
+
+    Args:
+        hidden: a numpy array, 1 where a patch is hidden.
+        tokens: the number of patches of an image.
+
+    Raises:
+        ValueError: naming the problem.
+
+    Example:
+
+    ```python
+    hidden = np.zeros((2, 49), "float32")
+    hidden[:, :37] = 1.0
+    sdae_tf.layers.patches.check_hidden(hidden, 49)  # passes
+    ```
+    """
+
+    if hidden.ndim != 2 or hidden.shape[1] != tokens:
+        raise ValueError(f"`hidden` must be (batch, {tokens}): one 0/1 flag per patch. "
+                         f"Received shape {hidden.shape}")
+    if not np.all((hidden == 0) | (hidden == 1)):
+        raise ValueError("`hidden` must hold 0 (visible) or 1 (hidden) only")
+    counts = hidden.sum(axis=1)
+    if not np.all(counts == counts[0]):
+        raise ValueError("`hidden` must hide the same number of patches in every example")
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Patchify(keras.layers.Layer):
     """(batch, H, W, C) images -> (batch, H/p * W/p, p * p * C) tokens, row-major patches.

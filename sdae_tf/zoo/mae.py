@@ -10,21 +10,6 @@ from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Endpoint, Family
 MASK_UNITS = ("patch", "pixel")
 
 
-def check_hidden(hidden, tokens):
-    """Refuses a patch mask `inpaint` cannot take: not (batch, tokens) of 0s and 1s, or hiding
-    a different number of patches in some example."""
-    import numpy as np
-
-    if hidden.ndim != 2 or hidden.shape[1] != tokens:
-        raise ValueError(f"`hidden` must be (batch, {tokens}): one 0/1 flag per patch. "
-                         f"Received shape {hidden.shape}")
-    if not np.all((hidden == 0) | (hidden == 1)):
-        raise ValueError("`hidden` must hold 0 (visible) or 1 (hidden) only")
-    counts = hidden.sum(axis=1)
-    if not np.all(counts == counts[0]):
-        raise ValueError("`hidden` must hide the same number of patches in every example")
-
-
 def _transformer_block(width, heads, mlp_ratio, name):
     """The layers of one pre-norm ViT block (applied by `_apply_block`)."""
     return {
@@ -199,7 +184,7 @@ class MaskedAutoencoder(Family):
         import numpy as np
 
         hidden = np.asarray(hidden, np.float32)
-        check_hidden(hidden, self.tokens)
+        patch_layers.check_hidden(hidden, self.tokens)
         return np.concatenate([
             np.asarray(self.inpaint_graph(np.asarray(images[i:i + 256], np.float32),
                                           hidden[i:i + 256]))
