@@ -126,12 +126,49 @@ def test_killed_at_the_quick_points_resumes_to_the_uninterrupted_result(tmp_path
             assert "Fine-tuning restored" in resumed.stdout
 
 
+# What the process that resumes after a kill at a point must say.
+RESUME_SAYS = {"export:placed": "Export restored",  # its own export taken back, not refused
+               "done:finetune": "Fine-tuning restored"}
+# The exhaustive walk in three chains, each in lifecycle order (a chain's processes run one
+# after another; the three run side by side). A run resumed after `export:placed` takes its
+# export back rather than exporting again, so `done:export` is reached in another chain.
+CHAINS = {
+    "pretraining": ALL_POINTS[:5],
+    "figures+finetune+evaluate+export": ["figure:filters", "done:figures", "batch:finetune@3",
+                                         "epoch:finetune@1", "evaluate", "done:evaluate",
+                                         "done:export"],
+    "export+metrics": ["export:staged", "export:placed", "metrics"],
+}
+
+
+def test_the_chains_walk_every_point_once():
+    walked = [p for chain in CHAINS.values() for p in chain]
+    assert sorted(walked + QUICK_POINTS) == sorted(ALL_POINTS) and len(set(walked)) == len(walked)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("point", sorted(set(ALL_POINTS) - set(QUICK_POINTS)))
-def test_killed_anywhere_resumes_to_the_uninterrupted_result(point, tmp_path, reference):
-    resumed = _kill_and_resume(tmp_path, "run", point, reference)
-    if point == "export:placed":  # its own export is taken back, not refused
-        assert "Export restored" in resumed.stdout
+@pytest.mark.parametrize("chain", sorted(CHAINS))
+def test_killed_anywhere_resumes_to_the_uninterrupted_result(chain, tmp_path, reference):
+    """One run killed at each point of the chain in turn, each process resuming what the kill
+    before it left (it says so, unbuffered, before it is killed again), then resumed to the
+    end: the uninterrupted result, nothing left behind."""
+    argv = _argv(tmp_path, "run", ["--figures=filters"])
+    before = None
+    for point in [*CHAINS[chain], None]:
+        env = {**_env(tmp_path, f"kill:{point}" if point else None), "PYTHONUNBUFFERED": "1"}
+        result = _run(argv, env)
+        if point:
+            assert result.returncode == -signal.SIGKILL, (point, result.stdout,
+                                                          result.stderr[-2000:])
+            assert not (tmp_path / "run" / "run" / "metrics.json").exists()
+        else:
+            assert result.returncode == 0, (before, result.stderr[-3000:])
+        if before:
+            assert "Resuming the run" in result.stdout, (before, result.stdout)
+            assert RESUME_SAYS.get(before, "") in result.stdout, (before, result.stdout)
+        before = point
+    _assert_same(reference, _outcome(tmp_path / "run"))
+    _assert_clean(tmp_path / "run")
 
 
 # ---------------------------------------------------------------- full and read-only disks
