@@ -570,8 +570,11 @@ def section_zoo(args):
     n = args.examples
     x, _ = mnist_subset(n)
     rows = []
+    wanted = set(args.zoo_models.split(",")) if args.zoo_models else None
     for entry in zoo.REGISTRY:
         if entry.dataset != "mnist" or not entry.layerwise_pretraining:
+            continue
+        if wanted is not None and entry.name not in wanted:
             continue
         keras.utils.set_random_seed(0)
         stack = zoo.build(entry.name, (28, 28, 1), seed=0)
@@ -870,6 +873,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3,
                         help="interleaved rounds (sections that compare set-ups)")
+    parser.add_argument("--zoo_models", default=None,
+                        help="section zoo: only these entries (comma-separated; default all)")
     parser.add_argument("--out", default=None, help="JSON path; '-': print one JSON line")
     args = parser.parse_args()
     result, lines = SECTIONS[args.section](args)

@@ -73,6 +73,10 @@ def main():
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--examples", type=int, default=11776)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds of the sections that compare set-ups")
+    parser.add_argument("--zoo_models", default=None,
+                        help="section zoo: only these entries (comma-separated; default all)")
     parser.add_argument("--out_dir", default="benchmarks/results",
                         help="where perf.json/.md and perf_<section>.json/.md go")
     args = parser.parse_args()
@@ -83,7 +87,9 @@ def main():
         t0 = time.perf_counter()
         subprocess.run([sys.executable, str(REPO / "benchmarks" / "perf.py"), section,
                         f"--examples={args.examples}", f"--epochs={args.epochs}",
-                        f"--out={out}"], cwd=REPO, check=True)
+                        f"--rounds={args.rounds}", f"--out={out}",
+                        *([f"--zoo_models={args.zoo_models}"] if args.zoo_models else [])],
+                       cwd=REPO, check=True)
         results[section] = json.loads((REPO / out).read_text())
         results[section]["wall_seconds"] = round(time.perf_counter() - t0, 1)
         lines += [f"### {section}", "", (REPO / out).with_suffix(".md").read_text(), ""]

@@ -10,6 +10,7 @@ import sys
 REPO = pathlib.Path(__file__).resolve().parents[1]
 MODELS = REPO / "exported_models"
 CARDS = REPO / "docs" / "models"
+NO_DENOISER = "none: `inpaint` fills in hidden patches instead (a masked autoencoder)"
 
 
 def _flagfile(name):
@@ -29,6 +30,7 @@ def card(name, manifest):
     noise = manifest.get("noise", {})
     denoiser = manifest.get("denoiser", {})
     arch = manifest.get("architecture", {})
+    inpaints = "inpaint" in manifest.get("extra_endpoints", {})
     lines = [
         f"# {name}", "",
         manifest.get("description", ""), "",
@@ -49,7 +51,7 @@ def card(name, manifest):
         f"| linear probe on frozen codes | {probe.get('accuracy', '-')} (floor "
         f"{probe.get('floor', '-')}: {probe.get('train', '')}, {probe.get('test', '')}) |",
         f"| endpoints | {', '.join(f'`{e}`' for e in manifest.get('endpoints', {}))} |",
-        f"| denoiser | {denoiser.get('weights', '-')} |",
+        f"| denoiser | {NO_DENOISER if inpaints else denoiser.get('weights', '-')} |",
         f"| stage | {manifest.get('stage')} |",
         f"| versions | {', '.join(f'{k} {v}' for k, v in manifest.get('versions', {}).items())} |",
         "",
@@ -58,8 +60,11 @@ def card(name, manifest):
         "import sdae_tf, sdae_tf.models",
         f'encoder = sdae_tf.feature_extractor("{name}")   # frozen Keras layer',
         f'model = sdae_tf.models.from_preset("{name}")    # trainable ZooModel',
+        *([f'inpaint = sdae_tf.inpainter("{name}")        # [images, hidden patches] -> images']
+          if inpaints else []),
         "```", "",
-        "Intended use: features and denoising for 28x28 grey digits in [0, 1] like MNIST's "
+        f"Intended use: features and {'inpainting hidden patches' if inpaints else 'denoising'}"
+        " for 28x28 grey digits in [0, 1] like MNIST's "
         "(the input contract is checked at run time); not for other image statistics without "
         "fine-tuning. Limits: trained on one seed at a short budget (see the recipe); the "
         "probe floor is what the tests hold it to.", "",

@@ -196,8 +196,22 @@ def _experiment_smoke_run(name, tmp_path, capsys, pool, every_cell):
 
 @pytest.mark.parametrize("name", EXPERIMENT_FLAGFILES)
 def test_experiment_flagfile_smoke_run(name, in_repo, tmp_path, capsys, experiment_pool):
-    """Every experiment flagfile runs end to end on its representative cells."""
+    """Every experiment flagfile runs end to end on its representative cells (and the
+    benchmark that reads an experiment's runs, on them)."""
     _experiment_smoke_run(name, tmp_path, capsys, experiment_pool, every_cell=False)
+    if name == "experiments/beyond_resolution.flags":  # benchmarks/resolution.py scores them
+        out = tmp_path / "resolution.json"
+        done = subprocess.run(
+            [sys.executable, str(REPO / "benchmarks" / "resolution.py"),
+             f"--experiment_dir={tmp_path / 'exp'}", "--examples=16", f"--out={out}",
+             f"--figure={tmp_path / 'resolution.png'}"], capture_output=True, text=True,
+            cwd=REPO, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs = json.loads((tmp_path / "exp" / "experiment.json").read_text())["runs"]
+        rows = json.loads(out.read_text())["models"]
+        assert [r["model"] for r in rows] == [r["column"] for r in runs]
+        assert all(r["clean"]["psnr_db"] > 5 and 0 < r["clean"]["ssim"] <= 1 for r in rows)
+        assert (tmp_path / "resolution.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow

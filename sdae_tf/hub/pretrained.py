@@ -297,6 +297,12 @@ class PretrainedDenoiser(_ExportedLayer):
         super().__init__(export_path, trainable=False, check_range=check_range,
                          suffix="denoiser", **kwargs)
         path = pathlib.Path(self.export_path)
+        noise = self.manifest.get("denoiser", {}).get("noise") or {}
+        if noise.get("type") == "patch_masking":
+            raise ValueError(
+                f"{path.name} is a masked autoencoder: it fills in hidden patches from the "
+                "visible ones and was never scored on the patches it sees, so its whole-image "
+                f"reconstruction is no denoiser; use sdae_tf.inpainter({path.name!r})")
         self.inner = export_lib.load_reconstructor(path, name=f"{path.name}_reconstruct")
         self.noise = self.manifest["denoiser"].get("noise")
 
@@ -442,7 +448,7 @@ def denoiser(name_or_path, check_range=True, name=None):
 
     Raises:
         FileNotFoundError: no such model. ValueError: an export without a decoder (or written
-            before version 0.2), or a damaged one.
+            before version 0.2), a masked autoencoder (use `inpainter`), or a damaged one.
 
     Example:
 
