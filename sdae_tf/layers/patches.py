@@ -180,8 +180,28 @@ class AddPositionEmbedding(keras.layers.Layer):
         return {**super().get_config(), "grid": list(self.grid)}
 
 
+class RandomMasking(keras.layers.Layer):
+    """What the random masking layers share: `mask_ratio` in (0, 1) checked, a seeded
+    `keras.random.SeedGenerator` (a fresh mask per call), both in the config.
+
+    Args:
+        mask_ratio: the share hidden, in (0, 1).
+        seed: seeds the masks.
+    """
+
+    def __init__(self, mask_ratio=0.75, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        check_mask_ratio(mask_ratio)
+        self.mask_ratio = float(mask_ratio)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_ratio": self.mask_ratio, "seed": self.seed}
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class RandomTokenMasking(keras.layers.Layer):
+class RandomTokenMasking(RandomMasking):
     """Keeps a random `1 - mask_ratio` share of the tokens of each example (a fresh random
     subset per example and call, seedable): (batch, T, D) -> [visible (batch, K, D),
     restore (batch, T) int32, mask (batch, T) float32, 1 where hidden]. `restore` orders the
@@ -200,12 +220,6 @@ class RandomTokenMasking(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, mask_ratio=0.75, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        check_mask_ratio(mask_ratio)
-        self.mask_ratio = float(mask_ratio)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
     def kept(self, tokens):
         """How many tokens of `tokens` stay visible (at least one)."""
@@ -226,8 +240,6 @@ class RandomTokenMasking(keras.layers.Layer):
         b, t, d = input_shape
         return [(b, self.kept(t), d), (b, t), (b, t)]
 
-    def get_config(self):
-        return {**super().get_config(), "mask_ratio": self.mask_ratio, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -280,7 +292,7 @@ class MaskedBlend(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class RandomPixelMask(keras.layers.Layer):
+class RandomPixelMask(RandomMasking):
     """Zero-masking of single pixels, the MAE's patch masking at the same share: images ->
     [masked images, mask (batch, H, W, 1), 1 where hidden], a fresh mask per call.
 
@@ -295,12 +307,6 @@ class RandomPixelMask(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, mask_ratio=0.75, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        check_mask_ratio(mask_ratio)
-        self.mask_ratio = float(mask_ratio)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, images):
         shape = ops.shape(images)
@@ -311,5 +317,3 @@ class RandomPixelMask(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return [input_shape, (*input_shape[:-1], 1)]
 
-    def get_config(self):
-        return {**super().get_config(), "mask_ratio": self.mask_ratio, "seed": self.seed}
