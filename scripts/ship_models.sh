@@ -6,7 +6,7 @@
 set -euo pipefail
 models=("$@")
 if [ ${#models[@]} -eq 0 ]; then
-  models=(sdae_mnist sae_mnist dvae_mnist sdae_learned_sigma_mnist cdae_mnist)
+  models=(sdae_mnist sae_mnist dvae_mnist sdae_learned_sigma_mnist cdae_mnist mae_mnist)
 fi
 for m in "${models[@]}"; do
   echo "== $m"

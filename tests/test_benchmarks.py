@@ -14,11 +14,16 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_run_all_writes_every_section_and_the_summary(tmp_path):
+    # Every section, at its smallest (one round of each comparison, three zoo entries: the
+    # families' own tests train them all).
+    zoo_models = ["sdae_mnist", "cdae_mnist", "dvae_mnist"]
     subprocess.run([sys.executable, str(REPO / "benchmarks" / "run_all.py"), "--examples=640",
-                    "--epochs=2", f"--out_dir={tmp_path}"], cwd=REPO, check=True,
+                    "--epochs=2", "--rounds=1", f"--zoo_models={','.join(zoo_models)}",
+                    f"--out_dir={tmp_path}"], cwd=REPO, check=True,
                    capture_output=True, text=True)
     result = json.loads((tmp_path / "perf.json").read_text())
     sections = result["sections"]
+    assert [r["model"] for r in sections["zoo"]["zoo"]] == sorted(zoo_models)
     assert set(sections) >= {"roof", "dense", "optimizer", "learned", "pipeline", "threads",
                              "profile", "serving", "zoo", "distribute", "peer", "precision"}
     assert result["machine"]["commit"] and result["machine"]["cpus"] >= 1
@@ -64,6 +69,22 @@ def _write_experiment(runs, name, cells):
                         "test_accuracy": metrics.get("test_accuracy")})
     (runs / name).mkdir(parents=True)
     (runs / name / "experiment.json").write_text(json.dumps({"runs": records}))
+
+
+def test_inpainting_benchmark_scores_the_mae_against_the_autoencoders(tmp_path):
+    out, fig = tmp_path / "inpainting.json", tmp_path / "inpainting.png"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "inpainting.py"), "--examples=100",
+         f"--out={out}", f"--figure={fig}"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(out.read_text())["results"]
+    assert len(rows) == 3
+    most = rows["75% of the 4x4 patches hidden"]
+    # The masked autoencoder was trained for this: it fills in far more than the masked input
+    # holds and than the autoencoders trained on whole noisy images.
+    assert most["mae_mnist"]["psnr_db"] > most["masked input"]["psnr_db"] + 3.0, most
+    assert most["mae_mnist"]["psnr_db"] > most["cdae_mnist"]["psnr_db"], most
+    assert fig.stat().st_size > 10_000 and out.with_suffix(".md").exists()
 
 
 def test_beyond_report_gathers_seeds_and_draws(tmp_path):

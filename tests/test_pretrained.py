@@ -23,7 +23,8 @@ from sdae_tf.hub import pretrained
 
 from .conftest import REPO
 
-SHIPPED = ["sdae_mnist", "sae_mnist", "cdae_mnist", "dvae_mnist", "sdae_learned_sigma_mnist"]
+SHIPPED = ["sdae_mnist", "sae_mnist", "cdae_mnist", "dvae_mnist", "sdae_learned_sigma_mnist",
+           "mae_mnist"]
 SHIPPED_DIR = REPO / "exported_models"
 
 
@@ -166,10 +167,13 @@ def test_shipped_denoiser_removes_the_noise_it_was_trained_on(name, mnist):
     """Every shipped model carries its pretrained autoencoder: the `reconstruct` endpoint maps
     test digits with clipped Gaussian noise 0.4 to images of the same shape that are closer to
     the clean digits than the noisy input (PSNR, 200 digits, fixed noise)."""
-    layer = sdae_tf.denoiser(name)
     manifest = export_lib.load_manifest(SHIPPED_DIR / name)
-    assert layer.noise == manifest["denoiser"]["noise"] == manifest["noise"]
     clean = mnist.x_test[:200]
+    if "inpaint" in manifest.get("extra_endpoints", {}):  # the masked autoencoder
+        _inpainter_fills_the_hidden_patches(name, clean)
+        return
+    layer = sdae_tf.denoiser(name)
+    assert layer.noise == manifest["denoiser"]["noise"] == manifest["noise"]
     noisy = np.clip(clean + 0.4 * np.random.default_rng(0).standard_normal(clean.shape), 0, 1)
     out = np.asarray(layer(noisy.astype("float32")))
     assert out.shape == clean.shape
@@ -180,6 +184,25 @@ def test_shipped_denoiser_removes_the_noise_it_was_trained_on(name, mnist):
     assert psnr(out) > psnr(noisy) + 3.0, (name, psnr(out), psnr(noisy))
     with pytest.raises(ValueError, match="expects images of shape"):
         layer(clean.reshape(200, 784))
+
+
+def _inpainter_fills_the_hidden_patches(name, clean):
+    """A masked autoencoder's `inpaint` endpoint: 75% of the 4x4 patches of the test digits
+    hidden (fixed), filled in from the visible ones much closer to the clean digits than the
+    zeroed input (PSNR with the visible patches kept); its whole-image reconstruction, never
+    scored in training, is refused as a denoiser."""
+    from sdae_tf.evaluation import unsupervised
+
+    with pytest.raises(ValueError, match="masked autoencoder.*sdae_tf.inpainter"):
+        sdae_tf.denoiser(name)
+    layer = sdae_tf.inpainter(name)
+    hidden, pixels = unsupervised.patch_mask(clean.shape, 4, 0.75, np.random.default_rng(0))
+    filled = np.asarray(layer([clean, hidden]))
+    assert filled.shape == clean.shape
+    filled = pixels * np.clip(filled, 0, 1) + (1 - pixels) * clean
+    masked = clean * (1 - pixels)
+    psnr = lambda x: float(np.mean(unsupervised.psnr(clean, x)))  # noqa: E731
+    assert psnr(filled) > psnr(masked) + 3.0, (psnr(filled), psnr(masked))
 
 
 def test_denoiser_config_round_trip_and_encoder_only_exports_refused(tmp_path, mnist):

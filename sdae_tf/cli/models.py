@@ -39,7 +39,8 @@ def table(models):
             "x".join(map(str, m["input"]["shape"])) + f" in {m['input'].get('range')}",
             str(m["embedding_size"]), "" if test is None else f"{test:.4f}",
             f"{probe['accuracy']:.4f} ({probe['floor']:.4f})" if probe else "",
-            _noise(m["denoiser"]["noise"]) if "denoiser" in m else "-",
+            ("no: inpaints hidden patches" if "inpaint" in m.get("extra_endpoints", {})
+             else _noise(m["denoiser"]["noise"]) if "denoiser" in m else "-"),
             f"{m['size_mb']:.1f}", os.path.relpath(m["path"])])
     return "\n".join(markdown.table(head, rows))
 

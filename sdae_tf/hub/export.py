@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from sdae_tf import layers as _layers  # noqa: F401  registers the layers an encoder.keras holds
 from sdae_tf import package
 from sdae_tf.utils import faults, storage
 
@@ -143,7 +144,10 @@ def _write_saved_model(encoder, path, autoencoder=None, endpoints=None):
     for name, endpoint in (endpoints or {}).items():
         specs = [tf.TensorSpec((None, *shape), dtype, name=arg)
                  for arg, shape, dtype in endpoint.inputs]
-        setattr(module, name, tf.function(endpoint.function, input_signature=specs))
+        # No autograph: the graph is plain layer calls (autograph once mistook a method of the
+        # family for another when converting it).
+        setattr(module, name, tf.function(endpoint.function, input_signature=specs,
+                                          autograph=False))
 
     @tf.function(input_signature=[spec])
     def serve(x):
