@@ -61,7 +61,10 @@ def test_wheel_install_works_from_an_empty_folder(tmp_path):
         x = load_dataset("mnist", seed=0).x_test[:8]
         for name in {SHIPPED!r}:
             emb = sdae_tf.feature_extractor(name)(x)
-            out = sdae_tf.denoiser(name)(x)
+            if name == "mae_mnist":  # the masked autoencoder fills in hidden patches
+                out = sdae_tf.inpainter(name)([x, np.eye(8, 49, dtype="float32")])
+            else:
+                out = sdae_tf.denoiser(name)(x)
             assert out.shape == x.shape, (name, out.shape)
             print(name, tuple(emb.shape), float(np.mean((np.asarray(out) - x) ** 2)))
     """)

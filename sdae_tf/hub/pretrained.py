@@ -299,10 +299,11 @@ class PretrainedDenoiser(_ExportedLayer):
         path = pathlib.Path(self.export_path)
         noise = self.manifest.get("denoiser", {}).get("noise") or {}
         if noise.get("type") == "patch_masking":
+            name = self.manifest.get("model") or path.name
             raise ValueError(
-                f"{path.name} is a masked autoencoder: it fills in hidden patches from the "
-                "visible ones and was never scored on the patches it sees, so its whole-image "
-                f"reconstruction is no denoiser; use sdae_tf.inpainter({path.name!r})")
+                f"{name} is a masked autoencoder: it fills in hidden patches from the visible "
+                "ones and was never scored on the patches it sees, so its whole-image "
+                f"reconstruction is no denoiser; use sdae_tf.inpainter({str(export_path)!r})")
         self.inner = export_lib.load_reconstructor(path, name=f"{path.name}_reconstruct")
         self.noise = self.manifest["denoiser"].get("noise")
 
