@@ -18,7 +18,7 @@ from .conftest import REPO
 # What a user imports: the package's top level, the subpackages' `__all__`, the loaders.
 SURFACE = ["sdae_tf", "sdae_tf.layers", "sdae_tf.zoo", "sdae_tf.models", "sdae_tf.data",
            "sdae_tf.hub.pretrained", "sdae_tf.integrations.sklearn",
-           "sdae_tf.integrations.tuning"]
+           "sdae_tf.integrations.tuning", "sdae_tf.train.stages", "sdae_tf.evaluation.probe"]
 EXAMPLE = re.compile(r"Example:\s*\n\s*```python\n(.*?)```", re.S)
 
 

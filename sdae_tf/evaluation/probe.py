@@ -17,7 +17,23 @@ PROBE_MARGIN = 0.01
 
 def embed(encoder, x, batch_size=1024):
     """Embeddings of `x` (numpy) through any callable encoder (Keras model, TFSMLayer), one
-    row per example."""
+    row per example.
+
+    Args:
+        encoder: a callable images -> codes.
+        x: images, a numpy array.
+        batch_size: images per call.
+
+    Returns:
+        A float array (len(x), code size), codes flattened.
+
+    Example:
+
+    ```python
+    from sdae_tf.evaluation import probe
+    codes = probe.embed(sdae_tf.feature_extractor("sdae_mnist"), images)  # (8, 1000)
+    ```
+    """
     if len(x) == 0:
         raise ValueError("Cannot embed an empty array")
     chunks = [np.asarray(encoder(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
@@ -26,14 +42,43 @@ def embed(encoder, x, batch_size=1024):
 
 
 def linear_probe_accuracy(train_codes, train_labels, eval_codes, eval_labels, alpha=PROBE_ALPHA):
-    """Accuracy on (eval_codes, eval_labels) of a ridge classifier fitted on the train codes."""
+    """Accuracy on (eval_codes, eval_labels) of a ridge classifier fitted on the train codes.
+
+    Args:
+        train_codes, train_labels: what the probe is fitted on.
+        eval_codes, eval_labels: what it is scored on.
+        alpha: the ridge penalty.
+
+    Returns:
+        The accuracy, a float in [0, 1].
+
+    Example:
+
+    ```python
+    from sdae_tf.evaluation import probe
+    rng = np.random.default_rng(0)
+    codes, labels = rng.normal(size=(100, 4)), np.arange(100) % 2
+    codes[:, 0] += 3 * labels  # separable along one axis
+    probe.linear_probe_accuracy(codes[:50], labels[:50], codes[50:], labels[50:])  # ~1.0
+    ```
+    """
     probe = RidgeClassifier(alpha=alpha)
     probe.fit(np.asarray(train_codes, np.float64), np.asarray(train_labels))
     return float(probe.score(np.asarray(eval_codes, np.float64), np.asarray(eval_labels)))
 
 
 def encoder_probe_accuracy(encoder, x_train, y_train, x_eval, y_eval, alpha=PROBE_ALPHA):
-    """Embeds both sets with `encoder`, then `linear_probe_accuracy`."""
+    """Embeds both sets with `encoder`, then `linear_probe_accuracy`.
+
+    Args:
+        encoder: a callable images -> codes.
+        x_train, y_train: images and labels the probe is fitted on.
+        x_eval, y_eval: images and labels it is scored on.
+        alpha: the ridge penalty.
+
+    Returns:
+        The accuracy, a float in [0, 1].
+    """
     return linear_probe_accuracy(embed(encoder, x_train), y_train, embed(encoder, x_eval), y_eval,
                                  alpha=alpha)
 
@@ -41,7 +86,17 @@ def encoder_probe_accuracy(encoder, x_train, y_train, x_eval, y_eval, alpha=PROB
 def manifest_record(encoder, x_train, y_train, x_test, y_test, margin=PROBE_MARGIN):
     """What an export's manifest records of the probe (`encoder_probe_accuracy` of `encoder` in
     inference mode, fitted on the training slice, scored on the test slice) and the floor its
-    tests hold the export to: the accuracy less `margin`."""
+    tests hold the export to: the accuracy less `margin`.
+
+    Args:
+        encoder: the Keras encoder exported.
+        x_train, y_train: the training slice the probe is fitted on.
+        x_test, y_test: the test slice it is scored on.
+        margin: how far below the measured accuracy the floor lies.
+
+    Returns:
+        A JSON-ready dict: accuracy, floor, slices, ridge penalty.
+    """
     acc = encoder_probe_accuracy(lambda x: encoder(x, training=False), x_train, y_train,
                                  x_test, y_test)
     return {
@@ -57,7 +112,16 @@ def manifest_record(encoder, x_train, y_train, x_test, y_test, margin=PROBE_MARG
 
 def reconstruction_loss(autoencoder, x, batch_size=1024):
     """Mean per-component binary cross-entropy of the clean reconstruction of `x` (values in
-    [0, 1]), the scale of the dense and conv blocks' training loss."""
+    [0, 1]), the scale of the dense and conv blocks' training loss.
+
+    Args:
+        autoencoder: a Keras model images -> reconstructed images.
+        x: images in [0, 1].
+        batch_size: images per call.
+
+    Returns:
+        The loss, a float.
+    """
     total = 0.0
     for i in range(0, len(x), batch_size):
         batch = np.asarray(x[i:i + batch_size], np.float64)

@@ -21,7 +21,24 @@ from sdae_tf.train.noise_schedule import NoiseSchedule
 
 def make_optimizer(learning_rate, schedule, total_steps, weight_decay=0.0):
     """Adam (`FusedAdam`: TensorFlow's fused update) with a constant rate or a cosine decay to
-    zero over `total_steps`; `weight_decay` is PyTorch Adam's (added to the gradient)."""
+    zero over `total_steps`; `weight_decay` is PyTorch Adam's (added to the gradient).
+
+    Args:
+        learning_rate: the (initial) rate.
+        schedule: "constant" or "cosine".
+        total_steps: the steps the cosine decays over.
+        weight_decay: L2 weight decay added to the gradient (PyTorch Adam's).
+
+    Returns:
+        A Keras optimizer.
+
+    Example:
+
+    ```python
+    from sdae_tf.train import stages
+    optimizer = stages.make_optimizer(1e-3, "cosine", total_steps=1000)
+    ```
+    """
     if schedule == "cosine" and total_steps > 0:
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
     return FusedAdam(learning_rate, l2_weight_decay=weight_decay)
@@ -32,7 +49,28 @@ class Stage:
     """What one training stage (a block's pretraining, or fine-tuning) takes from a run's
     configuration, and nothing else. `Stage.pretraining(cfg)` / `Stage.finetuning(cfg)` build
     them; the stage functions below take a `Stage` and explicit arguments, never the whole
-    `TrainConfig`."""
+    `TrainConfig`.
+
+    Attributes:
+        epochs: epochs of the stage.
+        learning_rate, lr_schedule, weight_decay: the optimiser (`make_optimizer`).
+        batch_size: examples per step.
+        seed: seeds the stage's shuffling and noise.
+        jit_compile, steps_per_execution: how Keras compiles and runs the steps.
+        strategy: the `tf.distribute` strategy's name ("none", "mirrored", ...).
+        verbose: Keras' `verbose`.
+        protocol: "validation" (best validation epoch kept) or "report" (the last).
+        noise_schedule: how the noise level moves over the epochs (`noise_schedule.py`).
+
+    Example:
+
+    ```python
+    from sdae_tf.train import stages
+    from sdae_tf.train.config import TrainConfig
+    settings = stages.Stage.pretraining(TrainConfig(pretrain_epochs=2))
+    print(settings.epochs)  # 2
+    ```
+    """
 
     epochs: int
     learning_rate: float = 1e-3
@@ -66,14 +104,30 @@ class Stage:
 
 
 def execution_steps(num_examples, stage):
-    """Training steps per compiled call (Keras' `steps_per_execution`): the largest divisor of
-    an epoch's steps up to `cfg.steps_per_execution`. Keras runs whole executions and the
-    pipeline is one stream over all epochs, so a divisor keeps every epoch exactly its steps
-    (and a resumed run on the same batches). MNIST's 391 steps of 128 run 23 per call; fewer
-    Python round trips per step took the SDAE block's epoch to 0.79-0.95x of its time here
-    (`benchmarks/perf.py dense`). Under a `--strategy` other than none, one step per call:
-    Keras 3.15's multi-step loop fails there ("You must feed a value for placeholder tensor"
-    inside its while loop, seen with MirroredStrategy)."""
+    """Training steps per compiled call (Keras' `steps_per_execution`).
+
+    The largest divisor of an epoch's steps up to `stage.steps_per_execution`. Keras runs
+    whole executions and the pipeline is one stream over all epochs, so a divisor keeps every
+    epoch exactly its steps (and a resumed run on the same batches). MNIST's 391 steps of 128
+    run 23 per call; fewer Python round trips per step took the SDAE block's epoch to
+    0.79-0.95x of its time here (`benchmarks/perf.py dense`). Under a `--strategy` other than
+    none, one step per call: Keras 3.15's multi-step loop fails there ("You must feed a value
+    for placeholder tensor" inside its while loop, seen with MirroredStrategy).
+
+    Args:
+        num_examples: training examples per epoch.
+        stage: the `Stage` (its batch size, `steps_per_execution` and strategy).
+
+    Returns:
+        The steps per call, an int.
+
+    Example:
+
+    ```python
+    from sdae_tf.train import stages
+    stages.execution_steps(50000, stages.Stage(epochs=1))  # 23 (391 steps of 128)
+    ```
+    """
     if stage.strategy != "none":
         return 1
     steps = steps_per_epoch(num_examples, stage.batch_size)
@@ -102,8 +156,23 @@ def fit_stage(model, x, y, val_ds, settings, stage, seed, progress=None, callbac
     shuffling, the divergence guard, and, with a `RunProgress`, a checkpoint after every epoch
     that a restarted run resumes from (same data order, noise and optimizer state as if never
     stopped). `stage` names it. `log_callbacks` run first at each epoch's end, so what they
-    add to the epoch's logs is checkpointed and kept (the VQ-VAE's codebook use). Returns
-    (per-epoch logs of every epoch so far, the `EpochCheckpoint`)."""
+    add to the epoch's logs is checkpointed and kept (the VQ-VAE's codebook use).
+
+    Args:
+        model: the compiled Keras model.
+        x, y: training inputs and targets (None: the inputs themselves).
+        val_ds: a `tf.data.Dataset` logged after each epoch, or None.
+        settings: the `Stage`.
+        stage: its name ("pretrain_block_1", "finetune", ...).
+        seed: seeds the shuffling.
+        progress: the run's `RunProgress`, or None (no checkpoints).
+        callbacks: more Keras callbacks.
+        monitor: the log key whose best epoch is kept (None: the last).
+        log_callbacks: callbacks that add to the epoch's logs before they are checkpointed.
+
+    Returns:
+        (per-epoch logs of every epoch so far, the `EpochCheckpoint`).
+    """
     epochs = settings.epochs
     with contextlib.ExitStack() as stack:
         ckpt_dir = (progress.ckpt_dir(stage) if progress is not None else
@@ -169,7 +238,31 @@ def pretrain_layerwise(stack, data, settings, last_block_callbacks=(), progress=
     `callbacks` join every block's `fit`, `last_block_callbacks` the last block's (the tuner
     scores trials there). `data` needs `x_train` and `x_val` (None: no validation). With a
     `RunProgress`, completed blocks are restored instead of retrained and an interrupted block
-    resumes from its last epoch."""
+    resumes from its last epoch.
+
+    Args:
+        stack: the zoo family object (`sdae_tf.zoo.build`).
+        data: `Splits` (or any record with `x_train`, `x_val`).
+        settings: the pretraining `Stage`.
+        last_block_callbacks: callbacks of the last block's `fit`.
+        progress: the run's `RunProgress`, or None.
+        callbacks: callbacks of every block's `fit`.
+
+    Returns:
+        A list of per-block records (block, shapes, history, seconds).
+
+    Example:
+
+    ```python
+    from sdae_tf.train import stages
+    from sdae_tf.train.config import TrainConfig
+    digits = sdae_tf.data.load_digits()
+    stack = sdae_tf.zoo.build("sdae_mnist", (8, 8, 1), hidden_units=(32, 16))
+    records = stages.pretrain_layerwise(
+        stack, digits, stages.Stage.pretraining(TrainConfig(pretrain_epochs=1, verbose=0)))
+    print([r["block"] for r in records])  # [1, 2]
+    ```
+    """
     records = []
     for k in range(stack.num_blocks):
         start = time.perf_counter()
@@ -201,7 +294,20 @@ def pretrain_layerwise(stack, data, settings, last_block_callbacks=(), progress=
 def pretrain_end_to_end(stack, data, settings, progress=None):
     """The alternative to greedy pretraining: the whole stacked (denoising) autoencoder
     (`stack.end_to_end_model()`: input noise, every encoder, every decoder) trained at once for
-    `settings.epochs` epochs on `block_loss(0)`. Returns one record, like a block's."""
+    `settings.epochs` epochs on `block_loss(0)`. Returns one record, like a block's.
+
+    Args:
+        stack: a zoo family object that can train end to end.
+        data: `Splits` (or any record with `x_train`, `x_val`).
+        settings: the pretraining `Stage`.
+        progress: the run's `RunProgress`, or None.
+
+    Returns:
+        A list with the one record.
+
+    Raises:
+        ValueError: a family trained block by block only.
+    """
     if not stack.can_train_end_to_end():
         raise ValueError(f"{stack.name} ({type(stack).__name__}) has no end-to-end "
                          "pretraining: it is trained block by block")
@@ -226,7 +332,21 @@ def finetune(stack, data, settings, head_units=1000, head_layers=1, input_noise=
     says; `input_noise` > 0 corrupts the inputs with Gaussian noise while training. Under the
     validation protocol the weights of the epoch with the best validation accuracy are kept;
     under the report protocol those of the last epoch (the held-out data is the test set,
-    logged only). Returns (classifier, record)."""
+    logged only).
+
+    Args:
+        stack: the (pretrained) zoo family object.
+        data: `Splits` with labels.
+        settings: the fine-tuning `Stage`.
+        head_units: width of the head's hidden layers.
+        head_layers: the head's hidden layers.
+        input_noise: stddev of Gaussian noise on the inputs while training (0: none).
+        train_encoder: fine-tune the encoder with the head (False: the head alone).
+        progress: the run's `RunProgress`, or None.
+
+    Returns:
+        (the classifier, a Keras model images -> logits; the stage's record).
+    """
     model = zoo.classifier(stack.encoder, data.num_classes, units=head_units,
                            name=f"{stack.name}_classifier", hidden_layers=head_layers,
                            input_noise=input_noise, seed=settings.seed + 2000)
@@ -240,7 +360,19 @@ def finetune_segmenter(stack, data, settings, filters=32, train_encoder=True, pr
     """`finetune`'s segmentation twin: encoder + a fresh segmentation head
     (`zoo.heads.segmenter`: a per-pixel foreground probability) trained on the masks of
     `data` with binary cross-entropy; the epoch of the best validation foreground IoU kept
-    (validation protocol). Returns (segmenter, record)."""
+    (validation protocol).
+
+    Args:
+        stack: a zoo family object with a spatial code.
+        data: `Splits` whose labels are masks (`sdae_tf.data.segmentation.load_digit_masks`).
+        settings: the fine-tuning `Stage`.
+        filters: the head's width.
+        train_encoder: fine-tune the encoder with the head (False: the head alone).
+        progress: the run's `RunProgress`, or None.
+
+    Returns:
+        (the segmenter, images -> per-pixel probabilities; the stage's record).
+    """
     model = zoo.heads.segmenter(stack.encoder, filters=filters, name=f"{stack.name}_segmenter")
     return _fit_head(stack, model, data, settings, train_encoder, progress,
                      loss="binary_crossentropy",
