@@ -35,7 +35,14 @@ MAX_FILTERS = 120
 
 
 def validate(names):
-    """Refuses figure names not in `FIGURES` with a ValueError listing the known ones."""
+    """Refuses figure names not in `FIGURES` with a ValueError listing the known ones.
+
+    Args:
+        names: figure names.
+
+    Raises:
+        ValueError: an unknown name, listing the known ones.
+    """
     unknown = sorted(set(names) - set(FIGURES))
     if unknown:
         raise ValueError(f"Unknown figure(s) {', '.join(unknown)}. Available: "
@@ -50,7 +57,19 @@ def _first_dense_kernel(stack):
 
 
 def filters(stack, data, run_dir, **_):
-    """First-layer weights, one tile per hidden unit (up to 120), each scaled to [0, 1]."""
+    """First-layer weights, one tile per hidden unit (up to 120), each scaled to [0, 1].
+
+    Args:
+        stack: the trained zoo family object.
+        data: the run's `Splits`.
+        run_dir: the folder the figure is written to.
+
+    Returns:
+        The figure's path.
+
+    Raises:
+        ValueError: a family that cannot draw it (the figure names what it needs).
+    """
     kernel = _first_dense_kernel(stack)
     if kernel is None or kernel.shape[0] != int(np.prod(data.input_shape)):
         raise ValueError(f"{stack.name}: the filters figure needs a dense first layer on the "
@@ -71,7 +90,20 @@ def filters(stack, data, run_dir, **_):
 
 def reconstructions(stack, data, run_dir, rows=2, columns=8, **_):
     """Draws test images above their clean reconstructions (`reconstructions.png` in
-    `run_dir`); returns the figure's path."""
+    `run_dir`); returns the figure's path.
+
+    Args:
+        stack: the trained zoo family object.
+        data: the run's `Splits`.
+        run_dir: the folder the figure is written to.
+        rows, columns: the grid of test images.
+
+    Returns:
+        The figure's path.
+
+    Raises:
+        ValueError: a family that cannot draw it (the figure names what it needs).
+    """
     images = data.x_test[:rows * columns]
     recon = np.asarray(stack.autoencoder().predict(images, verbose=0))
     grid = np.stack([images, recon], axis=1).reshape(rows * 2, columns, *images.shape[1:])
@@ -83,7 +115,22 @@ def reconstructions(stack, data, run_dir, rows=2, columns=8, **_):
 
 def samples(stack, data, run_dir, num_samples=8, seed=0, rows=5, **_):
     """Top-down Bernoulli samples of the stack around the first `rows` test examples: the
-    original first in each row, samples after."""
+    original first in each row, samples after.
+
+    Args:
+        stack: the trained zoo family object.
+        data: the run's `Splits`.
+        run_dir: the folder the figure is written to.
+        num_samples: samples per row.
+        seed: seeds the sampling.
+        rows: test examples, one per row.
+
+    Returns:
+        The figure's path.
+
+    Raises:
+        ValueError: a family that cannot draw it (the figure names what it needs).
+    """
     if "samples" not in stack.FIGURES:
         raise ValueError(f"{stack.name}: Bernoulli sampling needs a dense stack")
     num_samples = num_samples or 8
@@ -99,7 +146,23 @@ def samples(stack, data, run_dir, num_samples=8, seed=0, rows=5, **_):
 
 def traversal(stack, data, run_dir, seed=0, steps=9, span=2.5, dims=(0, 1), **_):
     """A VAE's decoder over a `steps` x `steps` grid of latent dims `dims` in [-span, span],
-    the other dims fixed at one draw from the prior (the report's Figure 6)."""
+    the other dims fixed at one draw from the prior (the report's Figure 6).
+
+    Args:
+        stack: the trained zoo family object.
+        data: the run's `Splits`.
+        run_dir: the folder the figure is written to.
+        seed: seeds the fixed draw of the other dims.
+        steps: grid points per dim.
+        span: the grid's half-width, in prior standard deviations.
+        dims: the two latent dims traversed.
+
+    Returns:
+        The figure's path.
+
+    Raises:
+        ValueError: a family that cannot draw it (the figure names what it needs).
+    """
     if "traversal" not in stack.FIGURES:
         raise ValueError(f"{stack.name}: the traversal figure needs a VAE")
     size = stack.embedding_size
@@ -118,7 +181,21 @@ def traversal(stack, data, run_dir, seed=0, steps=9, span=2.5, dims=(0, 1), **_)
 
 
 def tsne(stack, data, run_dir, seed=0, examples=TSNE_EXAMPLES, **_):
-    """t-SNE (scikit-learn, PCA to 50 dims first) of the encoder's test embeddings."""
+    """t-SNE (scikit-learn, PCA to 50 dims first) of the encoder's test embeddings.
+
+    Args:
+        stack: the trained zoo family object.
+        data: the run's `Splits`.
+        run_dir: the folder the figure is written to.
+        seed: seeds t-SNE.
+        examples: test examples embedded.
+
+    Returns:
+        The figure's path.
+
+    Raises:
+        ValueError: a family that cannot draw it (the figure names what it needs).
+    """
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
@@ -141,7 +218,20 @@ def _decode_codes(stack, codes):
 
 def manifold(stack, data, run_dir, steps=8, **_):
     """Decodings of a grid over the code space spanned by the training codes: a line for a
-    1-D code, a `steps` x `steps` grid for 2-D (the report's Figure 8)."""
+    1-D code, a `steps` x `steps` grid for 2-D (the report's Figure 8).
+
+    Args:
+        stack: the trained zoo family object.
+        data: the run's `Splits`.
+        run_dir: the folder the figure is written to.
+        steps: grid points per code dim.
+
+    Returns:
+        The figure's path.
+
+    Raises:
+        ValueError: a family that cannot draw it (the figure names what it needs).
+    """
     size = stack.embedding_size
     if size not in (1, 2):
         raise ValueError(f"{stack.name}: the manifold figure needs a 1-D or 2-D code "
@@ -168,7 +258,15 @@ def manifold(stack, data, run_dir, steps=8, **_):
 
 def pixel_classifier(data, examples=PIXEL_CLASSIFIER_EXAMPLES):
     """The fixed judge of decoded images: multinomial logistic regression on the raw pixels of
-    the first `examples` training images (deterministic: lbfgs, no shuffling)."""
+    the first `examples` training images (deterministic: lbfgs, no shuffling).
+
+    Args:
+        data: `Splits` whose training images train the judge.
+        examples: training images it is fitted on.
+
+    Returns:
+        A fitted scikit-learn `LogisticRegression` on flattened pixels.
+    """
     from sklearn.linear_model import LogisticRegression
 
     x = data.x_train[:examples].reshape(min(examples, len(data.x_train)), -1)
@@ -195,7 +293,23 @@ def interpolation(stack, data, run_dir, seed=0, pairs=INTERPOLATION_PAIRS,
                   steps=INTERPOLATION_STEPS, records=None, **_):
     """Decoded interpolations between test digits' codes (4 example rows in the figure) and,
     over `pairs` pairs of each kind, the share of decoded midpoints the pixel classifier puts
-    in one of the two end classes; the same for the pixel-space midpoints as a reference."""
+    in one of the two end classes; the same for the pixel-space midpoints as a reference.
+
+    Args:
+        stack: the trained zoo family object.
+        data: the run's `Splits`.
+        run_dir: the folder the figure is written to.
+        seed: seeds the pairs.
+        pairs: pairs of each kind (same class, different classes).
+        steps: points along each interpolation.
+        records: a dict the shares are written into, or None.
+
+    Returns:
+        The figure's path.
+
+    Raises:
+        ValueError: a family that cannot draw it (the figure names what it needs).
+    """
     if "manifold" not in stack.FIGURES:
         raise ValueError(f"{stack.name}: the interpolation figure needs a dense stack or a VAE "
                          "(a decoder from the flat code)")
@@ -263,7 +377,21 @@ def _kernel_pixels(clean):
 
 def kernels(stack, data, run_dir, rows=3, seed=0, **_):
     """Draws noisy test images (the noise the stack trained with), its outputs and the
-    predicted kernels at three pixels of each (`kernels.png`); returns the figure's path."""
+    predicted kernels at three pixels of each (`kernels.png`); returns the figure's path.
+
+    Args:
+        stack: the trained zoo family object.
+        data: the run's `Splits`.
+        run_dir: the folder the figure is written to.
+        rows: test images drawn.
+        seed: seeds their noise.
+
+    Returns:
+        The figure's path.
+
+    Raises:
+        ValueError: a family that cannot draw it (the figure names what it needs).
+    """
     if "kernels" not in stack.FIGURES:
         raise ValueError(f"{stack.name}: the kernels figure needs a kernel-prediction model")
     from sdae_tf.layers import make_noise
@@ -285,7 +413,20 @@ def kernels(stack, data, run_dir, rows=3, seed=0, **_):
 
 def write(names, stack, data, run_dir, num_samples=0, seed=0, records=None):
     """Writes the named figures into `run_dir`; returns {name: path}. Figures that measure
-    something (`interpolation`) put their numbers in `records` under their name."""
+    something (`interpolation`) put their numbers in `records` under their name.
+
+    Args:
+        names: figure names (`FIGURES`).
+        stack: the trained zoo family object.
+        data: the run's `Splits`.
+        run_dir: the folder the figures are written to.
+        num_samples: samples per row of the samples figure.
+        seed: seeds the figures' draws.
+        records: a dict the measuring figures write into, or None.
+
+    Returns:
+        {name: path}.
+    """
     validate(names)
     out = {}
     for name in names:

@@ -43,7 +43,14 @@ def _as_rows(rows):
 
 def save_image_grid(rows, path, title=None, row_labels=None, col_labels=None):
     """Saves `rows` `(R, C, H, W[, 1 or 3])` images in [0, 1] as a grid PNG (one subplot each:
-    for small grids with labels)."""
+    for small grids with labels).
+
+    Args:
+        rows: images (R, C, H, W[, 1 or 3]) in [0, 1].
+        path: the PNG's path.
+        title: the figure's title.
+        row_labels, col_labels: labels of the rows and columns.
+    """
     plt = _pyplot()
     rows = _as_rows(rows)
     r, c = rows.shape[:2]
@@ -67,7 +74,17 @@ def save_image_grid(rows, path, title=None, row_labels=None, col_labels=None):
 
 def mosaic(tiles, columns, pad=1, background=1.0):
     """`(N, H, W[, C])` tiles in [0, 1] -> one `(rows*(H+pad)-pad, columns*(W+pad)-pad[, C])`
-    image, row-major, padded with `background`."""
+    image, row-major, padded with `background`.
+
+    Args:
+        tiles: images (N, H, W[, C]) in [0, 1].
+        columns: tiles per row.
+        pad: pixels between tiles.
+        background: the padding's value.
+
+    Returns:
+        The mosaic, a float32 array.
+    """
     tiles = np.asarray(tiles, dtype=np.float32)
     n, h, w = tiles.shape[:3]
     rows = -(-n // columns)
@@ -80,7 +97,14 @@ def mosaic(tiles, columns, pad=1, background=1.0):
 
 
 def save_mosaic(tiles, columns, path, title=None, xlabel=None, ylabel=None):
-    """Many small tiles (filters, decoded grids) as one image: `mosaic` drawn in one axes."""
+    """Many small tiles (filters, decoded grids) as one image: `mosaic` drawn in one axes.
+
+    Args:
+        tiles: images (N, H, W[, C]) in [0, 1].
+        columns: tiles per row.
+        path: the PNG's path.
+        title, xlabel, ylabel: the axes' text.
+    """
     plt = _pyplot()
     image = mosaic(tiles, columns)
     height = 6.0 * image.shape[0] / max(image.shape[1], 1)
@@ -99,7 +123,18 @@ def save_mosaic(tiles, columns, path, title=None, xlabel=None, ylabel=None):
 
 
 def save_scatter(points, labels, path, title=None, label_names=None):
-    """2-D `points` coloured by integer `labels`, with a legend (one entry per label)."""
+    """2-D `points` coloured by integer `labels`, with a legend (one entry per label).
+
+    Args:
+        points: (N, 2) coordinates.
+        labels: (N,) integer labels.
+        path: the PNG's path.
+        title: the figure's title.
+        label_names: the legend's names by label, or None (the labels themselves).
+
+    Raises:
+        ValueError: points that are not (N, 2) or labels of another length.
+    """
     plt = _pyplot()
     points, labels = np.asarray(points), np.asarray(labels)
     if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(labels):
@@ -122,7 +157,14 @@ def save_scatter(points, labels, path, title=None, label_names=None):
 
 
 def save_panels(paths, out_path, titles=None, title=None):
-    """PNG files side by side in one PNG (an experiment's AE vs DAE figure), each titled."""
+    """PNG files side by side in one PNG (an experiment's AE vs DAE figure), each titled.
+
+    Args:
+        paths: the PNG files, left to right.
+        out_path: the PNG written.
+        titles: each panel's title.
+        title: the figure's title.
+    """
     plt = _pyplot()
     images = [plt.imread(str(p)) for p in paths]
     fig, axes = plt.subplots(1, len(images), figsize=(5.0 * len(images), 5.2), squeeze=False)

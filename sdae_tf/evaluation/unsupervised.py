@@ -17,7 +17,17 @@ MASKED_RATIO = 0.75
 
 def patch_mask(shape, patch, ratio, rng):
     """(token mask (N, T), pixel mask (N, H, W, 1)): `ratio` of the `patch`-sized patches of
-    each image hidden (1), the same number per image, chosen by `rng`."""
+    each image hidden (1), the same number per image, chosen by `rng`.
+
+    Args:
+        shape: the images' shape (N, H, W, C).
+        patch: the patches' side; it divides H and W.
+        ratio: the share of patches hidden.
+        rng: a numpy `Generator`.
+
+    Returns:
+        (token mask (N, T) float32, pixel mask (N, H, W, 1) float32).
+    """
     n, h, w = shape[0], shape[1], shape[2]
     grid = (h // patch, w // patch)
     tokens = grid[0] * grid[1]
@@ -33,7 +43,18 @@ def masked_psnr(stack, x, seed=0, patch=MASKED_PATCH, ratio=MASKED_RATIO):
     """PSNR of the test images with `ratio` of their patches hidden and filled in by the model
     (the visible patches kept): the masked autoencoder's own path (`inpaint`) where the family
     has one, else its autoencoder on the zero-masked images. Returns (filled-in PSNR, PSNR of
-    the masked input)."""
+    the masked input).
+
+    Args:
+        stack: the pretrained zoo family object.
+        x: clean test images in [0, 1].
+        seed: seeds the mask (with `seed + 1`).
+        patch: the patches' side.
+        ratio: the share hidden.
+
+    Returns:
+        (filled-in PSNR, PSNR of the masked input), in dB.
+    """
     lo, hi = 0.0, 1.0
     tokens, pixels = patch_mask(x.shape, patch, ratio, np.random.default_rng(seed + 1))
     masked = x * (1.0 - pixels)
@@ -47,7 +68,15 @@ def masked_psnr(stack, x, seed=0, patch=MASKED_PATCH, ratio=MASKED_RATIO):
 
 def cluster_accuracy(labels, clusters):
     """Accuracy of `clusters` as a labelling, each cluster mapped to one class by the Hungarian
-    method (maximum matching of the contingency table)."""
+    method (maximum matching of the contingency table).
+
+    Args:
+        labels: the true classes, ints.
+        clusters: the cluster ids, ints.
+
+    Returns:
+        The accuracy, a float in [0, 1].
+    """
     labels, clusters = np.asarray(labels), np.asarray(clusters)
     size = int(max(labels.max(), clusters.max())) + 1
     table = np.zeros((size, size), np.int64)
@@ -57,20 +86,50 @@ def cluster_accuracy(labels, clusters):
 
 
 def kmeans_accuracy(codes, labels, n_clusters, seed=0):
-    """k-means (10 restarts, seeded) on `codes` scored by `cluster_accuracy`."""
+    """k-means (10 restarts, seeded) on `codes` scored by `cluster_accuracy`.
+
+    Args:
+        codes: the embeddings (N, D).
+        labels: the true classes.
+        n_clusters: clusters (the number of classes).
+        seed: seeds k-means.
+
+    Returns:
+        `cluster_accuracy` of the clustering.
+    """
     km = KMeans(n_clusters=n_clusters, n_init=10, random_state=seed)
     return cluster_accuracy(labels, km.fit_predict(np.asarray(codes, np.float64)))
 
 
 def psnr(clean, estimate, data_range=1.0):
-    """Per-example PSNR in dB."""
+    """Per-example PSNR in dB.
+
+    Args:
+        clean: the clean images.
+        estimate: the estimates (clipped to [0, data_range]).
+        data_range: the value range's width.
+
+    Returns:
+        A float array, one PSNR per example.
+    """
     axes = tuple(range(1, np.ndim(clean)))
     mse = np.mean((np.clip(estimate, 0.0, data_range) - clean) ** 2, axis=axes)
     return 10.0 * np.log10(data_range ** 2 / np.maximum(mse, 1e-12))
 
 
 def evaluate(stack, data, seed=0, examples=10000):
-    """The unsupervised record of a pretrained `stack` on the first `examples` test images."""
+    """The unsupervised record of a pretrained `stack` on the first `examples` test images.
+
+    Args:
+        stack: the pretrained zoo family object.
+        data: `Splits` (its test split is scored).
+        seed: seeds the noise and k-means.
+        examples: test images scored.
+
+    Returns:
+        A JSON-ready dict: k-means accuracy, PSNR clean / denoised / noisy input, and the masked
+        PSNR where the 4x4 patches divide the image.
+    """
     x, y = data.x_test[:examples], data.y_test[:examples]
     codes = stack.encoder.predict(x, batch_size=1024, verbose=0).reshape(len(x), -1)
     autoencoder = stack.autoencoder()
