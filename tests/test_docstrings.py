@@ -18,7 +18,10 @@ from .conftest import REPO
 # What a user imports: the package's top level, the subpackages' `__all__`, the loaders.
 SURFACE = ["sdae_tf", "sdae_tf.layers", "sdae_tf.zoo", "sdae_tf.models", "sdae_tf.data",
            "sdae_tf.hub.pretrained", "sdae_tf.integrations.sklearn",
-           "sdae_tf.integrations.tuning", "sdae_tf.train.stages", "sdae_tf.evaluation.probe"]
+           "sdae_tf.integrations.tuning", "sdae_tf.train.stages", "sdae_tf.train.config",
+           "sdae_tf.train.checkpoints", "sdae_tf.train.noise_schedule",
+           "sdae_tf.evaluation.probe", "sdae_tf.evaluation.unsupervised",
+           "sdae_tf.evaluation.figures", "sdae_tf.evaluation.plots"]
 EXAMPLE = re.compile(r"Example:\s*\n\s*```python\n(.*?)```", re.S)
 
 

@@ -32,7 +32,17 @@ PRETRAINED_WEIGHTS = "pretrained.weights.h5"
 
 def pretrained_weights_path(init_from):
     """The pretrained-stack weights that `--init_from` names: a run directory (its
-    `pretrained.weights.h5`) or the `.weights.h5` file itself."""
+    `pretrained.weights.h5`) or the `.weights.h5` file itself.
+
+    Args:
+        init_from: a run directory or a `.weights.h5` path.
+
+    Returns:
+        The weights file's `pathlib.Path`.
+
+    Raises:
+        FileNotFoundError: no such run or file, saying what was looked for.
+    """
     path = pathlib.Path(init_from)
     if path.is_dir():
         path = path / PRETRAINED_WEIGHTS
@@ -53,6 +63,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     Use `resume_epoch()` before `fit` to start the data pipeline and `initial_epoch` there.
     `history()` gives the logs of every epoch so far, across restarts.
+
+    Args:
+        directory: where the checkpoints are written.
+        monitor: the log key of the best epoch kept (None: none kept).
+        mode: "max" or "min", how `monitor` improves.
     """
 
     def __init__(self, directory, monitor=None, mode="max"):
@@ -114,7 +129,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 class StopOnDivergence(keras.callbacks.Callback):
     """Raises `TrainingDivergedError` naming the stage, epoch, batch and loss as soon as a loss
-    in the batch logs is NaN or infinite (the last epoch checkpoint stays as it was)."""
+    in the batch logs is NaN or infinite (the last epoch checkpoint stays as it was).
+
+    Args:
+        stage: the stage's name, for the error.
+        checkpoint_dir: the stage's checkpoint folder, named in the error (or None).
+    """
 
     def __init__(self, stage, checkpoint_dir=None):
         super().__init__()
@@ -144,7 +164,11 @@ class StopOnDivergence(keras.callbacks.Callback):
 
 class RunProgress:
     """Which stages of a run are complete, with their records and final weights, so a
-    restarted run skips them (`run_dir/progress.json`, `run_dir/checkpoints/`)."""
+    restarted run skips them (`run_dir/progress.json`, `run_dir/checkpoints/`).
+
+    Args:
+        run_dir: the run directory.
+    """
 
     def __init__(self, run_dir):
         self.run_dir = pathlib.Path(run_dir)
@@ -185,7 +209,14 @@ class RunProgress:
 
 def default_run_dir(model):
     """A fresh `runs/<model>-<timestamp>[-N]`, claimed with an exclusive mkdir so runs started
-    in the same second (or concurrently) never share a directory."""
+    in the same second (or concurrently) never share a directory.
+
+    Args:
+        model: the zoo model's name.
+
+    Returns:
+        The new directory's `pathlib.Path` (created).
+    """
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = pathlib.Path("runs") / f"{model}-{stamp}"
     base.parent.mkdir(parents=True, exist_ok=True)
@@ -202,7 +233,18 @@ def inspect_run_dir(run_dir, config):
     """What `run_dir` holds, read without writing anything: False when a run can start there
     (missing or empty), True when it holds an unfinished run of the same `config` (the run
     then resumes). Anything else (a finished run, another run's flags, foreign files) raises
-    an error that says what to do."""
+    an error that says what to do.
+
+    Args:
+        run_dir: the run directory.
+        config: the run's config, a dict (`config.json`'s).
+
+    Returns:
+        True to resume, False to start.
+
+    Raises:
+        ValueError: a finished run, another run's flags or foreign files.
+    """
     run_dir = pathlib.Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise NotADirectoryError(f"--run_dir {run_dir} exists and is not a directory")
@@ -229,7 +271,15 @@ def inspect_run_dir(run_dir, config):
 
 def prepare_run_dir(run_dir, config):
     """Creates `run_dir`, or accepts an unfinished run of the same `config` there (the run then
-    resumes; see `inspect_run_dir`). Returns (path, resuming)."""
+    resumes; see `inspect_run_dir`). Returns (path, resuming).
+
+    Args:
+        run_dir: the run directory.
+        config: the run's config, a dict.
+
+    Returns:
+        (the directory's `pathlib.Path`, whether the run resumes).
+    """
     run_dir = pathlib.Path(run_dir)
     resuming = inspect_run_dir(run_dir, config)
     if not resuming:

@@ -305,7 +305,11 @@ class TrainConfig:
 
 
 def fields():
-    """name -> `dataclasses.Field` of `TrainConfig`, in order."""
+    """name -> `dataclasses.Field` of `TrainConfig`, in order.
+
+    Returns:
+        A dict name -> `dataclasses.Field`.
+    """
     return {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
@@ -315,7 +319,14 @@ def _hints():
 
 def field_type(name):
     """(base type, is a tuple, may be None) of a field: e.g. (int, True, True) for
-    `tuple[int, ...] | None`."""
+    `tuple[int, ...] | None`.
+
+    Args:
+        name: a field's name.
+
+    Returns:
+        (base type, is a tuple, may be None).
+    """
     hint = _hints()[name]
     optional = False
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
@@ -328,7 +339,14 @@ def field_type(name):
 
 
 def choices_of(name):
-    """The allowed values of `TrainConfig` field `name` (None: any)."""
+    """The allowed values of `TrainConfig` field `name` (None: any).
+
+    Args:
+        name: a field's name.
+
+    Returns:
+        A tuple of allowed values, or None.
+    """
     choices = fields()[name].metadata["choices"]
     return tuple(choices()) if callable(choices) else choices
 
@@ -365,7 +383,25 @@ def _scalar(name, base, text):
 
 def parse_value(name, text):
     """A field's value from its text (a `--run` cell, a flag): typed, checked, one-line errors
-    naming the field. "none" (any case) is None for fields that may be None."""
+    naming the field. "none" (any case) is None for fields that may be None.
+
+    Args:
+        name: a field's name.
+        text: its value as text.
+
+    Returns:
+        The typed value.
+
+    Raises:
+        ValueError: an unknown field or a bad value, naming the field.
+
+    Example:
+
+    ```python
+    from sdae_tf.train import config
+    config.parse_value("hidden_units", "500,250")  # (500, 250)
+    ```
+    """
     if name not in fields():
         raise ValueError(f"Unknown setting {name!r}")
     base, is_tuple, optional = field_type(name)
@@ -383,7 +419,15 @@ def parse_value(name, text):
 
 
 def check_field(name, value):
-    """Checks one field's value against its type, choices and range (one-line errors)."""
+    """Checks one field's value against its type, choices and range (one-line errors).
+
+    Args:
+        name: a field's name.
+        value: its value.
+
+    Raises:
+        ValueError: a value of the wrong type, outside the choices or the range.
+    """
     meta = fields()[name].metadata
     base, is_tuple, optional = field_type(name)
     if value is None:
@@ -411,14 +455,28 @@ def check_field(name, value):
 
 
 def jsonable(value):
-    """`value` as JSON holds it: tuples (nested too) as lists."""
+    """`value` as JSON holds it: tuples (nested too) as lists.
+
+    Args:
+        value: any field value.
+
+    Returns:
+        The value with tuples as lists.
+    """
     return [jsonable(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
 def identity(cfg):
     """What identifies `cfg`'s computation: every field that changes results and is not at
     its default (so a field added later, at a default that keeps today's behaviour, leaves the
-    identity of older runs as it was)."""
+    identity of older runs as it was).
+
+    Args:
+        cfg: a `TrainConfig`.
+
+    Returns:
+        A JSON-ready dict of the fields that identify the run.
+    """
     default = TrainConfig()
     neutral = set(neutral_fields()) | _unread(dataclasses.asdict(cfg))
     return {f.name: jsonable(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)
@@ -435,7 +493,14 @@ def _unread(config):
 
 def differences(old, new):
     """Fields (sorted) in which two configs, as dicts (e.g. read from config.json), differ in
-    what they compute; a field missing from one side counts as its default."""
+    what they compute; a field missing from one side counts as its default.
+
+    Args:
+        old, new: two configs as dicts.
+
+    Returns:
+        The sorted names of the fields that differ.
+    """
     defaults = {k: jsonable(v) for k, v in dataclasses.asdict(TrainConfig()).items()}
     neutral = set(neutral_fields()) | (_unread(old) & _unread(new))
 
@@ -447,7 +512,14 @@ def differences(old, new):
 
 
 def model_kwargs(cfg):
-    """The zoo builder's arguments that `cfg` sets (model fields that are not None)."""
+    """The zoo builder's arguments that `cfg` sets (model fields that are not None).
+
+    Args:
+        cfg: a `TrainConfig`.
+
+    Returns:
+        A dict of the zoo builder's arguments (the seed included).
+    """
     out = {n: getattr(cfg, n) for n, f in fields().items()
            if f.metadata["model"] and getattr(cfg, n) is not None}
     return {**out, "seed": cfg.seed}
@@ -456,7 +528,15 @@ def model_kwargs(cfg):
 def zoo_model_config(cfg, input_shape):
     """The `sdae_tf.models.ZooModel` config of `cfg`'s model (`ZooModel.from_config` builds it;
     an export records it so `from_preset` rebuilds the model): the zoo name, the input shape,
-    the seed and the family's hyperparameters that `cfg` sets."""
+    the seed and the family's hyperparameters that `cfg` sets.
+
+    Args:
+        cfg: a `TrainConfig`.
+        input_shape: one example's shape.
+
+    Returns:
+        The `ZooModel` config dict.
+    """
     hparams = model_kwargs(cfg)
     seed = hparams.pop("seed")
     return {"name": cfg.model, "trainable": True, "zoo_name": cfg.model,
@@ -466,7 +546,11 @@ def zoo_model_config(cfg, input_shape):
 
 def define_flags(flag_values):
     """Defines one absl flag per field on `flag_values` (all optional; None-default fields are
-    unset until given)."""
+    unset until given).
+
+    Args:
+        flag_values: an `absl.flags.FlagValues` (e.g. `flags.FLAGS`).
+    """
     from absl import flags
 
     for name, f in fields().items():
@@ -494,7 +578,14 @@ def define_flags(flag_values):
 
 
 def from_flags(flag_values):
-    """The `TrainConfig` that parsed flags describe (list flags typed item by item)."""
+    """The `TrainConfig` that parsed flags describe (list flags typed item by item).
+
+    Args:
+        flag_values: parsed `absl.flags.FlagValues` with the fields' flags.
+
+    Returns:
+        A `TrainConfig`.
+    """
     values = {}
     for name in fields():
         value = flag_values[name].value
@@ -504,3 +595,13 @@ def from_flags(flag_values):
                      (None if optional else ()))
         values[name] = value
     return TrainConfig(**values)
+
+
+def _attributes_doc():
+    """The `Attributes:` section of `TrainConfig`'s docstring, from each field's help text (the
+    one place a field is described)."""
+    return "\n\nAttributes:\n" + "\n".join(f"    {n}: {f.metadata['help']}"
+                                            for n, f in fields().items())
+
+
+TrainConfig.__doc__ += _attributes_doc()

@@ -16,7 +16,27 @@ SCHEDULES = ("constant", "ramp_up", "ramp_down")
 
 
 def level_at(schedule, level, epoch, epochs):
-    """The noise level of `epoch` (0-based) of `epochs` under `schedule`."""
+    """The noise level of `epoch` (0-based) of `epochs` under `schedule`.
+
+    Args:
+        schedule: "constant", "ramp_up" or "ramp_down" (`SCHEDULES`).
+        level: the schedule's mean level.
+        epoch: the epoch, 0-based.
+        epochs: the stage's epochs.
+
+    Returns:
+        The level, a float (a ramp runs from 0 to twice `level`, or back).
+
+    Raises:
+        ValueError: an unknown schedule.
+
+    Example:
+
+    ```python
+    from sdae_tf.train import noise_schedule
+    noise_schedule.level_at("ramp_up", 0.4, epoch=0, epochs=4)  # 0.1
+    ```
+    """
     if schedule not in SCHEDULES:
         raise ValueError(f"Unknown noise schedule {schedule!r}. Available: "
                          f"{', '.join(SCHEDULES)}")
@@ -36,7 +56,12 @@ def _level_attribute(layer):
 
 
 class NoiseSchedule(keras.callbacks.Callback):
-    """Sets the model's noise levels per epoch following `schedule` over `epochs`."""
+    """Sets the model's noise levels per epoch following `schedule` over `epochs`.
+
+    Args:
+        schedule: a schedule of `SCHEDULES`.
+        epochs: the stage's epochs.
+    """
 
     def __init__(self, schedule, epochs):
         super().__init__()
