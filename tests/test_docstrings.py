@@ -15,19 +15,21 @@ import sdae_tf
 
 from .conftest import REPO
 
-# What a user imports: the package's top level, the subpackages' `__all__`, the loaders.
-SURFACE = ["sdae_tf", "sdae_tf.layers", "sdae_tf.zoo", "sdae_tf.models", "sdae_tf.data",
-           "sdae_tf.hub.pretrained", "sdae_tf.integrations.sklearn",
-           "sdae_tf.integrations.tuning", "sdae_tf.train.stages", "sdae_tf.train.config",
-           "sdae_tf.train.checkpoints", "sdae_tf.train.noise_schedule",
-           "sdae_tf.evaluation.probe", "sdae_tf.evaluation.unsupervised",
-           "sdae_tf.evaluation.figures", "sdae_tf.evaluation.plots"]
+# What a user imports: the package's top level and every module of these subpackages (the
+# runner, the experiment machinery and the utilities are the CLIs' insides).
+SURFACE_PACKAGES = ["layers", "zoo", "models", "data", "hub", "integrations", "train",
+                    "evaluation"]
 EXAMPLE = re.compile(r"Example:\s*\n\s*```python\n(.*?)```", re.S)
 
 
 def surface():
+    modules = ["sdae_tf"]
+    for package in SURFACE_PACKAGES:
+        root = importlib.import_module(f"sdae_tf.{package}")
+        modules += [root.__name__, *(i.name for i in pkgutil.walk_packages(
+            root.__path__, f"{root.__name__}."))]
     out = {}
-    for name in SURFACE:
+    for name in modules:
         module = importlib.import_module(name)
         names = getattr(module, "__all__", None) or [
             n for n, o in vars(module).items()
@@ -35,7 +37,7 @@ def surface():
         for n in names:
             obj = getattr(module, n)
             if inspect.isfunction(obj) or inspect.isclass(obj):
-                out[f"{name}.{n}"] = obj
+                out[f"{obj.__module__}.{obj.__name__}"] = obj
     return out
 
 

@@ -48,7 +48,14 @@ def _find(data_dir, stem):
 
 def load_raw(data_dir=None):
     """Reads the four IDX files: returns uint8 `(x_train, y_train, x_test, y_test)`, images
-    `(N, 28, 28)`. `data_dir` defaults to the copy vendored in the package."""
+    `(N, 28, 28)`. `data_dir` defaults to the copy vendored in the package.
+
+    Args:
+        data_dir: the folder of the IDX files, or None (the vendored copy).
+
+    Raises:
+        FileNotFoundError: a missing folder or file. IdxFormatError: a damaged file.
+    """
     data_dir = pathlib.Path(data_dir) if data_dir else VENDORED_DIR
     if not data_dir.is_dir():
         what = "does not exist" if not data_dir.exists() else "is not a directory"
@@ -70,7 +77,14 @@ def load_raw(data_dir=None):
 
 
 def check_construction(construction):
-    """Refuses an unknown variant construction (`CONSTRUCTIONS`) with a ValueError listing them."""
+    """Refuses an unknown variant construction (`CONSTRUCTIONS`) with a ValueError listing them.
+
+    Args:
+        construction: "report" or "bilinear".
+
+    Raises:
+        ValueError: another value.
+    """
     if construction not in CONSTRUCTIONS:
         raise ValueError(f"Unknown MNIST variant construction {construction!r}. Available: "
                          f"{', '.join(CONSTRUCTIONS)}")
@@ -79,7 +93,15 @@ def check_construction(construction):
 def rotate_spline(images, angles_deg):
     """Rotates uint8 images `(N, H, W)` about their centres as the report's code did:
     `scipy.ndimage.rotate` (cubic spline, order 3), same size, zero fill, rounded and clipped
-    back into uint8."""
+    back into uint8.
+
+    Args:
+        images: uint8 images (N, H, W).
+        angles_deg: one angle per image, in degrees.
+
+    Returns:
+        uint8 images of the same shape.
+    """
     from scipy import ndimage
 
     out = np.empty_like(images)
@@ -92,7 +114,15 @@ def rotate_spline(images, angles_deg):
 
 def rotate(images, angles_deg):
     """Rotates uint8 images `(N, H, W)` about their centres (bilinear, zero fill): the
-    "bilinear" construction."""
+    "bilinear" construction.
+
+    Args:
+        images: uint8 images (N, H, W).
+        angles_deg: one angle per image, in degrees.
+
+    Returns:
+        uint8 images of the same shape.
+    """
     import tensorflow as tf
 
     n, h, w = images.shape
@@ -116,7 +146,15 @@ def rotate(images, angles_deg):
 
 
 def random_background(images, rng):
-    """Replaces the background (zero pixels) of uint8 images by uniform random values."""
+    """Replaces the background (zero pixels) of uint8 images by uniform random values.
+
+    Args:
+        images: uint8 images (N, H, W).
+        rng: a numpy `Generator`.
+
+    Returns:
+        uint8 images of the same shape.
+    """
     noise = rng.integers(0, 256, size=images.shape, dtype=np.uint8)
     return np.where(images > 0, images, noise)
 
@@ -125,7 +163,18 @@ def make_variant(images, variant, seed, construction="report", rotated=None):
     """Builds a variant of uint8 images `(N, 28, 28)` deterministically from `seed`, with the
     report's construction (spline rotation) or the bilinear one. bg_rand_rot is rot's images
     (same seed, same angles) with the background filled; `rotated`, rot's images of the same
-    seed and construction, spares rotating them again."""
+    seed and construction, spares rotating them again.
+
+    Args:
+        images: uint8 images (N, H, W).
+        variant: "rot", "bg_rand" or "bg_rand_rot".
+        seed: seeds the angles and the fill.
+        construction: "report" or "bilinear".
+        rotated: rot's images of the same seed and construction, or None.
+
+    Returns:
+        uint8 images of the same shape.
+    """
     if variant not in VARIANTS:
         raise ValueError(f"Unknown MNIST variant {variant!r}. Available: {', '.join(VARIANTS)}")
     check_construction(construction)
@@ -180,6 +229,13 @@ def load_variant_arrays(variant, data_dir=None, seed=0, cache_dir=None, construc
     Variants are built from the train and test sets with independent seeded streams and
     cached in `cache_dir` (default `$SDAE_TF_CACHE` or `~/.cache/sdae_tf`) under a name that
     carries the construction, the seed and a digest of the source images.
+
+    Args:
+        variant: a variant of `VARIANTS`.
+        data_dir: the folder of the IDX files, or None (the vendored copy).
+        seed: seeds the construction.
+        cache_dir: the cache folder, or None.
+        construction: "report" or "bilinear".
     """
     check_construction(construction)
     x_train, y_train, x_test, y_test = load_raw(data_dir)
@@ -241,7 +297,14 @@ def _read_cache(path, n_train, n_test, image_shape):
 def minmax_scale(images):
     """Each uint8 image `(N, H, W)` scaled to [0, 1] on its own: `(x - min) / (max - min)`
     (a constant image becomes 0), as float32 `(N, H, W, 1)`. One float array, scaled in place:
-    the temporaries of the plain expression cost seconds on 70k images."""
+    the temporaries of the plain expression cost seconds on 70k images.
+
+    Args:
+        images: uint8 images (N, H, W).
+
+    Returns:
+        float32 images (N, H, W, 1).
+    """
     low = images.min(axis=(1, 2), keepdims=True).astype(np.float32)
     span = images.max(axis=(1, 2), keepdims=True).astype(np.float32) - low
     x = images.astype(np.float32)
@@ -251,7 +314,14 @@ def minmax_scale(images):
 
 
 def unit_scale(images):
-    """uint8 images `(N, H, W)` divided by 255, as float32 `(N, H, W, 1)` (in place)."""
+    """uint8 images `(N, H, W)` divided by 255, as float32 `(N, H, W, 1)` (in place).
+
+    Args:
+        images: uint8 images (N, H, W).
+
+    Returns:
+        float32 images (N, H, W, 1).
+    """
     x = images.astype(np.float32)
     x /= 255.0
     return x[..., None]

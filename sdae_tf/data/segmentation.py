@@ -23,7 +23,15 @@ SEGMENTED = {"bg_rand": "mnist", "bg_rand_rot": "rot"}  # variant -> the images 
 
 def digit_masks(before_fill, threshold=THRESHOLD):
     """The foreground mask (float32 `(N, H, W, 1)`, 1 on the digit) of uint8 images as they
-    were before the background fill."""
+    were before the background fill.
+
+    Args:
+        before_fill: uint8 images (N, H, W) before their background was filled.
+        threshold: the smallest digit value (64 of 255: the spline's faint outline is background).
+
+    Returns:
+        float32 masks (N, H, W, 1).
+    """
     return (np.asarray(before_fill) >= threshold).astype(np.float32)[..., None]
 
 
@@ -32,6 +40,13 @@ def load_digit_masks(variant="bg_rand_rot", data_dir=None, validation_size=10000
     """A background variant's images with their digit masks as labels: `Splits` whose `y_*`
     are float32 masks `(N, 28, 28, 1)` (`num_classes=2`: background, digit), images, splits and
     seeds those of `load_mnist(variant, ...)`.
+
+    Args:
+        variant: "bg_rand" or "bg_rand_rot" (`SEGMENTED`).
+        data_dir, validation_size, seed, cache_dir, construction: as `load_mnist`'s.
+
+    Returns:
+        `Splits` named "mnist_<variant>_masks".
 
     Raises:
         ValueError: a variant without a background fill (no mask to read off it).
@@ -54,7 +69,15 @@ def load_digit_masks(variant="bg_rand_rot", data_dir=None, validation_size=10000
 
 def otsu_scores(x, masks):
     """The classical baseline: Otsu's threshold (scikit-image) on each input image, scored
-    against `masks` as the segmenters are: foreground IoU and pixel accuracy over every pixel."""
+    against `masks` as the segmenters are: foreground IoU and pixel accuracy over every pixel.
+
+    Args:
+        x: images (N, H, W, C).
+        masks: the true masks (N, H, W, 1).
+
+    Returns:
+        {"iou", "pixel_accuracy"}: floats.
+    """
     from skimage.filters import threshold_otsu
 
     gray = np.asarray(x, np.float32).mean(axis=-1)

@@ -65,7 +65,16 @@ class Splits:
 def split_validation(x, y, validation_size, seed):
     """Carves a seeded random validation set of `validation_size` examples off (x, y).
 
-    Returns `(x_train, y_train, x_val, y_val)`; the training part keeps the original order.
+    Args:
+        x, y: arrays of the same length.
+        validation_size: examples held out, in [1, len(x) - 1].
+        seed: seeds the choice.
+
+    Returns:
+        `(x_train, y_train, x_val, y_val)`; the training part keeps the original order.
+
+    Raises:
+        ValueError: a size outside [1, len(x) - 1].
     """
     if not 0 < validation_size < len(x):
         raise ValueError(

@@ -38,7 +38,15 @@ class ExportMismatchError(ValueError):
 
 
 def check_export_target(export_dir, overwrite=False):
-    """Fails early if `export_dir` holds something and `overwrite` is False."""
+    """Fails early if `export_dir` holds something and `overwrite` is False.
+
+    Args:
+        export_dir: an export folder.
+        overwrite: whether an existing export may be replaced.
+
+    Raises:
+        FileExistsError: the folder exists (and `overwrite` is False), or is a file.
+    """
     path = pathlib.Path(export_dir)
     if path.exists() and not overwrite:
         raise FileExistsError(
@@ -61,14 +69,28 @@ def library_versions():
 
 
 def export_files(export_dir):
-    """Every file of an export but its manifest, relative paths (posix)."""
+    """Every file of an export but its manifest, relative paths (posix).
+
+    Args:
+        export_dir: an export folder.
+
+    Returns:
+        A sorted list of relative posix paths.
+    """
     export_dir = pathlib.Path(export_dir)
     return sorted(f.relative_to(export_dir).as_posix() for f in export_dir.rglob("*")
                   if f.is_file() and f.name != MANIFEST_FILE)
 
 
 def file_sha256(path):
-    """The SHA-256 of a file, hex."""
+    """The SHA-256 of a file, hex.
+
+    Args:
+        path: a file.
+
+    Returns:
+        The hex digest, a str.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -77,14 +99,28 @@ def file_sha256(path):
 
 
 def weight_checksums(export_dir):
-    """{relative path: sha256} of every file of the export but the manifest."""
+    """{relative path: sha256} of every file of the export but the manifest.
+
+    Args:
+        export_dir: an export folder.
+
+    Returns:
+        A dict relative path -> hex digest.
+    """
     export_dir = pathlib.Path(export_dir)
     return {name: file_sha256(export_dir / name) for name in export_files(export_dir)}
 
 
 def recorded_checksums(manifest):
     """The manifest's {relative path: sha256}: `files_sha256` (every file), or the
-    `weights_sha256` of exports written before it (weight files only)."""
+    `weights_sha256` of exports written before it (weight files only).
+
+    Args:
+        manifest: an export's manifest, a dict.
+
+    Returns:
+        A dict relative path -> hex digest (empty if it records none).
+    """
     return manifest.get("files_sha256") or manifest.get("weights_sha256") or {}
 
 
@@ -93,7 +129,25 @@ def verify_checksums(export_dir, files=None):
     paths; default every file the manifest records, plus every file present). A file whose
     checksum differs, or that the manifest records but is missing, raises ValueError naming it;
     so does a manifest that records none. Files an older manifest did not record (it recorded
-    weights only) are not checked. Returns {file: sha256} of the checked files."""
+    weights only) are not checked. Returns {file: sha256} of the checked files.
+
+    Args:
+        export_dir: an export folder.
+        files: relative paths to check, or None (all).
+
+    Returns:
+        A dict file -> hex digest of the files checked.
+
+    Raises:
+        ValueError: a differing or missing file, or a manifest without checksums.
+
+    Example:
+
+    ```python
+    from sdae_tf.hub import export
+    checked = export.verify_checksums("exported_models/cdae_mnist")
+    ```
+    """
     export_dir = pathlib.Path(export_dir)
     manifest = load_manifest(export_dir)
     expected = recorded_checksums(manifest)
@@ -120,7 +174,14 @@ def verify_checksums(export_dir, files=None):
 
 
 def saved_model_files(export_dir):
-    """The files the frozen loaders read: the SavedModel (graph, fingerprint, variables)."""
+    """The files the frozen loaders read: the SavedModel (graph, fingerprint, variables).
+
+    Args:
+        export_dir: an export folder.
+
+    Returns:
+        The relative paths of the SavedModel's files.
+    """
     return [n for n in export_files(export_dir) if n != KERAS_FILE]
 
 
@@ -164,7 +225,17 @@ def _write_saved_model(encoder, path, autoencoder=None, endpoints=None):
 
 def reload_difference(export_dir, model, sample, endpoint=SERVING_ENDPOINT):
     """Max |reloaded SavedModel endpoint(sample) - model(sample)| of an export (`sample` a
-    tuple: the arguments of an endpoint that takes several, `model` the function it runs)."""
+    tuple: the arguments of an endpoint that takes several, `model` the function it runs).
+
+    Args:
+        export_dir: a written (or staged) export.
+        model: the Keras model (or the function) the endpoint should equal.
+        sample: images, or a tuple of the endpoint's arguments.
+        endpoint: the endpoint's name.
+
+    Returns:
+        The largest absolute difference, a float.
+    """
     reloaded = tf.saved_model.load(str(export_dir))
     if isinstance(sample, tuple):
         args = [tf.constant(a) for a in sample]
@@ -176,7 +247,14 @@ def reload_difference(export_dir, model, sample, endpoint=SERVING_ENDPOINT):
 
 
 def endpoint_records(endpoints):
-    """The manifest's `extra_endpoints`: each endpoint's inputs and description."""
+    """The manifest's `extra_endpoints`: each endpoint's inputs and description.
+
+    Args:
+        endpoints: `{name: zoo.family.Endpoint}`.
+
+    Returns:
+        A JSON-ready dict name -> {"inputs", "description"}.
+    """
     return {name: {"inputs": [{"name": arg, "shape": [int(d) for d in shape], "dtype": dtype}
                               for arg, shape, dtype in e.inputs],
                    "description": e.description}
@@ -207,8 +285,24 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
     the autoencoder's) adds those endpoints, checked the same way on their `example` of the
     sample, and recorded in the manifest's `extra_endpoints`.
 
+    Args:
+        encoder: the Keras encoder, images -> embedding.
+        export_dir: the folder to write.
+        manifest: the manifest's entries (model, dataset, metrics, ...).
+        overwrite: replace an existing export.
+        check_sample: images the reloaded SavedModel is compared on, or None.
+        tolerance: the largest difference accepted.
+        autoencoder: the whole autoencoder for the `reconstruct` endpoint, or None.
+        denoiser: the manifest's `denoiser` entries (noise, weights), or None.
+        on_staged: called with the staged manifest's path before the move, or None.
+        endpoints: more endpoints, `{name: zoo.family.Endpoint}`, or None.
+
     Returns:
         The export directory as a `pathlib.Path`.
+
+    Raises:
+        FileExistsError: the export exists and `overwrite` is False.
+        ExportMismatchError: the reloaded export differs by more than `tolerance`.
     """
     export_dir = pathlib.Path(export_dir)
     check_export_target(export_dir, overwrite)
@@ -289,7 +383,14 @@ def _staging_prefix(export_dir):
 
 def staging_dir(export_dir):
     """A new hidden folder beside `export_dir` to write it in before it is moved into place
-    (named for this host and process; those of this host's dead processes are removed first)."""
+    (named for this host and process; those of this host's dead processes are removed first).
+
+    Args:
+        export_dir: an export folder.
+
+    Returns:
+        The new hidden folder's `pathlib.Path`.
+    """
     export_dir = pathlib.Path(export_dir)
     remove_stale_staging(export_dir)
     return pathlib.Path(tempfile.mkdtemp(prefix=_staging_prefix(export_dir) + f"{os.getpid()}-",
@@ -308,7 +409,11 @@ def _alive(pid):
 
 def remove_stale_staging(export_dir):
     """Removes the staging folders of exports to `export_dir` that a killed process left
-    (named for their host and process; only this host's dead processes' are removed)."""
+    (named for their host and process; only this host's dead processes' are removed).
+
+    Args:
+        export_dir: an export folder.
+    """
     export_dir = pathlib.Path(export_dir)
     prefix = _staging_prefix(export_dir)
     for folder in export_dir.parent.glob(prefix + "*"):
@@ -318,7 +423,17 @@ def remove_stale_staging(export_dir):
 
 
 def load_manifest(export_dir):
-    """The `manifest.json` of an export as a dict."""
+    """The `manifest.json` of an export as a dict.
+
+    Args:
+        export_dir: an export folder.
+
+    Returns:
+        The manifest, a dict.
+
+    Raises:
+        FileNotFoundError: no manifest.json. DamagedFileError: one that cannot be read.
+    """
     path = pathlib.Path(export_dir) / MANIFEST_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: {export_dir} is not an sdae_tf export")
@@ -367,7 +482,19 @@ def load_encoder(export_dir, trainable=False, name=None, verify=True):
 def load_reconstructor(export_dir, name=None, verify=True):
     """The export's whole autoencoder (its `reconstruct` endpoint: images -> reconstruction)
     as a frozen `keras.layers.TFSMLayer`; the SHA-256 of the files read are checked first.
-    An export without one (an encoder-only export) is refused, naming what it has."""
+    An export without one (an encoder-only export) is refused, naming what it has.
+
+    Args:
+        export_dir: an export folder.
+        name: the layer's name.
+        verify: check the SHA-256 of the files read first.
+
+    Returns:
+        A frozen `keras.layers.TFSMLayer`, images -> reconstruction.
+
+    Raises:
+        ValueError: an export without `reconstruct`, or a damaged one.
+    """
     export_dir = pathlib.Path(export_dir)
     manifest = load_manifest(export_dir)
     if RECONSTRUCT_ENDPOINT not in manifest.get("endpoints", {}):
@@ -393,7 +520,20 @@ def load_endpoint(export_dir, endpoint, name=None, verify=True):
     """One of an export's extra endpoints (`manifest["extra_endpoints"]`, e.g. the masked
     autoencoder's `inpaint`) as a frozen Keras layer called on the list of its inputs; the
     SHA-256 of the files read are checked first. An export without it is refused, naming
-    the endpoints it has."""
+    the endpoints it has.
+
+    Args:
+        export_dir: an export folder.
+        endpoint: the endpoint's name (e.g. "inpaint").
+        name: the layer's name.
+        verify: check the SHA-256 of the files read first.
+
+    Returns:
+        A frozen Keras layer called on the list of the endpoint's inputs.
+
+    Raises:
+        ValueError: an export without that endpoint, naming the ones it has.
+    """
     export_dir = pathlib.Path(export_dir)
     manifest = load_manifest(export_dir)
     if endpoint not in manifest.get("extra_endpoints", {}):

@@ -44,7 +44,14 @@ _FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
 def is_packed(path):
-    """True when the folder holds a pack (its manifest has a `packed` section)."""
+    """True when the folder holds a pack (its manifest has a `packed` section).
+
+    Args:
+        path: a folder.
+
+    Returns:
+        A bool.
+    """
     path = pathlib.Path(path)
     if not (path / export_lib.MANIFEST_FILE).is_file():
         return False
@@ -90,7 +97,22 @@ def pack(export_dir, out_dir, check_sample=None, overwrite=False, extra=None):
     """Packs a full export into `out_dir` (see the module docstring), then unpacks the pack
     and checks it: `check_sample` (images) through both endpoints, the largest |difference|
     from the float32 export recorded in the manifest's `packed` section with the
-    `extra` (a dict, e.g. a probe re-measured on the unpacked encoder). Returns `out_dir`."""
+    `extra` (a dict, e.g. a probe re-measured on the unpacked encoder). Returns `out_dir`.
+
+    Args:
+        export_dir: a full export (checked against its checksums first).
+        out_dir: the pack's folder.
+        check_sample: images both endpoints are compared on after unpacking, or None.
+        overwrite: replace an existing pack.
+        extra: entries for the pack's `packed` section.
+
+    Returns:
+        `out_dir`, a `pathlib.Path`.
+
+    Raises:
+        ValueError: an export already packed, one of an older version, or a stale
+            encoder.keras.
+    """
     import keras
 
     export_dir, out_dir = pathlib.Path(export_dir), pathlib.Path(out_dir)
@@ -188,7 +210,15 @@ def _example_input(spec, batch, seed):
 
 def unpack(packed_dir, cache=None):
     """The full export of a pack, unpacked into the cache on first use (see the module
-    docstring) and found there afterwards. Returns its folder."""
+    docstring) and found there afterwards. Returns its folder.
+
+    Args:
+        packed_dir: a pack.
+        cache: the cache folder (default: `cache_root()`).
+
+    Returns:
+        The full export's folder, a `pathlib.Path`.
+    """
     packed_dir = pathlib.Path(packed_dir)
     manifest = export_lib.load_manifest(packed_dir)
     if "packed" not in manifest:

@@ -81,7 +81,14 @@ def recipe_roots():
 
 def recipe_tool(path):
     """The tool a flagfile is run with (its first line, `# sdae-train ...`), None for an
-    included flagfile."""
+    included flagfile.
+
+    Args:
+        path: a flagfile.
+
+    Returns:
+        "sdae-train", "sdae-experiment", "sdae-tune", or None.
+    """
     with open(path) as f:
         match = _TOOL.match(f.readline())
     return match.group(1) if match else None
@@ -89,7 +96,15 @@ def recipe_tool(path):
 
 def recipe_summary(path, limit=110):
     """The first sentence of the flagfile's comment after its command line (what it
-    reproduces or trains), cut to `limit` characters."""
+    reproduces or trains), cut to `limit` characters.
+
+    Args:
+        path: a flagfile.
+        limit: the most characters returned.
+
+    Returns:
+        A str.
+    """
     lines = []
     for line in pathlib.Path(path).read_text().splitlines()[1:]:
         if not line.startswith("#"):
@@ -115,7 +130,25 @@ def list_recipes():
 
 def recipe_path(name, tool=None):
     """The flagfile of recipe `name`; ValueError (one line, listing the known recipes of
-    `tool`) if there is none, or if it belongs to another tool."""
+    `tool`) if there is none, or if it belongs to another tool.
+
+    Args:
+        name: a recipe's name (a flagfile's stem).
+        tool: the tool asking, or None (any).
+
+    Returns:
+        The flagfile's `pathlib.Path`.
+
+    Raises:
+        ValueError: an unknown recipe, or one of another tool.
+
+    Example:
+
+    ```python
+    from sdae_tf.hub import resources
+    resources.recipe_path("sdae_mnist", "sdae-train")  # .../flags/models/sdae_mnist.flags
+    ```
+    """
     recipes = list_recipes()
     if name not in recipes:
         known = sorted(n for n, r in recipes.items() if tool in (None, r["tool"]))
@@ -133,7 +166,15 @@ def expand_flagfile(path, seen=()):
     `--flagfile=` entries expanded in place. A relative nested path (the repository's
     `flags/x.flags` or `flags/KIND/x.flags`, relative to its root) is looked up in the recipe
     folder that holds the including flagfile (so installed recipes include installed ones),
-    then by file name beside it, then as given."""
+    then by file name beside it, then as given.
+
+    Args:
+        path: a flagfile.
+        seen: the flagfiles including it (a cycle is refused).
+
+    Returns:
+        A list of flags, one per line.
+    """
     path = pathlib.Path(path)
     if path.resolve() in seen:
         raise ValueError(f"Flagfile {path} includes itself")
@@ -168,7 +209,18 @@ def _nested_path(including, nested):
 
 def expand_argv(argv, tool):
     """`argv` with each `--recipe=NAME` (or `--recipe NAME`) replaced by the recipe's flags.
-    Raises ValueError for an unknown recipe or one of another tool."""
+    Raises ValueError for an unknown recipe or one of another tool.
+
+    Args:
+        argv: the command line.
+        tool: the tool it is for.
+
+    Returns:
+        The command line with recipes expanded.
+
+    Raises:
+        ValueError: an unknown recipe or one of another tool.
+    """
     out, i = [argv[0]], 1
     while i < len(argv):
         arg = argv[i]

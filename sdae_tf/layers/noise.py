@@ -10,7 +10,17 @@ from sdae_tf.utils.keras_compat import track_variable
 
 
 def check_seed(seed):
-    """Returns `seed` if it is an integer or None, else raises a ValueError naming it."""
+    """Returns `seed` if it is an integer or None, else raises a ValueError naming it.
+
+    Args:
+        seed: an int or None.
+
+    Returns:
+        `seed`.
+
+    Raises:
+        ValueError: anything else (a bool, a float, a str).
+    """
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
     return seed
@@ -19,7 +29,15 @@ def check_seed(seed):
 def tracked_seed_generator(layer, seed):
     """A `keras.random.SeedGenerator` for `layer` whose state is also one of the layer's
     non-trainable weights, so checkpoints (`save_weights`, `.keras`) carry the position in the
-    random stream and a resumed run draws the same noise as an uninterrupted one."""
+    random stream and a resumed run draws the same noise as an uninterrupted one.
+
+    Args:
+        layer: the Keras layer that owns it.
+        seed: an int or None.
+
+    Returns:
+        A `keras.random.SeedGenerator`.
+    """
     generator = keras.random.SeedGenerator(seed, name=f"{layer.name}_seed_generator")
     track_variable(layer, generator.state)
     return generator
@@ -147,7 +165,12 @@ class SaltAndPepperNoise(NoiseLayer):
 
 
 class RateNoise(NoiseLayer):
-    """Base of the noise layers with one corrupted fraction `rate` in [0, 1) (identity at 0)."""
+    """Base of the noise layers with one corrupted fraction `rate` in [0, 1) (identity at 0).
+
+    Args:
+        rate: the corrupted fraction, in [0, 1).
+        seed: seeds the noise.
+    """
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)

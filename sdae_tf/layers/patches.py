@@ -11,7 +11,15 @@ from sdae_tf.package import NAME as PACKAGE
 
 
 def check_patch_size(image_shape, patch_size):
-    """Refuses a patch size that does not divide the image's height and width (one line)."""
+    """Refuses a patch size that does not divide the image's height and width (one line).
+
+    Args:
+        image_shape: (H, W, ...) of the images.
+        patch_size: the patches' side.
+
+    Raises:
+        ValueError: a patch size below 1 or that does not divide H and W.
+    """
     h, w = int(image_shape[0]), int(image_shape[1])
     if isinstance(patch_size, bool) or int(patch_size) < 1 or h % patch_size or w % patch_size:
         raise ValueError(f"`patch_size` must divide the image's height and width ({h}x{w}). "
@@ -19,7 +27,14 @@ def check_patch_size(image_shape, patch_size):
 
 
 def check_mask_ratio(mask_ratio):
-    """Refuses a mask ratio outside (0, 1) (one line)."""
+    """Refuses a mask ratio outside (0, 1) (one line).
+
+    Args:
+        mask_ratio: the share hidden.
+
+    Raises:
+        ValueError: a ratio outside (0, 1).
+    """
     if not 0.0 < float(mask_ratio) < 1.0:
         raise ValueError(f"`mask_ratio` must be in (0, 1) (the share of patches hidden). "
                          f"Received: mask_ratio={mask_ratio}")
@@ -130,7 +145,18 @@ class Unpatchify(keras.layers.Layer):
 
 def sincos_2d(grid_h, grid_w, width):
     """MAE's fixed 2-D sine-cosine position embedding, (grid_h * grid_w, width), float32:
-    half the channels encode the row, half the column."""
+    half the channels encode the row, half the column.
+
+    Args:
+        grid_h, grid_w: the token grid.
+        width: the tokens' width, a multiple of 4.
+
+    Returns:
+        A float32 numpy array (grid_h * grid_w, width).
+
+    Raises:
+        ValueError: a width that is not a multiple of 4.
+    """
     if width % 4:
         raise ValueError(f"The token width must be a multiple of 4 for sine-cosine position "
                          f"embeddings. Received: width={width}")

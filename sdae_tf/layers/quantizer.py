@@ -9,7 +9,14 @@ from sdae_tf.package import NAME as PACKAGE
 
 
 def check_num_codes(num_codes):
-    """Refuses a codebook of fewer than 2 codes (one line)."""
+    """Refuses a codebook of fewer than 2 codes (one line).
+
+    Args:
+        num_codes: the codebook's size.
+
+    Raises:
+        ValueError: fewer than 2 codes.
+    """
     if isinstance(num_codes, bool) or int(num_codes) < 2:
         raise ValueError(f"`num_codes` must be at least 2 (a codebook of one code carries no "
                          f"information). Received: num_codes={num_codes}")

@@ -77,7 +77,20 @@ def segmenter(encoder, filters=32, name="segmenter"):
     """`encoder` (spatial codes `(h, w, c)`) followed by a light decoder head to one per-pixel
     digit probability: Conv 3x3 (`filters`, ReLU), bilinear upsampling to the image's size,
     Conv 3x3 (`filters`, ReLU), Conv 1x1 sigmoid. Encoders with a vector code (the dense and VAE
-    stacks, the masked autoencoder's mean token) have no layout to segment: a one-line error."""
+    stacks, the masked autoencoder's mean token) have no layout to segment: a one-line error.
+
+    Args:
+        encoder: a Keras model images -> a spatial code (h, w, c) whose grid divides the image.
+        filters: the head's width.
+        name: the model's name.
+
+    Returns:
+        A functional `keras.Model` images -> (batch, H, W, 1) digit probabilities.
+
+    Raises:
+        ValueError: a vector code (naming the families with a spatial one), or a grid that
+            does not divide the image.
+    """
     shape = tuple(encoder.output_shape[1:])
     image = tuple(encoder.input_shape[1:])
     if len(shape) != 3:
