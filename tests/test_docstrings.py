@@ -1,7 +1,7 @@
-"""The API reference's docstrings: every object a user imports from the package's public
-surface documents its arguments (`Args:`, or `Attributes:` for a record), and every `Example:`
-of any docstring in the package runs as written (on eight MNIST test digits, `images`, in a
-scratch folder)."""
+"""The API reference's docstrings: every public function and class of the package (the CLIs
+aside, documented by their flags) documents its arguments (`Args:`, or `Attributes:` for a
+record), and every `Example:` of their docstrings runs as written (on eight MNIST test digits,
+`images`, in a scratch folder)."""
 
 import importlib
 import inspect
@@ -15,10 +15,10 @@ import sdae_tf
 
 from .conftest import REPO
 
-# What a user imports: the package's top level and every module of these subpackages (the
-# runner, the experiment machinery and the utilities are the CLIs' insides).
+# The package's top level and every module of its subpackages but the CLIs (documented by
+# their flags).
 SURFACE_PACKAGES = ["layers", "zoo", "models", "data", "hub", "integrations", "train",
-                    "evaluation"]
+                    "evaluation", "runner", "reproduce", "utils", "optimizers"]
 EXAMPLE = re.compile(r"Example:\s*\n\s*```python\n(.*?)```", re.S)
 
 

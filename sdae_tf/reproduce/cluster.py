@@ -26,7 +26,13 @@ RETRIES = 2
 @dataclasses.dataclass(frozen=True)
 class ClusterSpec:
     """Where the cells run: a `LocalCluster` of `workers` processes (`threads_per_worker`
-    TensorFlow threads each), or the cluster at `scheduler`."""
+    TensorFlow threads each), or the cluster at `scheduler`.
+
+    Attributes:
+        workers: worker processes of a `LocalCluster`.
+        threads_per_worker: TensorFlow threads per worker.
+        scheduler: the address of an existing cluster's scheduler, or None.
+    """
 
     workers: int = 2
     threads_per_worker: int = 1
@@ -74,7 +80,15 @@ def _config(cfg_dict):
 
 
 def pretraining_task(pre_dict, pool_dir):
-    """A shared pretraining run (in a worker): its metrics."""
+    """A shared pretraining run (in a worker): its metrics.
+
+    Args:
+        pre_dict: the pretraining run's config, a dict.
+        pool_dir: the run pool.
+
+    Returns:
+        The run's metrics.
+    """
     from sdae_tf.utils import process
 
     process.setup()  # the tools' TensorFlow settings, as in the CLI
@@ -86,7 +100,20 @@ def pretraining_task(pre_dict, pool_dir):
 def cell_task(spec_dict, base_dict, pool_dir, ledger_path, experiment, refs, *after):
     """One cell (in a worker): `experiments.run_cell` with the metrics of the cells it reads
     (`refs`: {name: metrics}). `after` (the pretraining task's result) only orders it. Plain
-    dicts travel to the worker, so nothing imports TensorFlow before `process.setup()`."""
+    dicts travel to the worker, so nothing imports TensorFlow before `process.setup()`.
+
+    Args:
+        spec_dict: the cell's `RunSpec`, a dict.
+        base_dict: the experiment's base config, a dict.
+        pool_dir: the run pool.
+        ledger_path: the ledger file, or None.
+        experiment: the experiment's name.
+        refs: {cell name: metrics} of the cells it reads.
+        *after: results of the tasks it waits for (ignored).
+
+    Returns:
+        (metrics, the pretraining run's directory or None).
+    """
     del after
     from sdae_tf.utils import process
 
@@ -102,7 +129,17 @@ def cell_task(spec_dict, base_dict, pool_dir, ledger_path, experiment, refs, *af
 def run_cells(name, specs, base_cfg, pool_dir, ledger, spec, on_cell):
     """Runs `specs` on the cluster `spec` describes; returns {cell name: (metrics,
     pretraining run dir)} as `experiments._sequential` does, calling `on_cell` as cells
-    finish."""
+    finish.
+
+    Args:
+        name: the experiment's name.
+        specs: the cells' `RunSpec`s.
+        base_cfg: the experiment's base `TrainConfig`.
+        pool_dir: the run pool.
+        ledger: a `Ledger`, or None.
+        spec: the `ClusterSpec`, or None (a two-worker LocalCluster).
+        on_cell: called with (name, result) as cells finish.
+    """
     from distributed import as_completed
 
     from sdae_tf.reproduce import experiments

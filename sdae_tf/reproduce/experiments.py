@@ -44,7 +44,12 @@ RUNNER_FIELDS = config_lib.runner_fields()
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
-    """One cell of an experiment: `column/row` and its `TrainConfig` overrides (strings)."""
+    """One cell of an experiment: `column/row` and its `TrainConfig` overrides (strings).
+
+    Attributes:
+        column, row: the cell's place in the table.
+        overrides: {field: value text} over the experiment's base config.
+    """
 
     column: str
     row: str
@@ -56,7 +61,25 @@ class RunSpec:
 
 
 def parse_run(text):
-    """`"COLUMN/ROW: key=value key=value"` -> `RunSpec`; errors name the bad part."""
+    """`"COLUMN/ROW: key=value key=value"` -> `RunSpec`; errors name the bad part.
+
+    Args:
+        text: a `--run` value.
+
+    Returns:
+        A `RunSpec`.
+
+    Raises:
+        ValueError: a malformed cell or an unknown field, naming it.
+
+    Example:
+
+    ```python
+    from sdae_tf.reproduce import experiments
+    spec = experiments.parse_run("sdae/mnist_rot: model=sdae_mnist dataset=mnist_rot")
+    print(spec.name, spec.overrides)  # sdae/mnist_rot {'model': 'sdae_mnist', ...}
+    ```
+    """
     head, sep, rest = text.partition(":")
     if not sep or head.count("/") != 1 or not all(head.strip().split("/")):
         raise ValueError(f"--run {text!r}: expected 'COLUMN/ROW: key=value ...'")
@@ -106,13 +129,28 @@ def pool_key(cfg):
     """A short hash of everything that changes what `cfg` computes (`config.identity`: fields
     at their default value are left out, so adding a field at a default that keeps today's
     behaviour keeps the keys of existing runs, and an interrupted pool resumes across
-    versions)."""
+    versions).
+
+    Args:
+        cfg: a run's `TrainConfig`.
+
+    Returns:
+        10 hex characters.
+    """
     text = json.dumps(config_lib.identity(cfg), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def pool_dir_for(cfg, pool_dir):
-    """The run folder of `cfg` in the run pool: `<model>-<dataset>[-pretrain]-<pool key>`."""
+    """The run folder of `cfg` in the run pool: `<model>-<dataset>[-pretrain]-<pool key>`.
+
+    Args:
+        cfg: a run's `TrainConfig`.
+        pool_dir: the run pool.
+
+    Returns:
+        The run's folder, a `pathlib.Path`.
+    """
     dataset = cfg.dataset or zoo.REGISTRY.get(cfg.model).dataset
     suffix = "-pretrain" if cfg.finetune_epochs == 0 else ""
     return pathlib.Path(pool_dir) / f"{cfg.model}-{dataset}{suffix}-{pool_key(cfg)}"
@@ -132,7 +170,19 @@ def ensure_run(cfg, pool_dir, when_claimed="wait"):
     """The metrics of `cfg`'s run in the pool: read if finished, else trained (or resumed)
     under the run's claim (`sdae_tf.utils.claims`). A run another process is training is waited for
     and then reused (`when_claimed="wait"`), or left to it (`"skip"`: `RunClaimedError`, the
-    caller comes back later). A run is finished only when its metrics.json is in place."""
+    caller comes back later). A run is finished only when its metrics.json is in place.
+
+    Args:
+        cfg: a run's `TrainConfig`.
+        pool_dir: the run pool.
+        when_claimed: "wait" or "skip".
+
+    Returns:
+        The run's metrics.
+
+    Raises:
+        RunClaimedError: with "skip", a run another process holds.
+    """
     if when_claimed not in WHEN_CLAIMED:
         raise ValueError(f"--when_claimed={when_claimed}: choose one of "
                          f"{', '.join(WHEN_CLAIMED)}")
@@ -161,7 +211,14 @@ def ensure_run(cfg, pool_dir, when_claimed="wait"):
 
 def pretraining_config(cfg):
     """The pretraining-only run that `cfg` starts from: same stack, noise, pretraining
-    schedule, seeds and data settings, on `pretrain_dataset`; no fine-tuning, no figures."""
+    schedule, seeds and data settings, on `pretrain_dataset`; no fine-tuning, no figures.
+
+    Args:
+        cfg: a run's `TrainConfig`.
+
+    Returns:
+        The pretraining run's `TrainConfig`.
+    """
     base = training.TrainConfig()
     dataset = cfg.pretrain_dataset or cfg.dataset
     if dataset == zoo.REGISTRY.get(cfg.model).dataset:
@@ -181,7 +238,12 @@ def _shares_pretraining(cfg):
 def with_shared_pretraining(cfg, pool_dir):
     """(`cfg` starting from its shared pretraining run in `pool_dir`, that run's config), or
     (`cfg`, None) when the cell pretrains nothing to share. Where the experiment runner puts a
-    cell's runs, and where `benchmarks/report_tables.py` looks for them."""
+    cell's runs, and where `benchmarks/report_tables.py` looks for them.
+
+    Args:
+        cfg: a run's `TrainConfig`.
+        pool_dir: the run pool.
+    """
     if not _shares_pretraining(cfg):
         return cfg, None
     pre = pretraining_config(cfg)
@@ -209,7 +271,16 @@ def _cell_record(spec, metrics, pretrain_dir):
 
 
 def compose_figures(runs, out_dir, title):
-    """One PNG per figure name: the runs' pictures side by side (or the one picture)."""
+    """One PNG per figure name: the runs' pictures side by side (or the one picture).
+
+    Args:
+        runs: the cells' records (each with its `figures`).
+        out_dir: the experiment directory.
+        title: the figures' title.
+
+    Returns:
+        {figure name: path}.
+    """
     from sdae_tf.evaluation import plots
 
     names = sorted({name for r in runs for name in r["figures"]})
@@ -228,7 +299,16 @@ def compose_figures(runs, out_dir, title):
 
 
 def select_cells(name, specs, cells=None):
-    """(`specs` parsed and checked, the names of the cells `cells` leaves out)."""
+    """(`specs` parsed and checked, the names of the cells `cells` leaves out).
+
+    Args:
+        name: the experiment's name.
+        specs: `RunSpec`s or `--run` strings.
+        cells: names or shell patterns of the cells to run, or None (all).
+
+    Raises:
+        ValueError: no cells, a duplicate, or a pattern that matches none.
+    """
     specs = [parse_run(s) if isinstance(s, str) else s for s in specs]
     if not specs:
         raise ValueError(f"Experiment {name}: no --run given")
@@ -247,7 +327,14 @@ def select_cells(name, specs, cells=None):
 
 
 def references(spec):
-    """The names of the cells whose metrics `spec` reads (`@COLUMN/ROW.key` values)."""
+    """The names of the cells whose metrics `spec` reads (`@COLUMN/ROW.key` values).
+
+    Args:
+        spec: a `RunSpec`.
+
+    Returns:
+        A sorted list of cell names.
+    """
     return sorted({v[1:].rpartition(".")[0] for v in spec.overrides.values()
                    if v.startswith("@")})
 
@@ -256,7 +343,17 @@ def run_cell(spec, base_cfg, finished, pool_dir, when_claimed="wait", ledger=Non
              experiment=None):
     """One cell: its configuration (references read from `finished`), its shared
     pretraining, its run, each reused, resumed or trained under its claim and appended to the
-    `ledger`. Returns (metrics, the pretraining run's directory or None)."""
+    `ledger`. Returns (metrics, the pretraining run's directory or None).
+
+    Args:
+        spec: the cell's `RunSpec`.
+        base_cfg: the experiment's base `TrainConfig`.
+        finished: {cell name: metrics} of the cells run so far.
+        pool_dir: the run pool.
+        when_claimed: "wait" or "skip".
+        ledger: a `Ledger`, or None.
+        experiment: the experiment's name, for the ledger.
+    """
     cfg = dataclasses.replace(base_cfg, **_resolve(spec, finished))
     training.check_config(cfg)
     cfg, pre = with_shared_pretraining(cfg, pool_dir)

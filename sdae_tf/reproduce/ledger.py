@@ -21,7 +21,11 @@ from sdae_tf.utils import machine
 
 class Ledger:
     """A ledger file (JSON Lines). `append(...)` records a finished run; `find(run_name)`
-    gives the newest record of a run (or None); `records()` every record, oldest first."""
+    gives the newest record of a run (or None); `records()` every record, oldest first.
+
+    Args:
+        path: the JSON Lines file (created on the first append).
+    """
 
     def __init__(self, path):
         self.path = pathlib.Path(path)

@@ -100,14 +100,30 @@ TABLES = {
 
 
 def report_value(item, column, row):
-    """The report's number for `column/row` of `item`, or None."""
+    """The report's number for `column/row` of `item`, or None.
+
+    Args:
+        item: a report table or figure ("table1", ...).
+        column, row: the cell.
+
+    Returns:
+        A float, or None.
+    """
     return TABLES.get(item, {}).get("values", {}).get((column, row))
 
 
 def report_number(item, column, row):
     """The report's number to set beside a cell: its column's, else that of the longest column
     its name extends (`cdae_stack_50_epochs` is a CDAE cell at another budget or network: the
-    report's CDAE number; `sdae_learned_ft_noise02` extends `sdae_learned`, not `sdae`)."""
+    report's CDAE number; `sdae_learned_ft_noise02` extends `sdae_learned`, not `sdae`).
+
+    Args:
+        item: a report table or figure.
+        column, row: the cell.
+
+    Returns:
+        A float, or None.
+    """
     parts = column.split("_")
     for n in range(len(parts), 0, -1):
         value = report_value(item, "_".join(parts[:n]), row)
@@ -117,12 +133,27 @@ def report_number(item, column, row):
 
 
 def column_label(item, column):
-    """How the report's table `item` names `column` (the column itself when it has no label)."""
+    """How the report's table `item` names `column` (the column itself when it has no label).
+
+    Args:
+        item: a report table.
+        column: a column's name.
+
+    Returns:
+        A str.
+    """
     return TABLES.get(item, {}).get("columns", {}).get(column, column)
 
 
 def row_label(row):
-    """How tables name a dataset (its registry label)."""
+    """How tables name a dataset (its registry label).
+
+    Args:
+        row: a dataset's name.
+
+    Returns:
+        A str.
+    """
     from sdae_tf.data import REGISTRY
 
     return REGISTRY[row].label if row in REGISTRY else row
@@ -133,7 +164,14 @@ def _fmt(value):
 
 
 def experiment_table(record):
-    """Markdown lines for one experiment record (`experiment.json`): report vs ours."""
+    """Markdown lines for one experiment record (`experiment.json`): report vs ours.
+
+    Args:
+        record: an experiment's record (`experiment.json`), a dict.
+
+    Returns:
+        A list of Markdown lines.
+    """
     item = record.get("report_item") or record["experiment"]
     title = TABLES.get(item, {}).get("title") or record.get("title") or item
     lines = [f"### {title}", "",
@@ -210,7 +248,14 @@ MODEL_COLUMNS = {
 
 
 def run_row(metrics):
-    """The table cells of a plain `sdae-train` run directory's metrics.json."""
+    """The table cells of a plain `sdae-train` run directory's metrics.json.
+
+    Args:
+        metrics: a run's metrics.json, a dict.
+
+    Returns:
+        A list of table cells.
+    """
     column = MODEL_COLUMNS.get(metrics.get("model"))
     ref = None
     for item, table in TABLES.items():
@@ -226,7 +271,14 @@ def run_row(metrics):
 
 def gather(paths):
     """Markdown for experiment directories (their `experiment.json`) and run directories
-    (their `metrics.json`), report numbers beside ours."""
+    (their `metrics.json`), report numbers beside ours.
+
+    Args:
+        paths: experiment and run directories.
+
+    Returns:
+        The Markdown text.
+    """
     lines, runs = [], []
     for path in paths:
         path = pathlib.Path(path)

@@ -57,7 +57,14 @@ PROBE_TEST = 2000
 def check_config(cfg):
     """`cfg.validate()` (every field's type, choices and range) plus what needs the zoo and the
     file system: the model's family takes the reconstruction loss, noise and figures asked
-    for; `init_from` exists. Run before anything is written or trained."""
+    for; `init_from` exists. Run before anything is written or trained.
+
+    Args:
+        cfg: the run's `TrainConfig`.
+
+    Raises:
+        ValueError: the first problem, in one line. FileNotFoundError: a missing `init_from`.
+    """
     cfg.validate()
     zoo.check_request(cfg.model, recon_loss=cfg.recon_loss, noise_type=cfg.noise_type,
                       noise_level=cfg.noise_level, figures=cfg.figures,
@@ -89,7 +96,17 @@ def check_config(cfg):
 
 
 def segmentation_variant(cfg):
-    """The background variant whose digit masks `cfg`'s segmentation task reads."""
+    """The background variant whose digit masks `cfg`'s segmentation task reads.
+
+    Args:
+        cfg: the run's `TrainConfig`.
+
+    Returns:
+        "bg_rand" or "bg_rand_rot".
+
+    Raises:
+        ValueError: a dataset without masks.
+    """
     from sdae_tf.data import segmentation
 
     dataset = cfg.dataset or zoo.REGISTRY.get(cfg.model).dataset
@@ -103,7 +120,14 @@ def segmentation_variant(cfg):
 
 def check_segmentation(cfg):
     """Refuses a segmentation task the run cannot do (one line, before any training): a
-    dataset without masks, a family whose code has no spatial layout."""
+    dataset without masks, a family whose code has no spatial layout.
+
+    Args:
+        cfg: the run's `TrainConfig`.
+
+    Raises:
+        ValueError: the first problem, in one line.
+    """
     segmentation_variant(cfg)
     if cfg.finetune_epochs == 0:
         raise ValueError("--task=segmentation trains the segmentation head in the fine-tuning "
@@ -119,7 +143,11 @@ def check_segmentation(cfg):
 @contextlib.contextmanager
 def compute_precision(policy):
     """Keras' global dtype policy set to `policy` inside the block, restored after it (the
-    models built inside compute in it; their weights stay float32)."""
+    models built inside compute in it; their weights stay float32).
+
+    Args:
+        policy: a Keras dtype policy name ("float32", "mixed_bfloat16").
+    """
     before = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
@@ -130,7 +158,16 @@ def compute_precision(policy):
 
 def float32_stack(cfg, stack, input_shape):
     """`stack` itself when it computes in float32, else a float32 copy of it (built afresh,
-    the trained weights copied): what is exported and served."""
+    the trained weights copied): what is exported and served.
+
+    Args:
+        cfg: the run's `TrainConfig`.
+        stack: the trained family object.
+        input_shape: one example's shape.
+
+    Returns:
+        A float32 family object.
+    """
     if cfg.precision == "float32":
         return stack
     with compute_precision("float32"):
@@ -143,7 +180,18 @@ def init_source(init_from):
     """What `--init_from` names, checked: ("weights", path) for a run directory or its
     `.weights.h5`, ("keras", path) for a saved `ZooModel` (`.keras`), ("export", path) for an
     export folder or a shipped model's name. A name that is none of them is a
-    FileNotFoundError saying what was looked for."""
+    FileNotFoundError saying what was looked for.
+
+    Args:
+        init_from: a run directory, a `.weights.h5`, a `.keras` file, an export folder or a
+            shipped model's name.
+
+    Returns:
+        (kind, path): kind "weights", "keras" or "export".
+
+    Raises:
+        FileNotFoundError: nothing of the kind, saying what was looked for.
+    """
     from sdae_tf.hub import pretrained
 
     path = pathlib.Path(init_from)
@@ -179,7 +227,18 @@ def _source_autoencoder(kind, path):
 def init_from_pretrained(stack, init_from):
     """Loads a pretrained stack's weights (encoder and decoders) instead of pretraining, from a
     run, a saved model or an export (`init_source`). Returns the pretraining record: the source
-    run's records when it has its metrics.json."""
+    run's records when it has its metrics.json.
+
+    Args:
+        stack: the family object to load into.
+        init_from: what `init_source` takes.
+
+    Returns:
+        The pretraining record, a dict.
+
+    Raises:
+        ValueError: weights that do not fit the stack. DamagedFileError: a damaged file.
+    """
     kind, path = init_source(init_from)
     target = stack.autoencoder()
     try:
@@ -205,14 +264,29 @@ def init_from_pretrained(stack, init_from):
 
 
 def mean_learned_sigma(pretrain_records):
-    """Mean over blocks of the last epoch's mean learned sigma (None for fixed noise)."""
+    """Mean over blocks of the last epoch's mean learned sigma (None for fixed noise).
+
+    Args:
+        pretrain_records: the pretraining records.
+
+    Returns:
+        A float, or None.
+    """
     sigmas = [r["history"]["sigma"][-1] for r in pretrain_records
               if "sigma" in r.get("history", {})]
     return float(np.mean(sigmas)) if sigmas else None
 
 
 def manifest_probe(encoder, data):
-    """The linear-probe record of an export's manifest (see `sdae_tf.evaluation.probe`)."""
+    """The linear-probe record of an export's manifest (see `sdae_tf.evaluation.probe`).
+
+    Args:
+        encoder: the Keras encoder exported.
+        data: the run's `Splits`.
+
+    Returns:
+        `probe.manifest_record`'s dict.
+    """
     return probe.manifest_record(encoder, data.x_train[:PROBE_TRAIN], data.y_train[:PROBE_TRAIN],
                                  data.x_test[:PROBE_TEST], data.y_test[:PROBE_TEST])
 
@@ -221,7 +295,16 @@ def pretrained_stack(cfg, input_shape, run_dir):
     """The run's stack as unsupervised pretraining left it (fine-tuning changes the encoder,
     not the decoder, so the whole autoencoder is taken from before it): a fresh stack with the
     run's pretrained weights (its own, or `init_from`'s); None for a model without
-    pretraining."""
+    pretraining.
+
+    Args:
+        cfg: the run's `TrainConfig`.
+        input_shape: one example's shape.
+        run_dir: the run directory.
+
+    Returns:
+        A family object, or None.
+    """
     path = pathlib.Path(run_dir) / PRETRAINED_WEIGHTS
     stack = build_stack(cfg, input_shape)
     if path.exists():
@@ -238,7 +321,18 @@ def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None, on_st
     metrics, seed, config, linear-probe floor, `extra`), reloads it and compares. A pretrained
     model also exports its whole autoencoder (`pretrained_stack`) as the `reconstruct`
     endpoint, the denoiser, and its family's `export_endpoints` (the MAE's `inpaint`).
-    Returns the export record of metrics.json."""
+    Returns the export record of metrics.json.
+
+    Args:
+        cfg: the run's `TrainConfig`.
+        stack: the trained family object.
+        data: the run's `Splits`.
+        stage: "pretrained" or "fine-tuned", for the manifest.
+        metrics: the run's metrics so far.
+        extra: more manifest entries.
+        run_dir: the run directory (its pretrained weights give the `reconstruct` endpoint).
+        on_staged: called with the staged manifest's path before the move.
+    """
     architecture = stack.describe()
     manifest = {
         "model": cfg.model,
@@ -275,20 +369,39 @@ def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None, on_st
 
 
 def export_record(path):
-    """The export record of metrics.json, from the export's manifest."""
+    """The export record of metrics.json, from the export's manifest.
+
+    Args:
+        path: an export folder.
+
+    Returns:
+        {"path", "reload_max_abs_diff"}.
+    """
     check = export_lib.load_manifest(path)["export_check"]
     return {"path": str(path), "reload_max_abs_diff": check["reload_max_abs_diff"]}
 
 
 def write_json(path, obj):
-    """`obj` as indented JSON at `path`, written aside and moved into place."""
+    """`obj` as indented JSON at `path`, written aside and moved into place.
+
+    Args:
+        path: the file.
+        obj: a JSON-ready object.
+    """
     write_json_atomic(path, obj)
 
 
 def load_data(cfg):
     """The dataset of a run, shrunk by `quick` / `train_examples`. Under the validation protocol
     with its validation split; under the report protocol every training example is trained on
-    and the held-out split that `fit` logs after each epoch is the test set."""
+    and the held-out split that `fit` logs after each epoch is the test set.
+
+    Args:
+        cfg: the run's `TrainConfig`.
+
+    Returns:
+        The run's `Splits`.
+    """
     entry = zoo.REGISTRY.get(cfg.model)
     if cfg.task == "segmentation":  # the variant's images, their digit masks as labels
         from sdae_tf.data import segmentation
@@ -315,7 +428,11 @@ def thread_settings():
     `tf.config.threading` setters, else $TF_NUM_INTRAOP_THREADS / $TF_NUM_INTEROP_THREADS;
     None: TensorFlow's default, every core) and the CPU count. Recorded with every run: the
     same seed gives the same numbers at the same thread counts, and other numbers at others
-    (the reductions' floating-point order changes)."""
+    (the reductions' floating-point order changes).
+
+    Returns:
+        {"intra_op", "inter_op", "cpus"}.
+    """
     import tensorflow as tf
 
     def count(getter, env):
@@ -331,18 +448,44 @@ def thread_settings():
 
 def build_model(cfg, input_shape):
     """The zoo model of `cfg` as the public API builds it (`sdae_tf.models.ZooModel`), with
-    the config's hyperparameter overrides."""
+    the config's hyperparameter overrides.
+
+    Args:
+        cfg: the run's `TrainConfig`.
+        input_shape: one example's shape.
+
+    Returns:
+        A `sdae_tf.models.ZooModel`.
+    """
     return models.ZooModel.from_config(config_lib.zoo_model_config(cfg, input_shape))
 
 
 def build_stack(cfg, input_shape):
-    """The family object of `build_model(cfg, input_shape)`: what the loop's stages take."""
+    """The family object of `build_model(cfg, input_shape)`: what the loop's stages take.
+
+    Args:
+        cfg: the run's `TrainConfig`.
+        input_shape: one example's shape.
+
+    Returns:
+        The zoo family object.
+    """
     return build_model(cfg, input_shape).family
 
 
 def load_run_data(cfg):
     """(fine-tuning data, pretraining data) of a run, checked against each other and the batch
-    size (`load_data`)."""
+    size (`load_data`).
+
+    Args:
+        cfg: the run's `TrainConfig`.
+
+    Returns:
+        (fine-tuning `Splits`, pretraining `Splits`).
+
+    Raises:
+        ValueError: data of different shapes, or a batch larger than a split.
+    """
     data = load_data(cfg)
     if cfg.batch_size > len(data.x_train):
         raise ValueError(f"`batch_size` ({cfg.batch_size}) is larger than the training "
@@ -369,7 +512,16 @@ def space_needed(stack, data, cfg):
     """Bytes a run needs at most: (run directory, export directory). The run directory holds,
     at its peak, a stage's weights with their two Adam slots four times over (the epoch
     checkpoint being replaced, the new one, the best epoch's, the completed stage's); an export
-    the encoder and the whole autoencoder in the SavedModel plus the encoder's `.keras`."""
+    the encoder and the whole autoencoder in the SavedModel plus the encoder's `.keras`.
+
+    Args:
+        stack: the run's family object.
+        data: its `Splits`.
+        cfg: its `TrainConfig`.
+
+    Returns:
+        (bytes for the run directory, bytes for the export).
+    """
     encoder = stack.encoder.count_params()
     head = cfg.head_units * int(np.prod(stack.encoder.output_shape[1:])) \
         + cfg.head_units * (cfg.head_layers - 1) * cfg.head_units \
@@ -396,7 +548,17 @@ def open_run_dir(cfg, stack, data, claims_held):
     export). Then the run's claim is taken (`sdae_tf.utils.claims`; `claims_held`, an ExitStack,
     keeps it for the run's life: another process on the same directory is refused), the
     directory read again under it, and only then is `config.json` written. Returns (run_dir,
-    progress, resuming)."""
+    progress, resuming).
+
+    Args:
+        cfg: the run's `TrainConfig`.
+        stack: the run's family object.
+        data: its `Splits`.
+        claims_held: the pool claims this process holds.
+
+    Returns:
+        (the run directory, its `RunProgress`, whether it resumes).
+    """
     config = dataclasses.asdict(cfg)
     run_need, export_need = space_needed(stack, data, cfg)
     storage.check_writable(cfg.run_dir or "runs", "--run_dir", run_need)
@@ -430,6 +592,22 @@ def run(cfg):
     epoch). Models and optimizers are built inside `cfg.strategy`'s scope (see
     `sdae_tf.train.distribute`). A full or read-only disk is a `storage.StorageError` that names the
     path and says what is kept.
+
+    Args:
+        cfg: the run's `TrainConfig`.
+
+    Returns:
+        The metrics dict.
+
+    Example:
+
+    ```python
+    from sdae_tf.runner import training
+    cfg = training.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(32, 16),
+                               pretrain_epochs=1, finetune_epochs=1, run_dir="run", verbose=0)
+    metrics = training.run(cfg)
+    print(round(metrics["test_accuracy"], 2))
+    ```
     """
     check_config(cfg)
     total_start = time.perf_counter()
@@ -490,7 +668,17 @@ def _run(cfg, strategy, chief, total_start):
 def segmentation_metrics(model, data, run_dir, shown=8):
     """Foreground IoU and pixel accuracy of a segmenter on the test masks (pooled over every
     test pixel), Otsu's threshold on the same inputs beside them, and `segmentation.png` in
-    `run_dir`: the first `shown` test images, their true masks and the predicted ones."""
+    `run_dir`: the first `shown` test images, their true masks and the predicted ones.
+
+    Args:
+        model: the trained segmenter.
+        data: `Splits` of images and masks.
+        run_dir: where `segmentation.png` goes.
+        shown: test images drawn.
+
+    Returns:
+        {"test_iou", "test_pixel_accuracy", "otsu", "figure", ...}.
+    """
     from sdae_tf.data import segmentation
     from sdae_tf.evaluation import plots
 

@@ -83,7 +83,14 @@ def patch_keras_for_multi_worker():
 def make_strategy(name):
     """The `tf.distribute.Strategy` that `--strategy=name` asks for, one per process: runs in
     the same process (an experiment's cells) share it, as a second MirroredStrategy's
-    collectives clash with the first's."""
+    collectives clash with the first's.
+
+    Args:
+        name: "none", "mirrored" or "multi_worker".
+
+    Returns:
+        A `tf.distribute.Strategy`.
+    """
     import tensorflow as tf
 
     if name not in STRATEGIES:

@@ -23,7 +23,12 @@ POLL_SECONDS = 1.0
 
 
 class RunClaimedError(FileExistsError):
-    """Another live process holds the claim on a run directory."""
+    """Another live process holds the claim on a run directory.
+
+    Args:
+        run_dir: the claimed run folder.
+        holder: who holds it (`holder(run_dir)`).
+    """
 
     def __init__(self, run_dir, holder):
         self.run_dir, self.holder = pathlib.Path(run_dir), holder
@@ -37,12 +42,26 @@ CLAIM_FILE = ".claim"
 
 
 def claim_path(run_dir):
-    """The claim file of a run folder (`CLAIM_FILE` inside it)."""
+    """The claim file of a run folder (`CLAIM_FILE` inside it).
+
+    Args:
+        run_dir: a run folder.
+
+    Returns:
+        A `pathlib.Path`.
+    """
     return pathlib.Path(run_dir) / CLAIM_FILE
 
 
 def holder(run_dir):
-    """Who holds (or last held) the claim on `run_dir`: {host, pid, since}, or {}."""
+    """Who holds (or last held) the claim on `run_dir`: {host, pid, since}, or {}.
+
+    Args:
+        run_dir: a run folder.
+
+    Returns:
+        A dict.
+    """
     try:
         return json.loads(claim_path(run_dir).read_text() or "{}")
     except (OSError, ValueError):
@@ -51,7 +70,11 @@ def holder(run_dir):
 
 class Claim:
     """The claim on one run directory: `acquire()` (at once or RunClaimedError; or waiting),
-    `release()`; a context manager too. Re-entrant within one process."""
+    `release()`; a context manager too. Re-entrant within one process.
+
+    Args:
+        run_dir: a run folder.
+    """
 
     _held = {}  # claim file -> (Claim, depth): this process's claims
 
@@ -112,7 +135,14 @@ class Claim:
 
 def is_claimed(run_dir):
     """True when another process holds the claim on `run_dir` now (a snapshot: use `Claim`
-    to act on it)."""
+    to act on it).
+
+    Args:
+        run_dir: a run folder.
+
+    Returns:
+        A bool.
+    """
     path = claim_path(run_dir)
     if not path.exists() or str(path.absolute()) in Claim._held:
         return False
@@ -127,5 +157,10 @@ def is_claimed(run_dir):
 
 
 def wait_until_free(run_dir, on_wait=None):
-    """Blocks while another process holds the claim on `run_dir`."""
+    """Blocks while another process holds the claim on `run_dir`.
+
+    Args:
+        run_dir: a run folder.
+        on_wait: called once with the holder when it has to wait, or None.
+    """
     Claim(run_dir).acquire(wait=True, on_wait=on_wait).release()

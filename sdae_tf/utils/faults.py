@@ -29,7 +29,11 @@ _hits = collections.Counter()
 
 def point(name):
     """A fault point: does nothing unless `$SDAE_TF_FAULT` names it (`ACTION:NAME[@N]`, the Nth
-    time it is reached; ACTION kill or pause)."""
+    time it is reached; ACTION kill or pause).
+
+    Args:
+        name: the point's name (e.g. "export:staged", "epoch:finetune").
+    """
     spec = os.environ.get(ENV)
     if not spec:
         return

@@ -14,7 +14,14 @@ def keras_version():
 
 
 def check_version(what):
-    """Raises a RuntimeError naming `what` when Keras is not a tested version."""
+    """Raises a RuntimeError naming `what` when Keras is not a tested version.
+
+    Args:
+        what: what needs the tested Keras, for the message.
+
+    Raises:
+        RuntimeError: an untested Keras version.
+    """
     if keras_version() not in TESTED:
         tested = ", ".join(".".join(map(str, v)) for v in TESTED)
         raise RuntimeError(f"{what} relies on Keras internals tested with Keras {tested}; "
@@ -23,7 +30,12 @@ def check_version(what):
 
 def track_variable(layer, variable):
     """Makes `variable` one of `layer`'s non-trainable weights (so checkpoints carry it):
-    Keras' `Layer._track_variable`, which has no public equivalent."""
+    Keras' `Layer._track_variable`, which has no public equivalent.
+
+    Args:
+        layer: a Keras layer.
+        variable: a Keras variable.
+    """
     if not hasattr(layer, "_track_variable"):
         check_version("Tracking a noise layer's random-stream state")
         raise RuntimeError("keras Layer._track_variable is missing")

@@ -39,7 +39,14 @@ def instruction_sets():
 
 
 def git_commit(root=PACKAGE_ROOT):
-    """$SDAE_TF_COMMIT, else the commit of the checkout the package runs from, else None."""
+    """$SDAE_TF_COMMIT, else the commit of the checkout the package runs from, else None.
+
+    Args:
+        root: the folder whose checkout is asked.
+
+    Returns:
+        The commit's hex, or None.
+    """
     if os.environ.get("SDAE_TF_COMMIT"):
         return os.environ["SDAE_TF_COMMIT"]
     try:
@@ -51,7 +58,14 @@ def git_commit(root=PACKAGE_ROOT):
 
 def describe(threads=None):
     """{cpu, instruction_sets, cpus, threads, host, commit}: `threads` as the run recorded
-    them (`training.thread_settings()`), when given."""
+    them (`training.thread_settings()`), when given.
+
+    Args:
+        threads: the run's thread settings, or None.
+
+    Returns:
+        A JSON-ready dict.
+    """
     info = {"cpu": cpu_model(), "instruction_sets": instruction_sets(),
             "cpus": os.cpu_count(), "host": platform.node(), "commit": git_commit()}
     if threads is not None:

@@ -32,7 +32,14 @@ _PREFIX = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ ")
 
 def filter_startup(text):
     """The lines of captured start-up output worth showing: no `STARTUP_NOTICES`, each
-    message once (repeats differ only in the log prefix's time and thread)."""
+    message once (repeats differ only in the log prefix's time and thread).
+
+    Args:
+        text: captured stderr.
+
+    Returns:
+        A list of lines.
+    """
     kept, seen = [], set()
     for line in text.splitlines():
         if not line.strip() or any(n in line for n in STARTUP_NOTICES):

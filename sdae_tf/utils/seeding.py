@@ -19,7 +19,11 @@ import keras
 @contextlib.contextmanager
 def run_seeded(seed):
     """`keras.utils.set_random_seed(seed)`, and Keras' default seeds drawn from a private
-    stream seeded alike inside the block."""
+    stream seeded alike inside the block.
+
+    Args:
+        seed: an int.
+    """
     from keras.src.random import seed_generator
 
     keras.utils.set_random_seed(seed)

@@ -52,7 +52,12 @@ def _tmp_path(path):
 
 def write_bytes_atomic(path, data):
     """Writes `data` beside `path`, flushes it to disk and moves it into place; on any error
-    the temporary file is removed and `path` is as it was."""
+    the temporary file is removed and `path` is as it was.
+
+    Args:
+        path: the file.
+        data: bytes.
+    """
     path = pathlib.Path(path)
     tmp = _tmp_path(path)
     try:
@@ -71,18 +76,35 @@ def write_bytes_atomic(path, data):
 
 def write_text_atomic(path, text):
     """Writes `text` beside `path` and moves it into place: readers see the old file or the
-    new one, never a torn one."""
+    new one, never a torn one.
+
+    Args:
+        path: the file.
+        text: a str.
+    """
     write_bytes_atomic(path, text.encode())
 
 
 def write_json_atomic(path, obj):
-    """Writes `obj` as indented, key-sorted JSON to `path` atomically (`write_text_atomic`)."""
+    """Writes `obj` as indented, key-sorted JSON to `path` atomically (`write_text_atomic`).
+
+    Args:
+        path: the file.
+        obj: a JSON-ready object.
+    """
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def weights_bytes(model):
     """What `model.save_weights(path)` writes to a `.weights.h5` file, as bytes in memory
-    (Keras' own HDF5 store on an `io.BytesIO`)."""
+    (Keras' own HDF5 store on an `io.BytesIO`).
+
+    Args:
+        model: a Keras model.
+
+    Returns:
+        bytes.
+    """
     from keras.src.saving import saving_lib
 
     if not model.built:
@@ -99,13 +121,28 @@ def weights_bytes(model):
 
 def save_weights_atomic(model, path):
     """`model`'s weights (and optimizer and random-stream state) to `path` (`.weights.h5`),
-    written whole or not at all."""
+    written whole or not at all.
+
+    Args:
+        model: a Keras model.
+        path: the file.
+    """
     write_bytes_atomic(path, weights_bytes(model))
 
 
 def load_weights(model, path, what="weights", **kwargs):
     """`model.load_weights(path)`; a file that cannot be read as Keras weights is a
-    `DamagedFileError` naming it (`what` says what it is)."""
+    `DamagedFileError` naming it (`what` says what it is).
+
+    Args:
+        model: a Keras model.
+        path: the file.
+        what: what the file is, for the message.
+        **kwargs: more `load_weights` arguments.
+
+    Raises:
+        DamagedFileError: a file that is not Keras weights (or does not fit).
+    """
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} {path}: no such file")
@@ -118,7 +155,18 @@ def load_weights(model, path, what="weights", **kwargs):
 
 def read_json(path, what="file"):
     """The JSON object in `path`; a file that is not valid JSON is a `DamagedFileError`
-    naming it (`what` says what it is)."""
+    naming it (`what` says what it is).
+
+    Args:
+        path: the file.
+        what: what the file is, for the message.
+
+    Returns:
+        The JSON value.
+
+    Raises:
+        DamagedFileError: a file that is not valid JSON.
+    """
     path = pathlib.Path(path)
     try:
         return json.loads(path.read_text())
@@ -144,7 +192,17 @@ def check_writable(path, flag, need_bytes=0, beside=False):
     written and its file system has `need_bytes` free; with `beside`, the folder that holds
     `path` is what must be writable (an export is written beside its target and moved in).
     Writes nothing that stays: a probe file in the nearest existing folder is created and
-    removed."""
+    removed.
+
+    Args:
+        path: a directory, existing or to be created.
+        flag: the flag that named it, for the message.
+        need_bytes: free bytes needed.
+        beside: check the folder holding `path` instead.
+
+    Raises:
+        StorageError: a read-only place or too little room, in one line.
+    """
     path = pathlib.Path(path)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"{flag} {path} exists and is not a directory")
@@ -176,7 +234,14 @@ def _mb(n):
 
 def storage_errno(err):
     """The storage errno behind `err` (an `OSError`, a TensorFlow or h5py error wrapping one,
-    or an error caused by one), or None for any other error."""
+    or an error caused by one), or None for any other error.
+
+    Args:
+        err: an exception.
+
+    Returns:
+        An errno, or None.
+    """
     seen = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))
@@ -206,7 +271,15 @@ def _failed_path(err):
 @contextlib.contextmanager
 def translate(kept, resume="rerun the same command to resume"):
     """Inside the block, a storage fault becomes a `StorageError`: "<what failed> writing
-    <path>; <kept>; free space (or make it writable) and <resume>". Other errors pass."""
+    <path>; <kept>; free space (or make it writable) and <resume>". Other errors pass.
+
+    Args:
+        kept: what the failure left as it was, for the message.
+        resume: how to go on, for the message.
+
+    Raises:
+        StorageError: a storage fault inside the block.
+    """
     try:
         yield
     except StorageError:
