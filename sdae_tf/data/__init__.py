@@ -91,6 +91,14 @@ def load_dataset(name, data_dir=None, validation_size=None, seed=0, cache_dir=No
         cache_dir: cache of built MNIST variants.
         construction: how the MNIST variants are built, "report" or "bilinear" (see
             `sdae_tf.data.mnist`); other datasets ignore it.
+
+    Example:
+
+    ```python
+    mnist = sdae_tf.data.load_dataset("mnist")    # the vendored MNIST, 50k / 10k / 10k
+    digits = sdae_tf.data.load_dataset("digits")  # scikit-learn's 8x8 digits
+    # load_dataset("mnist_bg_rand_rot") builds a variant once, then reads it from the cache
+    ```
     """
     check_construction(construction)
     if name not in REGISTRY:

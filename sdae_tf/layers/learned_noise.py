@@ -28,6 +28,14 @@ class LearnedGaussianNoise(keras.layers.Layer):
             report's first attempt, which learned to noise the background only).
         hidden_units: width of the hidden layer (default: half the input size).
         seed: optional integer seed of eps.
+
+    Example:
+
+    ```python
+    layer = sdae_tf.layers.LearnedGaussianNoise(floor=0.4, seed=0)
+    flat = images.reshape(len(images), -1)
+    noisy, sigma = layer(flat, training=True, return_sigma=True)  # sigma in [0.4, 1]
+    ```
     """
 
     def __init__(self, floor=0.4, per_component=False, hidden_units=None, seed=None, **kwargs):

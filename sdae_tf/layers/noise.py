@@ -52,6 +52,16 @@ class NoiseLayer(keras.layers.Layer):
     Args:
         seed: optional integer seed of the layer's random generator.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Example:
+
+    ```python
+    class Flip(sdae_tf.layers.NoiseLayer):  # a new corruption: define `corrupt`
+        def corrupt(self, inputs):
+            return 1.0 - inputs
+
+    flipped = Flip()(images, training=True)
+    ```
     """
 
     def __init__(self, seed=None, **kwargs):
@@ -94,6 +104,13 @@ class GaussianNoise(NoiseLayer):
     Args:
         stddev: standard deviation of the noise, >= 0 (the report's default is 0.4).
         seed: optional integer seed.
+
+    Example:
+
+    ```python
+    layer = sdae_tf.layers.GaussianNoise(0.4, seed=0)
+    noisy = layer(images, training=True)   # images + N(0, 0.4^2); unchanged at inference
+    ```
     """
 
     def __init__(self, stddev, seed=None, **kwargs):
@@ -127,6 +144,13 @@ class SaltAndPepperNoise(NoiseLayer):
         min_value: the "pepper" value (default 0).
         max_value: the "salt" value (default 1); must be greater than `min_value`.
         seed: optional integer seed.
+
+    Example:
+
+    ```python
+    layer = sdae_tf.layers.SaltAndPepperNoise(0.25, seed=0)
+    noisy = layer(images, training=True)   # a quarter of the pixels set to 0 or 1
+    ```
     """
 
     def __init__(self, rate, min_value=0.0, max_value=1.0, seed=None, **kwargs):
@@ -193,6 +217,13 @@ class ZeroMaskingNoise(RateNoise):
     Args:
         rate: probability in [0, 1) that a component is zeroed (report: 0.65).
         seed: optional integer seed.
+
+    Example:
+
+    ```python
+    layer = sdae_tf.layers.ZeroMaskingNoise(0.25, seed=0)
+    masked = layer(images, training=True)  # a quarter of the pixels set to 0
+    ```
     """
 
     def corrupt(self, inputs):
@@ -211,6 +242,13 @@ class DropoutNoise(RateNoise):
     Args:
         rate: probability in [0, 1) that a component is dropped.
         seed: optional integer seed.
+
+    Example:
+
+    ```python
+    layer = sdae_tf.layers.DropoutNoise(0.2, seed=0)
+    dropped = layer(images, training=True)  # survivors scaled by 1 / 0.8
+    ```
     """
 
     def corrupt(self, inputs):
@@ -230,6 +268,13 @@ class LocalVarianceGaussianNoise(NoiseLayer):
         stddev: mean standard deviation of the noise over an image, >= 0.
         window: odd neighbourhood size (default 3).
         seed: optional integer seed.
+
+    Example:
+
+    ```python
+    layer = sdae_tf.layers.LocalVarianceGaussianNoise(0.4, window=3, seed=0)
+    noisy = layer(images, training=True)   # more noise on strokes and edges
+    ```
     """
 
     def __init__(self, stddev, window=3, seed=None, **kwargs):
@@ -282,6 +327,13 @@ def make_noise(kind, level, seed=None, name=None):
         level: Gaussian stddev, or the corrupted fraction for the other two.
         seed: optional integer seed.
         name: optional layer name.
+
+    Example:
+
+    ```python
+    layer = sdae_tf.layers.make_noise("masking", 0.25, seed=0)  # a ZeroMaskingNoise
+    assert sdae_tf.layers.make_noise("none", 0.0) is None
+    ```
     """
     if kind in (None, "none") or not level:
         return None

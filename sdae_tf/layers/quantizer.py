@@ -43,6 +43,14 @@ class VectorQuantizer(keras.layers.Layer):
         decay: the moving average's decay.
         restart: the average count (vectors per batch) below which an EMA code restarts.
         seed: seeds the restarts.
+
+    Example:
+
+    ```python
+    vq = sdae_tf.layers.VectorQuantizer(num_codes=16, ema=True, seed=0)
+    codes = np.random.default_rng(0).normal(size=(2, 7, 7, 8)).astype("float32")
+    quantised, commitment, indices = vq(codes)  # indices (2, 7, 7) in [0, 16)
+    ```
     """
 
     def __init__(self, num_codes=128, commitment=0.25, ema=False, decay=0.99, restart=1.0,

@@ -17,6 +17,13 @@ class Sampling(keras.layers.Layer):
         kl_weight: weight of the KL term, >= 0 (0 disables it).
         deterministic: if True, return `mu` instead of a sample (features, reconstructions).
         seed: optional integer seed of the layer's random generator.
+
+    Example:
+
+    ```python
+    mu, logvar = np.zeros((4, 2), "float32"), np.zeros((4, 2), "float32")
+    z = sdae_tf.layers.Sampling(seed=0)([mu, logvar])  # mu + exp(logvar / 2) * eps; adds the KL
+    ```
     """
 
     def __init__(self, kl_weight=1.0, deterministic=False, seed=None, **kwargs):

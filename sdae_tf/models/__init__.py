@@ -23,7 +23,14 @@ from sdae_tf.models.zoo_model import DATASET_SHAPES, ZooModel, get
 
 
 def names():
-    """The zoo's model names."""
+    """The zoo's model names.
+
+    Example:
+
+    ```python
+    print(len(sdae_tf.models.names()), sdae_tf.models.names()[:3])
+    ```
+    """
     from sdae_tf import zoo
 
     return zoo.REGISTRY.names()

@@ -27,6 +27,13 @@ class ConvAutoencoder(Family):
         loss: reconstruction loss (inputs in [0, 1]: binary cross-entropy).
         seed: seeds the noise layer.
         name: prefix of the Keras models' names.
+
+    Example:
+
+    ```python
+    family = sdae_tf.zoo.build("cdae_mnist", (28, 28, 1))
+    codes = family.encoder(images)  # (8, 7, 7, 16)
+    ```
     """
 
     SPATIAL_CODE = True  # a (height, width, channels) code: segmentation heads read it

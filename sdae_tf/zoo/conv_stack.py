@@ -29,6 +29,13 @@ class ConvStack(Family):
         loss: reconstruction loss of each block (targets in [0, 1]).
         seed: seeds the noise layers (block k uses seed + k).
         name: prefix of the Keras models' names.
+
+    Example:
+
+    ```python
+    family = sdae_tf.zoo.build("scdae_mnist", (28, 28, 1))
+    print(family.num_blocks)  # 2: pretrained block by block
+    ```
     """
 
     SPATIAL_CODE = True  # a (height, width, channels) code: segmentation heads read it

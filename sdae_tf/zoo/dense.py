@@ -31,6 +31,13 @@ class DenseStack(Family):
             dropout autoencoder; 0: none).
         code_activation: activation of the last encoder layer (default: `activation`);
             "linear" gives DEC's unbounded code.
+
+    Example:
+
+    ```python
+    family = sdae_tf.zoo.build("sdae_mnist", (28, 28, 1), hidden_units=(256, 64))
+    block_1 = family.pretrain_model(0)  # noise -> 784-256 -> 784, what the loop trains first
+    ```
     """
 
     EMBEDDING_PARAM = "hidden_units"

@@ -45,6 +45,14 @@ class Family(abc.ABC):
         RECON_LOSS_ARGS: `recon_loss` ("bce" / "mse") -> its own `loss` argument.
         MIXED_PRECISION: whether its training is tested under Keras mixed precision
             (`--precision=mixed_bfloat16`).
+
+    Example:
+
+    ```python
+    family = sdae_tf.zoo.build("sdae_mnist", (28, 28, 1), hidden_units=(64, 16))
+    for k in range(family.num_blocks):   # what the training loop reads of every family
+        print(family.block_summary(k), family.block_loss(k))
+    ```
     """
 
     FIGURES = frozenset({"reconstructions", "tsne"})

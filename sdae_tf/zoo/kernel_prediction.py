@@ -22,6 +22,13 @@ class KernelPredictionAutoencoder(ConvAutoencoder):
         loss: reconstruction loss; squared error by default (the output is a convex
             combination of noisy pixels, clipped).
         (the others: `ConvAutoencoder`'s.)
+
+    Example:
+
+    ```python
+    family = sdae_tf.zoo.build("kpdae_mnist", (28, 28, 1))
+    kernels = family.kernels(images)  # (8, 28, 28, 5, 5), each summing to 1
+    ```
     """
 
     FIGURES = frozenset({"reconstructions", "tsne", "kernels"})

@@ -32,6 +32,16 @@ class LearnedSigmaBlock(keras.Model):
         autoencoder: a Keras model, clean block input -> reconstruction (no noise inside).
         lam: weight of the sigma reward (report: 0.026 for block 1, 0.016 for block 2).
         noise_learning_rate: Adam learning rate of the noise network.
+
+    Example:
+
+    ```python
+    family = sdae_tf.zoo.build("sdae_learned_sigma_mnist", (28, 28, 1), hidden_units=(64,),
+                               lambdas=(0.026,))
+    block = family.pretrain_model(0)
+    block.compile(optimizer="adam", loss="binary_crossentropy")
+    block.fit(images, images, epochs=1, verbose=0)  # noise net and autoencoder, own losses
+    ```
     """
 
     def __init__(self, noise, autoencoder, lam, noise_learning_rate=1e-3, **kwargs):
@@ -117,6 +127,13 @@ class LearnedSigmaStack(DenseStack):
         floor: lower bound of sigma (report: 0.4).
         per_component: one sigma per input component instead of one per example.
         noise_learning_rate: Adam learning rate of the noise networks.
+
+    Example:
+
+    ```python
+    family = sdae_tf.zoo.build("sdae_learned_sigma_mnist", (28, 28, 1), hidden_units=(64, 32))
+    block_1 = family.pretrain_model(0)  # a LearnedSigmaBlock: its own train_step
+    ```
     """
 
     NOISE_TYPES = ("none", "learned_gaussian")  # "none" and unset both mean: learned

@@ -51,6 +51,15 @@ class MaskedAutoencoder(Family):
         loss: the reconstruction loss of the hidden parts (MAE: squared error).
         seed: seeds the masking.
         name: prefix of the Keras models' names.
+
+    Example:
+
+    ```python
+    family = sdae_tf.zoo.build("mae_mnist", (28, 28, 1), width=32, depth=1, decoder_width=32)
+    hidden = np.zeros((len(images), family.tokens), "float32")
+    hidden[:, :37] = 1.0                       # 37 of the 49 patches hidden
+    filled = family.inpaint(images, hidden)    # (8, 28, 28, 1)
+    ```
     """
 
     FIGURES = frozenset({"reconstructions", "tsne"})

@@ -20,6 +20,13 @@ class RawPixels(Family):
         loss, seed: unused (nothing is reconstructed, nothing random before the head); accepted
             like every family's, so a recipe's `--recon_loss` applies to a whole table.
         name: prefix of the Keras models' names.
+
+    Example:
+
+    ```python
+    family = sdae_tf.zoo.build("pixels_mnist", (28, 28, 1))
+    print(family.embedding_size)  # 784: the head reads the pixels
+    ```
     """
 
     RECON_LOSS_ARGS = {"bce": None, "mse": None}

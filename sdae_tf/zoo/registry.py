@@ -15,6 +15,13 @@ class ZooEntry:
         hparams: defaults passed to `build` (hidden sizes, noise, ...), overridable per run.
         layerwise_pretraining: whether training starts with greedy layer-wise pretraining.
         description: one line for the zoo table and `--helpfull`.
+
+    Example:
+
+    ```python
+    entry = sdae_tf.zoo.REGISTRY.get("cdae_mnist")
+    print(entry.build.__name__, entry.dataset, entry.hparams)
+    ```
     """
 
     name: str
@@ -26,7 +33,15 @@ class ZooEntry:
 
 
 class Registry:
-    """Name -> `ZooEntry`; duplicate names are refused, unknown names list the known ones."""
+    """Name -> `ZooEntry`; duplicate names are refused, unknown names list the known ones.
+
+    Example:
+
+    ```python
+    print(sdae_tf.zoo.REGISTRY.names()[:3])
+    print(sdae_tf.zoo.REGISTRY.with_spatial_code("mnist"))
+    ```
+    """
 
     def __init__(self):
         self._entries = {}

@@ -35,6 +35,13 @@ class ResidualAutoencoder(Family):
         loss: reconstruction loss (inputs in [0, 1]: binary cross-entropy).
         seed: seeds the noise layer.
         name: prefix of the Keras models' names.
+
+    Example:
+
+    ```python
+    family = sdae_tf.zoo.build("resdae_mnist", (28, 28, 1))
+    print(family.conv_layers())  # (16, 16)
+    ```
     """
 
     SPATIAL_CODE = True  # a (height, width, channels) code: segmentation heads read it

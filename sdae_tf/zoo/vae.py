@@ -29,6 +29,13 @@ class VariationalStack(Family):
             or "mse" (summed squared error, the report's VAE).
         seed: seeds noise and sampling.
         name: prefix of the Keras models' names.
+
+    Example:
+
+    ```python
+    family = sdae_tf.zoo.build("dvae_mnist", (28, 28, 1))
+    z_mean = family.encoder(images)  # (8, 20): the features
+    ```
     """
 
     # `--recon_loss` -> this family's `loss` argument.
