@@ -45,6 +45,15 @@ def read_idx(path, expected_magic, expected_count=None):
 
     Raises:
         IdxFormatError: the file is missing, its magic number, counts or size are wrong.
+
+    Example:
+
+    ```python
+    import pathlib
+    from sdae_tf.data import mnist
+    folder = pathlib.Path(mnist.VENDORED_DIR)
+    labels = sdae_tf.data.read_idx(next(folder.glob("t10k-labels*")), 2049)  # (10000,) uint8
+    ```
     """
     data = _read_bytes(path)
     if len(data) < 4:

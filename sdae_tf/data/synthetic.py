@@ -38,6 +38,13 @@ def load_patches(num_patches=20000, patch_size=12, images_path=None, validation_
         seed: seeds the patch positions and splits.
 
     Labels are all 0 (an unsupervised dataset, `num_classes=1`).
+
+    Example:
+
+    ```python
+    patches = sdae_tf.data.load_patches(num_patches=600, patch_size=12)
+    print(patches.x_train.shape[1:])  # (12, 12, 1)
+    ```
     """
     images = _load_mat_images(images_path) if images_path else _sample_images_gray()
     rng = np.random.default_rng(seed)

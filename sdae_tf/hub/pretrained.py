@@ -257,6 +257,13 @@ class PretrainedEncoder(_ExportedLayer):
             loads the `.keras` copy (safe mode) whose weights fine-tune with the model above it.
         check_range: assert at run time that inputs lie within the contract's value range (a
             cheap min/max per batch); a clear `InvalidArgumentError` otherwise.
+
+    Example:
+
+    ```python
+    layer = sdae_tf.hub.pretrained.PretrainedEncoder("cdae_mnist")
+    codes = layer(images)  # (8, 7, 7, 16); layer.contract says what it takes
+    ```
     """
 
     def __init__(self, export_path, trainable=False, check_range=True, **kwargs):

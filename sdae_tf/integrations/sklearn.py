@@ -43,6 +43,15 @@ class SDAETransformer(TransformerMixin, BaseEstimator):
         pretrained: a shipped model's name or an export path: `fit` trains nothing and
             `transform` runs that encoder (see `from_pretrained`).
         verbose: Keras' fit verbosity (0: silent).
+
+    Example:
+
+    ```python
+    from sdae_tf.integrations.sklearn import SDAETransformer
+    digits = sdae_tf.data.load_digits()
+    est = SDAETransformer("sdae_mnist", hidden_units=(32, 16), pretrain_epochs=1)
+    codes = est.fit(digits.x_train[:200]).transform(digits.x_test[:10])  # (10, 16)
+    ```
     """
 
     def __init__(self, model="sdae_mnist", hidden_units=None, noise_type=None,

@@ -273,7 +273,16 @@ class InsertMaskTokens(keras.layers.Layer):
     """MAE's decoder input: the visible tokens followed by a learned mask token for each
     hidden one, put back in the original order: [visible (batch, K, D), restore (batch, T)]
     -> (batch, T, D). Called on the tokens alone (every one visible) it returns them: the
-    decoder that reads whole images holds the mask token too, so saving it keeps it."""
+    decoder that reads whole images holds the mask token too, so saving it keeps it.
+
+    Example:
+
+    ```python
+    tokens = keras.layers.Dense(16)(sdae_tf.layers.Patchify(4)(images))
+    visible, restore, _ = sdae_tf.layers.RandomTokenMasking(0.75, seed=0)(tokens)
+    full = sdae_tf.layers.InsertMaskTokens()([visible, restore])  # (8, 49, 16) again
+    ```
+    """
 
     def build(self, input_shape):
         width = (input_shape[0] if isinstance(input_shape[0], (list, tuple)) else
@@ -304,7 +313,17 @@ class InsertMaskTokens(keras.layers.Layer):
 class MaskedBlend(keras.layers.Layer):
     """[prediction, target, mask] -> mask * prediction + (1 - mask) * stop_gradient(target):
     the reconstruction whose error against the target is the error on the hidden parts only
-    (times their share), so a plain Keras loss trains the MAE on the masked patches."""
+    (times their share), so a plain Keras loss trains the MAE on the masked patches.
+
+    Example:
+
+    ```python
+    prediction = np.full(images.shape, 0.5, "float32")
+    mask = np.zeros(images.shape, "float32")
+    mask[:, :14] = 1.0                     # the top half hidden
+    out = sdae_tf.layers.MaskedBlend()([prediction, images, mask])  # 0.5 on top, images below
+    ```
+    """
 
     def call(self, inputs):
         prediction, target, mask = inputs
