@@ -111,13 +111,17 @@ def experiment_pool(tmp_path_factory):
     return tmp_path_factory.mktemp("pool")
 
 
+# Keys whose values never change which code a cell runs (left out when comparing cells).
+VALUE_ONLY_KEYS = frozenset({"seed", "data_seed", "learning_rate", "pretrain_learning_rate"})
+
+
 def representative_cells(specs):
     """The cells that exercise every code path an experiment's cells take, each once: per model
     family, the cells whose set of overridden keys is not contained in another chosen cell's
     (a cell setting `noise_schedule` also runs the plain path of its family, so the plain
     cell beside it is left out), plus every cell that reads an earlier cell's metric and the
-    cells it reads. Cells that differ only in values (another model of the family, dataset or
-    level) are left to the slow test, which runs every cell."""
+    cells it reads. Cells that differ only in values (another model of the family, dataset,
+    level or seed) are left to the slow test, which builds every cell."""
     def family(spec):  # the family's class, and whether it pretrains at all
         entry = REGISTRY.get(spec.overrides["model"]) if "model" in spec.overrides else None
         return (entry.build, entry.layerwise_pretraining) if entry else None
@@ -126,11 +130,13 @@ def representative_cells(specs):
         return [v[1:].rpartition(".")[0] for v in spec.overrides.values()
                 if str(v).startswith("@")]
 
+    def keys(spec):  # a seed or a learning rate changes values, never the code path
+        return frozenset(spec.overrides) - VALUE_ONLY_KEYS
+
     chosen = set()
     # Most keys first: a cell whose keys a chosen cell of its family covers adds nothing.
-    for spec in sorted(specs, key=lambda s: -len(s.overrides)):
-        keys = frozenset(spec.overrides)
-        if refs(spec) or not any(family(c) == family(spec) and keys <= frozenset(c.overrides)
+    for spec in sorted(specs, key=lambda s: -len(keys(s))):
+        if refs(spec) or not any(family(c) == family(spec) and keys(spec) <= keys(c)
                                  for c in specs if c.name in chosen):
             chosen.add(spec.name)
             chosen.update(refs(spec))

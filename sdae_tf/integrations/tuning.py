@@ -503,10 +503,10 @@ def run_search(base, space, tuner_kind="random", objective="probe", tune_dir="ru
     ```python
     from sdae_tf.integrations import tuning
     from sdae_tf.train.config import TrainConfig
-    base = TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(32, 16),
+    base = TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
                        pretrain_epochs=1, finetune_epochs=0, verbose=0)
     space = tuning.SearchSpace(noise_level=tuning.parse_spec("0.1:0.5"))
-    results = tuning.run_search(base, space, tune_dir="search", max_trials=2,
+    results = tuning.run_search(base, space, tune_dir="search", max_trials=1,
                                 probe_examples=500)
     print(results["best_trials"][0]["hyperparameters"])
     ```
