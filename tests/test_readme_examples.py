@@ -46,7 +46,7 @@ def test_the_readme_quick_starts_run(tmp_path, monkeypatch, capsys):
     ns = run_page("README.md", tmp_path, monkeypatch)
     out = capsys.readouterr().out
     assert float(re.findall(r"test accuracy ([0-9.]+)", out)[-1]) > 0.9, out
-    assert ns["clean"].shape == (8, 28, 28, 1)
+    assert ns["clean"].shape == (8, 28, 28, 1) and ns["filled"].shape == (8, 28, 28, 1)
     loss, accuracy = ns["classifier"].evaluate(ns["data"].x_test[:1000], ns["data"].y_test[:1000],
                                                verbose=0)
     assert accuracy > 0.85
