@@ -3,11 +3,10 @@
 
 import keras
 
-from sdae_tf.layers import corrupt, make_noise
-from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Family
+from sdae_tf.zoo.spatial import SpatialAutoencoder
 
 
-class ConvAutoencoder(Family):
+class ConvAutoencoder(SpatialAutoencoder):
     """Four conv layers down, four up (8 in all); encoder and decoder stand alone.
 
     Encoder: `Conv(f0, stride 2) -> Conv(f1) -> Conv(f2, stride 2) -> Conv(code)` (the number
@@ -36,18 +35,13 @@ class ConvAutoencoder(Family):
     ```
     """
 
-    SPATIAL_CODE = True  # a (height, width, channels) code: segmentation heads read it
-
-    RECON_LOSS_ARGS = KERAS_RECON_LOSSES
     MIXED_PRECISION = True
-    END_TO_END = True  # one block: its pretraining is the end-to-end training
 
     def __init__(self, input_shape, filters=(32, 32, 32), code_channels=16, downsample=2,
                  noise_type="gaussian", noise_level=0.4, loss="binary_crossentropy",
                  seed=None, name="conv_autoencoder"):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 3:
-            raise ValueError(f"`input_shape` must be (H, W, C). Received: {input_shape}")
+        super().__init__(input_shape, noise_type, noise_level, loss, seed, name)
+        input_shape = self.input_shape
         if not 1 <= downsample <= 4:
             raise ValueError(f"`downsample` must be in [1, 4]. Received: downsample={downsample}")
         step = 2**downsample
@@ -58,13 +52,9 @@ class ConvAutoencoder(Family):
             )
         if len(filters) != 3:
             raise ValueError(f"`filters` must hold 3 widths. Received: filters={filters!r}")
-        make_noise(noise_type, noise_level)  # validates early
-        self.input_shape = input_shape
         self.filters = tuple(int(f) for f in filters)
         self.code_channels = int(code_channels)
         self.downsample = int(downsample)
-        self.noise_type, self.noise_level = noise_type, noise_level
-        self.loss, self.seed, self.name = loss, seed, name
         self.encoder = self._build_encoder()
         self._decoder = self._build_decoder()
 
@@ -104,50 +94,8 @@ class ConvAutoencoder(Family):
         """(channels, activation) of the decoder's last conv: the image's, sigmoid."""
         return self.input_shape[-1], "sigmoid"
 
-    def _reconstruct(self, images, code):
-        """The decoder's images from `code` (the code of `images`, noisy while training)."""
-        return self._decoder(code)
-
-    @property
-    def num_blocks(self):
-        return 1
-
-    @property
-    def embedding_size(self):
-        shape = self.encoder.output_shape[1:]
-        return shape[0] * shape[1] * shape[2]
-
-    def features_before(self, k):
-        return None
-
-    def block_loss(self, k):
-        return self.loss
-
     def block_summary(self, k):
         return f"{self.input_shape} -> {self.encoder.output_shape[1:]}"
-
-    def pretrain_model(self, k):
-        """The whole (denoising) autoencoder, images -> noise -> encoder -> decoder."""
-        inputs = keras.Input(self.input_shape, name="images")
-        h = corrupt(inputs, self.noise_type, self.noise_level, seed=self.seed, name="noise")
-        outputs = self._reconstruct(h, self.encoder(h))
-        return keras.Model(inputs, outputs, name=f"{self.name}_autoencoder")
-
-    def end_to_end_model(self):
-        return self.pretrain_model(0)
-
-    def autoencoder(self):
-        """images -> code -> reconstructed images (no noise)."""
-        inputs = keras.Input(self.input_shape, name="images")
-        return keras.Model(inputs, self.reconstruct(inputs), name=f"{self.name}_reconstruct")
-
-    def reconstruct(self, images):
-        """Symbolic images -> their reconstruction (no noise)."""
-        return self._reconstruct(images, self.encoder(images))
-
-    def decoder(self):
-        """The spatial code -> images (the decoder half, no noise)."""
-        return self._decoder
 
     def describe(self):
         return {

@@ -4,8 +4,7 @@ bottleneck so the encoder and the decoder stand alone."""
 
 import keras
 
-from sdae_tf.layers import corrupt, make_noise
-from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Family
+from sdae_tf.zoo.spatial import SpatialAutoencoder
 
 
 def _residual(x, width, name):
@@ -18,7 +17,7 @@ def _residual(x, width, name):
     return keras.layers.Add(name=f"{name}_add")([x, h])
 
 
-class ResidualAutoencoder(Family):
+class ResidualAutoencoder(SpatialAutoencoder):
     """Encoder: a 3x3 stem conv, then per stage `blocks_per_stage` residual blocks at its width
     and a stride-2 conv to the next width (`widths`: one stage per halving), then residual
     blocks and a 1x1 conv to the `code_channels`-channel spatial code. Decoder, its mirror:
@@ -44,17 +43,11 @@ class ResidualAutoencoder(Family):
     ```
     """
 
-    SPATIAL_CODE = True  # a (height, width, channels) code: segmentation heads read it
-
-    RECON_LOSS_ARGS = KERAS_RECON_LOSSES
-    END_TO_END = True
-
     def __init__(self, input_shape, widths=(32, 64), blocks_per_stage=2, code_channels=16,
                  noise_type="gaussian", noise_level=0.4, loss="binary_crossentropy",
                  seed=None, name="residual_autoencoder"):
-        input_shape = tuple(int(d) for d in input_shape)
-        if len(input_shape) != 3:
-            raise ValueError(f"`input_shape` must be (H, W, C). Received: {input_shape}")
+        super().__init__(input_shape, noise_type, noise_level, loss, seed, name)
+        input_shape = self.input_shape
         widths = tuple(int(w) for w in widths)
         if not widths or int(blocks_per_stage) < 1:
             raise ValueError("`widths` needs at least one stage and `blocks_per_stage` at least "
@@ -64,11 +57,8 @@ class ResidualAutoencoder(Family):
         if input_shape[0] % step or input_shape[1] % step:
             raise ValueError(f"Input height and width must be divisible by 2**len(widths)="
                              f"{step}. Received: input_shape={input_shape}")
-        make_noise(noise_type, noise_level)  # validates early
-        self.input_shape, self.widths = input_shape, widths
+        self.widths = widths
         self.blocks_per_stage, self.code_channels = int(blocks_per_stage), int(code_channels)
-        self.noise_type, self.noise_level = noise_type, noise_level
-        self.loss, self.seed, self.name = loss, seed, name
         self.encoder = self._build_encoder()
         self._decoder = self.build_decoder()
 
@@ -102,47 +92,15 @@ class ResidualAutoencoder(Family):
                                   name="decoder_out")(h)
         return keras.Model(code, out, name=f"{self.name}_decoder")
 
-    def decoder(self):
-        return self._decoder
-
-    @property
-    def num_blocks(self):
-        return 1
-
-    @property
-    def embedding_size(self):
-        h, w, c = self.encoder.output_shape[1:]
-        return h * w * c
-
     def conv_layers(self):
         """How many conv layers the encoder and the decoder hold (the depth)."""
         count = lambda m: sum(isinstance(ly, keras.layers.Conv2D) for ly in m.layers)  # noqa: E731
         return count(self.encoder), count(self._decoder)
 
-    def features_before(self, k):
-        return None
-
-    def block_loss(self, k):
-        return self.loss
-
     def block_summary(self, k):
         enc, dec = self.conv_layers()
         return (f"{self.input_shape} -> {self.encoder.output_shape[1:]} ({enc} + {dec} conv "
                 "layers, residual)")
-
-    def pretrain_model(self, k):
-        images = keras.Input(self.input_shape, name="images")
-        h = corrupt(images, self.noise_type, self.noise_level, seed=self.seed, name="noise")
-        return keras.Model(images, self._decoder(self.encoder(h)),
-                           name=f"{self.name}_autoencoder")
-
-    def end_to_end_model(self):
-        return self.pretrain_model(0)
-
-    def autoencoder(self):
-        images = keras.Input(self.input_shape, name="images")
-        return keras.Model(images, self._decoder(self.encoder(images)),
-                           name=f"{self.name}_reconstruct")
 
     def describe(self):
         enc, dec = self.conv_layers()
