@@ -307,6 +307,26 @@ def test_report_tables_reads_finished_and_unfinished_cells(tmp_path, monkeypatch
     assert after["status"] == "finished" and after["run_dir"] == str(lost)
     assert after["test_accuracy"] == record["runs"][0]["test_accuracy"]
     assert after["pretrain_seconds"] is not None
+    # ... and the experiment rerun on the new machine trains nothing: the cell comes from the
+    # ledger (its pretraining not rerun either), its figures are not drawn again.
+    again = experiments.run_experiment("table2_report", base, specs[:1],
+                                       out_dir=tmp_path / "exp_new_machine", pool_dir=str(pool),
+                                       ledger=tmp_path / "ledger.jsonl")
+    assert not lost.exists() and not pathlib.Path(record["runs"][0]["pretrain_run"]).exists()
+    cell = again["runs"][0]
+    assert cell["reused"] and cell["test_accuracy"] == record["runs"][0]["test_accuracy"]
+    assert cell["run_dir"] == str(lost) and cell["pretrain_run"] == record["runs"][0]["pretrain_run"]
+    # A ledger line of another configuration under the same name is not taken for it.
+    from sdae_tf.reproduce.ledger import Ledger
+
+    book = Ledger(tmp_path / "ledger.jsonl")
+    lines = book.path.read_text().splitlines()
+    book.path.write_text("".join(
+        json.dumps({**json.loads(line), "config": {"model": "other"}}) + "\n" for line in lines))
+    cfg, _ = experiments.with_shared_pretraining(dataclasses.replace(
+        base, **experiments._resolve(specs[0], {})), str(pool))
+    assert experiments.pool_dir_for(cfg, str(pool)) == lost  # the name the ledger has
+    assert experiments.from_ledger(cfg, str(pool), book) is None
 
 
 def test_report_number_follows_the_longest_known_column():

@@ -158,8 +158,8 @@ def run_cells(name, specs, base_cfg, pool_dir, ledger, spec, on_cell):
             after = []
             if not experiments.references(cell):
                 cfg = dataclasses.replace(base_cfg, **experiments._resolve(cell, {}))
-                _, pre = experiments.with_shared_pretraining(cfg, pool_dir)
-                if pre is not None:
+                cfg, pre = experiments.with_shared_pretraining(cfg, pool_dir)
+                if pre is not None and experiments.from_ledger(cfg, pool_dir, ledger) is None:
                     key = experiments.pool_dir_for(pre, pool_dir).name
                     if key not in pretrainings:
                         pretrainings[key] = client.submit(

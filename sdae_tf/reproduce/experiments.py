@@ -286,7 +286,12 @@ def compose_figures(runs, out_dir, title):
     names = sorted({name for r in runs for name in r["figures"]})
     out = {}
     for name in names:
-        drawn = [r for r in runs if name in r["figures"]]
+        drawn = [r for r in runs if name in r["figures"]
+                 and pathlib.Path(r["figures"][name]).is_file()]
+        if not drawn:  # every run drawing it came from the ledger, its files elsewhere
+            print(f"Figure {name}: no run in this pool has it (rerun a cell to draw it)",
+                  flush=True)
+            continue
         target = pathlib.Path(out_dir) / f"{name}.png"
         if len(drawn) == 1:
             shutil.copyfile(drawn[0]["figures"][name], target)
@@ -357,6 +362,9 @@ def run_cell(spec, base_cfg, finished, pool_dir, when_claimed="wait", ledger=Non
     cfg = dataclasses.replace(base_cfg, **_resolve(spec, finished))
     training.check_config(cfg)
     cfg, pre = with_shared_pretraining(cfg, pool_dir)
+    recorded = from_ledger(cfg, pool_dir, ledger)
+    if recorded is not None:  # finished on another machine: neither it nor its pretraining reruns
+        return recorded, None if pre is None else str(pool_dir_for(pre, pool_dir))
     pretrain_dir = None
     if pre is not None:
         pre_metrics = ensure_run(pre, pool_dir, when_claimed)
@@ -365,6 +373,35 @@ def run_cell(spec, base_cfg, finished, pool_dir, when_claimed="wait", ledger=Non
     metrics = ensure_run(cfg, pool_dir, when_claimed)
     _log(ledger, metrics, cfg, experiment, spec.name)
     return metrics, pretrain_dir
+
+
+def from_ledger(cfg, pool_dir, ledger):
+    """The metrics of `cfg`'s run as the ledger recorded it, when the pool no longer has the
+    run (a new machine, a cleaned pool) and the ledger holds it with this very configuration;
+    else None (the pool's own copy, or training, decides).
+
+    Args:
+        cfg: a run's `TrainConfig` (as `with_shared_pretraining` returns it).
+        pool_dir: the run pool.
+        ledger: a `Ledger`, or None.
+
+    Returns:
+        The recorded metrics with `run_dir` (where the run would be in the pool), `reused`
+        and `from_ledger` (the ledger's path) set, or None.
+    """
+    if ledger is None:
+        return None
+    run_dir = pool_dir_for(cfg, pool_dir)
+    if (run_dir / "metrics.json").exists() or claims.is_claimed(run_dir):
+        return None
+    record = ledger.find(run_dir.name)
+    wanted = json.loads(json.dumps(config_lib.identity(cfg), sort_keys=True, default=str))
+    if record is None or record.get("config") != wanted:
+        return None
+    print(f"Reusing the finished run {run_dir.name} from the ledger {ledger.path} (its files "
+          "are not in this pool: figures and weights are not reused)", flush=True)
+    return {**record["metrics"], "run_dir": str(run_dir), "reused": True,
+            "from_ledger": str(ledger.path)}
 
 
 def _log(ledger, metrics, cfg, experiment, cell):
