@@ -10,13 +10,19 @@ import sys
 REPO = pathlib.Path(__file__).resolve().parents[1]
 MODELS = REPO / "exported_models"
 CARDS = REPO / "docs" / "models"
-NO_DENOISER = "none: `inpaint` fills in hidden patches instead (a masked autoencoder)"
 
 
 def _flagfile(name):
     path = REPO / "flags" / "models" / f"{name}.flags"
     return (f"`flags/models/{name}.flags` (`sdae-train --recipe={name}`)" if path.exists()
             else "-")
+
+
+def _denoiser(denoiser):
+    instead = denoiser.get("use_instead")
+    if instead:
+        return f"none: use `{instead['endpoint']}` instead ({instead['why']})"
+    return denoiser.get("weights", "-")
 
 
 def _num(value):
@@ -31,6 +37,8 @@ def card(name, manifest):
     denoiser = manifest.get("denoiser", {})
     arch = manifest.get("architecture", {})
     inpaints = "inpaint" in manifest.get("extra_endpoints", {})
+    use = ("features and inpainting hidden patches" if inpaints
+           else "features" if denoiser.get("use_instead") else "features and denoising")
     lines = [
         f"# {name}", "",
         manifest.get("description", ""), "",
@@ -51,7 +59,7 @@ def card(name, manifest):
         f"| linear probe on frozen codes | {probe.get('accuracy', '-')} (floor "
         f"{probe.get('floor', '-')}: {probe.get('train', '')}, {probe.get('test', '')}) |",
         f"| endpoints | {', '.join(f'`{e}`' for e in manifest.get('endpoints', {}))} |",
-        f"| denoiser | {NO_DENOISER if inpaints else denoiser.get('weights', '-')} |",
+        f"| denoiser | {_denoiser(denoiser)} |",
         f"| stage | {manifest.get('stage')} |",
         f"| versions | {', '.join(f'{k} {v}' for k, v in manifest.get('versions', {}).items())} |",
         "",
@@ -63,7 +71,7 @@ def card(name, manifest):
         *([f'inpaint = sdae_tf.inpainter("{name}")        # [images, hidden patches] -> images']
           if inpaints else []),
         "```", "",
-        f"Intended use: features and {'inpainting hidden patches' if inpaints else 'denoising'}"
+        f"Intended use: {use}"
         " for 28x28 grey digits in [0, 1] like MNIST's "
         "(the input contract is checked at run time); not for other image statistics without "
         "fine-tuning. Limits: trained on one seed at a short budget (see the recipe); the "

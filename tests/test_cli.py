@@ -19,6 +19,7 @@ from sdae_tf.cli import flags as train_flags
 from sdae_tf.cli import train as train_cli
 from sdae_tf.cli import tune as tune_cli
 from sdae_tf.data.tfds_images import TFDS_NAMES as TFDS_DATASETS
+from sdae_tf.hub import export as export_lib
 from sdae_tf.hub import resources
 from sdae_tf.reproduce import experiments
 from sdae_tf.runner import training
@@ -273,6 +274,10 @@ def test_flagfile_smoke_run(name, in_repo, tmp_path):
         assert metrics["sizes"]["train"] == training.QUICK_TRAIN_EXAMPLES
     assert (tmp_path / "export" / "saved_model.pb").exists()
     assert "test accuracy" in train_cli.summary(metrics)
+    # The manifest says whether `reconstruct` is a denoiser, as the family does.
+    manifest = export_lib.load_manifest(tmp_path / "export")
+    family = training.build_stack(cfg, tuple(manifest["input"]["shape"]))
+    assert manifest.get("denoiser", {}).get("use_instead") == family.denoiser_instead()
 
 
 def test_flag_overrides_and_defaults(in_repo):

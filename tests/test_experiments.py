@@ -100,6 +100,23 @@ def test_rerun_reuses_finished_runs(shared):
     assert again["seconds"] < record["seconds"]
 
 
+
+def test_pool_spelt_another_way_is_the_same_pool(shared, tmp_path):
+    """A cell starting from a shared pretraining has one key whatever path names the pool
+    (relative, absolute, through a link): processes sharing a pool reuse each other's runs."""
+    import os
+
+    root, specs, record = shared
+    link = tmp_path / "link"
+    link.symlink_to(root / "pool")
+    for pool in (os.path.relpath(root / "pool"), link):
+        again = experiments.run_experiment("table1", BASE, specs, out_dir=tmp_path / "exp",
+                                           pool_dir=pool)
+        assert all(r["reused"] for r in again["runs"]), pool
+        assert [pathlib.Path(r["run_dir"]).name for r in again["runs"]] == \
+            [pathlib.Path(r["run_dir"]).name for r in record["runs"]]
+
+
 def test_init_from_equals_pretraining_in_the_run(shared, tmp_path):
     """Fine-tuning from a shared pretraining run gives the numbers of a run that pretrained the
     same stack itself (same seed): the weights are the same."""

@@ -85,13 +85,18 @@ def test_a_pack_by_name_resolves_to_its_unpacked_export(tmp_path, monkeypatch, m
 
 
 def test_pack_round_trip_and_refusals(tmp_path, mnist):
-    out = packing.pack(EXPORTS / "cdae_mnist", tmp_path / "pack", check_sample=mnist.x_test[:32])
+    # The masked autoencoder: an export with an extra endpoint (`inpaint`), checked after
+    # unpacking on the inputs its family makes for it, beside `serve` and `reconstruct`.
+    out = packing.pack(EXPORTS / "mae_mnist", tmp_path / "pack", check_sample=mnist.x_test[:32])
+    differences = export_lib.load_manifest(out)["packed"]["max_abs_diff"]
+    assert sorted(differences) == ["inpaint", "reconstruct", "serve"]
+    assert 0 < max(differences.values()) < 0.02, differences  # float16 storage, no more
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [*packing.GRAPH_FILES, packing.WEIGHTS_FILE, packing.KERAS_CONFIG_FILE, "manifest.json"])
     with np.load(out / packing.WEIGHTS_FILE, allow_pickle=False) as stored:
         assert {stored[k].dtype.name for k in stored.files} == {"float16", "uint8"}
     with pytest.raises(FileExistsError, match="already exists"):
-        packing.pack(EXPORTS / "cdae_mnist", out)
+        packing.pack(EXPORTS / "mae_mnist", out)
     with pytest.raises(ValueError, match="already a pack"):
         packing.pack(out, tmp_path / "again")
     with pytest.raises(ValueError, match="not a pack"):

@@ -172,3 +172,7 @@ def test_the_decoder_holds_the_mask_token_so_exports_keep_inpainting(tmp_path):
         layer([x * 255.0, hidden])
     with pytest.raises(ValueError, match="has no 'inpaint' endpoint"):
         sdae_tf.inpainter(SHIPPED_CDAE)
+    # Its manifest says the whole-image reconstruction is no denoiser, and what to use.
+    assert manifest["denoiser"]["use_instead"]["endpoint"] == "inpaint"
+    with pytest.raises(ValueError, match="not a denoiser: a masked autoencoder.*sdae_tf.inpainter"):
+        sdae_tf.denoiser(path)

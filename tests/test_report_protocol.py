@@ -315,7 +315,8 @@ def test_report_tables_reads_finished_and_unfinished_cells(tmp_path, monkeypatch
     assert not lost.exists() and not pathlib.Path(record["runs"][0]["pretrain_run"]).exists()
     cell = again["runs"][0]
     assert cell["reused"] and cell["test_accuracy"] == record["runs"][0]["test_accuracy"]
-    assert cell["run_dir"] == str(lost) and cell["pretrain_run"] == record["runs"][0]["pretrain_run"]
+    assert cell["run_dir"] == str(lost)
+    assert cell["pretrain_run"] == record["runs"][0]["pretrain_run"]
     # A ledger line of another configuration under the same name is not taken for it.
     from sdae_tf.reproduce.ledger import Ledger
 

@@ -39,10 +39,17 @@ def table(models):
             "x".join(map(str, m["input"]["shape"])) + f" in {m['input'].get('range')}",
             str(m["embedding_size"]), "" if test is None else f"{test:.4f}",
             f"{probe['accuracy']:.4f} ({probe['floor']:.4f})" if probe else "",
-            ("no: inpaints hidden patches" if "inpaint" in m.get("extra_endpoints", {})
-             else _noise(m["denoiser"]["noise"]) if "denoiser" in m else "-"),
+            _denoiser(m.get("denoiser")),
             f"{m['size_mb']:.1f}", os.path.relpath(m["path"])])
     return "\n".join(markdown.table(head, rows))
+
+
+def _denoiser(denoiser):
+    if denoiser is None:
+        return "-"
+    if denoiser.get("use_instead"):
+        return f"no: use `{denoiser['use_instead']['endpoint']}`"
+    return _noise(denoiser["noise"])
 
 
 def _noise(noise):

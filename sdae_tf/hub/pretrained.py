@@ -304,13 +304,12 @@ class PretrainedDenoiser(_ExportedLayer):
         super().__init__(export_path, trainable=False, check_range=check_range,
                          suffix="denoiser", **kwargs)
         path = pathlib.Path(self.export_path)
-        noise = self.manifest.get("denoiser", {}).get("noise") or {}
-        if noise.get("type") == "patch_masking":
+        instead = self.manifest.get("denoiser", {}).get("use_instead")
+        if instead:
             name = self.manifest.get("model") or path.name
-            raise ValueError(
-                f"{name} is a masked autoencoder: it fills in hidden patches from the visible "
-                "ones and was never scored on the patches it sees, so its whole-image "
-                f"reconstruction is no denoiser; use sdae_tf.inpainter({str(export_path)!r})")
+            loader = LOADERS.get(instead["endpoint"], f"its {instead['endpoint']!r} endpoint")
+            raise ValueError(f"{name} is not a denoiser: {instead['why']}; use "
+                             f"{loader}({str(export_path)!r})")
         self.inner = export_lib.load_reconstructor(path, name=f"{path.name}_reconstruct")
         self.noise = self.manifest["denoiser"].get("noise")
 
@@ -412,6 +411,11 @@ def inpainter(name_or_path, check_range=True, name=None):
     """
     kwargs = {"name": name} if name else {}
     return PretrainedInpainter(name_or_path, check_range=check_range, **kwargs)
+
+
+# The loader of each extra endpoint, named where an export says to use it instead of its
+# `reconstruct` (the manifest's `denoiser.use_instead`).
+LOADERS = {PretrainedInpainter.ENDPOINT: "sdae_tf.inpainter"}
 
 
 def feature_extractor(name_or_path, trainable=False, check_range=True, name=None):

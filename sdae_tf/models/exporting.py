@@ -70,4 +70,6 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
         check_sample=check_sample, autoencoder=model.autoencoder(),
         endpoints=model.family.export_endpoints(),
         denoiser={"noise": architecture["noise"],
-                  "weights": "the whole autoencoder as exported"})
+                  "weights": "the whole autoencoder as exported",
+                  **({"use_instead": model.family.denoiser_instead()}
+                     if model.family.denoiser_instead() else {})})

@@ -27,6 +27,7 @@ import fnmatch
 import hashlib
 import json
 import pathlib
+import re
 import shutil
 import time
 
@@ -137,8 +138,36 @@ def pool_key(cfg):
     Returns:
         10 hex characters.
     """
-    text = json.dumps(config_lib.identity(cfg), sort_keys=True, default=str)
+    text = json.dumps(run_identity(cfg), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+# A pretraining run's folder in a pool (`pool_dir_for`): its name is its configuration's key.
+_POOL_PRETRAINING = re.compile(r".+-pretrain-[0-9a-f]{10}")
+
+
+def run_identity(cfg):
+    """`config.identity(cfg)` with a shared pretraining named by its run, not by where the
+    pool is: a cell starting from `<any pool>/<pretraining run>` is the same computation
+    whatever path the process spelled its pool with (relative, absolute, another mount), so
+    processes sharing a pool, and the Dask workers, agree on its key (written as the default
+    pool's `runs/pool/<run>`, the keys of existing runs unchanged).
+
+    Args:
+        cfg: a run's `TrainConfig`.
+
+    Returns:
+        A JSON-ready dict.
+    """
+    identity = config_lib.identity(cfg)
+    init = identity.get("init_from")
+    if init:
+        path = pathlib.PurePath(str(init))
+        run = path if _POOL_PRETRAINING.fullmatch(path.name) else path.parent
+        if _POOL_PRETRAINING.fullmatch(run.name):
+            identity["init_from"] = str(pathlib.PurePath("runs/pool", run.name,
+                                                         path.relative_to(run)))
+    return identity
 
 
 def pool_dir_for(cfg, pool_dir):
@@ -395,7 +424,7 @@ def from_ledger(cfg, pool_dir, ledger):
     if (run_dir / "metrics.json").exists() or claims.is_claimed(run_dir):
         return None
     record = ledger.find(run_dir.name)
-    wanted = json.loads(json.dumps(config_lib.identity(cfg), sort_keys=True, default=str))
+    wanted = json.loads(json.dumps(run_identity(cfg), sort_keys=True, default=str))
     if record is None or record.get("config") != wanted:
         return None
     print(f"Reusing the finished run {run_dir.name} from the ledger {ledger.path} (its files "
@@ -406,7 +435,7 @@ def from_ledger(cfg, pool_dir, ledger):
 
 def _log(ledger, metrics, cfg, experiment, cell):
     if ledger is not None:
-        ledger.append(metrics["run_dir"], metrics, config_lib.identity(cfg),
+        ledger.append(metrics["run_dir"], metrics, run_identity(cfg),
                       experiment=experiment, cell=cell)
 
 

@@ -238,6 +238,14 @@ class MaskedAutoencoder(Family):
             f"(1 of {self.tokens} row-major patches, the same number per example) filled in "
             "from the visible ones")}
 
+    def denoiser_instead(self):
+        """The `inpaint` endpoint: trained to fill in hidden patches, never scored on the
+        patches it sees, the whole-image reconstruction is no denoiser."""
+        return {"endpoint": "inpaint",
+                "why": "a masked autoencoder fills in hidden patches from the visible ones and "
+                       "was never scored on the patches it sees, so its whole-image "
+                       "reconstruction is no denoiser"}
+
     def autoencoder(self):
         """images -> tokens (every patch visible) -> reconstructed images."""
         images = keras.Input(self.input_shape, name="images")
