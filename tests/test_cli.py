@@ -2,6 +2,7 @@
 installed entry point runs end to end in a subprocess."""
 
 import dataclasses
+import functools
 import json
 import os
 import pathlib
@@ -116,43 +117,72 @@ def experiment_pool(tmp_path_factory):
 VALUE_ONLY_KEYS = frozenset({"seed", "data_seed", "learning_rate", "pretrain_learning_rate"})
 
 
-def representative_cells(specs):
-    """The cells that exercise every code path an experiment's cells take, each once: per model
-    family, the cells whose set of overridden keys is not contained in another chosen cell's
-    (a cell setting `noise_schedule` also runs the plain path of its family, so the plain
-    cell beside it is left out), plus every cell that reads an earlier cell's metric and the
-    cells it reads. Cells that differ only in values (another model of the family, dataset,
-    level or seed) are left to the slow test, which builds every cell."""
-    def family(spec):  # the family's class, and whether it pretrains at all
-        entry = REGISTRY.get(spec.overrides["model"]) if "model" in spec.overrides else None
-        return (entry.build, entry.layerwise_pretraining) if entry else None
+def _path_keys(cfg):
+    """What in a cell's whole configuration (flagfile and overrides) chooses code: each field
+    off its default by name (its value chooses none: another level, dataset, size, a stage's
+    epochs, zero among them: a stage skipped runs less of the same code), except a dataset
+    from TFDS (another loader) and each figure drawn (its own code)."""
+    keys = set()
+    for name, value in config_lib.identity(cfg).items():
+        if name in VALUE_ONLY_KEYS:
+            continue
+        if name == "figures":
+            keys.update(f"figure:{f}" for f in value)
+        elif name in ("dataset", "pretrain_dataset") and value in TFDS_DATASETS:
+            keys.add(f"{name}:tfds")
+        else:
+            keys.add(name)
+    return frozenset(keys)
 
-    def refs(spec):
-        return [v[1:].rpartition(".")[0] for v in spec.overrides.values()
-                if str(v).startswith("@")]
 
-    def keys(spec):  # a seed or a learning rate changes values, never the code path
-        return frozenset(spec.overrides) - VALUE_ONLY_KEYS
+@functools.cache
+def smoke_cells():
+    """{experiment flagfile: the cells its default smoke run trains}: the cells that exercise
+    every code path the experiment flagfiles take, each once across all of them (a cell whose
+    family and path keys a chosen cell, of any flagfile, covers adds nothing; most keys first),
+    every cell that reads an earlier cell's metric and the cells it reads, and at least one
+    cell of every flagfile (its record, table and figures). The others differ from a chosen
+    cell in values only; the slow test builds each of them."""
+    cells = []  # (flagfile, spec, family, path keys)
+    for name in EXPERIMENT_FLAGFILES:
+        with flagsaver.flagsaver():
+            cfg = _parse([f"--flagfile=flags/{name}", "--quick"])
+            specs = [experiments.parse_run(r) for r in FLAGS.run]
+        for spec in specs:
+            plain = dataclasses.replace(spec, overrides={
+                k: v for k, v in spec.overrides.items() if not v.startswith("@")})
+            cell = dataclasses.replace(cfg, **experiments._resolve(plain, {}))
+            entry = REGISTRY.get(cell.model)
+            cells.append((name, spec, (entry.build, entry.layerwise_pretraining),
+                          _path_keys(cell)))
+    chosen = {name: set() for name in EXPERIMENT_FLAGFILES}
+    kept = []
 
-    chosen = set()
-    # Most keys first: a cell whose keys a chosen cell of its family covers adds nothing.
-    for spec in sorted(specs, key=lambda s: -len(keys(s))):
-        if refs(spec) or not any(family(c) == family(spec) and keys(spec) <= keys(c)
-                                 for c in specs if c.name in chosen):
-            chosen.add(spec.name)
-            chosen.update(refs(spec))
-    return [spec.name for spec in specs if spec.name in chosen]
+    def choose(name, spec):
+        chosen[name].add(spec.name)
+        chosen[name].update(experiments.references(spec))
+
+    for name, spec, family, keys in sorted(cells, key=lambda c: -len(c[3])):
+        if experiments.references(spec) or not any(
+                family == f and keys <= k for f, k in kept):
+            choose(name, spec)
+            kept.append((family, keys))
+    for name, spec, _, _ in cells:
+        if not chosen[name]:
+            choose(name, spec)  # its first cell: every flagfile runs
+    return {name: [spec.name for n, spec, _, _ in cells if n == name and spec.name in chosen[name]]
+            for name in EXPERIMENT_FLAGFILES}
 
 
 def _experiment_smoke_run(name, tmp_path, capsys, pool, every_cell):
     """`name` end to end, shrunk by --quick (TFDS ones on mock data): every cell, or by
-    default `representative_cells` (through --cells); checks the record and the figures."""
+    default `smoke_cells` (through --cells); checks the record and the figures."""
     with flagsaver.flagsaver():
         argv = [f"--flagfile=flags/{name}", "--quick", f"--out_dir={tmp_path / 'exp'}",
                 f"--pool_dir={pool}", "--verbose=0", f"--ledger={tmp_path / 'ledger.jsonl'}"]
         cfg = _parse(argv)
         specs = [experiments.parse_run(r) for r in FLAGS.run]
-        chosen = [s.name for s in specs] if every_cell else representative_cells(specs)
+        chosen = [s.name for s in specs] if every_cell else smoke_cells()[name]
         argv.append(f"--cells={','.join(chosen)}")
         _parse(argv)
         tfds_runs = [s for s in specs if s.overrides.get("dataset") in TFDS_DATASETS]
@@ -231,7 +261,7 @@ def test_experiment_flagfile_every_cell_builds(name, in_repo):
     with flagsaver.flagsaver():
         cfg = _parse([f"--flagfile=flags/{name}", "--quick"])
         specs = [experiments.parse_run(r) for r in FLAGS.run]
-    left = [s for s in specs if s.name not in representative_cells(specs)]
+    left = [s for s in specs if s.name not in smoke_cells()[name]]
     finished = {s.name: {"mean_sigma": 0.3} for s in specs}  # stands in for @refs' metrics
     for spec in left:
         cell = dataclasses.replace(cfg, **experiments._resolve(spec, finished))

@@ -110,6 +110,7 @@ def test_claim_is_exclusive_reentrant_and_dies_with_its_holder(tmp_path):
 ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 
 
+@pytest.mark.slow  # the claims themselves are tested in the default run, above
 def test_processes_sharing_a_pool_and_a_dask_cluster_agree(tmp_path):
     """Two `sdae-experiment` processes started together on one pool (one waits for claimed
     runs, the other skips them and comes back; one TensorFlow thread each): every run trained
