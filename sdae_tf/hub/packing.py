@@ -187,26 +187,25 @@ def _endpoint_differences(full, unpacked, sample, manifest):
         endpoints.append(export_lib.RECONSTRUCT_ENDPOINT)
     out = {e: float(np.max(np.abs(getattr(a, e)(x).numpy() - getattr(b, e)(x).numpy())))
            for e in endpoints}
-    extra = manifest.get("extra_endpoints", {})
-    if extra:  # their inputs as the export checked them: the family's own examples
-        endpoints = _family(manifest, full).export_endpoints()
-        for name in extra:
-            args = [tf.constant(np.asarray(v, np.float32))
-                    for v in endpoints[name].example(sample)]
-            out[name] = float(np.max(np.abs(getattr(a, name)(*args).numpy()
-                                            - getattr(b, name)(*args).numpy())))
+    for name, record in manifest.get("extra_endpoints", {}).items():
+        args = [x] + [_example_input(spec, len(sample), i)
+                      for i, spec in enumerate(record["inputs"][1:])]
+        out[name] = float(np.max(np.abs(getattr(a, name)(*args).numpy()
+                                        - getattr(b, name)(*args).numpy())))
     return out
 
 
-def _family(manifest, path):
-    """The zoo family (fresh weights) the export was made from: what its endpoints take."""
-    from sdae_tf import zoo
-    from sdae_tf.models import presets
+def _example_input(spec, batch, seed):
+    """A seeded 0/1 input of `spec`'s shape (the extra endpoints' second inputs are masks)
+    with the same number of ones in every example."""
+    import tensorflow as tf
 
-    config = presets.model_config(manifest, path)
-    hparams = {k: v for k, v in dict(config.get("hparams") or {}).items() if v is not None}
-    return zoo.build(config["zoo_name"], tuple(config["input_shape"]),
-                     **{**hparams, "seed": config.get("seed")})
+    size = int(np.prod(spec["shape"]))
+    rng = np.random.default_rng(seed)
+    order = np.argsort(rng.random((batch, size)), axis=1)
+    mask = np.zeros((batch, size), np.float32)
+    np.put_along_axis(mask, order[:, :size // 2], 1.0, axis=1)
+    return tf.constant(mask.reshape(batch, *spec["shape"]), spec["dtype"])
 
 
 def unpack(packed_dir, cache=None):
