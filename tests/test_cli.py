@@ -306,8 +306,8 @@ def test_flagfile_smoke_run(name, in_repo, tmp_path):
     assert "test accuracy" in train_cli.summary(metrics)
     # The manifest says whether `reconstruct` is a denoiser, as the family does.
     manifest = export_lib.load_manifest(tmp_path / "export")
-    family = training.build_stack(cfg, tuple(manifest["input"]["shape"]))
-    assert manifest.get("denoiser", {}).get("use_instead") == family.denoiser_instead()
+    family = REGISTRY.get(cfg.model).build
+    assert manifest.get("denoiser", {}).get("use_instead") == family.DENOISER_INSTEAD
 
 
 def test_flag_overrides_and_defaults(in_repo):

@@ -71,5 +71,4 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
         endpoints=model.family.export_endpoints(),
         denoiser={"noise": architecture["noise"],
                   "weights": "the whole autoencoder as exported",
-                  **({"use_instead": model.family.denoiser_instead()}
-                     if model.family.denoiser_instead() else {})})
+                  "use_instead": model.family.DENOISER_INSTEAD})

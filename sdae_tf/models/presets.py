@@ -11,17 +11,9 @@ from sdae_tf.train import config as config_lib
 WEIGHTS = ("pretrained", "finetuned")
 
 
-def model_config(manifest, path):
+def _model_config(manifest, path):
     """The `ZooModel` config an export was made from: recorded (`zoo_model`) by exports of
-    this version, else rebuilt from the run configuration older ones record.
-
-    Args:
-        manifest: the export's manifest.
-        path: the export folder (named in the error).
-
-    Raises:
-        ValueError: the manifest records neither.
-    """
+    this version, else rebuilt from the run configuration older ones record."""
     if "zoo_model" in manifest:
         return dict(manifest["zoo_model"])
     known = config_lib.fields()
@@ -70,7 +62,7 @@ def from_preset(name_or_path, weights="pretrained", verify=True):
                          "a model with a decoder")
     if verify:
         export_lib.verify_checksums(path, export_lib.saved_model_files(path))
-    model = ZooModel.from_config(model_config(manifest, path))
+    model = ZooModel.from_config(_model_config(manifest, path))
     restored = tf.saved_model.load(str(path))
     _assign(model.autoencoder().variables, restored.autoencoder_variables, path, "autoencoder")
     if weights == "finetuned":

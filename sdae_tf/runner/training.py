@@ -359,9 +359,8 @@ def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None, on_st
             "weights": "the whole autoencoder after unsupervised pretraining, before "
                        "fine-tuning",
             "pretrain_dataset": metrics.get("pretrain_dataset") or data.name,
+            "use_instead": pretrained.DENOISER_INSTEAD,
         }
-        if pretrained.denoiser_instead():
-            denoiser["use_instead"] = pretrained.denoiser_instead()
     path = export_lib.export_encoder(stack.encoder, cfg.export_dir, manifest,
                                      overwrite=cfg.overwrite_export,
                                      check_sample=data.x_test[:256],

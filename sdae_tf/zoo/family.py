@@ -68,6 +68,11 @@ class Family(abc.ABC):
     # needs it.
     SPATIAL_CODE = False
     MIXED_PRECISION = False
+    # None when the whole-image reconstruction (the exports' `reconstruct`) is a denoiser, as
+    # for every family trained to reconstruct all it reads; else {"endpoint": the endpoint to
+    # use instead, "why": one sentence}: the export's manifest `denoiser.use_instead`, from
+    # which the loaders, `sdae-models` and the model cards say so.
+    DENOISER_INSTEAD = None
 
     @property
     @abc.abstractmethod
@@ -103,14 +108,6 @@ class Family(abc.ABC):
         """The extra SavedModel endpoints of this family's exports, `{name: Endpoint}` (the
         masked autoencoder's `inpaint`); none by default."""
         return {}
-
-    def denoiser_instead(self):
-        """None when the whole-image reconstruction (the exports' `reconstruct`) is a
-        denoiser, as it is for every family trained to reconstruct all it reads; else
-        `{"endpoint": the endpoint to use instead, "why": one sentence}`, written into the
-        export's manifest (`denoiser.use_instead`), from which the loaders, `sdae-models` and
-        the model cards say so."""
-        return None
 
     def block_callbacks(self, k):
         """Keras callbacks block k's pretraining `fit` adds (the VQ-VAE logs its codebook's

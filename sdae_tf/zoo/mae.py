@@ -64,6 +64,10 @@ class MaskedAutoencoder(Family):
 
     FIGURES = frozenset({"reconstructions", "tsne"})
     NOISE_TYPES = ("none",)
+    DENOISER_INSTEAD = {"endpoint": "inpaint",
+                        "why": "a masked autoencoder fills in hidden patches from the visible "
+                               "ones and was never scored on the patches it sees, so its "
+                               "whole-image reconstruction is no denoiser"}
     RECON_LOSS_ARGS = KERAS_RECON_LOSSES
     END_TO_END = True
     EMBEDDING_PARAM = None
@@ -237,14 +241,6 @@ class MaskedAutoencoder(Family):
             f"images with the {self.patch_size}x{self.patch_size} patches `hidden` marks "
             f"(1 of {self.tokens} row-major patches, the same number per example) filled in "
             "from the visible ones")}
-
-    def denoiser_instead(self):
-        """The `inpaint` endpoint: trained to fill in hidden patches, never scored on the
-        patches it sees, the whole-image reconstruction is no denoiser."""
-        return {"endpoint": "inpaint",
-                "why": "a masked autoencoder fills in hidden patches from the visible ones and "
-                       "was never scored on the patches it sees, so its whole-image "
-                       "reconstruction is no denoiser"}
 
     def autoencoder(self):
         """images -> tokens (every patch visible) -> reconstructed images."""
