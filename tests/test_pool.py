@@ -52,9 +52,11 @@ def _flagfile(tmp_path):
     return path
 
 
-def _argv(tmp_path, pool, out, *extra):
+def _argv(tmp_path, pool, out, *extra, ledger="ledger.jsonl"):
+    """A fresh pool must come with its own ledger to train anything: a cell the ledger
+    records (same run, same configuration) is taken from it, not retrained."""
     return [_exe(), f"--flagfile={_flagfile(tmp_path)}", f"--pool_dir={pool}",
-            f"--out_dir={out}", f"--ledger={tmp_path / 'ledger.jsonl'}", *extra]
+            f"--out_dir={out}", f"--ledger={tmp_path / ledger}", *extra]
 
 
 def _env(tmp_path, **extra):
@@ -142,10 +144,12 @@ def test_processes_sharing_a_pool_and_a_dask_cluster_agree(tmp_path):
     assert len(keys) == len(set(keys))
 
     dask = subprocess.run(_argv(tmp_path, tmp_path / "pool_dask", tmp_path / "dask",
-                                "--executor=dask", "--workers=2", "--threads_per_worker=1"),
+                                "--executor=dask", "--workers=2", "--threads_per_worker=1",
+                                ledger="dask.jsonl"),
                           cwd=REPO, env=_env(tmp_path), capture_output=True, text=True,
                           timeout=600)
     assert dask.returncode == 0, (dask.stdout[-2000:], dask.stderr[-3000:])
+    assert len(_trainings(dask.stdout)) == RUNS, dask.stdout[-3000:]  # trained, not reused
     assert re.search(r"Dask cluster: 2 workers, dashboard http://\S+", dask.stdout), dask.stdout
     assert _cells(tmp_path / "dask") == cells
     assert list(_cells(tmp_path / "dask")) == CELLS  # the flagfile's order, not completion's
@@ -186,7 +190,7 @@ def test_dask_worker_lost_mid_cell_is_retried_and_resumes(tmp_path):
     marker = tmp_path / "killed-once"
     dask = subprocess.run(_argv(tmp_path, tmp_path / "pool_dask", tmp_path / "dask",
                                 "--finetune_epochs=2", "--executor=dask", "--workers=2",
-                                "--threads_per_worker=1"),
+                                "--threads_per_worker=1", ledger="dask.jsonl"),
                           cwd=REPO, env=_env(tmp_path, **{faults.ENV: "killonce:epoch:finetune@1",
                                                           faults.PAUSE_FILE_ENV: str(marker)}),
                           capture_output=True, text=True, timeout=900)
