@@ -191,6 +191,21 @@ def test_raw_pixels_is_the_head_alone(digits):
         zoo.check_request("pixels_mnist", noise_type="gaussian", noise_level=0.4)
 
 
+def test_grayscale_is_for_colour_images_only():
+    # The image families take the colorization pretext, on 3-channel images only; the
+    # dense ones refuse it before anything is built.
+    zoo.check_request("cdae_mnist", noise_type="grayscale", noise_level=1.0)
+    with pytest.raises(ValueError, match=r"corrupts colour images; .* \(28, 28, 1\)"):
+        zoo.build("cdae_mnist", (28, 28, 1), noise_type="grayscale", noise_level=1.0)
+    family = zoo.build("cdae_mnist", (8, 8, 3), noise_type="grayscale", noise_level=1.0)
+    x = np.random.default_rng(0).uniform(size=(2, 8, 8, 3)).astype("float32")
+    noise = family.pretrain_model(0).get_layer("noise")
+    grey = np.asarray(noise(x, training=True))
+    np.testing.assert_allclose(grey[..., 0], grey[..., 1], atol=1e-6)
+    with pytest.raises(ValueError, match="DenseStack.*cannot train with noise_type='grayscale'"):
+        zoo.check_request("sdae_mnist", noise_type="grayscale", noise_level=1.0)
+
+
 # VAE family ------------------------------------------------------------------------------
 
 def _vae_terms(model, x):

@@ -7,6 +7,7 @@ import pytest
 from sdae_tf.layers import (
     DropoutNoise,
     GaussianNoise,
+    GrayscaleNoise,
     LocalVarianceGaussianNoise,
     SaltAndPepperNoise,
     ZeroMaskingNoise,
@@ -125,6 +126,10 @@ def test_zero_level_is_identity_in_training():
         (lambda: LocalVarianceGaussianNoise(0.4, window=2), "window=2"),
         (lambda: GaussianNoise(0.4, seed="x"), "seed='x'"),
         (lambda: make_noise("speckle", 0.1), "Available: none, gaussian"),
+        (lambda: GrayscaleNoise(1.5), "strength=1.5"),
+        (lambda: GrayscaleNoise(1.0)(np.zeros((2, 8, 8, 1), "float32")),
+         r"colour images, \(batch, height, width, 3\); received inputs of shape \(2, 8, 8, 1\)"),
+        (lambda: GrayscaleNoise(1.0)(keras.Input((784,))), r"shape \(None, 784\)"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(build, match):
@@ -170,3 +175,21 @@ def test_one_step_fit_uses_noise(make):
     # The control: without corruption the two agree, so the check above can fail.
     step, clean = _first_step_vs_clean_loss(keras.layers.Identity())
     assert step == pytest.approx(clean, rel=1e-5)
+
+
+def test_grayscale_is_the_luma_blend_at_training_only(tmp_path):
+    import tensorflow as tf
+
+    x = np.random.default_rng(0).uniform(size=(4, 6, 6, 3)).astype("float32")
+    luma = tf.image.rgb_to_grayscale(x).numpy()
+    grey = np.asarray(GrayscaleNoise(1.0)(x, training=True))
+    np.testing.assert_allclose(grey, np.repeat(luma, 3, axis=-1), atol=1e-6)
+    half = np.asarray(make_noise("grayscale", 0.5)(x, training=True))
+    np.testing.assert_allclose(half, (x + grey) / 2, atol=1e-6)
+    np.testing.assert_array_equal(GrayscaleNoise(1.0)(x), x)  # identity at inference
+    assert make_noise("grayscale", 0.0) is None
+    layer = GrayscaleNoise(0.75)
+    assert_config_round_trip(layer)
+    inputs = keras.Input((6, 6, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 3, padding="same")(layer(inputs)))
+    assert_keras_file_round_trip(model, x, tmp_path / "model.keras", GrayscaleNoise)

@@ -1,6 +1,7 @@
 """Corruption processes for denoising autoencoders: Gaussian, salt-and-pepper, zero-masking,
-dropout (masking with the survivors rescaled), and Gaussian noise scaled by the local variance
-of an image (the report's section 8 suggestion)."""
+dropout (masking with the survivors rescaled), Gaussian noise scaled by the local variance
+of an image (the report's section 8 suggestion), and desaturation (colour images to grey: the
+colorization pretext of section 8)."""
 
 import keras
 from keras import ops
@@ -309,6 +310,67 @@ class LocalVarianceGaussianNoise(NoiseLayer):
         return {**super().get_config(), "stddev": self.stddev, "window": self.window}
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GrayscaleNoise(NoiseLayer):
+    """Desaturation: colour images moved towards their luminance, `x + strength * (y - x)`
+    with `y` the ITU-R BT.601 luma (0.2989 R + 0.5870 G + 0.1140 B, the weights of
+    `tf.image.rgb_to_grayscale`) on every channel. At `strength=1` the input is grey and an
+    autoencoder trained to reproduce the clean image learns colorization (section 8's
+    colorization-vs-denoising question). Deterministic; only images with 3 channels, a
+    `(batch, height, width, 3)` tensor, are accepted.
+
+    Args:
+        strength: in [0, 1]: 0 leaves the colours, 1 removes them.
+        seed: unused (the corruption is deterministic); kept for the noise layers' signature.
+
+    Example:
+
+    ```python
+    colour = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype("float32")
+    layer = sdae_tf.layers.GrayscaleNoise(1.0)
+    grey = layer(colour, training=True)  # every channel the image's luma
+    assert np.allclose(grey[..., 0], grey[..., 2])
+    ```
+    """
+
+    LUMA = (0.2989, 0.5870, 0.1140)
+
+    def __init__(self, strength, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)) \
+                or not 0 <= strength <= 1:
+            raise ValueError(f"`strength` must be a number in [0, 1]. Received: "
+                             f"strength={strength!r}")
+        self.strength = float(strength)
+
+    def _check_shape(self, input_shape):
+        if len(input_shape) != 4 or input_shape[-1] != 3:
+            raise ValueError(
+                f"{type(self).__name__} desaturates colour images, (batch, height, width, 3); "
+                f"received inputs of shape {tuple(input_shape)}: use it on a model of colour "
+                "images (cae_cifar10, cdae_cifar10, ...)")
+
+    def call(self, inputs, training=False):
+        self._check_shape(inputs.shape)
+        return super().call(inputs, training=training)
+
+    def compute_output_shape(self, input_shape):
+        self._check_shape(input_shape)
+        return input_shape
+
+    @property
+    def active(self):
+        return self.strength > 0
+
+    def corrupt(self, inputs):
+        luma = ops.sum(inputs * ops.convert_to_tensor(self.LUMA, dtype=inputs.dtype),
+                       axis=-1, keepdims=True)
+        return inputs + self.strength * (luma - inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "strength": self.strength}
+
+
 # name -> (class, name of its level argument)
 NOISE_TYPES = {
     "gaussian": (GaussianNoise, "stddev"),
@@ -316,6 +378,7 @@ NOISE_TYPES = {
     "masking": (ZeroMaskingNoise, "rate"),
     "dropout": (DropoutNoise, "rate"),
     "local_variance": (LocalVarianceGaussianNoise, "stddev"),
+    "grayscale": (GrayscaleNoise, "strength"),
 }
 
 

@@ -14,6 +14,8 @@ KERAS_RECON_LOSSES = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
 
 # Every fixed-noise type the families share (`sdae_tf.layers.NOISE_TYPES` plus "none").
 FIXED_NOISE = ("none", "gaussian", "salt_and_pepper", "masking", "dropout", "local_variance")
+# The corruptions only colour images take (the image families add them).
+COLOUR_NOISE = ("grayscale",)
 
 
 @dataclasses.dataclass(frozen=True)

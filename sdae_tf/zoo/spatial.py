@@ -5,7 +5,7 @@ to end through the same loop, the (denoising) autoencoder and its clean twin bui
 import keras
 
 from sdae_tf.layers import corrupt, make_noise
-from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Family
+from sdae_tf.zoo.family import COLOUR_NOISE, FIXED_NOISE, KERAS_RECON_LOSSES, Family
 
 
 class SpatialAutoencoder(Family):
@@ -32,6 +32,7 @@ class SpatialAutoencoder(Family):
 
     SPATIAL_CODE = True  # a (height, width, channels) code: segmentation heads read it
     RECON_LOSS_ARGS = KERAS_RECON_LOSSES
+    NOISE_TYPES = FIXED_NOISE + COLOUR_NOISE  # grayscale: on colour images only
     END_TO_END = True  # one block: its pretraining is the end-to-end training
 
     def __init__(self, input_shape, noise_type, noise_level, loss, seed, name):
@@ -39,6 +40,10 @@ class SpatialAutoencoder(Family):
         if len(input_shape) != 3:
             raise ValueError(f"`input_shape` must be (H, W, C). Received: {input_shape}")
         make_noise(noise_type, noise_level)  # validates early
+        if noise_type in COLOUR_NOISE and input_shape[-1] != 3:
+            raise ValueError(f"noise_type={noise_type!r} corrupts colour images; {name} is "
+                             f"built for images of shape {input_shape}: train it on a colour "
+                             "dataset (cifar10, cub200)")
         self.input_shape = input_shape
         self.noise_type, self.noise_level = noise_type, noise_level
         self.loss, self.seed, self.name = loss, seed, name
