@@ -164,7 +164,7 @@ def test_reload_check_fails_the_export_and_keeps_the_old_one(trained, digits, tm
     assert check["examples"] == 32
     # A SavedModel that does not compute what the encoder computes is refused before it is
     # moved into place.
-    monkeypatch.setattr(export_lib, "reload_difference", lambda *args: 0.5)
+    monkeypatch.setattr(export_lib, "_difference", lambda *args: 0.5)
     with pytest.raises(export_lib.ExportMismatchError, match="'serve' differs from the model by "
                        "up to 0.5 on 32 examples .tolerance 0.0001.; nothing was exported"):
         export_lib.export_encoder(stack.encoder, path, {"model": "second"}, overwrite=True,
@@ -172,8 +172,8 @@ def test_reload_check_fails_the_export_and_keeps_the_old_one(trained, digits, tm
     assert export_lib.load_manifest(path)["model"] == "first"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["enc"]
     # The same for the autoencoder's `reconstruct` endpoint.
-    monkeypatch.setattr(export_lib, "reload_difference",
-                        lambda d, m, s, endpoint: 0.5 if endpoint == "reconstruct" else 0.0)
+    monkeypatch.setattr(export_lib, "_difference",
+                        lambda r, m, s, endpoint: 0.5 if endpoint == "reconstruct" else 0.0)
     with pytest.raises(export_lib.ExportMismatchError, match="'reconstruct' differs"):
         export_lib.export_encoder(stack.encoder, path, {"model": "third"}, overwrite=True,
                                   check_sample=digits.x_test[:32],

@@ -236,7 +236,11 @@ def reload_difference(export_dir, model, sample, endpoint=SERVING_ENDPOINT):
     Returns:
         The largest absolute difference, a float.
     """
-    reloaded = tf.saved_model.load(str(export_dir))
+    return _difference(tf.saved_model.load(str(export_dir)), model, sample, endpoint)
+
+
+def _difference(reloaded, model, sample, endpoint):
+    """`reload_difference` on a SavedModel loaded already (one load checks every endpoint)."""
     if isinstance(sample, tuple):
         args = [tf.constant(a) for a in sample]
         want = model(*args)
@@ -334,8 +338,9 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
             checked += [(name, e.function, f"{name}_max_abs_diff",
                          tuple(np.asarray(a, np.float32) for a in e.example(check_sample)))
                         for name, e in extra.items()]
+            reloaded = tf.saved_model.load(str(staged))
             for endpoint, model, key, sample in checked:
-                diff = reload_difference(staged, model, sample, endpoint)
+                diff = _difference(reloaded, model, sample, endpoint)
                 if not diff <= tolerance:
                     raise ExportMismatchError(
                         f"Export to {export_dir}: the reloaded SavedModel's {endpoint!r} "

@@ -10,6 +10,7 @@ from sdae_tf.models import exporting
 from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.train import config as config_lib
 from sdae_tf.train import stages
+from sdae_tf.train.checkpoints import build_optimizers
 
 # The input shape of each dataset's images, for `get` without `input_shape`.
 DATASET_SHAPES = {
@@ -153,6 +154,7 @@ class ZooModel(keras.Model):
                 f"{self.zoo_name} ({type(self.family).__name__}) is trained block by block: "
                 "call pretrain(x); fit(x) trains end to end the families that can "
                 "(can_train_end_to_end())")
+        build_optimizers(self)  # before the first traced step: it is traced once, not twice
         return super().fit(x, y, *args, **kwargs)
 
     def get_config(self):

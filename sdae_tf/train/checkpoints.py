@@ -57,6 +57,23 @@ class TrainingDivergedError(RuntimeError):
     """A loss became NaN or infinite."""
 
 
+def build_optimizers(model):
+    """Builds `model`'s optimizers, over the variables its first step would pass, if they are
+    not built yet. Keras builds an optimizer lazily inside the first traced step, so
+    `tf.function` traces that step twice (variables created on the first call); built before
+    `fit`, every training function is traced once (half the tracing of a short run), and a
+    restored checkpoint finds the slots its weights file holds.
+
+    Args:
+        model: a compiled Keras model (a model with a `build_optimizers()` method, for
+            optimizers over other variables than its own trainable ones, builds itself).
+    """
+    if hasattr(model, "build_optimizers"):
+        model.build_optimizers()
+    elif model.optimizer is not None and not model.optimizer.built and model.built:
+        model.optimizer.build(model.trainable_variables)
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
     """Saves the model (weights, optimizer state, random-stream state) after every epoch and,
     with `monitor`, the best epoch's weights; restores the newest at the start of `fit`.
@@ -94,12 +111,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self.state["weights"]:
-            # Optimizers build lazily on their first step; build them now, over the variables
-            # the first step would pass, or their saved slots would be skipped.
-            if hasattr(self.model, "build_optimizers"):
-                self.model.build_optimizers()
-            elif self.model.optimizer is not None and not self.model.optimizer.built:
-                self.model.optimizer.build(self.model.trainable_variables)
+            build_optimizers(self.model)  # or the saved slots would be skipped
             storage.load_weights(self.model, self.dir / self.state["weights"],
                                  "epoch checkpoint")
 

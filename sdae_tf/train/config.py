@@ -18,6 +18,7 @@ typed, `dataclasses.asdict` gives its JSON (config.json, manifests, pool keys) f
 """
 
 import dataclasses
+import functools
 import types
 import typing
 
@@ -313,8 +314,9 @@ def fields():
     return {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
+@functools.cache
 def _hints():
-    return typing.get_type_hints(TrainConfig)
+    return typing.get_type_hints(TrainConfig)  # resolving them costs ~0.5 ms a call
 
 
 def field_type(name):

@@ -15,7 +15,7 @@ import keras
 from sdae_tf import zoo
 from sdae_tf.data import make_pipeline, steps_per_epoch
 from sdae_tf.optimizers import FusedAdam
-from sdae_tf.train.checkpoints import EpochCheckpoint, StopOnDivergence
+from sdae_tf.train.checkpoints import EpochCheckpoint, StopOnDivergence, build_optimizers
 from sdae_tf.train.noise_schedule import NoiseSchedule
 
 
@@ -187,6 +187,7 @@ def fit_stage(model, x, y, val_ds, settings, stage, seed, progress=None, callbac
                                  if progress is not None else None)
         board = _callbacks(progress.run_dir if progress is not None else None, stage)
         cbs = [*log_callbacks, guard, ckpt, *board, *callbacks]
+        build_optimizers(model)  # one trace of the train step, not two
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial,
                   steps_per_epoch=steps_per_epoch(len(x), settings.batch_size), shuffle=False,
                   verbose=settings.verbose, callbacks=cbs)
