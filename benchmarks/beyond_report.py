@@ -20,7 +20,8 @@ from common import REPO, git_commit, markdown_table, write_results
 EXPERIMENTS = ("beyond_end_to_end", "beyond_dropout", "beyond_noise_schedule",
                "beyond_noise_per_layer", "beyond_local_variance", "beyond_embedding_size",
                "beyond_transfer", "beyond_denoising_vs_features", "beyond_interpolation",
-               "beyond_kmeans", "beyond_modern")
+               "beyond_kmeans", "beyond_modern", "beyond_kernel_prediction",
+               "beyond_segmentation")
 DATASETS = ("mnist", "mnist_rot", "mnist_bg_rand", "mnist_bg_rand_rot")
 
 
@@ -31,8 +32,21 @@ def cell_names(experiment):
             if line.startswith("--run=")]
 
 
+def cell_seeds(experiment):
+    """{cell: seed} of the flagfile's cells that set their own seed (`seed=N` in the cell):
+    a run recorded in the seed-0 experiment folder under such a cell is that seed's."""
+    out = {}
+    for line in (REPO / "flags" / "experiments" / f"{experiment}.flags").read_text().splitlines():
+        if line.startswith("--run="):
+            name, _, overrides = line[len("--run="):].partition(":")
+            for item in overrides.split():
+                if item.startswith("seed="):
+                    out[name.strip()] = int(item[len("seed="):])
+    return out
+
+
 METRICS = ("test_accuracy", "kmeans_accuracy", "psnr_denoised_db", "psnr_reconstruction_db",
-           "psnr_masked_db",
+           "psnr_masked_db", "segmentation_iou", "segmentation_pixel_accuracy", "otsu_iou",
            "midpoint_same_class", "midpoint_different_class", "pixel_midpoint_different_class")
 
 
@@ -43,6 +57,11 @@ def flat_metrics(run):
     for key in ("kmeans_accuracy", "psnr_denoised_db", "psnr_reconstruction_db", "psnr_masked_db"):
         if key in unsup:
             out[key] = unsup[key]
+    seg = run.get("segmentation")
+    if seg:  # a segmentation cell: foreground IoU on the test set, Otsu's on the same images
+        out.update(segmentation_iou=seg["test_iou"],
+                   segmentation_pixel_accuracy=seg["test_pixel_accuracy"],
+                   otsu_iou=seg["otsu"]["iou"])
     between = run.get("interpolation")
     if between:
         for kind in ("same_class", "different_class"):
@@ -86,6 +105,7 @@ def load_runs(runs_dir, experiment, seeds):
     """{cell: {seed: flat figures}} of the seeds' experiment records found under `runs_dir`,
     then the results ledger's for cells and seeds not found there."""
     out = {}
+    own_seed = cell_seeds(experiment)
     for seed in seeds:
         folder = runs_dir / (experiment if seed == 0 else f"{experiment}_seed{seed}")
         path = folder / "experiment.json"
@@ -94,7 +114,7 @@ def load_runs(runs_dir, experiment, seeds):
         for run in json.loads(path.read_text())["runs"]:
             metrics = run_metrics(run["run_dir"]) or {}
             if metrics:
-                for key in ("unsupervised", "interpolation"):
+                for key in ("unsupervised", "interpolation", "segmentation"):
                     if key in metrics:
                         run.setdefault(key, metrics[key])
             record = {k: v for k, v in flat_metrics(run).items() if v is not None}
@@ -102,7 +122,8 @@ def load_runs(runs_dir, experiment, seeds):
                 record["seconds"] = run.get("seconds")
                 if metrics.get("threads"):
                     record["threads"] = metrics["threads"]
-                out.setdefault(f"{run['column']}/{run['row']}", {})[seed] = record
+                name = f"{run['column']}/{run['row']}"
+                out.setdefault(name, {})[own_seed.get(name, seed)] = record
     for cell, records in ledger_runs(experiment, seeds).items():
         for seed, record in records.items():
             out.setdefault(cell, {}).setdefault(seed, record)
@@ -155,8 +176,12 @@ def experiment_summary(experiment, runs, seeds):
 
 
 def table_lines(experiment, cells):
-    text = (REPO / "flags" / "experiments" / f"{experiment}.flags").read_text()
-    keys = [] if "--finetune_epochs=0" in text else ["test_accuracy"]
+    text = "\n".join(line for line in (REPO / "flags" / "experiments" / f"{experiment}.flags")
+                     .read_text().splitlines() if not line.startswith("#"))
+    segments = "--task=segmentation" in text
+    keys = [] if "--finetune_epochs=0" in text or segments else ["test_accuracy"]
+    if "task=segmentation" in text:
+        keys += ["segmentation_iou", "segmentation_pixel_accuracy", "otsu_iou"]
     if "--unsupervised_metrics" in text:
         keys += ["kmeans_accuracy", "psnr_denoised_db"]
         if experiment == "beyond_modern":
@@ -297,6 +322,7 @@ def main():
         result[experiment] = {"cells": cells}
         lines += table_lines(experiment, cells)
         done = sum(c["test_accuracy"] is not None or c.get("kmeans_accuracy") is not None
+                   or c.get("segmentation_iou") is not None
                    or c.get("midpoint_same_class") is not None for c in cells.values())
         result[experiment]["cells_done"] = f"{done}/{len(cells)}"
     figures_dir = REPO / args.figures_dir
