@@ -204,3 +204,31 @@ def test_mixed_precision_refusals(tmp_path):
         with pytest.raises(ValueError, match=match):
             training.run(cfg)
         assert not (tmp_path / "r").exists()
+
+
+def test_a_stage_traces_its_train_step_once(digits):
+    """The optimizer is built before `fit` (Keras builds it inside the first traced step,
+    and `tf.function` then traces that step a second time); a model whose optimizer is built
+    still trains: its slots move."""
+    import keras
+
+    from sdae_tf.train import stages
+
+    traces = []
+
+    class Counting(keras.Model):
+        def train_step(self, data):
+            traces.append(1)  # Python runs once per trace
+            return super().train_step(data)
+
+    x = digits.x_train[:256].reshape(256, -1)
+    inputs = keras.Input((x.shape[1],))
+    model = Counting(inputs, keras.layers.Dense(x.shape[1], activation="sigmoid")(inputs))
+    settings = stages.Stage(epochs=2, batch_size=64, verbose=0)
+    model.compile(optimizer=stages.make_optimizer(1e-2, "constant", 8, 0.0),
+                  loss="binary_crossentropy", steps_per_execution=2)
+    logs, _ = stages.fit_stage(model, x, None, None, settings, "stage", seed=0)
+    assert len(traces) == 1
+    assert logs[1]["loss"] < logs[0]["loss"]
+    slots = [v for v in model.optimizer.variables if "momentum" in v.name]
+    assert slots and all(np.abs(np.asarray(v)).max() > 0 for v in slots)
