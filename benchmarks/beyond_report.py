@@ -25,24 +25,24 @@ EXPERIMENTS = ("beyond_end_to_end", "beyond_dropout", "beyond_noise_schedule",
 DATASETS = ("mnist", "mnist_rot", "mnist_bg_rand", "mnist_bg_rand_rot")
 
 
+def cell_specs(experiment):
+    """The flagfile's cells as `RunSpec`s (`sdae_tf.reproduce.experiments.parse_run`), in order."""
+    from sdae_tf.reproduce.experiments import parse_run
+
+    lines = (REPO / "flags" / "experiments" / f"{experiment}.flags").read_text().splitlines()
+    return [parse_run(line[len("--run="):]) for line in lines if line.startswith("--run=")]
+
+
 def cell_names(experiment):
     """The COLUMN/ROW names of a flagfile's cells, in order."""
-    lines = (REPO / "flags" / "experiments" / f"{experiment}.flags").read_text().splitlines()
-    return [line[len("--run="):].split(":", 1)[0].strip() for line in lines
-            if line.startswith("--run=")]
+    return [spec.name for spec in cell_specs(experiment)]
 
 
 def cell_seeds(experiment):
     """{cell: seed} of the flagfile's cells that set their own seed (`seed=N` in the cell):
     a run recorded in the seed-0 experiment folder under such a cell is that seed's."""
-    out = {}
-    for line in (REPO / "flags" / "experiments" / f"{experiment}.flags").read_text().splitlines():
-        if line.startswith("--run="):
-            name, _, overrides = line[len("--run="):].partition(":")
-            for item in overrides.split():
-                if item.startswith("seed="):
-                    out[name.strip()] = int(item[len("seed="):])
-    return out
+    return {spec.name: int(spec.overrides["seed"]) for spec in cell_specs(experiment)
+            if "seed" in spec.overrides}
 
 
 METRICS = ("test_accuracy", "kmeans_accuracy", "psnr_denoised_db", "psnr_reconstruction_db",
@@ -178,9 +178,9 @@ def experiment_summary(experiment, runs, seeds):
 def table_lines(experiment, cells):
     text = "\n".join(line for line in (REPO / "flags" / "experiments" / f"{experiment}.flags")
                      .read_text().splitlines() if not line.startswith("#"))
-    segments = "--task=segmentation" in text
-    keys = [] if "--finetune_epochs=0" in text or segments else ["test_accuracy"]
-    if "task=segmentation" in text:
+    every_cell_segments = "--task=segmentation" in text  # the flagfile's own flag
+    keys = [] if "--finetune_epochs=0" in text or every_cell_segments else ["test_accuracy"]
+    if "task=segmentation" in text:  # the flag, or some cells' override
         keys += ["segmentation_iou", "segmentation_pixel_accuracy", "otsu_iou"]
     if "--unsupervised_metrics" in text:
         keys += ["kmeans_accuracy", "psnr_denoised_db"]
