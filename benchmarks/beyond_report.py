@@ -45,7 +45,7 @@ def cell_seeds(experiment):
             if "seed" in spec.overrides}
 
 
-METRICS = ("test_accuracy", "kmeans_accuracy", "psnr_denoised_db", "psnr_reconstruction_db",
+METRICS = ("test_accuracy", "kmeans_accuracy", "linear_probe_accuracy", "psnr_denoised_db", "psnr_reconstruction_db",
            "psnr_masked_db", "segmentation_iou", "segmentation_pixel_accuracy", "otsu_iou",
            "midpoint_same_class", "midpoint_different_class", "pixel_midpoint_different_class")
 
@@ -54,7 +54,8 @@ def flat_metrics(run):
     """A cell record's figures as one flat dict (the keys of METRICS it has)."""
     out = {"test_accuracy": run.get("test_accuracy")}
     unsup = run.get("unsupervised") or {}
-    for key in ("kmeans_accuracy", "psnr_denoised_db", "psnr_reconstruction_db", "psnr_masked_db"):
+    for key in ("kmeans_accuracy", "linear_probe_accuracy", "psnr_denoised_db",
+                "psnr_reconstruction_db", "psnr_masked_db"):
         if key in unsup:
             out[key] = unsup[key]
     seg = run.get("segmentation")

@@ -224,6 +224,7 @@ def _experiment_smoke_run(name, tmp_path, capsys, pool, every_cell):
         if cfg.unsupervised_metrics:
             record = metrics["unsupervised"]
             assert _counted(record["kmeans_accuracy"], record["examples"])
+            assert _counted(record["linear_probe_accuracy"], record["examples"])
         for figure in spec.overrides.get("figures", "").split(",") + list(cfg.figures):
             if figure:
                 assert (tmp_path / "exp" / f"{figure}.png").exists(), figure

@@ -1,11 +1,15 @@
-"""What a pretrained stack is worth before any label (`--unsupervised_metrics`): k-means
-clustering accuracy of its test embeddings (clusters matched to classes by the Hungarian method,
-as in DEC and the PyTorch peer pt-sdae), and how well its whole autoencoder reconstructs and
-denoises the test images (PSNR against the clean images, data range 1)."""
+"""What a pretrained stack is worth before any label is used to train it
+(`--unsupervised_metrics`): k-means clustering accuracy of its test embeddings (clusters matched
+to classes by the Hungarian method, as in DEC and the PyTorch peer pt-sdae), the linear-probe
+accuracy of the frozen codes (a ridge classifier fitted on training codes, scored on the test
+codes), and how well its whole autoencoder reconstructs and denoises the test images (PSNR
+against the clean images, data range 1)."""
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
+
+from sdae_tf.evaluation import probe
 
 # The fixed test corruption of the denoising score: Gaussian noise, clipped to the data range.
 DENOISING_NOISE = 0.4
@@ -13,6 +17,8 @@ DENOISING_NOISE = 0.4
 # masked autoencoder's own corruption; scored on the image with the visible patches kept.
 MASKED_PATCH = 4
 MASKED_RATIO = 0.75
+# The linear probe is fitted on the codes of this many training images (the first ones).
+PROBE_EXAMPLES = 10000
 
 
 def patch_mask(shape, patch, ratio, rng):
@@ -117,7 +123,7 @@ def psnr(clean, estimate, data_range=1.0):
     return 10.0 * np.log10(data_range ** 2 / np.maximum(mse, 1e-12))
 
 
-def evaluate(stack, data, seed=0, examples=10000):
+def evaluate(stack, data, seed=0, examples=10000, probe_examples=PROBE_EXAMPLES):
     """The unsupervised record of a pretrained `stack` on the first `examples` test images.
 
     Args:
@@ -125,13 +131,16 @@ def evaluate(stack, data, seed=0, examples=10000):
         data: `Splits` (its test split is scored).
         seed: seeds the noise and k-means.
         examples: test images scored.
+        probe_examples: training images whose codes fit the linear probe.
 
     Returns:
-        A JSON-ready dict: k-means accuracy, PSNR clean / denoised / noisy input, and the masked
-        PSNR where the 4x4 patches divide the image.
+        A JSON-ready dict: k-means accuracy, linear-probe accuracy, PSNR clean / denoised /
+        noisy input, and the masked PSNR where the 4x4 patches divide the image.
     """
     x, y = data.x_test[:examples], data.y_test[:examples]
     codes = stack.encoder.predict(x, batch_size=1024, verbose=0).reshape(len(x), -1)
+    x_fit, y_fit = data.x_train[:probe_examples], data.y_train[:probe_examples]
+    fit_codes = stack.encoder.predict(x_fit, batch_size=1024, verbose=0).reshape(len(x_fit), -1)
     autoencoder = stack.autoencoder()
     lo, hi = data.value_range
     rng = np.random.default_rng(seed)
@@ -148,6 +157,8 @@ def evaluate(stack, data, seed=0, examples=10000):
     return {
         "examples": len(x),
         "kmeans_accuracy": kmeans_accuracy(codes, y, data.num_classes, seed),
+        "linear_probe_accuracy": probe.linear_probe_accuracy(fit_codes, y_fit, codes, y),
+        "probe_examples": len(x_fit),
         "psnr_reconstruction_db": float(np.mean(psnr(x, recon, hi - lo))),
         "psnr_denoised_db": float(np.mean(psnr(x, denoised, hi - lo))),
         "psnr_noisy_input_db": float(np.mean(psnr(x, noisy, hi - lo))),
