@@ -2,9 +2,10 @@
 experiment records (runs/<experiment>/experiment.json, and runs/<experiment>_seed<N>/ for
 other seeds), trains nothing, and writes benchmarks/results/beyond_report.json / .md plus
 docs/figures/beyond_*.png (embedding-size lines, transfer heat maps, denoising-vs-accuracy
-scatter, interpolations). Run it at any time: unfinished cells show as pending. Every cell and
-seed it has seen is kept in the committed ledger benchmarks/results/beyond_cells.json, so runs
-measured in an earlier checkout (whose runs/ is gone) still count.
+scatter, interpolations, the VQ-VAEs' codebook use). Run it at any time: unfinished cells
+show as pending. Every cell and seed it has seen is kept in the committed ledger
+benchmarks/results/beyond_cells.json, so runs measured in an earlier checkout (whose runs/ is
+gone) still count.
 
     python benchmarks/beyond_report.py [--seeds 0,1,2]
 """
@@ -45,8 +46,9 @@ def cell_seeds(experiment):
             if "seed" in spec.overrides}
 
 
-METRICS = ("test_accuracy", "kmeans_accuracy", "linear_probe_accuracy", "psnr_denoised_db", "psnr_reconstruction_db",
-           "psnr_masked_db", "segmentation_iou", "segmentation_pixel_accuracy", "otsu_iou",
+METRICS = ("test_accuracy", "kmeans_accuracy", "linear_probe_accuracy", "psnr_denoised_db",
+           "psnr_reconstruction_db", "psnr_masked_db", "segmentation_iou",
+           "segmentation_pixel_accuracy", "otsu_iou",
            "midpoint_same_class", "midpoint_different_class", "pixel_midpoint_different_class")
 
 
@@ -112,7 +114,10 @@ def load_runs(runs_dir, experiment, seeds):
         path = folder / "experiment.json"
         if not path.exists():
             continue
-        for run in json.loads(path.read_text())["runs"]:
+        document = json.loads(path.read_text())
+        # `sdae-experiment --seed=N` writes the seed-0 folder too: the record's own seed wins.
+        run_seed = int((document.get("config") or {}).get("seed", seed))
+        for run in document["runs"]:
             metrics = run_metrics(run["run_dir"]) or {}
             if metrics:
                 for key in ("unsupervised", "interpolation", "segmentation"):
@@ -124,7 +129,7 @@ def load_runs(runs_dir, experiment, seeds):
                 if metrics.get("threads"):
                     record["threads"] = metrics["threads"]
                 name = f"{run['column']}/{run['row']}"
-                out.setdefault(name, {})[own_seed.get(name, seed)] = record
+                out.setdefault(name, {})[own_seed.get(name, run_seed)] = record
     for cell, records in ledger_runs(experiment, seeds).items():
         for seed, record in records.items():
             out.setdefault(cell, {}).setdefault(seed, record)
@@ -186,7 +191,7 @@ def table_lines(experiment, cells):
     if "--unsupervised_metrics" in text:
         keys += ["kmeans_accuracy", "psnr_denoised_db"]
         if experiment == "beyond_modern":
-            keys += ["psnr_reconstruction_db", "psnr_masked_db"]
+            keys += ["linear_probe_accuracy", "psnr_reconstruction_db", "psnr_masked_db"]
     if "interpolation" in text.split("--figures=")[-1].splitlines()[0]:
         keys += ["midpoint_same_class", "midpoint_different_class",
                  "pixel_midpoint_different_class"]
@@ -299,6 +304,45 @@ def scatter_figure(cells, path):
     return rs[0]
 
 
+def codebook_use(experiment="beyond_modern"):
+    """{model: {seed: {"perplexity": [...], "dead_codes": [...]}}}: the per-epoch codebook use
+    of the experiment's VQ-VAE pretrainings in the committed results ledger (one per run)."""
+    from sdae_tf.reproduce.ledger import Ledger
+
+    out = {}
+    for record in Ledger(REPO / "benchmarks" / "results" / "ledger.jsonl").records():
+        metrics = record.get("metrics") or {}
+        if record.get("experiment") != experiment:
+            continue
+        for block in metrics.get("pretrain") or []:
+            history = block.get("history") or {}
+            if "perplexity" in history:
+                seed = int((record.get("config") or {}).get("seed", 0))
+                out.setdefault(metrics["model"], {})[seed] = {
+                    "perplexity": history["perplexity"], "dead_codes": history["dead_codes"]}
+    return out
+
+
+def codebook_figure(use, path):
+    plt = _plt()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+    for model, seeds in sorted(use.items()):
+        for seed, h in sorted(seeds.items()):
+            epochs = range(1, len(h["perplexity"]) + 1)
+            label = f"{model} seed {seed}"
+            left.plot(epochs, h["perplexity"], marker="o", label=label)
+            right.plot(epochs, [100 * d for d in h["dead_codes"]], marker="o", label=label)
+    left.set_ylabel("codebook perplexity (of 128 codes)")
+    right.set_ylabel("dead codes (%)")
+    for ax in (left, right):
+        ax.set_xlabel("pretraining epoch")
+        ax.grid(alpha=0.3)
+    left.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs_dir", default=str(REPO / "runs"))
@@ -351,6 +395,11 @@ def main():
         shutil.copyfile(composed, figures_dir / "beyond_interpolation.png")
     if (figures_dir / "beyond_interpolation.png").exists():  # drawn now or by an earlier run
         figures["interpolation"] = f"{args.figures_dir}/beyond_interpolation.png"
+    use = codebook_use()
+    if use:  # question 11: the VQ-VAEs' codebook use per pretraining epoch
+        result["beyond_modern"]["codebook_use"] = use
+        codebook_figure(use, figures_dir / "beyond_modern_codebook.png")
+        figures["codebook_use"] = f"{args.figures_dir}/beyond_modern_codebook.png"
     result["figures"] = figures
     if not args.no_pixels:  # the reference row of question 10: k-means on the raw pixels
         from sdae_tf.data import load_dataset

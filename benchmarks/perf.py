@@ -14,6 +14,7 @@ ratios measured side by side in one process, since absolute times on these machi
     python benchmarks/perf.py distribute  # MirroredStrategy over two logical CPUs vs one device
     python benchmarks/perf.py peer        # a plain PyTorch loop (skipped without PyTorch)
     python benchmarks/perf.py mae         # masked autoencoder: encoder cost vs mask ratio
+    python benchmarks/perf.py modern      # question 11's arms: pretraining cost, % of roof
 
 Each prints a Markdown table and writes benchmarks/results/perf_<name>.json (with commit,
 TensorFlow version, CPU, thread and oneDNN settings). Ratios of two set-ups are measured
@@ -731,6 +732,70 @@ def section_mae(args):
     return {"mae": rows}, lines
 
 
+def forward_flops(model):
+    """Forward FLOPs per example of a Keras model in training mode (noise and masking on),
+    counted by TensorFlow's profiler on the traced graph of a batch of one (matmuls, einsums,
+    convolutions and the element-wise ops it has a count for)."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((1, *model.inputs[0].shape[1:]), tf.float32)
+    graph = tf.function(lambda x: model(x, training=True)).get_concrete_function(spec).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return float(tf.compat.v1.profiler.profile(graph=graph, cmd="op", options=options,
+                                               run_meta=tf.compat.v1.RunMetadata())
+                 .total_float_ops)
+
+
+MODERN_ARMS = ("sdae_mnist", "cdae_mnist", "dvae_mnist", "mae_mnist", "resae_mnist",
+               "resdae_mnist", "vqvae_mnist", "dvqvae_mnist")
+
+
+def section_modern(args):
+    """Question 11's arms (`flags/experiments/beyond_modern.flags`): pretraining images/s of
+    every block at batch 128 (the loop's compile), training FLOPs per image (3x the profiler's
+    forward count: the forward pass, the weight and the input gradients), GFLOP/s and share of
+    the matmul roof measured in the same process, and the seconds an MNIST pretraining epoch
+    (50 000 images, every block) takes at that speed."""
+    import keras
+
+    from sdae_tf import zoo
+    from sdae_tf.runner import training
+
+    _, roof = matmul_roof(reps=3)
+    n = args.examples
+    x, _ = mnist_subset(n)
+    names = args.zoo_models.split(",") if args.zoo_models else MODERN_ARMS
+    rows = []
+    for name in names:
+        keras.utils.set_random_seed(0)
+        stack = zoo.build(name, (28, 28, 1), seed=0)
+        seconds, flops = 0.0, 0.0
+        for block in range(stack.num_blocks):
+            features = stack.features_before(block)  # the clean input of this block
+            inputs = x if features is None else features.predict(x, batch_size=1024, verbose=0)
+            model = stack.pretrain_model(block)
+            flops += 3.0 * forward_flops(model)
+            model.compile(training.make_optimizer(1e-3, "constant", 0), stack.block_loss(block),
+                          steps_per_execution=execution(n))
+            seconds += _epoch_time(model, inputs, None, 128, args.epochs) / n
+        gflops = flops / seconds / 1e9
+        rows.append({"model": name, "blocks": stack.num_blocks, "images_per_s": 1 / seconds,
+                     "train_mflops_per_image": flops / 1e6, "gflops": gflops,
+                     "roof_share": gflops / roof, "mnist_epoch_seconds": 50000 * seconds})
+    cdae = next((r for r in rows if r["model"] == "cdae_mnist"), None)
+    lines = markdown_table(
+        ["model (pretraining, every block, batch 128)", "images/s", "training MFLOP / image",
+         "GFLOP/s", "% of roof", "s per MNIST epoch", "cost vs CDAE"],
+        [[r["model"], f"{r['images_per_s']:.0f}", f"{r['train_mflops_per_image']:.1f}",
+          f"{r['gflops']:.1f}", f"{100 * r['roof_share']:.0f} %",
+          f"{r['mnist_epoch_seconds']:.0f}",
+          "-" if cdae is None else f"{cdae['images_per_s'] / r['images_per_s']:.2f}x"]
+         for r in rows])
+    lines.append(f"\nRoof: {roof:.1f} GFLOP/s (matmul, best of TensorFlow and numpy).")
+    return {"modern": rows, "roof_gflops": roof}, lines
+
+
 def section_precision(args):
     """`--precision=mixed_bfloat16` against float32: pretraining images/s of the MNIST CAE, CDAE
     and the SDAE's first dense block (batch 128, the loop's compile), the two precisions'
@@ -862,7 +927,7 @@ SECTIONS = {"roof": section_roof, "dense": section_dense, "precision": section_p
             "pipeline": section_pipeline, "threads": section_threads, "profile": section_profile,
             "serving": section_serving, "zoo": section_zoo, "distribute": section_distribute,
             "peer": section_peer, "probe": section_probe, "conv": section_conv,
-            "mae": section_mae}
+            "mae": section_mae, "modern": section_modern}
 
 
 def main():
@@ -874,7 +939,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3,
                         help="interleaved rounds (sections that compare set-ups)")
     parser.add_argument("--zoo_models", default=None,
-                        help="section zoo: only these entries (comma-separated; default all)")
+                        help="sections zoo, modern: only these entries "
+                        "(comma-separated; default all)")
     parser.add_argument("--out", default=None, help="JSON path; '-': print one JSON line")
     args = parser.parse_args()
     result, lines = SECTIONS[args.section](args)

@@ -35,6 +35,13 @@ def test_run_all_writes_every_section_and_the_summary(tmp_path):
     kinds = {k["kind"]: k["share"] for k in sections["profile"]["kinds"]}
     assert kinds["matmul"] > 0.1 and sum(kinds.values()) == pytest.approx(1.0)
     assert any(s["onednn_enabled"] for s in sections["threads"]["settings"])
+    modern = {r["model"]: r for r in sections["modern"]["modern"]}
+    assert sorted(modern) == sorted(zoo_models)
+    # The profiler's count against the hand count of the SDAE's two dense blocks (784-1000-784,
+    # 1000-1000-1000): 3x the forward multiply-adds of every matmul, 2 FLOP each.
+    hand = 3 * 2 * (2 * 784 * 1000 + 2 * 1000 * 1000) / 1e6
+    assert modern["sdae_mnist"]["train_mflops_per_image"] == pytest.approx(hand, rel=0.05)
+    assert all(0 < r["roof_share"] < 1.5 and r["images_per_s"] > 0 for r in modern.values())
     summary = (tmp_path / "perf.md").read_text()
     assert summary.startswith("### summary") and "learned-sigma step" in summary
 
@@ -58,7 +65,7 @@ def test_denoising_benchmark_writes_psnr_table_and_figure(tmp_path):
     assert fig.stat().st_size > 10_000 and out.with_suffix(".md").exists()
 
 
-def _write_experiment(runs, name, cells):
+def _write_experiment(runs, name, cells, config=None):
     """An experiment record as the runner writes it, each cell's metrics.json beside it."""
     records = []
     for (column, row), metrics in cells.items():
@@ -68,7 +75,8 @@ def _write_experiment(runs, name, cells):
         records.append({"column": column, "row": row, "run_dir": str(run_dir),
                         "test_accuracy": metrics.get("test_accuracy")})
     (runs / name).mkdir(parents=True)
-    (runs / name / "experiment.json").write_text(json.dumps({"runs": records}))
+    (runs / name / "experiment.json").write_text(json.dumps({"runs": records,
+                                                             "config": config or {}}))
 
 
 def test_inpainting_benchmark_scores_the_mae_against_the_autoencoders(tmp_path):
@@ -103,6 +111,9 @@ def test_beyond_report_gathers_seeds_and_draws(tmp_path):
         (k, "mnist_bg_rand_rot"): {"test_accuracy": acc, "unsupervised": {
             "kmeans_accuracy": 0.5, "psnr_denoised_db": db, "psnr_reconstruction_db": db + 2}}
         for k, (db, acc) in psnr.items()})
+    # `sdae-experiment --seed=1` writes the seed-0 folder: its record is seed 1's.
+    _write_experiment(runs, "beyond_local_variance", {
+        ("uniform", "mnist"): {"test_accuracy": 0.5}}, config={"seed": 1})
     out = tmp_path / "beyond.json"
     # The committed ledger: a seed measured in an earlier checkout (its runs/ gone) and a stale
     # record of a cell measured again now.
@@ -132,6 +143,9 @@ def test_beyond_report_gathers_seeds_and_draws(tmp_path):
     assert merged["sdae_50/mnist"]["0"]["commit"] != "abc"
     assert merged["sdae_50/mnist"]["1"]["test_accuracy"] == 0.95
     assert merged["sdae_250/mnist"]["0"] == {"test_accuracy": 0.93, "commit": "abc"}
+    uniform = json.loads(ledger.read_text())["beyond_local_variance"]["uniform/mnist"]
+    assert uniform["1"]["test_accuracy"] == 0.5
+    assert uniform.get("0", {}).get("test_accuracy") != 0.5
     dbs, accs = zip(*psnr.values(), strict=True)
     assert math.isclose(report["beyond_denoising_vs_features"]["pearson_r"],
                         float(np.corrcoef(dbs, accs)[0, 1]), rel_tol=1e-9)
