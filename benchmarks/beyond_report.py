@@ -210,6 +210,12 @@ def _plt():
     return plt
 
 
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+
+
 def embedding_figure(cells, path):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 3.4))
@@ -231,9 +237,7 @@ def embedding_figure(cells, path):
     ax.set_ylabel("test accuracy")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def transfer_figure(cells, path):
@@ -258,9 +262,7 @@ def transfer_figure(cells, path):
         ax.set_xlabel("fine-tuned and tested on")
         ax.set_ylabel("pretrained on")
         ax.set_title(model.upper())
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def accuracy_against(cells, key):
@@ -298,9 +300,7 @@ def scatter_figure(cells, path):
         ax.set_title(f"Pearson r = {rs[-1]:.2f} over {len(names)} pretrainings", fontsize=9)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("fine-tuned accuracy, bg-rand-rot")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
     return rs[0]
 
 
@@ -338,9 +338,7 @@ def codebook_figure(use, path):
         ax.set_xlabel("pretraining epoch")
         ax.grid(alpha=0.3)
     left.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def main():
