@@ -317,8 +317,22 @@ def test_report_tables_reads_finished_and_unfinished_cells(tmp_path, monkeypatch
     assert cell["reused"] and cell["test_accuracy"] == record["runs"][0]["test_accuracy"]
     assert cell["run_dir"] == str(lost)
     assert cell["pretrain_run"] == record["runs"][0]["pretrain_run"]
-    # A ledger line of another configuration under the same name is not taken for it.
+    # Reused by another experiment, the cell is ledgered under that one too, once, with the
+    # measuring machine's facts.
     from sdae_tf.reproduce.ledger import Ledger
+
+    for _ in range(2):
+        experiments.run_experiment("table2_elsewhere", base, specs[:1],
+                                   out_dir=tmp_path / "exp_elsewhere", pool_dir=str(pool),
+                                   ledger=tmp_path / "ledger.jsonl")
+    records = Ledger(tmp_path / "ledger.jsonl").records()
+    mine = [r for r in records if r["experiment"] == "table2_elsewhere"]
+    assert [r["cell"] for r in mine] == [specs[0].name]
+    assert mine[0]["metrics"]["test_accuracy"] == record["runs"][0]["test_accuracy"]
+    assert "from_ledger" not in mine[0]["metrics"]
+    measured = next(r for r in records if r["run"] == lost.name and r is not mine[0])
+    assert mine[0]["machine"] == measured["machine"]
+    # A ledger line of another configuration under the same name is not taken for it.
 
     book = Ledger(tmp_path / "ledger.jsonl")
     lines = book.path.read_text().splitlines()

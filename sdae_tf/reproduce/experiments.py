@@ -393,6 +393,11 @@ def run_cell(spec, base_cfg, finished, pool_dir, when_claimed="wait", ledger=Non
     cfg, pre = with_shared_pretraining(cfg, pool_dir)
     recorded = from_ledger(cfg, pool_dir, ledger)
     if recorded is not None:  # finished on another machine: neither it nor its pretraining reruns
+        # The cell, under this experiment, points at the run it reused (once; with the facts of
+        # the machine that measured it, not this one's).
+        original = ledger.find(pathlib.Path(recorded["run_dir"]).name)
+        ledger.append(recorded["run_dir"], recorded, run_identity(cfg), experiment=experiment,
+                      cell=spec.name, machine_facts=original.get("machine"))
         return recorded, None if pre is None else str(pool_dir_for(pre, pool_dir))
     pretrain_dir = None
     if pre is not None:

@@ -61,18 +61,20 @@ class Ledger:
         record = self.find(pathlib.Path(run_dir).name)
         return None if record is None else record["metrics"]
 
-    def append(self, run_dir, metrics, config, experiment=None, cell=None):
+    def append(self, run_dir, metrics, config, experiment=None, cell=None, machine_facts=None):
         """Appends the finished run of `run_dir` unless the ledger holds it with these
-        metrics already. Returns True when a line was written."""
+        metrics already (`machine_facts`: the machine that measured them, when not this one).
+        Returns True when a line was written."""
         run_dir = pathlib.Path(run_dir)
-        clean = {k: v for k, v in metrics.items() if k not in ("run_dir", "reused")}
+        clean = {k: v for k, v in metrics.items()
+                 if k not in ("run_dir", "reused", "from_ledger")}
         record = {
             "run": run_dir.name,
             "experiment": experiment,
             "cell": cell,
             "config": config,
             "metrics": clean,
-            "machine": machine.describe(clean.get("threads")),
+            "machine": machine_facts or machine.describe(clean.get("threads")),
             "seconds": clean.get("seconds"),
             "appended": datetime.datetime.now().isoformat(timespec="seconds"),
         }
