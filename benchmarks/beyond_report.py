@@ -82,16 +82,22 @@ def run_metrics(run_dir):
     return Ledger(REPO / "benchmarks" / "results" / "ledger.jsonl").metrics(run_dir)
 
 
+def experiment_records(experiment):
+    """The committed results ledger's records of `experiment`, in order."""
+    from sdae_tf.reproduce.ledger import Ledger
+
+    return [record for record in Ledger(REPO / "benchmarks" / "results" / "ledger.jsonl")
+            .records() if record.get("experiment") == experiment]
+
+
 def ledger_runs(experiment, seeds):
     """{cell: {seed: flat figures}} of the cells of `experiment` the committed results ledger
     records (what concurrent `sdae-experiment` processes finished, whichever wrote the
     experiment's experiment.json last); pretraining records are left out."""
-    from sdae_tf.reproduce.ledger import Ledger
-
     out = {}
-    for record in Ledger(REPO / "benchmarks" / "results" / "ledger.jsonl").records():
+    for record in experiment_records(experiment):
         cell, config = record.get("cell") or "", record.get("config") or {}
-        if record.get("experiment") != experiment or cell.endswith("(pretraining)"):
+        if cell.endswith("(pretraining)"):
             continue
         seed = int(config.get("seed", 0))
         if seed not in seeds:
@@ -307,13 +313,9 @@ def scatter_figure(cells, path):
 def codebook_use(experiment="beyond_modern"):
     """{model: {seed: {"perplexity": [...], "dead_codes": [...]}}}: the per-epoch codebook use
     of the experiment's VQ-VAE pretrainings in the committed results ledger (one per run)."""
-    from sdae_tf.reproduce.ledger import Ledger
-
     out = {}
-    for record in Ledger(REPO / "benchmarks" / "results" / "ledger.jsonl").records():
+    for record in experiment_records(experiment):
         metrics = record.get("metrics") or {}
-        if record.get("experiment") != experiment:
-            continue
         for block in metrics.get("pretrain") or []:
             history = block.get("history") or {}
             if "perplexity" in history:
