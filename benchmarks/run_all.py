@@ -1,5 +1,7 @@
 """Runs every performance comparison of `benchmarks/perf.py`, each in its own process, and
-gathers the ratios into benchmarks/results/perf.json and perf.md (under 10 minutes here).
+gathers the ratios into benchmarks/results/perf.json and perf.md (the section `modern` alone,
+at the default 11 776 examples, spends several minutes on each residual autoencoder; pass
+`--sections` to pick).
 
     python benchmarks/run_all.py [--sections roof,dense,...] [--examples 10000] [--out_dir D]
 """
@@ -13,7 +15,7 @@ import time
 from common import REPO, markdown_table, write_results
 
 SECTIONS = ("roof", "dense", "optimizer", "learned", "pipeline", "threads", "profile",
-            "serving", "zoo", "distribute", "peer", "precision")
+            "serving", "zoo", "distribute", "peer", "precision", "modern")
 
 
 def summary(results):
@@ -63,6 +65,10 @@ def summary(results):
     if "precision" in r:
         for t in r["precision"]["precision"]:
             add(f"{t['model']}: mixed_bfloat16 / float32 (pretraining images/s)", t["speedup"])
+    if "modern" in r:
+        for t in r["modern"]["modern"]:
+            add(f"{t['model']}: % of roof (pretraining, every block)", 100 * t["roof_share"],
+                fmt="{:.0f} %")
     if "peer" in r and "ratio" in r["peer"]:
         add("ours / plain PyTorch loop (epoch time)", r["peer"]["ratio"])
     return markdown_table(["figure", "measured", "target", "met"], rows)

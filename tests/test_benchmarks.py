@@ -25,7 +25,8 @@ def test_run_all_writes_every_section_and_the_summary(tmp_path):
     sections = result["sections"]
     assert [r["model"] for r in sections["zoo"]["zoo"]] == sorted(zoo_models)
     assert set(sections) >= {"roof", "dense", "optimizer", "learned", "pipeline", "threads",
-                             "profile", "serving", "zoo", "distribute", "peer", "precision"}
+                             "profile", "serving", "zoo", "distribute", "peer", "precision",
+                             "modern"}
     assert result["machine"]["commit"] and result["machine"]["cpus"] >= 1
     ratios = [sections["dense"]["loop_vs_plain_keras"]["ratio"], sections["optimizer"]["ratio"],
               sections["learned"]["ratio"], sections["pipeline"]["ratio"],

@@ -329,7 +329,7 @@ def test_report_tables_reads_finished_and_unfinished_cells(tmp_path, monkeypatch
     mine = [r for r in records if r["experiment"] == "table2_elsewhere"]
     assert [r["cell"] for r in mine] == [specs[0].name]
     assert mine[0]["metrics"]["test_accuracy"] == record["runs"][0]["test_accuracy"]
-    assert "from_ledger" not in mine[0]["metrics"]
+    assert "from_ledger" not in mine[0]["metrics"] and "measured_on" not in mine[0]["metrics"]
     measured = next(r for r in records if r["run"] == lost.name and r is not mine[0])
     assert mine[0]["machine"] == measured["machine"]
     # A ledger line of another configuration under the same name is not taken for it.

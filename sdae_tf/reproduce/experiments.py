@@ -395,9 +395,8 @@ def run_cell(spec, base_cfg, finished, pool_dir, when_claimed="wait", ledger=Non
     if recorded is not None:  # finished on another machine: neither it nor its pretraining reruns
         # The cell, under this experiment, points at the run it reused (once; with the facts of
         # the machine that measured it, not this one's).
-        original = ledger.find(pathlib.Path(recorded["run_dir"]).name)
         ledger.append(recorded["run_dir"], recorded, run_identity(cfg), experiment=experiment,
-                      cell=spec.name, machine_facts=original.get("machine"))
+                      cell=spec.name, machine_facts=recorded["measured_on"])
         return recorded, None if pre is None else str(pool_dir_for(pre, pool_dir))
     pretrain_dir = None
     if pre is not None:
@@ -420,8 +419,9 @@ def from_ledger(cfg, pool_dir, ledger):
         ledger: a `Ledger`, or None.
 
     Returns:
-        The recorded metrics with `run_dir` (where the run would be in the pool), `reused`
-        and `from_ledger` (the ledger's path) set, or None.
+        The recorded metrics with `run_dir` (where the run would be in the pool), `reused`,
+        `from_ledger` (the ledger's path) and `measured_on` (the machine facts the ledger holds
+        for it) set, or None.
     """
     if ledger is None:
         return None
@@ -435,7 +435,7 @@ def from_ledger(cfg, pool_dir, ledger):
     print(f"Reusing the finished run {run_dir.name} from the ledger {ledger.path} (its files "
           "are not in this pool: figures and weights are not reused)", flush=True)
     return {**record["metrics"], "run_dir": str(run_dir), "reused": True,
-            "from_ledger": str(ledger.path)}
+            "from_ledger": str(ledger.path), "measured_on": record.get("machine")}
 
 
 def _log(ledger, metrics, cfg, experiment, cell):

@@ -67,7 +67,7 @@ class Ledger:
         Returns True when a line was written."""
         run_dir = pathlib.Path(run_dir)
         clean = {k: v for k, v in metrics.items()
-                 if k not in ("run_dir", "reused", "from_ledger")}
+                 if k not in ("run_dir", "reused", "from_ledger", "measured_on")}
         record = {
             "run": run_dir.name,
             "experiment": experiment,
