@@ -21,7 +21,7 @@ from common import REPO, git_commit, markdown_table, write_results
 EXPERIMENTS = ("beyond_end_to_end", "beyond_dropout", "beyond_noise_schedule",
                "beyond_noise_per_layer", "beyond_local_variance", "beyond_embedding_size",
                "beyond_transfer", "beyond_denoising_vs_features", "beyond_interpolation",
-               "beyond_kmeans", "beyond_modern", "beyond_kernel_prediction",
+               "beyond_kmeans", "beyond_modern", "beyond_vqvae", "beyond_kernel_prediction",
                "beyond_segmentation")
 DATASETS = ("mnist", "mnist_rot", "mnist_bg_rand", "mnist_bg_rand_rot")
 
@@ -47,7 +47,8 @@ def cell_seeds(experiment):
 
 
 METRICS = ("test_accuracy", "kmeans_accuracy", "linear_probe_accuracy", "psnr_denoised_db",
-           "psnr_reconstruction_db", "psnr_masked_db", "segmentation_iou",
+           "psnr_reconstruction_db", "psnr_masked_db", "codebook_perplexity", "dead_codes",
+           "segmentation_iou",
            "segmentation_pixel_accuracy", "otsu_iou",
            "midpoint_same_class", "midpoint_different_class", "pixel_midpoint_different_class")
 
@@ -60,6 +61,11 @@ def flat_metrics(run):
                 "psnr_reconstruction_db", "psnr_masked_db"):
         if key in unsup:
             out[key] = unsup[key]
+    for block in run.get("pretrain") or []:  # a VQ-VAE: its codebook's use after the last epoch
+        history = block.get("history") or {}
+        if history.get("perplexity"):
+            out["codebook_perplexity"] = history["perplexity"][-1]
+            out["dead_codes"] = history["dead_codes"][-1]
     seg = run.get("segmentation")
     if seg:  # a segmentation cell: foreground IoU on the test set, Otsu's on the same images
         out.update(segmentation_iou=seg["test_iou"],
@@ -126,7 +132,7 @@ def load_runs(runs_dir, experiment, seeds):
         for run in document["runs"]:
             metrics = run_metrics(run["run_dir"]) or {}
             if metrics:
-                for key in ("unsupervised", "interpolation", "segmentation"):
+                for key in ("unsupervised", "interpolation", "segmentation", "pretrain"):
                     if key in metrics:
                         run.setdefault(key, metrics[key])
             record = {k: v for k, v in flat_metrics(run).items() if v is not None}
@@ -196,13 +202,16 @@ def table_lines(experiment, cells):
         keys += ["segmentation_iou", "segmentation_pixel_accuracy", "otsu_iou"]
     if "--unsupervised_metrics" in text:
         keys += ["kmeans_accuracy", "psnr_denoised_db"]
-        if experiment == "beyond_modern":
+        if experiment in ("beyond_modern", "beyond_vqvae"):
             keys += ["linear_probe_accuracy", "psnr_reconstruction_db", "psnr_masked_db"]
+        if experiment == "beyond_vqvae":
+            keys += ["codebook_perplexity", "dead_codes"]
     if "interpolation" in text.split("--figures=")[-1].splitlines()[0]:
         keys += ["midpoint_same_class", "midpoint_different_class",
                  "pixel_midpoint_different_class"]
     head = ["cell", *[k.replace("_", " ") for k in keys]]
-    rows = [[name, *[fmt(c.get(k), 2 if "psnr" in k else 4) for k in keys]]
+    digits = {k: 2 if "psnr" in k else 1 if "perplexity" in k else 4 for k in keys}
+    rows = [[name, *[fmt(c.get(k), digits[k]) for k in keys]]
             for name, c in cells.items()]
     return [f"### {experiment}", "", *markdown_table(head, rows), ""]
 

@@ -115,6 +115,10 @@ def test_beyond_report_gathers_seeds_and_draws(tmp_path):
     # `sdae-experiment --seed=1` writes the seed-0 folder: its record is seed 1's.
     _write_experiment(runs, "beyond_local_variance", {
         ("uniform", "mnist"): {"test_accuracy": 0.5}}, config={"seed": 1})
+    # A VQ-VAE pretraining: its codebook's use after the last epoch is the cell's.
+    _write_experiment(runs, "beyond_vqvae", {("dvqvae_0.6", "codes_128"): {
+        "unsupervised": {"kmeans_accuracy": 0.6, "linear_probe_accuracy": 0.9},
+        "pretrain": [{"history": {"perplexity": [80.0, 97.5], "dead_codes": [0.25, 0.0]}}]}})
     out = tmp_path / "beyond.json"
     # The committed ledger: a seed measured in an earlier checkout (its runs/ gone) and a stale
     # record of a cell measured again now.
@@ -147,6 +151,11 @@ def test_beyond_report_gathers_seeds_and_draws(tmp_path):
     uniform = json.loads(ledger.read_text())["beyond_local_variance"]["uniform/mnist"]
     assert uniform["1"]["test_accuracy"] == 0.5
     assert uniform.get("0", {}).get("test_accuracy") != 0.5
+    vq = report["beyond_vqvae"]["cells"]["dvqvae_0.6/codes_128"]
+    assert vq["codebook_perplexity"]["values"] == [97.5] and vq["dead_codes"]["values"] == [0.0]
+    assert vq["linear_probe_accuracy"]["values"] == [0.9]
+    row = "| dvqvae_0.6/codes_128 | 0.6000 | pending | 0.9000 | pending | pending | 97.5 | 0.0000 |"
+    assert row in out.with_suffix(".md").read_text()
     dbs, accs = zip(*psnr.values(), strict=True)
     assert math.isclose(report["beyond_denoising_vs_features"]["pearson_r"],
                         float(np.corrcoef(dbs, accs)[0, 1]), rel_tol=1e-9)
