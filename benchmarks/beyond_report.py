@@ -48,9 +48,18 @@ def cell_seeds(experiment):
 
 METRICS = ("test_accuracy", "kmeans_accuracy", "linear_probe_accuracy", "psnr_denoised_db",
            "psnr_reconstruction_db", "psnr_masked_db", "codebook_perplexity", "dead_codes",
-           "segmentation_iou",
-           "segmentation_pixel_accuracy", "otsu_iou",
+           "segmentation_iou", "segmentation_pixel_accuracy", "otsu_iou",
            "midpoint_same_class", "midpoint_different_class", "pixel_midpoint_different_class")
+
+
+def codebook_history(metrics):
+    """The per-epoch codebook use ({"perplexity": [...], "dead_codes": [...], ...}) of a VQ-VAE
+    run's pretraining in its metrics, or None (no VQ-VAE block)."""
+    for block in metrics.get("pretrain") or []:
+        history = block.get("history") or {}
+        if history.get("perplexity"):
+            return history
+    return None
 
 
 def flat_metrics(run):
@@ -61,11 +70,10 @@ def flat_metrics(run):
                 "psnr_reconstruction_db", "psnr_masked_db"):
         if key in unsup:
             out[key] = unsup[key]
-    for block in run.get("pretrain") or []:  # a VQ-VAE: its codebook's use after the last epoch
-        history = block.get("history") or {}
-        if history.get("perplexity"):
-            out["codebook_perplexity"] = history["perplexity"][-1]
-            out["dead_codes"] = history["dead_codes"][-1]
+    history = codebook_history(run)
+    if history:  # a VQ-VAE: its codebook's use after the last epoch
+        out["codebook_perplexity"] = history["perplexity"][-1]
+        out["dead_codes"] = history["dead_codes"][-1]
     seg = run.get("segmentation")
     if seg:  # a segmentation cell: foreground IoU on the test set, Otsu's on the same images
         out.update(segmentation_iou=seg["test_iou"],
@@ -325,12 +333,11 @@ def codebook_use(experiment="beyond_modern"):
     out = {}
     for record in experiment_records(experiment):
         metrics = record.get("metrics") or {}
-        for block in metrics.get("pretrain") or []:
-            history = block.get("history") or {}
-            if "perplexity" in history:
-                seed = int((record.get("config") or {}).get("seed", 0))
-                out.setdefault(metrics["model"], {})[seed] = {
-                    "perplexity": history["perplexity"], "dead_codes": history["dead_codes"]}
+        history = codebook_history(metrics)
+        if history:
+            seed = int((record.get("config") or {}).get("seed", 0))
+            out.setdefault(metrics["model"], {})[seed] = {
+                "perplexity": history["perplexity"], "dead_codes": history["dead_codes"]}
     return out
 
 

@@ -333,7 +333,6 @@ def test_report_tables_reads_finished_and_unfinished_cells(tmp_path, monkeypatch
     measured = next(r for r in records if r["run"] == lost.name and r is not mine[0])
     assert mine[0]["machine"] == measured["machine"]
     # A ledger line of another configuration under the same name is not taken for it.
-
     book = Ledger(tmp_path / "ledger.jsonl")
     lines = book.path.read_text().splitlines()
     book.path.write_text("".join(
