@@ -107,7 +107,8 @@ def experiment_records(experiment):
 def ledger_runs(experiment, seeds):
     """{cell: {seed: flat figures}} of the cells of `experiment` the committed results ledger
     records (what concurrent `sdae-experiment` processes finished, whichever wrote the
-    experiment's experiment.json last); pretraining records are left out."""
+    experiment's experiment.json last), each with the commit that measured it; pretraining
+    records are left out."""
     out = {}
     for record in experiment_records(experiment):
         cell, config = record.get("cell") or "", record.get("config") or {}
@@ -120,6 +121,11 @@ def ledger_runs(experiment, seeds):
         flat = {k: v for k, v in flat_metrics(metrics).items() if v is not None}
         if flat:
             flat["seconds"] = record.get("seconds")
+            machine = record.get("machine") or {}
+            if machine.get("commit"):
+                flat["commit"] = machine["commit"]
+            if machine.get("threads"):
+                flat["threads"] = machine["threads"]
             out.setdefault(cell, {})[seed] = flat
     return out
 
@@ -165,7 +171,8 @@ def merge_ledger(ledger, experiment, found, commit):
     cells = ledger.setdefault(experiment, {})
     for name, seeds in found.items():
         for seed, record in seeds.items():
-            cells.setdefault(name, {})[str(seed)] = {**record, "commit": commit}
+            # The commit that measured it (the ledger record's), else the checkout's.
+            cells.setdefault(name, {})[str(seed)] = {"commit": commit, **record}
     return {name: {int(seed): record for seed, record in seeds.items()}
             for name, seeds in cells.items()}
 

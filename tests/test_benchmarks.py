@@ -148,6 +148,17 @@ def test_beyond_report_gathers_seeds_and_draws(tmp_path):
     assert merged["sdae_50/mnist"]["0"]["commit"] != "abc"
     assert merged["sdae_50/mnist"]["1"]["test_accuracy"] == 0.95
     assert merged["sdae_250/mnist"]["0"] == {"test_accuracy": 0.93, "commit": "abc"}
+    # A cell read from the committed results ledger keeps the commit that measured it (the
+    # newest record of its cell and seed), not the checkout's: regenerating changes nothing.
+    measured = {}
+    for line in (REPO / "benchmarks" / "results" / "ledger.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if record.get("experiment") == "beyond_modern" and "(" not in record["cell"]:
+            seed = str((record.get("config") or {}).get("seed", 0))
+            measured[record["cell"], seed] = record["machine"]["commit"]
+    modern = json.loads(ledger.read_text())["beyond_modern"]
+    assert measured and {(cell, seed): modern[cell][seed]["commit"]
+                         for cell, seed in measured} == measured
     uniform = json.loads(ledger.read_text())["beyond_local_variance"]["uniform/mnist"]
     assert uniform["1"]["test_accuracy"] == 0.5
     assert uniform.get("0", {}).get("test_accuracy") != 0.5
