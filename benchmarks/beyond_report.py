@@ -11,6 +11,7 @@ gone) still count.
 """
 
 import argparse
+import functools
 import json
 import pathlib
 import shutil
@@ -88,20 +89,33 @@ def flat_metrics(run):
     return out
 
 
+@functools.cache
+def results_ledger():
+    """The committed results ledger's records, read once."""
+    from sdae_tf.reproduce.ledger import Ledger
+
+    return tuple(Ledger(REPO / "benchmarks" / "results" / "ledger.jsonl").records())
+
+
+def ledger_record(run_dir):
+    """The results ledger's newest record of the pool run in `run_dir`, else None."""
+    name = pathlib.Path(run_dir).name
+    return next((r for r in reversed(results_ledger()) if r.get("run") == name), None)
+
+
 def run_metrics(run_dir):
     """A finished run's metrics: its metrics.json in the pool, else the committed results
     ledger's record of it (`sdae-experiment --ledger`), else None."""
-    from sdae_tf.reproduce.ledger import Ledger
-
-    return Ledger(REPO / "benchmarks" / "results" / "ledger.jsonl").metrics(run_dir)
+    path = pathlib.Path(run_dir) / "metrics.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    record = ledger_record(run_dir)
+    return None if record is None else record["metrics"]
 
 
 def experiment_records(experiment):
     """The committed results ledger's records of `experiment`, in order."""
-    from sdae_tf.reproduce.ledger import Ledger
-
-    return [record for record in Ledger(REPO / "benchmarks" / "results" / "ledger.jsonl")
-            .records() if record.get("experiment") == experiment]
+    return [record for record in results_ledger() if record.get("experiment") == experiment]
 
 
 def ledger_runs(experiment, seeds):
@@ -154,6 +168,9 @@ def load_runs(runs_dir, experiment, seeds):
                 record["seconds"] = run.get("seconds")
                 if metrics.get("threads"):
                     record["threads"] = metrics["threads"]
+                measured = (ledger_record(run["run_dir"]) or {}).get("machine") or {}
+                if measured.get("commit"):  # the commit that measured it
+                    record["commit"] = measured["commit"]
                 name = f"{run['column']}/{run['row']}"
                 out.setdefault(name, {})[own_seed.get(name, run_seed)] = record
     for cell, records in ledger_runs(experiment, seeds).items():
