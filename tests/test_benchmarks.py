@@ -30,9 +30,12 @@ def test_run_all_writes_every_section_and_the_summary(tmp_path):
     assert result["machine"]["commit"] and result["machine"]["cpus"] >= 1
     ratios = [sections["dense"]["loop_vs_plain_keras"]["ratio"], sections["optimizer"]["ratio"],
               sections["learned"]["ratio"], sections["pipeline"]["ratio"],
-              *[r["throughput_ratio"] for r in sections["distribute"]["throughput"]],
-              *[r["speedup"] for r in sections["precision"]["precision"]]]
-    assert all(math.isfinite(r) and 0.05 < r < 20 for r in ratios)
+              *[r["throughput_ratio"] for r in sections["distribute"]["throughput"]]]
+    assert all(math.isfinite(r) and 0.05 < r < 20 for r in ratios), ratios
+    # bfloat16 without BF16 hardware is emulated: 0.0499x float32 was measured on an AVX2-only
+    # AMD EPYC, so a precision speedup is only bounded away from 0 and from nonsense.
+    speedups = [r["speedup"] for r in sections["precision"]["precision"]]
+    assert all(math.isfinite(r) and 0.005 < r < 20 for r in speedups), speedups
     kinds = {k["kind"]: k["share"] for k in sections["profile"]["kinds"]}
     assert kinds["matmul"] > 0.1 and sum(kinds.values()) == pytest.approx(1.0)
     assert any(s["onednn_enabled"] for s in sections["threads"]["settings"])

@@ -79,6 +79,11 @@ EXPECTED_FAILED = {
                                "models; save the encoder with Keras instead",
     "check_estimators_overwrite_params": "covered: fit changes no parameter (the check "
                                          "pickles to compare)",
+    # Seen on a 2-core AMD EPYC with AVX2 + FMA only (passes with AVX-512): a float32 matmul
+    # gives a row a ~1e-7 relative difference by its position in the batch, at the check's
+    # rtol of 1e-7 (0.13446961 against 0.13446963).
+    "check_methods_sample_order_invariance": "float32 encoder: rows agree to ~1e-7 relative "
+                                             "whatever their order, not exactly",
 }
 
 
