@@ -67,13 +67,17 @@ def recipe_table(recipes):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    from sdae_tf.cli import errors
+
+    with errors.user_errors("sdae-models"):
+        _show()
+
+
+def _show():
     from sdae_tf.hub import pretrained, resources
 
     if FLAGS.path:
-        from sdae_tf.cli import errors
-
-        with errors.user_errors("sdae-models"):
-            print(pretrained.resolve(FLAGS.path))
+        print(pretrained.resolve(FLAGS.path))
         return
     models = pretrained.list_models(FLAGS.dir)
     recipes = resources.list_recipes()

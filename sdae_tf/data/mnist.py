@@ -16,7 +16,6 @@ import hashlib
 import os
 import pathlib
 import sys
-import tempfile
 import zipfile
 import zlib
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from sdae_tf.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from sdae_tf.data.splits import Splits, split_validation
+from sdae_tf.utils import storage
 
 VENDORED_DIR = pathlib.Path(__file__).parent / "raw" / "mnist"
 FILES = {
@@ -202,14 +202,8 @@ def default_cache_dir():
 
 def _atomic_savez(path, **arrays):
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with storage.atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def _source_key(x_train, x_test):

@@ -6,6 +6,8 @@ import pathlib
 
 import numpy as np
 
+from sdae_tf.utils import storage
+
 
 def _pyplot():
     import matplotlib
@@ -20,13 +22,9 @@ def _save(fig, path):
     plt = _pyplot()
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
     try:
-        fig.savefig(tmp, dpi=100, format="png")
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        with storage.atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
     finally:
         plt.close(fig)
     return path

@@ -6,12 +6,8 @@ has its SHA-256 in the manifest (`files_sha256`), and the loaders check the file
 
 import hashlib
 import json
-import os
 import pathlib
 import platform
-import shutil
-import socket
-import tempfile
 import zipfile
 
 import keras
@@ -174,7 +170,9 @@ def verify_checksums(export_dir, files=None):
 
 
 def saved_model_files(export_dir):
-    """The files the frozen loaders read: the SavedModel (graph, fingerprint, variables).
+    """The files the frozen loaders read: the SavedModel (graph, fingerprint, variables), as
+    the manifest lists them and as the folder holds them (a listed file that is missing and a
+    file that is not listed are both caught by `verify_checksums`).
 
     Args:
         export_dir: an export folder.
@@ -182,7 +180,8 @@ def saved_model_files(export_dir):
     Returns:
         The relative paths of the SavedModel's files.
     """
-    return [n for n in export_files(export_dir) if n != KERAS_FILE]
+    listed = set(recorded_checksums(load_manifest(export_dir)))
+    return sorted((listed | set(export_files(export_dir))) - {KERAS_FILE})
 
 
 def _write_saved_model(encoder, path, autoencoder=None, endpoints=None):
@@ -309,11 +308,9 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
         ExportMismatchError: the reloaded export differs by more than `tolerance`.
     """
     export_dir = pathlib.Path(export_dir)
+    storage.check_name(export_dir, "the export folder")
     check_export_target(export_dir, overwrite)
-    export_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = staging_dir(export_dir)
-    try:
-        staged = tmp / export_dir.name
+    with storage.staged_dir(export_dir, overwrite) as staged:
         extra = dict(endpoints or {})
         if extra and autoencoder is None:
             raise ValueError(f"Export to {export_dir}: the endpoints {', '.join(extra)} run the "
@@ -367,64 +364,12 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
         faults.point("export:staged")
         if on_staged is not None:
             on_staged(staged / MANIFEST_FILE)
-        if export_dir.exists():  # overwrite: move the old export aside, restore it on failure
-            old = tmp / "previous"
-            os.replace(export_dir, old)
-            try:
-                os.replace(staged, export_dir)
-            except OSError:
-                os.replace(old, export_dir)
-                raise
-        else:
-            os.replace(staged, export_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return export_dir
 
 
-def _staging_prefix(export_dir):
-    return f".{pathlib.Path(export_dir).name}.partial-{socket.gethostname()}-"
-
-
-def staging_dir(export_dir):
-    """A new hidden folder beside `export_dir` to write it in before it is moved into place
-    (named for this host and process; those of this host's dead processes are removed first).
-
-    Args:
-        export_dir: an export folder.
-
-    Returns:
-        The new hidden folder's `pathlib.Path`.
-    """
-    export_dir = pathlib.Path(export_dir)
-    remove_stale_staging(export_dir)
-    return pathlib.Path(tempfile.mkdtemp(prefix=_staging_prefix(export_dir) + f"{os.getpid()}-",
-                                         dir=export_dir.parent))
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_staging(export_dir):
-    """Removes the staging folders of exports to `export_dir` that a killed process left
-    (named for their host and process; only this host's dead processes' are removed).
-
-    Args:
-        export_dir: an export folder.
-    """
-    export_dir = pathlib.Path(export_dir)
-    prefix = _staging_prefix(export_dir)
-    for folder in export_dir.parent.glob(prefix + "*"):
-        pid = folder.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
+# The staging folders of exports (kept under these names: runs and tests use them).
+staging_dir = storage.staging_dir
+remove_stale_staging = storage.remove_stale_staging
 
 
 def load_manifest(export_dir):

@@ -24,7 +24,6 @@ import json
 import os
 import pathlib
 import shutil
-import tempfile
 import zipfile
 
 import numpy as np
@@ -138,10 +137,8 @@ def pack(export_dir, out_dir, check_sample=None, overwrite=False, extra=None):
         raise ValueError(f"{export_dir}: {export_lib.KERAS_FILE}'s weights are not the "
                          "SavedModel's encoder_variables; re-export it before packing")
 
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.packing-", dir=_parent(out_dir)))
-    try:
-        staged = tmp / out_dir.name
-        staged.mkdir()
+    with storage.staged_dir(out_dir, overwrite) as staged:
+        check_dir = staged.parent / "check"
         for name in GRAPH_FILES:
             shutil.copy2(export_dir / name, staged / name)
         np.savez_compressed(staged / WEIGHTS_FILE, **stored)
@@ -155,7 +152,7 @@ def pack(export_dir, out_dir, check_sample=None, overwrite=False, extra=None):
                            "files_sha256": export_lib.weight_checksums(staged)}
         (staged / export_lib.MANIFEST_FILE).write_text(
             json.dumps(packed_manifest, indent=2, sort_keys=True) + "\n")
-        unpacked = _unpack_to(staged, tmp / "check")
+        unpacked = _unpack_to(staged, check_dir)
         if check_sample is not None:
             record["max_abs_diff"] = _endpoint_differences(export_dir, unpacked, check_sample,
                                                            manifest)
@@ -163,18 +160,8 @@ def pack(export_dir, out_dir, check_sample=None, overwrite=False, extra=None):
             packed_manifest["packed"] = record
             (staged / export_lib.MANIFEST_FILE).write_text(
                 json.dumps(packed_manifest, indent=2, sort_keys=True) + "\n")
-        shutil.rmtree(tmp / "check")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staged, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(check_dir)
     return out_dir
-
-
-def _parent(path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.parent
 
 
 def _endpoint_differences(full, unpacked, sample, manifest):
@@ -228,24 +215,29 @@ def unpack(packed_dir, cache=None):
         raise ValueError(f"{packed_dir}: manifest.json records no checksum of {WEIGHTS_FILE}")
     root = pathlib.Path(cache) if cache is not None else cache_root()
     target = root / f"{manifest.get('model', packed_dir.name)}-{digest[:16]}"
-    if (target / export_lib.MANIFEST_FILE).is_file():
-        return target
+    # The pack's own files are always verified, whatever the cache holds; so is the cached
+    # copy (a damaged one is unpacked again).
     export_lib.verify_checksums(packed_dir)
+    storage.recover(target)
+    if (target / export_lib.MANIFEST_FILE).is_file():
+        try:
+            export_lib.verify_checksums(target)
+            return target
+        except ValueError as err:
+            print(f"warning: the cached copy is damaged ({err}); unpacking it again",
+                  flush=True)
     kept = (f"the preset {packed_dir.name} was not unpacked into {root} and nothing is left "
             "half-written")
     with storage.translate(kept, resume=f"load it again (or set ${CACHE_ENV} to another folder)"):
         root.mkdir(parents=True, exist_ok=True)
-        tmp = export_lib.staging_dir(target)
         try:
-            staged = _unpack_to(packed_dir, tmp / target.name)
-            faults.point("unpack:staged")
-            try:
-                os.replace(staged, target)
-            except OSError:
-                if not (target / export_lib.MANIFEST_FILE).is_file():  # no concurrent unpack
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            with storage.staged_dir(target, overwrite=target.exists()) as staged:
+                shutil.rmtree(staged)
+                _unpack_to(packed_dir, staged)
+                faults.point("unpack:staged")
+        except FileExistsError:
+            if not (target / export_lib.MANIFEST_FILE).is_file():  # no concurrent unpack
+                raise
     return target
 
 
@@ -273,7 +265,7 @@ def _unpack_to(packed_dir, staged):
     tf.raw_ops.SaveV2(prefix=str(staged / VARIABLES_PREFIX), tensor_names=keys,
                       shape_and_slices=[""] * len(keys), tensors=tensors)
 
-    keras_files = json.loads((packed_dir / KERAS_CONFIG_FILE).read_text())
+    keras_files = storage.read_json(packed_dir / KERAS_CONFIG_FILE, "the pack's Keras config")
     encoder = keras.saving.deserialize_keras_object(keras_files["config.json"], safe_mode=True)
     weights = [arrays[k].astype(np.float32) for k in _encoder_keys(arrays)]
     encoder.set_weights(weights)

@@ -20,6 +20,7 @@ from keras import ops
 from sdae_tf.hub import export as export_lib
 from sdae_tf.hub import packing, resources
 from sdae_tf.package import NAME as PACKAGE
+from sdae_tf.utils import checks
 
 MODELS_ENV = resources.MODELS_ENV
 
@@ -41,6 +42,8 @@ def list_models(root=None):
         print(name, manifest["size_mb"])
     ```
     """
+    if root is not None and not pathlib.Path(root).is_dir():
+        raise FileNotFoundError(f"{root}: no such folder of exported models")
     roots = [pathlib.Path(root)] if root is not None else resources.model_roots()
     out = {}
     for folder in roots:
@@ -370,6 +373,8 @@ class PretrainedInpainter(_ExportedLayer):
             from sdae_tf.layers.patches import check_hidden
 
             check_hidden(np.asarray(hidden, np.float32), self.patches)
+            if not isinstance(images, keras.KerasTensor):
+                checks.same_batch(images, hidden, "images", "hidden")
             if self.check_range and not isinstance(images, keras.KerasTensor):
                 self._check_values(np.asarray(images, np.float32), *self.contract.value_range)
         return keras.layers.Layer.__call__(self, [images, hidden], *args, **kwargs)

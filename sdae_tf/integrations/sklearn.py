@@ -28,6 +28,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from sdae_tf.utils import checks
+
 
 class SDAETransformer(TransformerMixin, BaseEstimator):
     """A zoo model's layer-wise pretrained encoder as a scikit-learn transformer.
@@ -87,16 +89,21 @@ class SDAETransformer(TransformerMixin, BaseEstimator):
             noise_type=self.noise_type, noise_level=self.noise_level,
             recon_loss=self.recon_loss, pretrain_epochs=self.pretrain_epochs,
             pretrain_learning_rate=self.pretrain_learning_rate,
-            batch_size=max(1, min(self.batch_size, n_samples)), lr_schedule=self.lr_schedule,
+            batch_size=min(checks.positive_int(self.batch_size, "batch_size"), n_samples),
+            lr_schedule=self.lr_schedule,
             weight_decay=self.weight_decay, seed=self.seed, finetune_epochs=0, verbose=0)
         return cfg
 
     def _check_input(self, X, reset):
         if not reset:
             X = check_array(X, allow_nd=True, dtype=np.float32)
-            if X.ndim > 2 and tuple(X.shape[1:]) != self.input_shape_:
+            # Rows against rows is scikit-learn's own check (its message); images are ours.
+            if (X.ndim > 2 or len(self.input_shape_) > 1) and \
+                    tuple(X.shape[1:]) != self.input_shape_:
                 raise ValueError(f"X has examples of shape {tuple(X.shape[1:])}; this "
-                                 f"{type(self).__name__} was fitted on {self.input_shape_}")
+                                 f"{type(self).__name__} was fitted on examples of shape "
+                                 f"{self.input_shape_}: reshape X to "
+                                 f"(-1, {', '.join(map(str, self.input_shape_))})")
         X = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float32,
                           ensure_min_samples=1)
         if reset:

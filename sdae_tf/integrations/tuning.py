@@ -543,7 +543,7 @@ def run_search(base, space, tuner_kind="random", objective="probe", tune_dir="ru
     if resumed:
         print(f"Resuming the search in {tune_dir}: trials so far {trial_counts(tuner)}",
               flush=True)
-    with storage.translate(f"the finished trials are kept in {tune_dir}"):
+    with storage.translate(f"the finished trials are kept in {tune_dir}", where=tune_dir):
         tuner.search(verbose=1 if base.verbose == "auto" else base.keras_verbose)
     if worker:
         return None

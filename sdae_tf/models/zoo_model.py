@@ -11,6 +11,7 @@ from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.train import config as config_lib
 from sdae_tf.train import stages
 from sdae_tf.train.checkpoints import build_optimizers
+from sdae_tf.utils import checks, storage
 
 # The input shape of each dataset's images, for `get` without `input_shape`.
 DATASET_SHAPES = {
@@ -22,17 +23,17 @@ DATASET_SHAPES = {
 
 
 def _images(x, what):
-    """A float32 array of images from an array or a `tf.data.Dataset` of images (or of
+    """An array of images from an array or a `tf.data.Dataset` of images (or of
     `(images, labels)` batches); the dataset is read once into memory, as the loop keeps the
-    arrays in the graph."""
+    arrays in the graph. Checked (and cast to float32) by `_checked_images`."""
     if x is None:
         return None
     if hasattr(x, "as_numpy_iterator"):
         batches = [b[0] if isinstance(b, tuple) else b for b in x.as_numpy_iterator()]
         if not batches:
             raise ValueError(f"`{what}` is an empty dataset")
-        return np.concatenate(batches).astype("float32", copy=False)
-    return np.asarray(x, dtype="float32")
+        return np.concatenate(batches)
+    return np.asarray(x)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -154,8 +155,19 @@ class ZooModel(keras.Model):
                 f"{self.zoo_name} ({type(self.family).__name__}) is trained block by block: "
                 "call pretrain(x); fit(x) trains end to end the families that can "
                 "(can_train_end_to_end())")
+        if not self.compiled:  # as Keras tasks do: the family's defaults (`compile()`)
+            self.compile()
+        if y is None and isinstance(x, np.ndarray | list):
+            x = self._checked_images(x, "x")
         build_optimizers(self)  # before the first traced step: it is traced once, not twice
         return super().fit(x, y, *args, **kwargs)
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """`keras.Model.save`, written whole or not at all: staged beside `filepath`, fsynced
+        and moved into place, so a failed save (a full disk, a kill) leaves the file it would
+        have replaced as it was; `overwrite=False` and an existing file is a
+        `FileExistsError`."""
+        storage.save_keras(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "zoo_name": self.zoo_name,
@@ -191,6 +203,8 @@ class ZooModel(keras.Model):
         """
         if self.num_blocks == 0:
             raise ValueError(f"{self.zoo_name} has no blocks to pretrain")
+        batch_size = checks.positive_int(batch_size, "batch_size")
+        epochs = checks.positive_int(epochs, "epochs")
         x_train = self._checked_images(_images(x, "x"), "x")
         x_val = self._checked_images(_images(validation_data, "validation_data"),
                                      "validation_data")
@@ -269,12 +283,8 @@ class ZooModel(keras.Model):
     def _checked_images(self, x, what):
         if x is None:
             return None
-        if x.ndim < 2 or tuple(x.shape[1:]) != self.image_shape:
-            raise ValueError(f"`{what}` must hold images of shape {self.image_shape} "
-                             f"({self.zoo_name}). Received an array of shape {x.shape}")
-        if len(x) == 0:
-            raise ValueError(f"`{what}` holds no images")
-        return x
+        return checks.images(x, self.image_shape, what, model=self.zoo_name,
+                             unit_range=checks.is_cross_entropy(self.family.block_loss(0)))
 
 
 def _history(record):

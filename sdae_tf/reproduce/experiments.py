@@ -28,7 +28,6 @@ import hashlib
 import json
 import pathlib
 import re
-import shutil
 import time
 
 from sdae_tf import zoo
@@ -189,7 +188,7 @@ WHEN_CLAIMED = ("wait", "skip")
 
 
 def _reused(run_dir):
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = storage.read_json(run_dir / "metrics.json", "the run's metrics")
     metrics["run_dir"] = str(run_dir)
     metrics["reused"] = True
     return metrics
@@ -323,7 +322,7 @@ def compose_figures(runs, out_dir, title):
             continue
         target = pathlib.Path(out_dir) / f"{name}.png"
         if len(drawn) == 1:
-            shutil.copyfile(drawn[0]["figures"][name], target)
+            storage.copy_file(drawn[0]["figures"][name], target)
         else:
             plots.save_panels([r["figures"][name] for r in drawn], target,
                               titles=[f"{r['column']} / {report.row_label(r['row'])}"
@@ -502,9 +501,13 @@ def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", re
     out_dir = pathlib.Path(out_dir or pathlib.Path("runs") / name)
     storage.check_writable(out_dir, "--out_dir")
     storage.check_writable(pool_dir, "--pool_dir")
-    for spec in specs:  # every cell's own overrides, before anything trains
-        _resolve(dataclasses.replace(spec, overrides={
+    for spec in specs:  # every cell's own configuration, before the first one trains
+        own = _resolve(dataclasses.replace(spec, overrides={
             k: v for k, v in spec.overrides.items() if not v.startswith("@")}), {})
+        try:
+            training.check_config(dataclasses.replace(base_cfg, **own))
+        except (ValueError, FileNotFoundError) as err:
+            raise type(err)(f"--run {spec.name}: {err}; nothing was trained") from None
         for ref in references(spec):
             if ref not in [s.name for s in specs[:specs.index(spec)]]:
                 raise ValueError(f"--run {spec.name} refers to {ref!r}, which is not an earlier "

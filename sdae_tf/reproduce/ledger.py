@@ -5,18 +5,18 @@ A line holds the run's name in the pool (model, dataset, configuration key), the
 and cell, the configuration (`config.identity`), the run's whole `metrics.json`, the machine
 (CPU model and instruction sets, cores, threads, commit) and when it was appended. Appends are
 one `write` under an exclusive lock, so processes sharing a ledger never interleave lines; a
-run already in the ledger with the same metrics is not appended again. Readers
+run already in the ledger with the same metrics is not appended again. A torn last line (a
+kill mid-append) is closed before the next record (`sdae_tf.utils.storage.append_line`), and
+readers skip, naming it, any line that is not a JSON record. Readers
 (`benchmarks/report_tables.py`, `benchmarks/beyond_report.py`) take a run's metrics from the
 ledger when the pool no longer has it.
 """
 
 import datetime
-import fcntl
 import json
-import os
 import pathlib
 
-from sdae_tf.utils import machine
+from sdae_tf.utils import machine, storage
 
 
 class Ledger:
@@ -38,10 +38,14 @@ class Ledger:
             if not line.strip():
                 continue
             try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:  # a torn last line of a full disk: skip, say so
-                print(f"warning: {self.path} line {number} is not valid JSON; skipped",
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a torn line of a kill or a full disk: skip, say so
+                record = None
+            if not isinstance(record, dict):
+                print(f"warning: {self.path} line {number} is not a JSON record; skipped",
                       flush=True)
+                continue
+            out.append(record)
         return out
 
     def find(self, run_name):
@@ -57,7 +61,7 @@ class Ledger:
         else the ledger's, else None."""
         path = pathlib.Path(run_dir) / "metrics.json"
         if path.exists():
-            return json.loads(path.read_text())
+            return storage.read_json(path, "the run's metrics")
         record = self.find(pathlib.Path(run_dir).name)
         return None if record is None else record["metrics"]
 
@@ -78,19 +82,13 @@ class Ledger:
             "seconds": clean.get("seconds"),
             "appended": datetime.datetime.now().isoformat(timespec="seconds"),
         }
-        line = json.dumps(record, sort_keys=True, default=str) + "\n"
+        line = json.dumps(record, sort_keys=True, default=str)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            same = json.loads(json.dumps(clean, sort_keys=True, default=str))
-            if any(r.get("run") == run_dir.name and r.get("cell") == cell
-                   and r.get("experiment") == experiment and r.get("metrics") == same
-                   for r in self.records()):
-                return False
-            os.write(fd, line.encode())
-            os.fsync(fd)
-            return True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        same = json.loads(json.dumps(clean, sort_keys=True, default=str))
+
+        def recorded():
+            return any(r.get("run") == run_dir.name and r.get("cell") == cell
+                       and r.get("experiment") == experiment and r.get("metrics") == same
+                       for r in self.records())
+
+        return storage.append_line(self.path, line, unless=recorded)

@@ -6,10 +6,9 @@ and numbers. A column of ours that extends one of the report's (`sdae_target`, `
 `sdae_learned_ft_noise02`) is set beside that column's number (`report_number`); one that extends
 none (Table 3's control, `sdae_mean_sigma`) shows "-" in the report column."""
 
-import json
 import pathlib
 
-from sdae_tf.utils import markdown
+from sdae_tf.utils import markdown, storage
 
 TABLES = {
     "table1": {
@@ -283,9 +282,10 @@ def gather(paths):
     for path in paths:
         path = pathlib.Path(path)
         if (path / "experiment.json").exists():
-            lines += experiment_table(json.loads((path / "experiment.json").read_text()))
+            record = storage.read_json(path / "experiment.json", "the experiment record")
+            lines += experiment_table(record)
         elif (path / "metrics.json").exists():
-            runs.append(json.loads((path / "metrics.json").read_text()))
+            runs.append(storage.read_json(path / "metrics.json", "the run's metrics"))
         else:
             raise FileNotFoundError(f"{path}: neither an experiment directory (experiment.json) "
                                     "nor a finished run directory (metrics.json)")

@@ -66,6 +66,9 @@ def check_config(cfg):
         ValueError: the first problem, in one line. FileNotFoundError: a missing `init_from`.
     """
     cfg.validate()
+    for flag, path in (("--run_dir", cfg.run_dir), ("--export_dir", cfg.export_dir)):
+        if path:
+            storage.check_name(path, flag)
     zoo.check_request(cfg.model, recon_loss=cfg.recon_loss, noise_type=cfg.noise_type,
                       noise_level=cfg.noise_level, figures=cfg.figures,
                       num_samples=cfg.num_samples)
@@ -652,7 +655,7 @@ def _run(cfg, strategy, chief, total_start):
                  if cfg.strategy != "none" else ""), flush=True)
         kept = (f"the completed stages and the last epoch checkpoint are kept in {run_dir}; "
                 "nothing half-written was left")
-        with storage.translate(kept):
+        with storage.translate(kept, where=run_dir):
             with strategy.scope(), compute_precision(cfg.precision):
                 metrics = _train(cfg, stack, data, pretrain_data, run_dir, progress)
             if cfg.export_dir and chief:

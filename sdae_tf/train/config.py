@@ -412,6 +412,10 @@ def parse_value(name, text):
         return None
     if is_tuple:
         value = tuple(_scalar(name, base, v) for v in text.split(",") if v.strip())
+        if optional and not value:
+            raise ValueError(f"`{name}` is empty: give a comma-separated list (e.g. "
+                             f"{name}=500,250), or leave it out (or `none`) for the model's "
+                             "default")
     elif base is str:
         value = text.strip()
     else:
@@ -593,7 +597,8 @@ def from_flags(flag_values):
         value = flag_values[name].value
         _, is_tuple, optional = field_type(name)
         if is_tuple:
-            value = (parse_value(name, ",".join(value)) if value else
+            given = value or flag_values[name].present  # `--hidden_units=` is given, empty
+            value = (parse_value(name, ",".join(value or ())) if given else
                      (None if optional else ()))
         values[name] = value
     return TrainConfig(**values)

@@ -7,16 +7,21 @@ way the world does. Unset (always, outside the tests), a point is one dictionary
     SDAE_TF_FAULT=pause:done:pretrain_block_1  write $SDAE_TF_FAULT_FILE, wait until it is removed
     SDAE_TF_FAULT=killonce:epoch:finetune@1  SIGKILL, unless $SDAE_TF_FAULT_FILE exists (it is
                                              written first): once over every process
+    SDAE_TF_FAULT=enospc:write:keras         raise OSError ENOSPC (a full disk) there
+    SDAE_TF_FAULT=erofs:write:dir@2          raise OSError EROFS (a read-only disk) there
 
 Points: `done:<stage>` (a stage recorded in progress.json: pretrain_block_K,
 pretrain_end_to_end, figures, finetune, evaluate, export), `epoch:<stage>` (an epoch checkpoint
 written), `batch:<stage>` (a training batch), `figure:<name>` (one figure written),
 `export:staged` (the export written aside, not yet in place), `unpack:staged` (a packed
 preset unpacked aside in the cache, not yet in place), `export:placed` (in place, not yet
-recorded), `metrics` (before metrics.json).
+recorded), `metrics` (before metrics.json), and the storage layer's `write:<kind>` (a write
+staged, about to be moved into place: kind file, weights, keras, append, dir; `write:dir-aside`
+between the two renames of a folder replaced the slow way).
 """
 
 import collections
+import errno
 import os
 import pathlib
 import signal
@@ -51,6 +56,9 @@ def point(name):
         except FileExistsError:
             return
         os.kill(os.getpid(), signal.SIGKILL)
+    elif action in ("enospc", "erofs"):
+        number = errno.ENOSPC if action == "enospc" else errno.EROFS
+        raise OSError(number, os.strerror(number))
     elif action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     elif action == "pause":
@@ -59,4 +67,5 @@ def point(name):
         while marker.exists():
             time.sleep(0.05)
     else:
-        raise ValueError(f"${ENV}={spec}: unknown action {action!r} (kill, killonce, pause)")
+        raise ValueError(f"${ENV}={spec}: unknown action {action!r} "
+                         "(kill, killonce, pause, enospc, erofs)")

@@ -1,6 +1,18 @@
-"""Files a run writes and reads, made safe: atomic writes, writability and free-space checks
-before any work, storage faults (full or read-only disks) as one-line errors, damaged files
-named.
+"""The one storage layer under every file and folder the package writes: staged, fsynced, moved
+into place whole, the previous version kept until the new one is in place; appends that start
+on a fresh line; `overwrite=False` that holds under concurrency; writability and free-space
+checks before any work; storage faults (full or read-only disks) as one-line errors; damaged
+files named.
+
+- Files: `write_bytes_atomic` / `write_text_atomic` / `write_json_atomic`, `atomic_path` (a
+  staged path for a writer that wants a file name: Keras, matplotlib, numpy), `save_keras`
+  (`model.save` made safe), `append_line` (the ledger). Folders: `staged_dir` (an export, a
+  pack, a cache entry: written aside, then swapped in; a kill at any instant leaves the old
+  folder or the new one, `recover` puts back an old one a kill left aside).
+- `check_name` refuses, before any work, a path whose last component is too long for the
+  names the layer stages it under.
+- Every write is reported to `observers` (the fault-injection tests enumerate the write sites
+  with it) and passes the fault points `write:<kind>` (`sdae_tf.utils.faults`).
 
 - Every write goes to a hidden temporary name beside its target and is moved into place
   (`os.replace`): a reader, or a run killed at any instant, sees the old file or the new one.
@@ -26,6 +38,25 @@ import re
 import shutil
 import tempfile
 
+from sdae_tf.utils import atomic
+from sdae_tf.utils.atomic import (  # noqa: F401  (the storage layer's public names)
+    NAME_MAX,
+    TMP_PREFIX,
+    append_line,
+    atomic_path,
+    check_name,
+    copy_file,
+    observers,
+    place_dir,
+    recover,
+    remove_stale_staging,
+    staged_dir,
+    staging_dir,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
+
 STORAGE_ERRNOS = {errno.ENOSPC: "no space left on the device",
                   errno.EROFS: "the file system is read-only",
                   errno.EDQUOT: "the disk quota is exceeded",
@@ -34,7 +65,8 @@ STORAGE_ERRNOS = {errno.ENOSPC: "no space left on the device",
 _PATTERNS = ((re.compile(r"No space left on device|errno = 28"), errno.ENOSPC),
              (re.compile(r"Read-only file system|errno = 30"), errno.EROFS),
              (re.compile(r"Disk quota exceeded|errno = 122"), errno.EDQUOT))
-_FILENAME = re.compile(r"filename = '([^']+)'|'(/[^']+)'|(/[^\s;:'\"]+)")
+# A path in an error's text; TensorFlow's device names ("/job:localhost/replica:0") are not.
+_FILENAME = re.compile(r"filename = '([^']+)'|'(/(?!job:)[^']+)'|(?<![\w:])(/(?!job:)[^\s;:'\"]+)")
 PROBE_PREFIX = ".sdae-write-probe-"
 
 
@@ -44,55 +76,6 @@ class StorageError(RuntimeError):
 
 class DamagedFileError(ValueError):
     """A file the project reads is truncated, corrupt or not what its name says."""
-
-
-def _tmp_path(path):
-    return path.with_name(f".tmp-{path.name}")
-
-
-def write_bytes_atomic(path, data):
-    """Writes `data` beside `path`, flushes it to disk and moves it into place; on any error
-    the temporary file is removed and `path` is as it was.
-
-    Args:
-        path: the file.
-        data: bytes.
-    """
-    path = pathlib.Path(path)
-    tmp = _tmp_path(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(err, OSError) and not err.filename:  # name the file in the message
-            raise OSError(err.errno, err.strerror, str(path)) from err
-        raise
-
-
-def write_text_atomic(path, text):
-    """Writes `text` beside `path` and moves it into place: readers see the old file or the
-    new one, never a torn one.
-
-    Args:
-        path: the file.
-        text: a str.
-    """
-    write_bytes_atomic(path, text.encode())
-
-
-def write_json_atomic(path, obj):
-    """Writes `obj` as indented, key-sorted JSON to `path` atomically (`write_text_atomic`).
-
-    Args:
-        path: the file.
-        obj: a JSON-ready object.
-    """
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def weights_bytes(model):
@@ -127,7 +110,9 @@ def save_weights_atomic(model, path):
         model: a Keras model.
         path: the file.
     """
-    write_bytes_atomic(path, weights_bytes(model))
+    data = weights_bytes(model)
+    with atomic.atomic_path(path, kind="weights") as tmp, open(tmp, "wb") as f:
+        f.write(data)
 
 
 def load_weights(model, path, what="weights", **kwargs):
@@ -269,13 +254,14 @@ def _failed_path(err):
 
 
 @contextlib.contextmanager
-def translate(kept, resume="rerun the same command to resume"):
+def translate(kept, resume="rerun the same command to resume", where=None):
     """Inside the block, a storage fault becomes a `StorageError`: "<what failed> writing
     <path>; <kept>; free space (or make it writable) and <resume>". Other errors pass.
 
     Args:
         kept: what the failure left as it was, for the message.
         resume: how to go on, for the message.
+        where: the place being written, named when the error does not name its file.
 
     Raises:
         StorageError: a storage fault inside the block.
@@ -288,13 +274,43 @@ def translate(kept, resume="rerun the same command to resume"):
         number = storage_errno(err)
         if number is None:
             raise
-        path = _failed_path(err)
+        path = _failed_path(err) or where
         where = f" writing {_visible(path)}" if path else ""
         raise StorageError(f"{STORAGE_ERRNOS[number]}{where}; {kept}; free space (or make "
                            f"it writable) and {resume}") from err
 
 
 def _visible(path):
-    """A temporary file's target name (`.tmp-x` -> `x`), for the message."""
+    """A temporary file's target name (`.tmp-<pid>-<hex>-x` -> `x`), for the message."""
     p = pathlib.Path(path)
-    return str(p.with_name(p.name[5:])) if p.name.startswith(".tmp-") else str(p)
+    if p.name.startswith(TMP_PREFIX):
+        return str(p.with_name(p.name[len(TMP_PREFIX):].split("-", 2)[-1]))
+    return str(p)
+
+
+def save_keras(model, path, overwrite=True, **kwargs):
+    """`model.save(path)` (a `.keras` file) written whole or not at all: staged beside `path`,
+    fsynced, moved into place; a failed save (a full disk, a kill) leaves the file it would
+    have replaced as it was. `overwrite=False` is a `FileExistsError` if `path` exists
+    (Keras would ask on the terminal).
+
+    Args:
+        model: a Keras model.
+        path: the `.keras` file.
+        overwrite: replace an existing file.
+        **kwargs: more `keras.saving.save_model` arguments.
+    """
+    import keras
+
+    path = pathlib.Path(path)
+    if path.suffix not in (".keras", ".h5"):
+        raise ValueError(f"A model is saved to a `.keras` file (or a legacy `.h5`). Received: "
+                         f"{path}")
+    check_name(path, "the file")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"Cannot save to {path}: the folder {path.parent} does not "
+                                "exist")
+    kept = f"{path} is as it was" if path.exists() else f"no {path.name} was written"
+    with translate(kept, resume="save again", where=path), \
+            atomic_path(path, overwrite, kind="keras") as tmp:
+        keras.saving.save_model(model, tmp, **kwargs)

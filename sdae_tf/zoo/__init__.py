@@ -8,6 +8,7 @@ inside), `block_loss(k)`, `block_summary(k)`, `embedding_size` and `describe()`.
 
 import inspect
 
+from sdae_tf.utils import checks
 from sdae_tf.zoo.conv import ConvAutoencoder
 from sdae_tf.zoo.conv_stack import ConvStack
 from sdae_tf.zoo.dense import DenseStack
@@ -241,6 +242,10 @@ def build(name, input_shape, recon_loss=None, **overrides):
             f"{name} ({entry.build.__name__}) does not take {', '.join(unknown)}. "
             f"It takes: {', '.join(p for p in accepted if p not in ('input_shape', 'name'))}"
         )
+    for key, value in given.items():  # lists of widths parsed strictly ("48" is not (4, 8))
+        default = entry.hparams.get(key, accepted[key].default)
+        if isinstance(default, (tuple, list)) and all(isinstance(d, int) for d in default):
+            given[key] = checks.int_tuple(value, key, allow_empty=not default)
     return entry.build(input_shape, name=name, **{**entry.hparams, **given})
 
 

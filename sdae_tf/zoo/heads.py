@@ -3,6 +3,18 @@
 import keras
 
 from sdae_tf.layers import corrupt
+from sdae_tf.package import NAME as PACKAGE
+from sdae_tf.utils import storage
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Task(keras.Model):
+    """A task model (a classifier or segmenter over an encoder): a functional `keras.Model`
+    whose `save` is written whole or not at all (`sdae_tf.utils.storage.save_keras`): a failed
+    save leaves the file it would have replaced as it was."""
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        storage.save_keras(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
 
 def dense_head(num_classes, units=1000, name="head", hidden_layers=1):
@@ -70,7 +82,7 @@ def classifier(encoder, num_classes, units=1000, name="classifier", hidden_layer
     inputs = keras.Input(encoder.input_shape[1:], name="images")
     h = corrupt(inputs, "gaussian", input_noise, seed=seed, name="finetune_noise")
     logits = dense_head(num_classes, units, hidden_layers=hidden_layers)(encoder(h))
-    return keras.Model(inputs, logits, name=name)
+    return Task(inputs, logits, name=name)
 
 
 def segmenter(encoder, filters=32, name="segmenter"):
@@ -109,4 +121,4 @@ def segmenter(encoder, filters=32, name="segmenter"):
     h = keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
                             name=f"{name}_conv2")(h)
     out = keras.layers.Conv2D(1, 1, activation="sigmoid", name=f"{name}_mask")(h)
-    return keras.Model(inputs, out, name=name)
+    return Task(inputs, out, name=name)
