@@ -384,6 +384,7 @@ def load_manifest(export_dir):
     Raises:
         FileNotFoundError: no manifest.json. DamagedFileError: one that cannot be read.
     """
+    storage.recover(export_dir)  # an export a kill left aside mid-replacement is put back
     path = pathlib.Path(export_dir) / MANIFEST_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: {export_dir} is not an sdae_tf export")

@@ -22,6 +22,7 @@ import pathlib
 import secrets
 import shutil
 import socket
+import sys
 import tempfile
 
 from sdae_tf.utils import faults
@@ -32,8 +33,10 @@ NAME_MAX = 255
 STAGING_OVERHEAD = 48
 TMP_PREFIX = ".tmp-"
 PREVIOUS_SUFFIX = ".previous"
-# Called as `observer(kind, path)` for every write (kind: file, dir, append, keras).
+# Called as `observer(kind, path, site)` for every write (kind: file, weights, keras, dir,
+# append, lock; site: the package's `module:function` that writes).
 observers = []
+PORTABLE_ENV = "SDAE_TF_PORTABLE_RENAME"
 
 
 def check_name(path, what="path"):
@@ -57,9 +60,42 @@ def check_name(path, what="path"):
                 "name")
 
 
+def _site():
+    """Where in the package a write comes from: `module:function` of the first caller outside
+    the storage layer (the fault-injection walk targets each site with `site:<it>`)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not module.startswith(("sdae_tf.utils.atomic", "sdae_tf.utils.storage",
+                                  "contextlib")):
+            return f"{module}:{frame.f_code.co_name}"
+        frame = frame.f_back
+    return "unknown"
+
+
 def _notify(kind, path):
+    """Tells the observers of a write and passes its fault point (`site:<module:function>`);
+    both cost nothing unless a test asked for them."""
+    if not observers and not os.environ.get(faults.ENV):
+        return
+    site = _site()
     for observer in list(observers):
-        observer(kind, pathlib.Path(path))
+        observer(kind, pathlib.Path(path), site)
+    faults.point(f"site:{site}")
+
+
+def open_lock(path):
+    """A lock file's descriptor (`O_RDWR | O_CREAT`), for `fcntl.flock`: the one file the
+    layer lets a writer change in place (its content only says who holds it).
+
+    Args:
+        path: the lock file.
+
+    Returns:
+        An OS file descriptor.
+    """
+    _notify("lock", path)
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
 
 
 def _tmp_path(path):
@@ -71,6 +107,15 @@ def _tmp_path(path):
     if len(os.fsencode(name)) > room:
         name = name[-(room // 4):]
     return path.with_name(f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{name}")
+
+
+def _remove_stale_tmp(path):
+    """Removes the staged files of writes to `path` that this host's killed processes left."""
+    for tmp in path.parent.glob(glob.escape(TMP_PREFIX) + "*"):
+        pid, _, rest = tmp.name[len(TMP_PREFIX):].partition("-")
+        if pid.isdigit() and rest.endswith(path.name[-40:]) and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def _fsync_dir(folder):
@@ -101,7 +146,10 @@ _AT_FDCWD = -100
 
 def _renameat2(src, dst, flags):
     """`renameat2(src, dst, flags)`: True when done, False when this kernel or file system
-    does not support it (the caller falls back); other errors raise `OSError`."""
+    does not support it, or `$SDAE_TF_PORTABLE_RENAME` is set (the tests' way to walk the
+    fallback): the caller falls back; other errors raise `OSError`."""
+    if os.environ.get(PORTABLE_ENV):
+        return False
     try:
         import ctypes
 
@@ -160,6 +208,7 @@ def atomic_path(path, overwrite=True, kind="file"):
     path = pathlib.Path(path)
     if not overwrite and path.exists():
         raise _exists_error(path)
+    _remove_stale_tmp(path)
     tmp = _tmp_path(path)
     _notify(kind, path)
     try:
@@ -401,8 +450,8 @@ def staged_dir(target, overwrite=True):
     if not overwrite and target.exists():
         raise _exists_error(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = staging_dir(target)
     _notify("dir", target)
+    tmp = staging_dir(target)
     try:
         staged = tmp / target.name
         staged.mkdir()

@@ -19,6 +19,8 @@ import pathlib
 import socket
 import time
 
+from sdae_tf.utils import atomic
+
 POLL_SECONDS = 1.0
 
 
@@ -91,7 +93,7 @@ class Claim:
             self._fd = owner._fd
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)  # the run directory
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = atomic.open_lock(self.path)
         told = False
         while True:
             try:
