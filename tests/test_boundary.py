@@ -188,3 +188,39 @@ def test_the_command_line_refuses_in_one_line(tmp_path):
     assert code == 2 and "nowhere: no such folder of exported models" in err, err
     code, _, err = out["bad manifest"]
     assert code == 2 and "manifest.json is damaged" in err and "Traceback" not in err, err
+
+
+def test_errors_md_lists_every_error_class_and_its_exit_status(tmp_path):
+    import importlib
+    import re
+
+    from sdae_tf.cli import errors
+
+    text = (REPO / "docs" / "errors.md").read_text()
+    table = text[text.index("## Error classes and exit codes"):]
+    rows = re.findall(r"^\| `([\w.]+)`[^|]*\| [^|]+ \| (\d) \|$", table, re.M)
+    listed = {}
+    for name, status in rows:
+        module, _, cls = name.rpartition(".")
+        obj = getattr(importlib.import_module(f"sdae_tf.{module}"), cls) if module else \
+            __builtins__[cls] if isinstance(__builtins__, dict) else getattr(__builtins__, cls)
+        assert issubclass(obj, errors.USER_ERRORS) == (status == "2"), name
+        listed[obj] = status
+    # Every error class the package defines is listed.
+    defined = set()
+    for path in (REPO / "sdae_tf").rglob("*.py"):
+        for cls in re.findall(r"^class (\w+Error)\(", path.read_text(), re.M):
+            module = ".".join(path.relative_to(REPO).with_suffix("").parts)
+            defined.add(getattr(importlib.import_module(module), cls))
+    assert defined <= set(listed), defined - set(listed)
+    # The statuses as the tools give them.
+    procs = [_tool("sdae-train", "--model=sdae_mnist", "--batch_size=0", tmp=tmp_path),
+             _tool("sdae-train", "stray", tmp=tmp_path),
+             _tool("sdae-train", "--model=sdae_mnist", "--dataset=digits",
+                   "--noise_type=masking", "--noise_level=0", tmp=tmp_path)]
+    (flag, _, flag_err), (usage, _, _), (user, _, user_err) = [
+        (p.wait(300), p.stdout.read(), p.stderr.read()) for p in procs]
+    assert flag == 1 and "FATAL Flags parsing error: flag --batch_size=0" in flag_err
+    assert usage == 1
+    assert user == 2 and user_err.startswith("sdae-train: error: ") and \
+        "Traceback" not in user_err
