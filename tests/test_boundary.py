@@ -70,6 +70,18 @@ def test_width_lists_are_parsed_strictly(value, message):
         models.get("sdae_mnist", hidden_units=value)
 
 
+@pytest.mark.parametrize("call, message", [
+    (lambda m, x: m.pretrain(x, learning_rate=-1), r"`learning_rate` must be a finite number > 0"),
+    (lambda m, x: m.pretrain(x, epochs=0), r"`epochs` must be an integer >= 1. Received: 0"),
+    (lambda m, x: m.classifier(10, learning_rate=float("nan")), r"`learning_rate` must be"),
+    (lambda m, x: models.get("sdae_mnist", input_shape="28"),
+     r"`input_shape` must be a list or tuple.*e.g. input_shape=\(28, 28, 1\)\). Received: '28'"),
+])
+def test_training_arguments_are_checked_before_anything_trains(small, digits, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(small, digits.x_train[:64])
+
+
 def test_scikit_learn_names_the_shape_it_was_fitted_on(digits):
     from sdae_tf.integrations.sklearn import SDAETransformer
 

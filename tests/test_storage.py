@@ -377,3 +377,39 @@ def test_a_long_name_is_refused_before_anything_is_written(tmp_path):
         with storage.staged_dir(tmp_path / ("r" * 300)):
             pass
     assert list(tmp_path.iterdir()) == []
+
+
+_EXPORT = textwrap.dedent("""
+    import pathlib, sys, time
+    from sdae_tf import models
+    target, start = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+    model = models.get("sdae_mnist", input_shape=(8, 8, 1), hidden_units=(8,),
+                       seed=int(sys.argv[3]))
+    (start.parent / f"ready-{sys.argv[3]}").touch()
+    while not start.exists():  # both processes export at the same instant
+        time.sleep(0.01)
+    try:
+        model.export(target, overwrite=False, dataset="digits")
+    except FileExistsError as err:
+        print(err)
+        sys.exit(3)
+""")
+
+
+@pytest.mark.slow
+def test_two_python_exports_with_overwrite_false_to_one_path_one_wins(tmp_path):
+    target, start = tmp_path / "export", tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", _EXPORT, str(target), str(start), str(i)],
+                              cwd=REPO, stdout=subprocess.PIPE, text=True) for i in range(2)]
+    import time
+
+    deadline = time.monotonic() + 240
+    while len(list(tmp_path.glob("ready-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # both have imported TensorFlow and built their model
+    start.touch()
+    codes = sorted(p.wait(300) for p in procs)
+    assert codes == [0, 3], codes
+    from sdae_tf.hub import export as export_lib
+
+    export_lib.verify_checksums(target)
+    assert not _leftovers(tmp_path)

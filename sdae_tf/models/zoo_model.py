@@ -78,7 +78,7 @@ class ZooModel(keras.Model):
         entry = zoo.REGISTRY.get(zoo_name)
         if input_shape is None:
             input_shape = DATASET_SHAPES[entry.dataset]
-        input_shape = tuple(int(d) for d in input_shape)
+        input_shape = checks.int_tuple(input_shape, "input_shape", example="(28, 28, 1)")
         hparams = {k: v for k, v in dict(hparams or {}).items() if v is not None}
         family = zoo.build(zoo_name, input_shape, **{**hparams, "seed": seed})
         decoder = family.decoder()
@@ -205,6 +205,7 @@ class ZooModel(keras.Model):
             raise ValueError(f"{self.zoo_name} has no blocks to pretrain")
         batch_size = checks.positive_int(batch_size, "batch_size")
         epochs = checks.positive_int(epochs, "epochs")
+        learning_rate = checks.positive_number(learning_rate, "learning_rate")
         x_train = self._checked_images(_images(x, "x"), "x")
         x_val = self._checked_images(_images(validation_data, "validation_data"),
                                      "validation_data")
@@ -228,6 +229,7 @@ class ZooModel(keras.Model):
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"`num_classes` must be an integer >= 2. Received: {num_classes!r}")
         seed = seed if seed is not None else (self.seed or 0) + 2000
+        learning_rate = checks.positive_number(learning_rate, "learning_rate")
         model = zoo.classifier(self.encoder, num_classes, units=head_units,
                                name=f"{self.name}_classifier", hidden_layers=head_layers,
                                input_noise=input_noise, seed=seed)

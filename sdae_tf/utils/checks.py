@@ -22,7 +22,23 @@ def positive_int(value, name):
     return int(value)
 
 
-def int_tuple(value, name, allow_empty=False):
+def positive_number(value, name):
+    """`value` as a finite float > 0, else a one-line `ValueError`.
+
+    Args:
+        value: what the user gave.
+        name: the argument's name, for the message.
+
+    Returns:
+        A float.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+            not np.isfinite(value) or value <= 0:
+        raise ValueError(f"`{name}` must be a finite number > 0. Received: {value!r}")
+    return float(value)
+
+
+def int_tuple(value, name, allow_empty=False, example="(500, 250)"):
     """`value` (a list or tuple of positive integers) as a tuple of ints. A string is not a
     list of digits and a bare integer is not a list: both are refused, as is an empty list
     (unless `allow_empty`).
@@ -31,11 +47,12 @@ def int_tuple(value, name, allow_empty=False):
         value: what the user gave.
         name: the argument's name, for the message.
         allow_empty: whether `()` is accepted.
+        example: a valid value, for the message.
 
     Returns:
         A tuple of ints.
     """
-    example = f"e.g. {name}=(500, 250)"
+    example = f"e.g. {name}={example}"
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
         raise ValueError(f"`{name}` must be a list or tuple of positive integers ({example}). "
                          f"Received: {value!r}")
