@@ -354,3 +354,37 @@ def test_installed_entry_point(tmp_path):
     # would only add a TensorFlow import).
     with pytest.raises(app.UsageError, match="Unexpected arguments: extra"):
         train_cli.main(["sdae-train", "extra"])
+
+
+def test_a_flagfile_runs_from_any_working_directory(tmp_path, monkeypatch):
+    from sdae_tf.hub import resources
+
+    monkeypatch.chdir(tmp_path)  # flags/common.flags is not here
+    flagfile = REPO / "flags" / "models" / "sdae_mnist.flags"
+    argv = resources.expand_argv(["sdae-train", f"--flagfile={flagfile}", "--seed=3"],
+                                 "sdae-train")
+    assert "--model=sdae_mnist" in argv and "--data_seed=0" in argv  # the nested common.flags
+    assert argv[-1] == "--seed=3"  # what follows still overrides
+    # A copy of flags/ elsewhere includes its own copy of the nested flagfile.
+    shutil.copytree(REPO / "flags", tmp_path / "mine" / "flags")
+    common = tmp_path / "mine" / "flags" / "common.flags"
+    common.write_text(common.read_text() + "--head_units=7\n")
+    argv = resources.expand_argv(
+        ["sdae-train", "--flagfile", str(tmp_path / "mine/flags/models/sdae_mnist.flags")],
+        "sdae-train")
+    assert "--head_units=7" in argv
+    with pytest.raises(ValueError, match="--flagfile=nope.flags: no such file"):
+        resources.expand_argv(["sdae-train", "--flagfile=nope.flags"], "sdae-train")
+
+
+def test_help_lists_the_tools_own_flags(monkeypatch):
+    from absl import flags
+
+    from sdae_tf.cli import errors
+    from sdae_tf.cli import flags as _train_flags  # noqa: F401  (defines the training flags)
+
+    monkeypatch.setattr(sys, "argv", ["/somewhere/bin/sdae-train"])
+    errors.show_own_flags()
+    text = flags.FLAGS.main_module_help()
+    assert "--hidden_units" in text and "--noise_level" in text and "--recipe" in text
+    assert "--tf_" not in text  # not TensorFlow's or absl's own

@@ -48,4 +48,17 @@ def run_tool(main, tool):
 
     with user_errors(tool):
         argv = resources.expand_argv(sys.argv, tool)
+    show_own_flags()
     app.run(main, argv=argv)
+
+
+def show_own_flags():
+    """Makes the package's flags the key flags of the running tool, so its `--help` lists
+    them (absl lists only the main module's; ours are defined in `sdae_tf.cli.*`)."""
+    from absl import flags
+
+    values = flags.FLAGS
+    for module, defined in values.flags_by_module_dict().items():
+        if module.startswith("sdae_tf."):
+            for flag in defined:
+                values.register_key_flag_for_module(sys.argv[0], flag)

@@ -94,6 +94,9 @@ def _show():
 
 
 def run_main():
+    from sdae_tf.cli import errors
+
+    errors.show_own_flags()
     app.run(main)
 
 

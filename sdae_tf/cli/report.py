@@ -12,7 +12,7 @@ import sys
 
 from absl import app, flags
 
-from sdae_tf.cli.errors import user_errors
+from sdae_tf.cli.errors import show_own_flags, user_errors
 from sdae_tf.reproduce import report
 
 FLAGS = flags.FLAGS
@@ -33,6 +33,7 @@ def main(argv):
 
 
 def run_main():
+    show_own_flags()
     app.run(main)
 
 

@@ -203,13 +203,17 @@ def _nested_path(including, nested):
     root = next((r for r in recipe_roots() if r.resolve() in here.parents), None)
     if root is not None and nested.parts[:1] == ("flags",):
         candidates.append(root.joinpath(*nested.parts[1:]))
-    candidates.append(including.parent / nested.name)
+    # A copy of the repository's flags/ anywhere: the folder above that holds the include.
+    candidates.extend(folder / nested for folder in here.parents)
+    candidates.extend([nested, including.parent / nested.name])
     return next((c for c in candidates if c.is_file()), nested)
 
 
 def expand_argv(argv, tool):
-    """`argv` with each `--recipe=NAME` (or `--recipe NAME`) replaced by the recipe's flags.
-    Raises ValueError for an unknown recipe or one of another tool.
+    """`argv` with each `--recipe=NAME` (or `--recipe NAME`) replaced by the recipe's flags,
+    and each `--flagfile=PATH` by its flags (`expand_flagfile`: nested includes resolved
+    from the including flagfile, so a flagfile runs from any working directory). Raises
+    ValueError for an unknown recipe or one of another tool, or a missing flagfile.
 
     Args:
         argv: the command line.
@@ -228,6 +232,15 @@ def expand_argv(argv, tool):
             name, i = argv[i + 1], i + 2
         elif arg.startswith(RECIPE_FLAG + "="):
             name, i = arg.split("=", 1)[1], i + 1
+        elif arg in ("--flagfile", "-flagfile") and i + 1 < len(argv) or \
+                arg.startswith(("--flagfile=", "-flagfile=")):
+            given = arg.split("=", 1)[1] if "=" in arg else argv[i + 1]
+            i += 1 if "=" in arg else 2
+            path = pathlib.Path(given).expanduser()
+            if not path.is_file():
+                raise ValueError(f"--flagfile={given}: no such file")
+            out.extend(expand_flagfile(path))
+            continue
         else:
             out.append(arg)
             i += 1

@@ -179,7 +179,7 @@ class ZooModel(keras.Model):
         return cls(**config)
 
     # --- training -------------------------------------------------------------------------
-    def pretrain(self, x, epochs=10, batch_size=128, learning_rate=1e-3,
+    def pretrain(self, x, epochs=None, batch_size=None, learning_rate=None,
                  validation_data=None, callbacks=None, verbose="auto", seed=None,
                  lr_schedule="constant", weight_decay=0.0, noise_schedule="constant"):
         """Greedy layer-wise pretraining: block k, a (denoising) autoencoder of the clean codes
@@ -188,7 +188,9 @@ class ZooModel(keras.Model):
         Args:
             x: images, a numpy array `(N, *image_shape)` or a `tf.data.Dataset` of images (or
                 of `(images, labels)`, labels ignored), in the range the model is meant for.
-            epochs, batch_size, learning_rate: per block.
+            epochs, batch_size, learning_rate: per block; None: the family's
+                `PRETRAIN_DEFAULTS` (measured to work from Python on small data,
+                `benchmarks/api_defaults.py`; e.g. 10 epochs, batch 32, Adam 5e-3).
             validation_data: images logged after every epoch (`val_loss`), or None.
             callbacks: Keras callbacks, given to every block's `fit`.
             verbose: Keras' `fit` verbosity.
@@ -203,6 +205,10 @@ class ZooModel(keras.Model):
         """
         if self.num_blocks == 0:
             raise ValueError(f"{self.zoo_name} has no blocks to pretrain")
+        defaults = type(self.family).PRETRAIN_DEFAULTS
+        epochs = defaults["epochs"] if epochs is None else epochs
+        batch_size = defaults["batch_size"] if batch_size is None else batch_size
+        learning_rate = defaults["learning_rate"] if learning_rate is None else learning_rate
         batch_size = checks.positive_int(batch_size, "batch_size")
         epochs = checks.positive_int(epochs, "epochs")
         learning_rate = checks.positive_number(learning_rate, "learning_rate")

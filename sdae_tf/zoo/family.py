@@ -75,6 +75,10 @@ class Family(abc.ABC):
     # use instead, "why": one sentence}: the export's manifest `denoiser.use_instead`, from
     # which the loaders, `sdae-models` and the model cards say so.
     DENOISER_INSTEAD = None
+    # What `sdae_tf.models.ZooModel.pretrain` uses for what its caller leaves out, measured with
+    # the Python API on 3000 MNIST digits (`benchmarks/api_defaults.py`); the command line's
+    # flagfiles set their own recipes.
+    PRETRAIN_DEFAULTS = {"epochs": 10, "batch_size": 32, "learning_rate": 5e-3}
 
     @property
     @abc.abstractmethod

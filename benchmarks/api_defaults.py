@@ -1,0 +1,118 @@
+"""Do the Python API's defaults work? For each zoo family with a classifier: `get(name)`, then
+`pretrain(x)` and `classifier(10).fit(x, y)` with every default but the epochs, on 3000 MNIST
+training digits, scored on 2000 test digits; against, in the same run, a plain Keras MLP of the
+encoder's widths (ReLU, Adam, from scratch) and the same classifier without pretraining, each
+trained by the same `fit` call for the same epochs. Prints a table and writes JSON.
+
+    python benchmarks/api_defaults.py --epochs 2,5 --seeds 0,1 --legacy
+"""
+
+import argparse
+import statistics
+import time
+
+from common import markdown_table, write_results
+
+FAMILIES = ("sdae_mnist", "sae_mnist", "cdae_mnist", "dvae_mnist", "resdae_mnist", "mae_mnist")
+
+
+def _accuracy(model, x, y):
+    import numpy as np
+
+    return float(np.mean(np.argmax(model.predict(x, verbose=0), -1) == y))
+
+
+def mlp(widths, data, epochs, seed):
+    """A plain Keras MLP of `widths` (ReLU) -> 10 logits, Adam, trained from scratch."""
+    import keras
+
+    x, y, xt, yt = data
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input(x.shape[1:]), keras.layers.Flatten(),
+                              *[keras.layers.Dense(w, activation="relu") for w in widths],
+                              keras.layers.Dense(10)])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=epochs, verbose=0)
+    return _accuracy(model, xt, yt)
+
+
+# The Python API's pretraining defaults before 2026-12-06 (Adam 1e-3, batch 128), for the
+# `--legacy` column.
+LEGACY = {"learning_rate": 1e-3, "batch_size": 128}
+
+
+def zoo_model(name, data, epochs, seed, pretrain=True, **settings):
+    """`get(name)`, `pretrain(x, epochs, **settings)` (unless not `pretrain`),
+    `classifier(10).fit(x, y, epochs)`, all defaults: (test accuracy, seconds, the model)."""
+    import keras
+
+    from sdae_tf import models
+
+    x, y, xt, yt = data
+    keras.utils.set_random_seed(seed)
+    start = time.perf_counter()
+    model = models.get(name, seed=seed)
+    if pretrain:
+        model.pretrain(x, epochs=epochs, verbose=0, **settings)
+    classifier = model.classifier(10)
+    classifier.fit(x, y, epochs=epochs, verbose=0)
+    return _accuracy(classifier, xt, yt), round(time.perf_counter() - start, 1), model
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--epochs", default="2,5")
+    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--train", type=int, default=3000)
+    parser.add_argument("--test", type=int, default=2000)
+    parser.add_argument("--legacy", action="store_true",
+                        help="also the pretraining defaults before 2026-12-06 (LEGACY)")
+    parser.add_argument("--out", default="benchmarks/results/api_defaults.json")
+    args = parser.parse_args()
+    import keras
+
+    from sdae_tf.data import load_mnist
+
+    mnist = load_mnist()
+    data = (mnist.x_train[:args.train], mnist.y_train[:args.train],
+            mnist.x_test[:args.test], mnist.y_test[:args.test])
+    cells, rows = [], []
+    for name in args.families.split(","):
+        for epochs in (int(e) for e in args.epochs.split(",")):
+            runs = []
+            for seed in (int(s) for s in args.seeds.split(",")):
+                ours, seconds, model = zoo_model(name, data, epochs, seed)
+                scratch = zoo_model(name, data, epochs, seed, pretrain=False)[0]
+                dense = [layer.units for layer in model.encoder.layers
+                         if isinstance(layer, keras.layers.Dense)]
+                widths = dense or [1000]  # conv and attention encoders: a 1000-unit MLP
+                runs.append({"seed": seed, "pretrained": ours, "no_pretraining": scratch,
+                             "mlp": mlp(widths, data, epochs, seed), "mlp_widths": widths,
+                             "seconds": seconds})
+                if args.legacy:
+                    runs[-1]["legacy_defaults"] = zoo_model(name, data, epochs, seed,
+                                                            **LEGACY)[0]
+                print(name, epochs, runs[-1], flush=True)
+            cell = {"family": name, "epochs": epochs, "runs": runs,
+                    **{k: round(statistics.mean(r[k] for r in runs), 4)
+                       for k in ("pretrained", "no_pretraining", "mlp", "legacy_defaults")
+                       if k in runs[0]}}
+            cells.append(cell)
+            legacy = [f"{cell['legacy_defaults']:.4f}"] if args.legacy else []
+            rows.append([name, f"{epochs} + {epochs}", f"{cell['pretrained']:.4f}", *legacy,
+                         f"{cell['no_pretraining']:.4f}",
+                         f"{cell['mlp']:.4f} ({'-'.join(map(str, runs[0]['mlp_widths']))})",
+                         f"{cell['pretrained'] - cell['mlp']:+.4f}"])
+    lines = markdown_table(["family", "epochs (pretrain + fit)", "get + pretrain + classifier",
+                            *(["the same, defaults before 2026-12-06"] if args.legacy else []),
+                            "same classifier, no pretraining", "plain MLP (widths)",
+                            "pretrained - MLP"], rows)
+    write_results(args.out, {"train_examples": args.train, "test_examples": args.test,
+                             "seeds": args.seeds, "backend": keras.backend.backend(),
+                             "legacy_defaults": LEGACY if args.legacy else None,
+                             "cells": cells}, lines)
+
+
+if __name__ == "__main__":
+    main()
