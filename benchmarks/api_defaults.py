@@ -90,9 +90,12 @@ def main():
                 runs.append({"seed": seed, "pretrained": ours, "no_pretraining": scratch,
                              "mlp": mlp(widths, data, epochs, seed), "mlp_widths": widths,
                              "seconds": seconds})
-                if args.legacy:
-                    runs[-1]["legacy_defaults"] = zoo_model(name, data, epochs, seed,
-                                                            **LEGACY)[0]
+                defaults = type(model.family).PRETRAIN_DEFAULTS
+                runs[-1]["defaults"] = defaults
+                if args.legacy:  # the same run when a family kept the old defaults
+                    same = all(defaults[k] == v for k, v in LEGACY.items())
+                    runs[-1]["legacy_defaults"] = ours if same else zoo_model(
+                        name, data, epochs, seed, **LEGACY)[0]
                 print(name, epochs, runs[-1], flush=True)
             cell = {"family": name, "epochs": epochs, "runs": runs,
                     **{k: round(statistics.mean(r[k] for r in runs), 4)

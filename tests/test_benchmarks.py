@@ -176,3 +176,19 @@ def test_beyond_report_gathers_seeds_and_draws(tmp_path):
     assert (tmp_path / "figures" / "beyond_embedding_size.png").stat().st_size > 5000
     assert (tmp_path / "figures" / "beyond_denoising_vs_features.png").exists()
     assert "pending" in out.with_suffix(".md").read_text()
+
+
+@pytest.mark.slow
+def test_api_defaults_benchmark_scores_pretrained_against_the_mlp(tmp_path):
+    out = tmp_path / "api_defaults.json"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "api_defaults.py"), "--families=sdae_mnist",
+         "--epochs=1", "--seeds=0", "--train=600", "--test=300", "--legacy", f"--out={out}"],
+        capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (cell,) = json.loads(out.read_text())["cells"]
+    assert cell["family"] == "sdae_mnist" and cell["runs"][0]["mlp_widths"] == [1000, 1000]
+    # Ten classes: each arm well above chance even at one epoch on 600 digits.
+    assert all(cell[k] > 0.3 for k in ("pretrained", "no_pretraining", "mlp",
+                                       "legacy_defaults")), cell
+    assert "plain MLP" in out.with_suffix(".md").read_text()

@@ -140,6 +140,18 @@ def _train(root, variant):
     training.run(cfg)
 
 
+def _experiment(root, variant):
+    from sdae_tf.reproduce import experiments
+    from sdae_tf.train.config import TrainConfig
+
+    base = TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
+                       pretrain_epochs=1, finetune_epochs=1, batch_size=64, seed=variant,
+                       verbose=0, figures=("filters",))
+    experiments.run_experiment("x", base, ["sdae/digits: seed=" + str(variant)],
+                               out_dir=root / "experiment", pool_dir=root / "pool",
+                               ledger=root / "experiment-ledger.jsonl")
+
+
 def _quick_writers(digits):
     return {"save": _save, "export": lambda r, v: _export_and_pack(r, v, digits),
             "draw": _draw, "ledger": _ledger, "variants": _variant_cache}
@@ -229,10 +241,11 @@ def test_every_write_goes_through_the_layer_and_survives_a_fault_at_its_site(
 def test_a_training_run_writes_only_through_the_layer_and_survives_a_fault_at_each_site(
         tmp_path, monkeypatch):
     monkeypatch.setenv("SDAE_TF_CACHE", str(tmp_path / "cache"))
-    sites, walked = _walk(tmp_path, {"train": _train}, 0, 1, monkeypatch)
+    sites, walked = _walk(tmp_path, {"train": _train, "experiment": _experiment}, 0, 1,
+                          monkeypatch)
     modules = {site.split(":")[0] for _, site in sites}
-    assert {"sdae_tf.train.checkpoints", "sdae_tf.hub.export", "sdae_tf.utils.claims"} \
-        <= modules, sites
+    assert {"sdae_tf.train.checkpoints", "sdae_tf.hub.export", "sdae_tf.utils.claims",
+            "sdae_tf.reproduce.experiments", "sdae_tf.reproduce.ledger"} <= modules, sites
     assert len(walked) >= 5
 
 
