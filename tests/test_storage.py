@@ -57,11 +57,11 @@ def _hook(event, args):
     _AUDIT["bypass"].append(path)
 
 
-sys.addaudithook(_hook)  # a hook cannot be removed: it does nothing while root is None
-
-
 @contextlib.contextmanager
 def _audited(root):
+    if not _AUDIT.get("installed"):  # once per process; it cannot be removed, and does
+        sys.addaudithook(_hook)      # nothing while root is None
+        _AUDIT["installed"] = True
     sites = set()
 
     def observer(kind, path, site):
