@@ -11,7 +11,7 @@ import argparse
 import statistics
 import time
 
-from common import markdown_table, write_results
+from common import REPO, markdown_table, write_results
 
 FAMILIES = ("sdae_mnist", "sae_mnist", "cdae_mnist", "dvae_mnist", "resdae_mnist", "mae_mnist")
 
@@ -59,6 +59,22 @@ def zoo_model(name, data, epochs, seed, pretrain=True, **settings):
     return _accuracy(classifier, xt, yt), round(time.perf_counter() - start, 1), model
 
 
+def table(cells, legacy):
+    """The Markdown lines of the cells."""
+    rows = []
+    for cell in cells:
+        runs = cell["runs"]
+        old = [f"{cell['legacy_defaults']:.4f}"] if legacy else []
+        rows.append([cell["family"], f"{cell['epochs']} + {cell['epochs']}",
+                     f"{cell['pretrained']:.4f}", *old, f"{cell['no_pretraining']:.4f}",
+                     f"{cell['mlp']:.4f} ({'-'.join(map(str, runs[0]['mlp_widths']))})",
+                     f"{cell['pretrained'] - cell['mlp']:+.4f}"])
+    return markdown_table(["family", "epochs (pretrain + fit)", "get + pretrain + classifier",
+                           *(["the same, defaults before 2026-12-06"] if legacy else []),
+                           "same classifier, no pretraining", "plain MLP (widths)",
+                           "pretrained - MLP"], rows)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", default=",".join(FAMILIES))
@@ -69,6 +85,9 @@ def main():
     parser.add_argument("--legacy", action="store_true",
                         help="also the pretraining defaults before 2026-12-06 (LEGACY)")
     parser.add_argument("--out", default="benchmarks/results/api_defaults.json")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other families' cells of an existing --out (one "
+                             "family re-measured)")
     args = parser.parse_args()
     import keras
 
@@ -77,16 +96,19 @@ def main():
     mnist = load_mnist()
     data = (mnist.x_train[:args.train], mnist.y_train[:args.train],
             mnist.x_test[:args.test], mnist.y_test[:args.test])
-    cells, rows = [], []
+    cells = []
     for name in args.families.split(","):
         for epochs in (int(e) for e in args.epochs.split(",")):
             runs = []
             for seed in (int(s) for s in args.seeds.split(",")):
                 ours, seconds, model = zoo_model(name, data, epochs, seed)
                 scratch = zoo_model(name, data, epochs, seed, pretrain=False)[0]
+                # The dense and variational stacks: an MLP of their widths; conv and
+                # attention encoders: a 1000-unit MLP (the classifier's head).
                 dense = [layer.units for layer in model.encoder.layers
                          if isinstance(layer, keras.layers.Dense)]
-                widths = dense or [1000]  # conv and attention encoders: a 1000-unit MLP
+                stacked = type(model.family).__name__ in ("DenseStack", "VariationalStack")
+                widths = dense if stacked and dense else [1000]
                 runs.append({"seed": seed, "pretrained": ours, "no_pretraining": scratch,
                              "mlp": mlp(widths, data, epochs, seed), "mlp_widths": widths,
                              "seconds": seconds})
@@ -102,15 +124,15 @@ def main():
                        for k in ("pretrained", "no_pretraining", "mlp", "legacy_defaults")
                        if k in runs[0]}}
             cells.append(cell)
-            legacy = [f"{cell['legacy_defaults']:.4f}"] if args.legacy else []
-            rows.append([name, f"{epochs} + {epochs}", f"{cell['pretrained']:.4f}", *legacy,
-                         f"{cell['no_pretraining']:.4f}",
-                         f"{cell['mlp']:.4f} ({'-'.join(map(str, runs[0]['mlp_widths']))})",
-                         f"{cell['pretrained'] - cell['mlp']:+.4f}"])
-    lines = markdown_table(["family", "epochs (pretrain + fit)", "get + pretrain + classifier",
-                            *(["the same, defaults before 2026-12-06"] if args.legacy else []),
-                            "same classifier, no pretraining", "plain MLP (widths)",
-                            "pretrained - MLP"], rows)
+    if args.merge:
+        import json
+
+        earlier = json.loads((REPO / args.out).read_text())["cells"]
+        ran = {c["family"] for c in cells}
+        cells = [c for c in earlier if c["family"] not in ran] + cells
+        order = {name: i for i, name in enumerate(FAMILIES)}
+        cells.sort(key=lambda c: (order.get(c["family"], len(order)), c["epochs"]))
+    lines = table(cells, args.legacy)
     write_results(args.out, {"train_examples": args.train, "test_examples": args.test,
                              "seeds": args.seeds, "backend": keras.backend.backend(),
                              "legacy_defaults": LEGACY if args.legacy else None,
