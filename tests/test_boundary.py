@@ -2,11 +2,7 @@
 what is expected, for the Python API, scikit-learn and the command line alike, before anything
 trains; loaders that check what the manifest lists; JSON errors that name their file."""
 
-import os
-import pathlib
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -176,34 +172,37 @@ def test_a_tensorflow_device_name_is_not_taken_for_the_path():
             raise err
 
 
-def _tool(name, *args, tmp):
-    env = {**os.environ, "SDAE_TF_CACHE": str(tmp / "cache")}
-    return subprocess.Popen([str(pathlib.Path(sys.executable).parent / name), *args], cwd=tmp,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def test_the_command_line_refuses_in_one_line_with_the_documented_status(tmp_path):
+def test_the_command_line_refuses_in_one_line_with_the_documented_status(tmp_path, capsys):
     """The statuses of docs/errors.md as the tools give them: 2 for our one-line errors, 1 for
-    absl's flag errors."""
+    absl's flag errors (in process: the tools' own `main` and absl's parser)."""
+    from absl import app, flags
+    from absl.testing import flagsaver
+
+    from sdae_tf.cli import models as models_cli
+    from sdae_tf.cli import train as train_cli
+
+    def status(call):
+        with pytest.raises(SystemExit) as exit_info:
+            call()
+        return exit_info.value.code, capsys.readouterr().err
+
+    with flagsaver.flagsaver():
+        flags.FLAGS(["sdae-train", "--model=sdae_mnist", "--dataset=digits", "--hidden_units=",
+                     f"--run_dir={tmp_path / 'run'}"])
+        code, err = status(lambda: train_cli.main(["sdae-train"]))
+    assert code == 2 and err.startswith("sdae-train: error: `hidden_units` is empty"), err
+    assert not (tmp_path / "run").exists()
+    with flagsaver.flagsaver(dir=str(tmp_path / "nowhere")):
+        code, err = status(lambda: models_cli.main(["sdae-models"]))
+    assert code == 2 and "nowhere: no such folder of exported models" in err, err
     bad = tmp_path / "bad" / "m"
     bad.mkdir(parents=True)
     (bad / "manifest.json").write_text("{nope")
-    procs = {
-        "empty widths": _tool("sdae-train", "--model=sdae_mnist", "--dataset=digits",
-                              "--hidden_units=", f"--run_dir={tmp_path / 'run'}", tmp=tmp_path),
-        "missing dir": _tool("sdae-models", f"--dir={tmp_path / 'nowhere'}", tmp=tmp_path),
-        "bad manifest": _tool("sdae-models", f"--dir={tmp_path / 'bad'}", tmp=tmp_path),
-        "flag bound": _tool("sdae-train", "--model=sdae_mnist", "--batch_size=0", tmp=tmp_path),
-    }
-    out = {k: (p.wait(300), p.stdout.read(), p.stderr.read()) for k, p in procs.items()}
-    code, _, err = out["empty widths"]
-    assert code == 2 and err.startswith("sdae-train: error: `hidden_units` is empty"), err
-    assert not (tmp_path / "run").exists()
-    code, _, err = out["missing dir"]
-    assert code == 2 and "nowhere: no such folder of exported models" in err, err
-    code, _, err = out["bad manifest"]
+    with flagsaver.flagsaver(dir=str(tmp_path / "bad")):
+        code, err = status(lambda: models_cli.main(["sdae-models"]))
     assert code == 2 and "manifest.json is damaged" in err and "Traceback" not in err, err
-    code, _, err = out["flag bound"]
+    with flagsaver.flagsaver():
+        code, err = status(lambda: app.parse_flags_with_usage(["sdae-train", "--batch_size=0"]))
     assert code == 1 and "FATAL Flags parsing error: flag --batch_size=0" in err, err
 
 
