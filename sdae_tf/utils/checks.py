@@ -7,6 +7,15 @@ import numbers
 import numpy as np
 
 
+def _positive(value, name, integral):
+    kind = numbers.Integral if integral else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not np.isfinite(value) or \
+            (value < 1 if integral else value <= 0):
+        wanted = "an integer >= 1" if integral else "a finite number > 0"
+        raise ValueError(f"`{name}` must be {wanted}. Received: {value!r}")
+    return int(value) if integral else float(value)
+
+
 def positive_int(value, name):
     """`value` as an int >= 1, else a one-line `ValueError`.
 
@@ -17,9 +26,7 @@ def positive_int(value, name):
     Returns:
         An int.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1. Received: {value!r}")
-    return int(value)
+    return _positive(value, name, integral=True)
 
 
 def positive_number(value, name):
@@ -32,10 +39,7 @@ def positive_number(value, name):
     Returns:
         A float.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
-            not np.isfinite(value) or value <= 0:
-        raise ValueError(f"`{name}` must be a finite number > 0. Received: {value!r}")
-    return float(value)
+    return _positive(value, name, integral=False)
 
 
 def int_tuple(value, name, allow_empty=False, example="(500, 250)"):
