@@ -308,7 +308,6 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
         ExportMismatchError: the reloaded export differs by more than `tolerance`.
     """
     export_dir = pathlib.Path(export_dir)
-    storage.check_name(export_dir, "the export folder")
     check_export_target(export_dir, overwrite)
     with storage.staged_dir(export_dir, overwrite) as staged:
         extra = dict(endpoints or {})
@@ -365,11 +364,6 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
         if on_staged is not None:
             on_staged(staged / MANIFEST_FILE)
     return export_dir
-
-
-# The staging folders of exports (kept under these names: runs and tests use them).
-staging_dir = storage.staging_dir
-remove_stale_staging = storage.remove_stale_staging
 
 
 def load_manifest(export_dir):

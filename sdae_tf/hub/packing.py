@@ -232,7 +232,6 @@ def unpack(packed_dir, cache=None):
         root.mkdir(parents=True, exist_ok=True)
         try:
             with storage.staged_dir(target, overwrite=target.exists()) as staged:
-                shutil.rmtree(staged)
                 _unpack_to(packed_dir, staged)
                 faults.point("unpack:staged")
         except FileExistsError:

@@ -366,19 +366,9 @@ def remove_stale_staging(target):
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def staging_dir(target):
+def _staging_dir(target):
     """A new hidden folder beside `target` to write it in before it is moved into place (named
-    for this host and process); stale ones of this host's dead processes are removed and a
-    replacement a kill interrupted is finished first (`recover`).
-
-    Args:
-        target: a folder.
-
-    Returns:
-        The new hidden folder's `pathlib.Path`.
-    """
-    target = pathlib.Path(target)
-    recover(target)
+    for this host and process); stale ones of this host's dead processes are removed first."""
     remove_stale_staging(target)
     return pathlib.Path(tempfile.mkdtemp(prefix=_staging_prefix(target) + f"{os.getpid()}-",
                                          dir=target.parent))
@@ -451,7 +441,7 @@ def staged_dir(target, overwrite=True):
         raise _exists_error(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _notify("dir", target)
-    tmp = staging_dir(target)
+    tmp = _staging_dir(target)
     try:
         staged = tmp / target.name
         staged.mkdir()

@@ -51,7 +51,6 @@ from sdae_tf.utils.atomic import (  # noqa: F401  (the storage layer's public na
     recover,
     remove_stale_staging,
     staged_dir,
-    staging_dir,
     write_bytes_atomic,
     write_json_atomic,
     write_text_atomic,
