@@ -190,7 +190,7 @@ class ZooModel(keras.Model):
                 of `(images, labels)`, labels ignored), in the range the model is meant for.
             epochs, batch_size, learning_rate: per block; None: the family's
                 `PRETRAIN_DEFAULTS` (measured to work from Python on small data,
-                `benchmarks/api_defaults.py`; e.g. 10 epochs, batch 32, Adam 5e-3).
+                `benchmarks/api_defaults.py`).
             validation_data: images logged after every epoch (`val_loss`), or None.
             callbacks: Keras callbacks, given to every block's `fit`.
             verbose: Keras' `fit` verbosity.
