@@ -107,12 +107,12 @@ def main():
                 # attention encoders: a 1000-unit MLP (the classifier's head).
                 dense = [layer.units for layer in model.encoder.layers
                          if isinstance(layer, keras.layers.Dense)]
-                stacked = type(model.family).__name__ in ("DenseStack", "VariationalStack")
+                stacked = type(model).__name__ in ("DenseStack", "VariationalStack")
                 widths = dense if stacked and dense else [1000]
                 runs.append({"seed": seed, "pretrained": ours, "no_pretraining": scratch,
                              "mlp": mlp(widths, data, epochs, seed), "mlp_widths": widths,
                              "seconds": seconds})
-                defaults = type(model.family).PRETRAIN_DEFAULTS
+                defaults = type(model).PRETRAIN_DEFAULTS
                 runs[-1]["defaults"] = defaults
                 if args.legacy:  # the same run when a family kept the old defaults
                     same = all(defaults[k] == v for k, v in LEGACY.items())

@@ -662,7 +662,7 @@ def vit_encoder_flops(family, tokens):
     patch embedding, then per block the q/k/v/output projections (4 T W^2), the attention
     scores and their weighted sum (2 T^2 W) and the MLP (2 T W rW), two FLOPs a multiply-add."""
     w, t = family.width, tokens
-    pixels = family.patch_size ** 2 * family.input_shape[-1]
+    pixels = family.patch_size ** 2 * family.image_shape[-1]
     per_block = 4 * t * w * w + 2 * t * t * w + 2 * t * w * (family.mlp_ratio * w)
     return 2.0 * (t * pixels * w + family.depth * per_block)
 

@@ -1,5 +1,5 @@
 """The test every zoo family runs (as KerasHub's `run_backbone_test`): `run_family_test(model,
-data)` checks a `sdae_tf.models.ZooModel` end to end on real images:
+data)` checks a zoo model (an instance of its family's class) end to end on real images:
 
 - per-block shapes: block k's autoencoder maps the clean code below it to itself, and the
   encoder's output is the declared embedding;
@@ -12,6 +12,8 @@ data)` checks a `sdae_tf.models.ZooModel` end to end on real images:
   the SavedModel's `reconstruct` endpoint equals the model.
 """
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -23,17 +25,16 @@ from sdae_tf.hub import export as export_lib
 def run_family_test(model, data, tmp_path, pretrain_epochs=2, finetune_epochs=5,
                     accuracy_floor=0.7, finetune_learning_rate=3e-3):
     x, y, x_test, y_test = data
-    family = model.family
     # Per-block shapes.
     for k in range(model.num_blocks):
-        block = family.pretrain_model(k)
+        block = model.pretrain_model(k)
         block = getattr(block, "autoencoder", block)  # the learned-sigma block wraps its own
-        features = family.features_before(k)
+        features = model.features_before(k)
         below = model.image_shape if features is None else tuple(features.output_shape[1:])
         assert tuple(block.input_shape[1:]) == below
         assert tuple(block.output_shape[1:]) == below
     assert int(np.prod(model.encoder.output_shape[1:])) == model.embedding_size
-    code = family.code_model()  # what the decoder reads (the encoder but for the MAE's tokens)
+    code = model.code_model()  # what the decoder reads (the encoder but for the MAE's tokens)
     assert tuple(model.decoder.input_shape[1:]) == tuple(code.output_shape[1:])
     assert {id(v) for v in model.encoder.variables} <= {id(v) for v in model.variables}
     assert tuple(model.output_shape[1:]) == model.image_shape
@@ -68,12 +69,13 @@ def run_family_test(model, data, tmp_path, pretrain_epochs=2, finetune_epochs=5,
 
     # Config and `.keras` round trips.
     config = model.get_config()
-    assert models.ZooModel.from_config(config).get_config() == config
+    assert type(model).from_config(config).get_config() == config
+    assert set(config) == {*inspect.signature(type(model)).parameters} - {"kwargs"} | {"trainable"}
     if model.can_train_end_to_end():  # saved compiled: loaded compiled, optimizer included
         assert model.compiled
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
-    assert type(loaded) is models.ZooModel and loaded.get_config() == config
+    assert type(loaded) is type(model) and loaded.get_config() == config
     assert loaded.compiled == model.compiled
     np.testing.assert_allclose(loaded.predict(sample, verbose=0), model.predict(sample, verbose=0),
                                atol=1e-6)
@@ -83,7 +85,8 @@ def run_family_test(model, data, tmp_path, pretrain_epochs=2, finetune_epochs=5,
     # The export round trip.
     path = model.export(tmp_path / "export", check_sample=sample)
     manifest = export_lib.load_manifest(path)
-    assert manifest["zoo_model"] == config
+    assert manifest["zoo_model"] == models.model_record(model)
+    assert type(models.from_preset(path)) is type(model)
     preset = models.from_preset(path)
     np.testing.assert_allclose(preset.predict(sample, verbose=0), model.predict(sample, verbose=0),
                                atol=1e-5)

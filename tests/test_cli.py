@@ -23,8 +23,8 @@ from sdae_tf.data.tfds_images import TFDS_NAMES as TFDS_DATASETS
 from sdae_tf.hub import export as export_lib
 from sdae_tf.hub import resources
 from sdae_tf.reproduce import experiments
+from sdae_tf.runner import config as config_lib
 from sdae_tf.runner import training
-from sdae_tf.train import config as config_lib
 from sdae_tf.zoo import REGISTRY
 
 from .conftest import REPO

@@ -1,4 +1,4 @@
-"""The one typed configuration (`sdae_tf.train.config`): flags, `--run` values, pool key, resume
+"""The one typed configuration (`sdae_tf.runner.config`): flags, `--run` values, pool key, resume
 check and model arguments all derive from its fields; regression tests for the defects that
 copies of it produced."""
 
@@ -10,8 +10,8 @@ from absl import flags
 
 from sdae_tf import zoo
 from sdae_tf.reproduce import experiments
-from sdae_tf.runner import training
-from sdae_tf.train import config
+from sdae_tf.runner import config, training
+from sdae_tf.runner import run_dir as run_dir_lib
 
 FIELDS = config.fields()
 
@@ -63,9 +63,9 @@ def test_model_kwargs_reach_the_builder():
                              lambdas=(0.1, 0.2), per_component=True, recon_loss="mse", seed=3)
     assert config.model_kwargs(cfg) == {"hidden_units": (16, 8), "lambdas": (0.1, 0.2),
                                         "per_component": True, "recon_loss": "mse", "seed": 3}
-    stack = training.build_stack(cfg, (8, 8, 1))
+    stack = training.build_model(cfg, (8, 8, 1))
     assert stack.per_component is True and stack.lambdas == (0.1, 0.2)
-    assert stack.loss == "mean_squared_error" and stack.hidden_units == (16, 8)
+    assert stack.block_loss(0) == "mean_squared_error" and stack.hidden_units == (16, 8)
 
 
 # Regression tests for the defects of issue 14 (each was a copy of the configuration that
@@ -78,7 +78,7 @@ def test_run_spec_false_is_false():
     values = experiments._resolve(spec, {})
     assert values["per_component"] is False
     cfg = dataclasses.replace(config.TrainConfig(), **values)
-    stack = training.build_stack(cfg, (8, 8, 1))
+    stack = training.build_model(cfg, (8, 8, 1))
     stack.pretrain_model(0)
     assert stack.noise_layers[0].per_component is False
 
@@ -110,7 +110,7 @@ def test_noise_type_without_level_is_refused(tmp_path):
     # What is asked and allowed is what is built, and what the manifest will record.
     ok = dataclasses.replace(cfg, noise_level=0.25)
     training.check_config(ok)
-    assert training.build_stack(ok, (8, 8, 1)).describe()["noise"] == {"type": "masking",
+    assert training.build_model(ok, (8, 8, 1)).describe()["noise"] == {"type": "masking",
                                                                        "level": 0.25}
 
 
@@ -123,7 +123,7 @@ def test_steps_per_execution_does_not_block_a_resume(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(base)))
-    assert training.prepare_run_dir(run_dir, dataclasses.asdict(other)) == (run_dir, True)
+    assert run_dir_lib.prepare_run_dir(run_dir, dataclasses.asdict(other)) == (run_dir, True)
 
 
 def test_every_family_declares_its_contract():
@@ -136,4 +136,4 @@ def test_every_family_declares_its_contract():
 
         stack = zoo.build(entry.name, DATASET_SHAPES[entry.dataset])
         out = stack.reconstruct(stack.encoder.inputs[0])  # the decoder on the code (and, for
-        assert tuple(out.shape[1:]) == stack.input_shape, entry.name  # kernels, the input)
+        assert tuple(out.shape[1:]) == stack.image_shape, entry.name  # kernels, the input)

@@ -123,14 +123,14 @@ def test_init_from_equals_pretraining_in_the_run(shared, tmp_path):
     root, _, record = shared
     runs = {f"{r['column']}/{r['row']}": r for r in record["runs"]}
     pre_dir = pathlib.Path(runs["sdae/digits"]["pretrain_run"])
-    stack = training.build_stack(BASE, (8, 8, 1))
+    stack = training.build_model(BASE, (8, 8, 1))
     training.init_from_pretrained(stack, pre_dir)
     loaded = [np.asarray(w) for w in stack.autoencoder().weights]
-    fresh = training.build_stack(BASE, (8, 8, 1)).autoencoder().weights
+    fresh = training.build_model(BASE, (8, 8, 1)).autoencoder().weights
     assert not np.array_equal(loaded[0], np.asarray(fresh[0]))  # the load replaced the init
     own = training.run(dataclasses.replace(BASE, finetune_epochs=0,
                                            run_dir=str(tmp_path / "own")))
-    stack2 = training.build_stack(BASE, (8, 8, 1))
+    stack2 = training.build_model(BASE, (8, 8, 1))
     training.init_from_pretrained(stack2, own["run_dir"])
     for a, b in zip(loaded, stack2.autoencoder().weights, strict=True):
         np.testing.assert_array_equal(a, np.asarray(b))

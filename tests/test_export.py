@@ -20,7 +20,7 @@ def trained(digits, tmp_path_factory):
     keras.utils.set_random_seed(0)
     stack = DenseStack(digits.input_shape, hidden_units=(48, 24), seed=0)
     block = stack.pretrain_model(0)
-    block.compile(optimizer="adam", loss=stack.loss)
+    block.compile(optimizer="adam", loss=stack.block_loss(0))
     block.fit(digits.x_train, digits.x_train, epochs=1, batch_size=64, verbose=0)
     path = tmp_path_factory.mktemp("exports") / "encoder"
     export_lib.export_encoder(stack.encoder, path, {"model": "tiny", "dataset": "digits"})

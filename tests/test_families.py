@@ -120,13 +120,13 @@ def test_overrides_a_family_does_not_take_are_named():
 def test_conv_shapes(name, shape, code):
     model = zoo.build(name, shape)
     assert model.encoder.output_shape[1:] == code
-    assert model.decoder().output_shape[1:] == shape
+    assert model.decoder.output_shape[1:] == shape
     assert model.autoencoder().output_shape[1:] == shape
-    convs = [ly for m in (model.encoder, model.decoder()) for ly in m.layers
+    convs = [ly for m in (model.encoder, model.decoder) for ly in m.layers
              if isinstance(ly, keras.layers.Conv2D)]
     assert len(convs) == 8
     assert not any(isinstance(ly, keras.layers.Conv2DTranspose)
-                   for ly in model.decoder().layers)
+                   for ly in model.decoder.layers)
     assert model.embedding_size == code[0] * code[1] * code[2]
 
 
@@ -146,7 +146,7 @@ def test_conv_stack_shapes_and_shared_layers():
     assert [stack.pretrain_model(k).output_shape[1:] for k in range(2)] == [(28, 28, 1),
                                                                            (14, 14, 16)]
     assert stack.features_before(1).output_shape[1:] == (14, 14, 16)
-    assert stack.decoder().output_shape[1:] == (28, 28, 1)
+    assert stack.decoder.output_shape[1:] == (28, 28, 1)
     # Block 1's pretraining model trains the very layers the encoder is made of.
     encoder_ids = {id(w) for w in stack.encoder.weights}
     assert {id(w) for w in stack.encoder_blocks[0].weights} <= encoder_ids
@@ -227,7 +227,7 @@ def test_vae_terms_are_finite_and_decrease(digits):
     assert after[0] + after[1] < before[0] + before[1]  # so does the negative ELBO
     assert after[1] > 0
     assert vae.encoder.output_shape == (None, 8)
-    assert vae.decoder().output_shape == (None, 8, 8, 1)
+    assert vae.decoder.output_shape == (None, 8, 8, 1)
 
 
 def test_sdvae_second_block_reads_first_means():

@@ -64,7 +64,7 @@ def test_kernel_predictor_denoises_with_convex_kernels():
     model.pretrain(x, epochs=2, batch_size=64, verbose=0, seed=0)
     clean = data.x_test[:256]
     noisy = np.clip(clean + np.random.default_rng(1).normal(0, 0.4, clean.shape), 0, 1)
-    kernels = model.family.kernels(noisy.astype("float32"))
+    kernels = model.kernels(noisy.astype("float32"))
     assert kernels.shape == (256, 28, 28, 5, 5) and kernels.min() >= 0
     np.testing.assert_allclose(kernels.sum(axis=(3, 4)), 1.0, atol=1e-4)
     out = np.asarray(model(noisy.astype("float32")))

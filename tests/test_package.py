@@ -43,8 +43,8 @@ def test_untested_keras_is_named(monkeypatch):
 
 # The package's floors, bottom up (README, "The package, floor by floor"): a module imports only
 # from its own folder and the floors below it, at module level or inside a function.
-FLOORS = [("package", "utils"), ("layers", "data", "optimizers"), ("hub", "evaluation"), ("zoo",),
-          ("train",), ("models",), ("runner",), ("integrations",), ("reproduce",), ("cli",)]
+FLOORS = [("package", "utils"), ("layers", "data", "optimizers"), ("hub", "evaluation"), ("train",),
+          ("zoo",), ("models",), ("runner",), ("integrations",), ("reproduce",), ("cli",)]
 
 
 def _imports(path):

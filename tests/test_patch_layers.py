@@ -122,36 +122,36 @@ def test_mae_inpainting_sees_the_visible_patches_only():
     assert tokens.shape == (4, 49) and tokens.sum(axis=1).tolist() == [37.0] * 4
     np.testing.assert_array_equal(pixels[:, :4, :4, 0], np.broadcast_to(
         tokens[:, :1, None], (4, 4, 4)))
-    out = model.family.inpaint(x, tokens)
+    out = model.inpaint(x, tokens)
     changed = np.where(pixels == 1, rng.uniform(size=x.shape), x).astype("float32")
-    np.testing.assert_allclose(model.family.inpaint(changed, tokens), out, atol=1e-5)
+    np.testing.assert_allclose(model.inpaint(changed, tokens), out, atol=1e-5)
     other = np.where(pixels == 0, 1.0 - x, x).astype("float32")  # the visible ones changed
-    assert np.abs(model.family.inpaint(other, tokens) - out).max() > 1e-3
+    assert np.abs(model.inpaint(other, tokens) - out).max() > 1e-3
     uneven = np.zeros((4, 49), "float32")
     uneven[np.arange(4), np.arange(4)] = 1.0
     uneven[0, 10] = 1.0
     with pytest.raises(ValueError, match="same number of patches"):
-        model.family.inpaint(x, uneven)
+        model.inpaint(x, uneven)
     with pytest.raises(ValueError, match="0 \\(visible\\) or 1 \\(hidden\\) only"):
-        model.family.inpaint(x, 2.0 * tokens)
+        model.inpaint(x, 2.0 * tokens)
     with pytest.raises(ValueError, match=r"must be \(batch, 49\)"):
-        model.family.inpaint(x, tokens[:, :48])
+        model.inpaint(x, tokens[:, :48])
 
 
 def test_the_decoder_holds_the_mask_token_so_exports_keep_inpainting(tmp_path):
     small = dict(width=32, depth=1, heads=4, decoder_width=32, decoder_depth=1)
     model = models.get("mae_mnist", seed=0, **small)
-    token = model.family.mask_tokens.mask_token
+    token = model.mask_tokens.mask_token
     assert any(v is token for v in model.decoder.variables)
     token.assign(np.full(token.shape, 0.7, "float32"))  # as training would move it
     x = np.random.default_rng(0).uniform(size=(3, 28, 28, 1)).astype("float32")
     from sdae_tf.evaluation import unsupervised
 
     hidden, _ = unsupervised.patch_mask(x.shape, 4, 0.75, np.random.default_rng(1))
-    want = model.family.inpaint(x, hidden)
+    want = model.inpaint(x, hidden)
     path = model.export(tmp_path / "mae", check_sample=x)
     again = models.from_preset(path)
-    np.testing.assert_allclose(again.family.inpaint(x, hidden), want, atol=1e-5)
+    np.testing.assert_allclose(again.inpaint(x, hidden), want, atol=1e-5)
     # The SavedModel's own `inpaint` endpoint, checked at export, and as a Keras layer.
     manifest = export_lib.load_manifest(path)
     assert manifest["export_check"]["inpaint_max_abs_diff"] <= 1e-4
@@ -165,7 +165,7 @@ def test_the_decoder_holds_the_mask_token_so_exports_keep_inpainting(tmp_path):
     fewer = np.zeros_like(hidden)
     fewer[:, :7] = 1.0  # another number hidden: the count is read from the mask
     np.testing.assert_allclose(np.asarray(layer([x, fewer])),
-                               model.family.inpaint(x, fewer), atol=1e-5)
+                               model.inpaint(x, fewer), atol=1e-5)
     with pytest.raises(ValueError, match="same number of patches"):
         layer([x, np.eye(3, 49, k=10, dtype="float32") * [[1], [1], [0]] + fewer])
     with pytest.raises(ValueError, match="expects values in"):

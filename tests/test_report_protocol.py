@@ -17,8 +17,9 @@ from sdae_tf.data import load_dataset, load_mnist
 from sdae_tf.data import mnist as mnist_lib
 from sdae_tf.optimizers import FusedAdam
 from sdae_tf.reproduce import experiments, report
+from sdae_tf.runner import config as config_lib
+from sdae_tf.runner import run_dir as run_dir_lib
 from sdae_tf.runner import training
-from sdae_tf.train import config as config_lib
 
 N = 3000  # test images used to pin the construction's statistics
 
@@ -196,9 +197,9 @@ def test_pool_key_leaves_out_defaults_and_resume_accepts_new_fields(tmp_path):
     old = dataclasses.asdict(base)
     del old["weight_decay"], old["recon_loss"]
     (run_dir / "config.json").write_text(json.dumps(old))
-    assert training.prepare_run_dir(run_dir, dataclasses.asdict(base)) == (run_dir, True)
+    assert run_dir_lib.prepare_run_dir(run_dir, dataclasses.asdict(base)) == (run_dir, True)
     with pytest.raises(FileExistsError, match="differs in: weight_decay"):
-        training.prepare_run_dir(run_dir, dataclasses.asdict(
+        run_dir_lib.prepare_run_dir(run_dir, dataclasses.asdict(
             dataclasses.replace(base, weight_decay=1e-7)))
 
 
@@ -221,7 +222,7 @@ def test_a_pretraining_only_cell_is_the_pretraining_a_fine_tuned_cell_shares(tmp
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(kmeans), default=str))
-    assert training.prepare_run_dir(run_dir, dataclasses.asdict(pre)) == (run_dir, True)
+    assert run_dir_lib.prepare_run_dir(run_dir, dataclasses.asdict(pre)) == (run_dir, True)
 
 
 def test_run_spec_takes_the_report_settings():

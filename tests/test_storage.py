@@ -130,7 +130,7 @@ _RUNS = iter(range(10**6))
 
 def _train(root, variant):
     from sdae_tf.runner import training
-    from sdae_tf.train.config import TrainConfig
+    from sdae_tf.runner.config import TrainConfig
 
     cfg = TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
                       pretrain_epochs=1, finetune_epochs=1, batch_size=64, seed=variant,
@@ -142,7 +142,7 @@ def _train(root, variant):
 
 def _experiment(root, variant):
     from sdae_tf.reproduce import experiments
-    from sdae_tf.train.config import TrainConfig
+    from sdae_tf.runner.config import TrainConfig
 
     base = TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
                        pretrain_epochs=1, finetune_epochs=1, batch_size=64, seed=variant,

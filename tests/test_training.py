@@ -187,7 +187,7 @@ def test_mixed_bfloat16_learns_and_exports_float32(model, tmp_path):
     assert served.dtype == np.float32 and copy.dtype_policy.name == "float32"
     np.testing.assert_allclose(served, np.asarray(copy(images)), atol=1e-5)
     with training.compute_precision("mixed_bfloat16"):
-        trained = training.build_stack(cfg, shape).encoder
+        trained = training.build_model(cfg, shape).encoder
     trained.set_weights(copy.get_weights())
     in_bf16 = np.asarray(trained(images)).astype(np.float32)
     assert 0 < np.abs(served - in_bf16).max() < 0.05 * np.abs(served).max()

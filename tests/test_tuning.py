@@ -76,7 +76,7 @@ def test_hypermodel_maps_the_space_to_zoo_configs(digits):
     model = hm.build(hp)
     assert isinstance(model, models.ZooModel)
     assert model.encoder.output_shape == (None, hp.values["embedding_size"])
-    assert model.family.floor == hp.values["floor"]
+    assert model.floor == hp.values["floor"]
     with pytest.raises(ValueError, match="search space is empty"):
         tuning.ZooHyperModel(base, tuning.SearchSpace(), digits)
     with pytest.raises(ValueError, match="no unsupervised pretraining"):

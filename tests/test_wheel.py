@@ -106,7 +106,7 @@ def test_wheel_install_works_from_an_empty_folder(tmp_path):
                 hidden = np.zeros((4, 49), "float32")
                 hidden[:, ::2] = 1.0
                 np.testing.assert_allclose(
-                    preset.family.inpaint(x[:4], hidden),
+                    preset.inpaint(x[:4], hidden),
                     np.asarray(sdae_tf.inpainter(name)([x[:4], hidden])), atol=1e-5)
             else:
                 np.testing.assert_allclose(preset.predict(x[:4], verbose=0),

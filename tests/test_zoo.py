@@ -55,7 +55,7 @@ def test_pretraining_a_block_trains_the_encoder_in_place(digits):
     stack = DenseStack(digits.input_shape, hidden_units=(32, 16), seed=0)
     before = [w.copy() for w in stack.encoder.get_weights()]
     block = stack.pretrain_model(0)
-    block.compile(optimizer="adam", loss=stack.loss)
+    block.compile(optimizer="adam", loss=stack.block_loss(0))
     block.fit(digits.x_train, digits.x_train, epochs=1, batch_size=64, verbose=0)
     after = stack.encoder.get_weights()
     assert not np.allclose(before[0], after[0])  # encoder_1 moved

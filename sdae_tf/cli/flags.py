@@ -1,12 +1,12 @@
 """All command-line flags of `sdae-train` (and the training flags of `sdae-tune` /
 `sdae-experiment`): one per `TrainConfig` field, defined from the field's type, default, help
-and allowed values (`sdae_tf.train.config`). Flags left unset (None) take the zoo entry's
+and allowed values (`sdae_tf.runner.config`). Flags left unset (None) take the zoo entry's
 defaults."""
 
 from absl import flags
 
-from sdae_tf.train import config as config_lib
-from sdae_tf.train.config import TrainConfig  # noqa: F401  (what config_from_flags returns)
+from sdae_tf.runner import config as config_lib
+from sdae_tf.runner.config import TrainConfig  # noqa: F401  (what config_from_flags returns)
 
 config_lib.define_flags(flags.FLAGS)
 flags.DEFINE_string(

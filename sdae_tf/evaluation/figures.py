@@ -171,7 +171,7 @@ def traversal(stack, data, run_dir, seed=0, steps=9, span=2.5, dims=(0, 1), **_)
     codes = np.repeat(base[None], steps * steps, axis=0)
     codes[:, dims[0]] = np.repeat(values, steps)
     codes[:, dims[1]] = np.tile(values, steps)
-    images = np.asarray(stack.decoder().predict(codes, verbose=0))
+    images = np.asarray(stack.decoder.predict(codes, verbose=0))
     return plots.save_mosaic(
         images[..., 0] if images.shape[-1] == 1 else images, columns=steps,
         path=pathlib.Path(run_dir) / "traversal.png",
@@ -213,7 +213,7 @@ def tsne(stack, data, run_dir, seed=0, examples=TSNE_EXAMPLES, **_):
 def _decode_codes(stack, codes):
     if "manifold" not in stack.FIGURES:
         raise ValueError(f"{stack.name}: the manifold figure needs a dense stack or a VAE")
-    return np.asarray(stack.decoder().predict(codes, verbose=0))
+    return np.asarray(stack.decoder.predict(codes, verbose=0))
 
 
 def manifold(stack, data, run_dir, steps=8, **_):
@@ -316,7 +316,7 @@ def interpolation(stack, data, run_dir, seed=0, pairs=INTERPOLATION_PAIRS,
     rng = np.random.default_rng(seed)
     judge = pixel_classifier(data)
     x, y = data.x_test, data.y_test
-    decoder = stack.decoder()
+    decoder = stack.decoder
     record, rows = {"pairs": int(pairs), "judge": "logistic regression on training pixels"}, []
     for kind, same in (("same_class", True), ("different_class", False)):
         idx = _pairs(y, same, pairs, rng)

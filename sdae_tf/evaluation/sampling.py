@@ -31,4 +31,4 @@ def bernoulli_samples(stack, images, num_samples=8, seed=0):
     for k in reversed(range(stack.num_blocks)):
         binary = (rng.random(h.shape) < h).astype(np.float32)
         h = np.asarray(ops.convert_to_numpy(stack.decoder_layers[k](binary)))
-    return h.reshape(len(images), num_samples, *stack.input_shape).astype(np.float32)
+    return h.reshape(len(images), num_samples, *stack.image_shape).astype(np.float32)

@@ -81,7 +81,7 @@ class SDAETransformer(TransformerMixin, BaseEstimator):
         return cls(pretrained=str(name_or_path), **kwargs)
 
     def _config(self, n_samples):
-        from sdae_tf.train import config as config_lib
+        from sdae_tf.runner import config as config_lib
 
         cfg = config_lib.TrainConfig(
             model=self.model,

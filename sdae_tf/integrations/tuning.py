@@ -30,8 +30,8 @@ import keras_tuner
 from sdae_tf import zoo
 from sdae_tf.evaluation import probe
 from sdae_tf.hub import export as export_lib
+from sdae_tf.runner import config as config_lib
 from sdae_tf.runner import training
-from sdae_tf.train import config as config_lib
 from sdae_tf.train.checkpoints import write_text_atomic
 from sdae_tf.utils import markdown, storage
 
@@ -191,7 +191,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
         if "verbose" in kwargs:
             cfg = dataclasses.replace(cfg, verbose=kwargs["verbose"])
         scorer = TrialScorer(model, self.data, callbacks or [], self.probe_examples)
-        training.pretrain_layerwise(model.family, self.data, training.Stage.pretraining(cfg),
+        training.pretrain_layerwise(model, self.data, training.Stage.pretraining(cfg),
                                     last_block_callbacks=[scorer])
         return scorer.scores_at(scorer.best_epoch(self.objective))
 
@@ -210,7 +210,7 @@ class TrialScorer(keras.callbacks.Callback):
 
     def __init__(self, model, data, callbacks, probe_examples):
         super().__init__()
-        self.stack, self.data, self.probe_examples = model.family, data, probe_examples
+        self.stack, self.data, self.probe_examples = model, data, probe_examples
         self.trial_callbacks = keras.callbacks.CallbackList(list(callbacks), model=model)
         self.autoencoder = model.autoencoder()
         self.history = []
@@ -466,7 +466,7 @@ def export_best(tuner, hypermodel, export_dir, overwrite=False, extra=None):
                               export_dir=str(export_dir), overwrite_export=overwrite)
     metrics = {name: float(trial.metrics.get_last_value(name)) for name in trial.metrics.metrics}
     return training.export_run(
-        cfg, best.family, hypermodel.data, "pretrained (best trial of a search)", metrics,
+        cfg, best, hypermodel.data, "pretrained (best trial of a search)", metrics,
         extra={"search": {**(extra or {}), "trial_id": trial.trial_id,
                           "hyperparameters": dict(trial.hyperparameters.values)}})
 
@@ -502,7 +502,7 @@ def run_search(base, space, tuner_kind="random", objective="probe", tune_dir="ru
 
     ```python
     from sdae_tf.integrations import tuning
-    from sdae_tf.train.config import TrainConfig
+    from sdae_tf.runner.config import TrainConfig
     base = TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
                        pretrain_epochs=1, finetune_epochs=0, verbose=0)
     space = tuning.SearchSpace(noise_level=tuning.parse_spec("0.1:0.5"))

@@ -1,6 +1,7 @@
 """The zoo as Keras models: `get(name)` builds one, `from_preset(name)` loads a shipped one.
 
-Every model is a `ZooModel`, a `keras.Model` (images -> code -> images) with `encoder` and
+Every model is an instance of its family's class (a `sdae_tf.zoo.Family` subclass, e.g.
+`DenseStack` for "sdae_mnist"), a `keras.Model` (images -> code -> images) with `encoder` and
 `decoder` attributes, `pretrain` (greedy layer-wise), `fit` (end to end), `classifier`
 (fine-tuning), `export`, and `.keras` save / load in safe mode.
 
@@ -17,9 +18,10 @@ model.save("sdae.keras")
 ```
 """
 
-from sdae_tf.models.exporting import export_model
 from sdae_tf.models.presets import WEIGHTS, from_preset
 from sdae_tf.models.zoo_model import DATASET_SHAPES, ZooModel, get
+from sdae_tf.zoo.exporting import export_model
+from sdae_tf.zoo.records import model_from_record, model_record
 
 
 def names():
@@ -36,4 +38,5 @@ def names():
     return zoo.REGISTRY.names()
 
 
-__all__ = ["DATASET_SHAPES", "WEIGHTS", "ZooModel", "export_model", "from_preset", "get", "names"]
+__all__ = ["DATASET_SHAPES", "WEIGHTS", "ZooModel", "export_model", "from_preset", "get",
+           "model_from_record", "model_record", "names"]

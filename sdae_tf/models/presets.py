@@ -1,9 +1,11 @@
-"""Presets: a shipped (or any exported) model as a trainable `ZooModel`."""
+"""Presets: a shipped (or any exported) model as a trainable zoo model."""
+
+import inspect
 
 from sdae_tf import zoo
 from sdae_tf.hub import export as export_lib
-from sdae_tf.models.zoo_model import ZooModel
-from sdae_tf.train import config as config_lib
+from sdae_tf.models.zoo_model import get
+from sdae_tf.zoo.records import model_from_record
 
 # The weights `from_preset` takes: the autoencoder as unsupervised pretraining left it (encoder
 # and decoder a pair: `model(x)` is the export's `reconstruct`), or with the fine-tuned encoder
@@ -11,23 +13,26 @@ from sdae_tf.train import config as config_lib
 WEIGHTS = ("pretrained", "finetuned")
 
 
-def _model_config(manifest, path):
-    """The `ZooModel` config an export was made from: recorded (`zoo_model`) by exports of
-    this version, else rebuilt from the run configuration older ones record."""
+def _model(manifest, path):
+    """The untrained model an export was made from: recorded (`zoo_model`) by exports since
+    version 0.2.0; older ones record the run's configuration, whose settings of the family's
+    constructor arguments (and `recon_loss`) rebuild it."""
     if "zoo_model" in manifest:
-        return dict(manifest["zoo_model"])
-    known = config_lib.fields()
+        return model_from_record(manifest["zoo_model"])
     given = manifest.get("config")
     if not isinstance(given, dict) or manifest.get("model") not in zoo.REGISTRY:
         raise ValueError(f"{path}: the manifest records no zoo model to rebuild (neither "
                          "`zoo_model` nor a `model` and `config` of this zoo)")
-    cfg = config_lib.TrainConfig(**{k: v for k, v in given.items() if k in known})
-    return config_lib.zoo_model_config(cfg, manifest["input"]["shape"])
+    accepted = {*inspect.signature(zoo.REGISTRY.get(manifest["model"]).build).parameters,
+                "recon_loss"} - {"input_shape", "name", "kwargs"}
+    return get(manifest["model"], input_shape=tuple(manifest["input"]["shape"]),
+               **{k: v for k, v in given.items() if k in accepted and v is not None})
 
 
 def from_preset(name_or_path, weights="pretrained", verify=True):
     """A shipped model by name ("sdae_mnist", `sdae_tf.list_models()`), or an export folder,
-    as a trainable `ZooModel`: encoder and decoder with the export's weights.
+    as a trainable zoo model (an instance of its family's class): encoder and decoder with the
+    export's weights.
 
     Args:
         name_or_path: a shipped model's name or an export folder (`ZooModel.export`,
@@ -62,7 +67,7 @@ def from_preset(name_or_path, weights="pretrained", verify=True):
                          "a model with a decoder")
     if verify:
         export_lib.verify_checksums(path, export_lib.saved_model_files(path))
-    model = ZooModel.from_config(_model_config(manifest, path))
+    model = _model(manifest, path)
     restored = tf.saved_model.load(str(path))
     _assign(model.autoencoder().variables, restored.autoencoder_variables, path, "autoencoder")
     if weights == "finetuned":

@@ -74,7 +74,7 @@ def _client(spec):
 
 
 def _config(cfg_dict):
-    from sdae_tf.train import config as config_lib
+    from sdae_tf.runner import config as config_lib
 
     return config_lib.TrainConfig(**cfg_dict)
 

@@ -33,8 +33,8 @@ import time
 from sdae_tf import zoo
 from sdae_tf.reproduce import report
 from sdae_tf.reproduce.ledger import Ledger
+from sdae_tf.runner import config as config_lib
 from sdae_tf.runner import training
-from sdae_tf.train import config as config_lib
 from sdae_tf.train.checkpoints import write_json_atomic, write_text_atomic
 from sdae_tf.utils import claims, storage
 

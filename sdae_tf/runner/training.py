@@ -17,20 +17,19 @@ from sdae_tf.data import load_dataset, make_pipeline
 from sdae_tf.evaluation import figures as figures_lib
 from sdae_tf.evaluation import probe, unsupervised
 from sdae_tf.hub import export as export_lib
-from sdae_tf.train import config as config_lib
+from sdae_tf.runner import config as config_lib
+from sdae_tf.runner.config import PROTOCOLS, TrainConfig  # noqa: F401  (re-exported)
+from sdae_tf.runner.run_dir import inspect_run_dir
 from sdae_tf.train import distribute
 from sdae_tf.train.checkpoints import (
     PRETRAINED_WEIGHTS,
     RunProgress,
     TrainingDivergedError,  # noqa: F401  (re-exported: what a diverged run raises)
     default_run_dir,
-    inspect_run_dir,
-    prepare_run_dir,  # noqa: F401  (re-exported: the run directory rules)
     pretrained_weights_path,
     save_weights_atomic,
     write_json_atomic,
 )
-from sdae_tf.train.config import PROTOCOLS, TrainConfig  # noqa: F401  (re-exported)
 from sdae_tf.train.stages import (  # noqa: F401  (re-exported: the loop's stages)
     Stage,
     execution_steps,
@@ -42,6 +41,7 @@ from sdae_tf.train.stages import (  # noqa: F401  (re-exported: the loop's stage
     pretrain_layerwise,
 )
 from sdae_tf.utils import claims, faults, seeding, storage
+from sdae_tf.zoo.family import block_by_block
 
 # What `quick=True` shrinks a run to: smoke tests of every flagfile use it.
 QUICK_TRAIN_EXAMPLES = 512
@@ -174,7 +174,7 @@ def float32_stack(cfg, stack, input_shape):
     if cfg.precision == "float32":
         return stack
     with compute_precision("float32"):
-        copy = build_stack(cfg, input_shape)
+        copy = build_model(cfg, input_shape)
     copy.autoencoder().set_weights(stack.autoencoder().get_weights())  # the encoder's too
     return copy
 
@@ -309,7 +309,7 @@ def pretrained_stack(cfg, input_shape, run_dir):
         A family object, or None.
     """
     path = pathlib.Path(run_dir) / PRETRAINED_WEIGHTS
-    stack = build_stack(cfg, input_shape)
+    stack = build_model(cfg, input_shape)
     if path.exists():
         storage.load_weights(stack.autoencoder(), path, "the pretrained weights")
     elif cfg.init_from:
@@ -348,7 +348,7 @@ def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None, on_st
         "metrics": metrics,
         "seed": cfg.seed,
         "config": dataclasses.asdict(cfg),
-        "zoo_model": config_lib.zoo_model_config(cfg, data.input_shape),
+        "zoo_model": models.model_record(stack),
         "probe": manifest_probe(stack.encoder, data),
         **(extra or {}),
     }
@@ -451,30 +451,17 @@ def thread_settings():
 
 
 def build_model(cfg, input_shape):
-    """The zoo model of `cfg` as the public API builds it (`sdae_tf.models.ZooModel`), with
-    the config's hyperparameter overrides.
+    """The zoo model of `cfg` as the public API builds it (`sdae_tf.models.get`), with the
+    config's hyperparameter overrides.
 
     Args:
         cfg: the run's `TrainConfig`.
         input_shape: one example's shape.
 
     Returns:
-        A `sdae_tf.models.ZooModel`.
+        The model, an instance of its family's class (`sdae_tf.zoo.Family`).
     """
-    return models.ZooModel.from_config(config_lib.zoo_model_config(cfg, input_shape))
-
-
-def build_stack(cfg, input_shape):
-    """The family object of `build_model(cfg, input_shape)`: what the loop's stages take.
-
-    Args:
-        cfg: the run's `TrainConfig`.
-        input_shape: one example's shape.
-
-    Returns:
-        The zoo family object.
-    """
-    return build_model(cfg, input_shape).family
+    return models.get(cfg.model, input_shape=tuple(input_shape), **config_lib.model_kwargs(cfg))
 
 
 def load_run_data(cfg):
@@ -631,12 +618,9 @@ def run(cfg):
 def _run(cfg, strategy, chief, total_start):
     data, pretrain_data = load_run_data(cfg)
     with strategy.scope(), compute_precision(cfg.precision):
-        model = build_model(cfg, data.input_shape)  # the family's own checks, before any write
-    if cfg.pretrain_mode != "layerwise" and not model.can_train_end_to_end():
-        raise ValueError(f"--pretrain_mode={cfg.pretrain_mode}: {cfg.model} "
-                         f"({type(model.family).__name__}) with these settings is trained "
-                         "block by block; it has no end-to-end pretraining")
-    stack = model.family
+        stack = build_model(cfg, data.input_shape)  # the family's checks, before any write
+    if cfg.pretrain_mode != "layerwise" and not stack.can_train_end_to_end():
+        raise ValueError(f"--pretrain_mode={cfg.pretrain_mode}: {block_by_block(stack)}")
     with contextlib.ExitStack() as scratch:
         if chief:
             run_dir, progress, resuming = open_run_dir(cfg, stack, data, scratch)

@@ -12,7 +12,6 @@ import time
 
 import keras
 
-from sdae_tf import zoo
 from sdae_tf.data import make_pipeline, steps_per_epoch
 from sdae_tf.optimizers import FusedAdam
 from sdae_tf.train.checkpoints import EpochCheckpoint, StopOnDivergence, build_optimizers
@@ -66,7 +65,7 @@ class Stage:
 
     ```python
     from sdae_tf.train import stages
-    from sdae_tf.train.config import TrainConfig
+    from sdae_tf.runner.config import TrainConfig
     settings = stages.Stage.pretraining(TrainConfig(pretrain_epochs=2))
     print(settings.epochs)  # 2
     ```
@@ -256,7 +255,7 @@ def pretrain_layerwise(stack, data, settings, last_block_callbacks=(), progress=
 
     ```python
     from sdae_tf.train import stages
-    from sdae_tf.train.config import TrainConfig
+    from sdae_tf.runner.config import TrainConfig
     digits = sdae_tf.data.load_digits()
     stack = sdae_tf.zoo.build("sdae_mnist", (8, 8, 1), hidden_units=(32, 16))
     records = stages.pretrain_layerwise(
@@ -309,9 +308,6 @@ def pretrain_end_to_end(stack, data, settings, progress=None):
     Raises:
         ValueError: a family trained block by block only.
     """
-    if not stack.can_train_end_to_end():
-        raise ValueError(f"{stack.name} ({type(stack).__name__}) has no end-to-end "
-                         "pretraining: it is trained block by block")
     start = time.perf_counter()
     stage = "pretrain_end_to_end"
     model = stack.end_to_end_model()
@@ -319,7 +315,7 @@ def pretrain_end_to_end(stack, data, settings, progress=None):
     if done:
         print(f"End-to-end pretraining restored from {progress.run_dir}", flush=True)
         return [done]
-    print(f"Pretraining end to end: {stack.input_shape} -> {stack.embedding_size} and back, "
+    print(f"Pretraining end to end: {stack.image_shape} -> {stack.embedding_size} and back, "
           f"{settings.epochs} epochs", flush=True)
     return [_pretrain_stage(model, stack.block_loss(0), data.x_train, data.x_val, settings,
                             stage, seed=settings.seed, block="end_to_end", start=start,
@@ -348,12 +344,9 @@ def finetune(stack, data, settings, head_units=1000, head_layers=1, input_noise=
     Returns:
         (the classifier, a Keras model images -> logits; the stage's record).
     """
-    model = zoo.classifier(stack.encoder, data.num_classes, units=head_units,
-                           name=f"{stack.name}_classifier", hidden_layers=head_layers,
-                           input_noise=input_noise, seed=settings.seed + 2000)
+    model = stack.classifier(data.num_classes, head_units=head_units, head_layers=head_layers,
+                             input_noise=input_noise, seed=settings.seed + 2000, compile=False)
     return _fit_head(stack, model, data, settings, train_encoder, progress,
-                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                     metrics=["accuracy"], monitor="val_accuracy",
                      what=f"head ({head_layers} x {head_units} ReLU -> {data.num_classes})")
 
 
@@ -374,18 +367,16 @@ def finetune_segmenter(stack, data, settings, filters=32, train_encoder=True, pr
     Returns:
         (the segmenter, images -> per-pixel probabilities; the stage's record).
     """
-    model = zoo.heads.segmenter(stack.encoder, filters=filters, name=f"{stack.name}_segmenter")
+    model = stack.segmenter(filters=filters, train_encoder=train_encoder, compile=False)
     return _fit_head(stack, model, data, settings, train_encoder, progress,
-                     loss="binary_crossentropy",
-                     metrics=[keras.metrics.BinaryAccuracy(name="pixel_accuracy"),
-                              keras.metrics.BinaryIoU(target_class_ids=[1], name="iou")],
-                     monitor="val_iou", what=f"segmentation head ({filters} filters -> mask)")
+                     what=f"segmentation head ({filters} filters -> mask)")
 
 
-def _fit_head(stack, model, data, settings, train_encoder, progress, loss, metrics, monitor,
-              what):
-    """The fine-tuning stage of `model` (the encoder under a fresh head): compiled, restored
-    or trained with best-`monitor` selection (validation protocol), recorded."""
+def _fit_head(stack, model, data, settings, train_encoder, progress, what):
+    """The fine-tuning stage of `model` (a `sdae_tf.zoo.heads.Task`: the encoder under a fresh
+    head): compiled with the task's loss and metrics, restored or trained with selection of
+    the best `model.MONITOR` epoch (validation protocol), recorded."""
+    monitor = model.MONITOR
     start = time.perf_counter()
     stack.encoder.trainable = bool(train_encoder)
     done = _restored(progress, "finetune", model)
@@ -394,7 +385,7 @@ def _fit_head(stack, model, data, settings, train_encoder, progress, loss, metri
     model.compile(
         optimizer=make_optimizer(settings.learning_rate, settings.lr_schedule, steps,
                                  settings.weight_decay),
-        loss=loss, metrics=metrics, jit_compile=settings.jit_compile,
+        jit_compile=settings.jit_compile,
         steps_per_execution=execution_steps(len(data.x_train), settings),
     )
     if done:

@@ -1,4 +1,5 @@
-"""The model zoo: named models in a registry. `build(name, input_shape)` gives a family object.
+"""The model zoo: named models in a registry. `build(name, input_shape)` gives the model, an
+instance of its family's `keras.Model` class (`sdae_tf.zoo.Family`).
 
 Every family exposes what the one training loop (`sdae_tf.runner.training`) needs: `encoder` (the
 Keras model that is fine-tuned and exported), `num_blocks`, `features_before(k)` (images ->
@@ -208,8 +209,8 @@ def check_request(name, recon_loss=None, noise_type=None, noise_level=None, figu
 
 
 def build(name, input_shape, recon_loss=None, **overrides):
-    """Builds a zoo model's family object by name (the layers and graphs the training loop
-    reads; `sdae_tf.models.get` wraps it as a `keras.Model`).
+    """Builds a zoo model by name: an instance of its family's `keras.Model` class, named
+    `name` (`sdae_tf.models.get` is the same with the entry's dataset's input shape).
 
     Args:
         name: a zoo model's name (`sdae_tf.zoo.REGISTRY.names()`).
@@ -218,7 +219,7 @@ def build(name, input_shape, recon_loss=None, **overrides):
         **overrides: hyperparameters replacing the entry's defaults (None values ignored).
 
     Returns:
-        The family object (a `sdae_tf.zoo.Family`), e.g. a `DenseStack`.
+        The model (a `sdae_tf.zoo.Family`), e.g. a `DenseStack`.
 
     Raises:
         ValueError: an unknown name, or a hyperparameter the family does not take (naming
@@ -235,7 +236,8 @@ def build(name, input_shape, recon_loss=None, **overrides):
     given = {k: v for k, v in overrides.items() if v is not None}
     if recon_loss is not None:
         given["loss"] = check_recon_loss(name, recon_loss)
-    accepted = inspect.signature(entry.build).parameters
+    accepted = {k: p for k, p in inspect.signature(entry.build).parameters.items()
+                if p.kind is not p.VAR_KEYWORD}
     unknown = sorted(set(given) - set(accepted))
     if unknown:
         raise ValueError(

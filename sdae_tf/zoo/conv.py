@@ -3,9 +3,11 @@
 
 import keras
 
+from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.zoo.spatial import SpatialAutoencoder
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class ConvAutoencoder(SpatialAutoencoder):
     """Four conv layers down, four up (8 in all); encoder and decoder stand alone.
 
@@ -39,9 +41,9 @@ class ConvAutoencoder(SpatialAutoencoder):
 
     def __init__(self, input_shape, filters=(32, 32, 32), code_channels=16, downsample=2,
                  noise_type="gaussian", noise_level=0.4, loss="binary_crossentropy",
-                 seed=None, name="conv_autoencoder"):
+                 seed=None, name="conv_autoencoder", **kwargs):
         super().__init__(input_shape, noise_type, noise_level, loss, seed, name)
-        input_shape = self.input_shape
+        input_shape = self.image_shape
         if not 1 <= downsample <= 4:
             raise ValueError(f"`downsample` must be in [1, 4]. Received: downsample={downsample}")
         step = 2**downsample
@@ -56,7 +58,8 @@ class ConvAutoencoder(SpatialAutoencoder):
         self.code_channels = int(code_channels)
         self.downsample = int(downsample)
         self.encoder = self._build_encoder()
-        self._decoder = self._build_decoder()
+        self.decoder = self._build_decoder()
+        self._build_model(name, **kwargs)
 
     def _strides(self):
         # The stride-2 steps fall on encoder layers 1 and 3 first, then 2 and 4. Mirrored, the
@@ -67,7 +70,7 @@ class ConvAutoencoder(SpatialAutoencoder):
         return [2 if i in order else 1 for i in range(4)]
 
     def _build_encoder(self):
-        inputs = keras.Input(self.input_shape, name="images")
+        inputs = keras.Input(self.image_shape, name="images")
         h = inputs
         widths = [*self.filters, self.code_channels]
         for i, (width, stride) in enumerate(zip(widths, self._strides(), strict=True)):
@@ -92,10 +95,10 @@ class ConvAutoencoder(SpatialAutoencoder):
 
     def _decoder_output(self):
         """(channels, activation) of the decoder's last conv: the image's, sigmoid."""
-        return self.input_shape[-1], "sigmoid"
+        return self.image_shape[-1], "sigmoid"
 
     def block_summary(self, k):
-        return f"{self.input_shape} -> {self.encoder.output_shape[1:]}"
+        return f"{self.image_shape} -> {self.encoder.output_shape[1:]}"
 
     def describe(self):
         return {
@@ -103,5 +106,5 @@ class ConvAutoencoder(SpatialAutoencoder):
             "filters": list(self.filters),
             "code_shape": list(self.encoder.output_shape[1:]),
             "noise": {"type": self.noise_type, "level": self.noise_level},
-            "loss": self.loss,
+            "loss": self.reconstruction_loss,
         }

@@ -7,9 +7,11 @@ import math
 import keras
 
 from sdae_tf.layers import corrupt, make_noise
+from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Family
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class ConvStack(Family):
     """Conv blocks trained one after another, each a (denoising) autoencoder of the clean
     output of the blocks before it, as the dense stacks are.
@@ -43,7 +45,8 @@ class ConvStack(Family):
     RECON_LOSS_ARGS = KERAS_RECON_LOSSES
 
     def __init__(self, input_shape, blocks=((8, 16, 7), (16, 16, 5)), noise_type="gaussian",
-                 noise_level=0.4, loss="binary_crossentropy", seed=None, name="conv_stack"):
+                 noise_level=0.4, loss="binary_crossentropy", seed=None, name="conv_stack",
+                 **kwargs):
         input_shape = tuple(input_shape)
         if len(input_shape) != 3:
             raise ValueError(f"`input_shape` must be (H, W, C). Received: {input_shape}")
@@ -56,22 +59,23 @@ class ConvStack(Family):
             raise ValueError(f"Input height and width must be divisible by 2**len(blocks)={step}."
                              f" Received: input_shape={input_shape}")
         make_noise(noise_type, noise_level)  # validates early
-        self.input_shape = input_shape
+        self.image_shape = input_shape
         self.blocks = tuple(tuple(int(v) for v in b) for b in blocks)
         self.noise_type, self.noise_level = noise_type, noise_level
-        self.loss, self.seed, self.name = loss, seed, name
+        self.reconstruction_loss, self.seed, self.name = loss, seed, name
         self.encoder_blocks = [self._encoder_block(k) for k in range(self.num_blocks)]
         self.decoder_blocks = [self._decoder_block(k) for k in range(self.num_blocks)]
-        inputs = keras.Input(self.input_shape, name="images")
+        inputs = keras.Input(self.image_shape, name="images")
         h = inputs
         for block in self.encoder_blocks:
             h = block(h)
         self.encoder = keras.Model(inputs, h, name=f"{name}_encoder")
+        self._build_model(name, **kwargs)
 
     def block_input_shape(self, k):
         if k == 0:
-            return self.input_shape
-        h, w, _ = self.input_shape
+            return self.image_shape
+        h, w, _ = self.image_shape
         return (h // 2**k, w // 2**k, self.blocks[k - 1][1])
 
     def _encoder_block(self, k):
@@ -107,14 +111,14 @@ class ConvStack(Family):
         """A model from images to the clean code that block k reconstructs (None for k = 0)."""
         if k == 0:
             return None
-        inputs = keras.Input(self.input_shape, name="images")
+        inputs = keras.Input(self.image_shape, name="images")
         h = inputs
         for block in self.encoder_blocks[:k]:
             h = block(h)
         return keras.Model(inputs, h, name=f"{self.name}_features_{k}")
 
     def block_loss(self, k):
-        return self.loss
+        return self.reconstruction_loss
 
     def block_summary(self, k):
         return f"{self.block_input_shape(k)} -> {self.block_input_shape(k + 1)}"
@@ -137,8 +141,8 @@ class ConvStack(Family):
 
     def autoencoder(self):
         """The whole stack, images -> code -> reconstructed images (no noise)."""
-        inputs = keras.Input(self.input_shape, name="images")
-        return keras.Model(inputs, self.decoder()(self.encoder(inputs)),
+        inputs = keras.Input(self.image_shape, name="images")
+        return keras.Model(inputs, self.decoder(self.encoder(inputs)),
                            name=f"{self.name}_autoencoder")
 
     def describe(self):
@@ -147,5 +151,5 @@ class ConvStack(Family):
             "blocks": [list(b) for b in self.blocks],
             "code_shape": list(self.block_input_shape(self.num_blocks)),
             "noise": {"type": self.noise_type, "level": self.noise_level},
-            "loss": self.loss,
+            "loss": self.reconstruction_loss,
         }

@@ -5,9 +5,11 @@ import math
 import keras
 
 from sdae_tf.layers import corrupt, make_noise
+from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Family
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class DenseStack(Family):
     """A stack of Dense blocks with a mirrored decoder, trained greedily block by block.
 
@@ -50,18 +52,19 @@ class DenseStack(Family):
     def __init__(self, input_shape, hidden_units=(1000, 1000), activation="sigmoid",
                  noise_type="gaussian", noise_level=0.4, loss="binary_crossentropy",
                  seed=None, name="dense_stack", block_noise_types=None,
-                 block_noise_levels=None, hidden_dropout=0.0, code_activation=None):
+                 block_noise_levels=None, hidden_dropout=0.0, code_activation=None,
+                 **kwargs):
         if not hidden_units or any(int(u) < 1 for u in hidden_units):
             raise ValueError(
                 f"`hidden_units` must be a non-empty list of positive widths. "
                 f"Received: hidden_units={hidden_units!r}"
             )
-        self.input_shape = tuple(input_shape)
+        self.image_shape = tuple(input_shape)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.activation = activation
         self.noise_type = noise_type
         self.noise_level = noise_level
-        self.loss = loss
+        self.reconstruction_loss = loss
         self.seed = seed
         self.name = name
         self.block_noise = self._block_noise(block_noise_types, block_noise_levels)
@@ -70,7 +73,7 @@ class DenseStack(Family):
         self.hidden_dropout = float(hidden_dropout or 0.0)
         if not 0 <= self.hidden_dropout < 1:
             raise ValueError(f"`hidden_dropout` must be in [0, 1). Received: {hidden_dropout!r}")
-        dims = [math.prod(self.input_shape), *self.hidden_units]
+        dims = [math.prod(self.image_shape), *self.hidden_units]
         self.code_activation = code_activation or activation
         last = len(self.hidden_units) - 1
         self.encoder_layers = [
@@ -82,11 +85,12 @@ class DenseStack(Family):
             keras.layers.Dense(dims[k], activation=activation, name=f"decoder_{k + 1}")
             for k in range(len(self.hidden_units))
         ]
-        inputs = keras.Input(self.input_shape, name="images")
+        inputs = keras.Input(self.image_shape, name="images")
         h = keras.layers.Flatten(name="flatten")(inputs)
         for layer in self.encoder_layers:
             h = layer(h)
         self.encoder = keras.Model(inputs, h, name=f"{name}_encoder")
+        self._build_model(name, **kwargs)
 
     def _block_noise(self, types, levels):
         """[(noise type, level)] of every block: the per-block overrides, else the stack's."""
@@ -108,19 +112,19 @@ class DenseStack(Family):
         return self.hidden_units[-1]
 
     def block_input_shape(self, k):
-        return self.input_shape if k == 0 else (self.hidden_units[k - 1],)
+        return self.image_shape if k == 0 else (self.hidden_units[k - 1],)
 
     def block_summary(self, k):
         return f"{self.block_input_shape(k)} -> {self.hidden_units[k]}"
 
     def block_loss(self, k):
-        return self.loss
+        return self.reconstruction_loss
 
     def features_before(self, k):
         """A model from images to the clean code that block k reconstructs (None for k = 0)."""
         if k == 0:
             return None
-        inputs = keras.Input(self.input_shape, name="images")
+        inputs = keras.Input(self.image_shape, name="images")
         h = keras.layers.Flatten()(inputs)
         for layer in self.encoder_layers[:k]:
             h = layer(h)
@@ -150,23 +154,23 @@ class DenseStack(Family):
         h = code
         for layer in reversed(self.decoder_layers):
             h = layer(h)
-        outputs = keras.layers.Reshape(self.input_shape)(h)
+        outputs = keras.layers.Reshape(self.image_shape)(h)
         return keras.Model(code, outputs, name=f"{self.name}_decoder")
 
     def autoencoder(self):
         """The whole stack, images -> code -> reconstructed images (no noise)."""
-        inputs = keras.Input(self.input_shape, name="images")
+        inputs = keras.Input(self.image_shape, name="images")
         h = self.encoder(inputs)
         for layer in reversed(self.decoder_layers):
             h = layer(h)
-        outputs = keras.layers.Reshape(self.input_shape)(h)
+        outputs = keras.layers.Reshape(self.image_shape)(h)
         return keras.Model(inputs, outputs, name=f"{self.name}_autoencoder")
 
     def end_to_end_model(self):
         """The whole stack trained at once (the alternative to greedy layer-wise pretraining):
         images -> the first block's noise -> every encoder -> every decoder -> images, with
         the hidden dropout (if any) on the top code; the loss is `block_loss(0)`."""
-        inputs = keras.Input(self.input_shape, name="images")
+        inputs = keras.Input(self.image_shape, name="images")
         kind, level = self.block_noise[0]
         h = corrupt(inputs, kind, level, seed=self.seed, name="noise_end_to_end")
         h = keras.layers.Flatten()(h)
@@ -178,7 +182,7 @@ class DenseStack(Family):
                         name="hidden_dropout_end_to_end")
         for layer in reversed(self.decoder_layers):
             h = layer(h)
-        outputs = keras.layers.Reshape(self.input_shape)(h)
+        outputs = keras.layers.Reshape(self.image_shape)(h)
         return keras.Model(inputs, outputs, name=f"{self.name}_end_to_end")
 
     def describe(self):
@@ -196,5 +200,5 @@ class DenseStack(Family):
             **({"code_activation": self.code_activation}
                if self.code_activation != self.activation else {}),
             "noise": noise,
-            "loss": self.loss,
+            "loss": self.reconstruction_loss,
         }

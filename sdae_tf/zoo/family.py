@@ -1,13 +1,25 @@
-"""The contract between a zoo family and the rest of the package.
+"""`Family`: the base of every zoo model, a `keras.Model` (images -> code -> images).
 
-The training loop, export, figures and tuning call only what `Family` declares, and the
-capabilities (`FIGURES`, `NOISE_TYPES`, `RECON_LOSS_ARGS`) are class attributes, so a request a
-family cannot serve is refused by `zoo.check_request` before any training.
+Each family (`DenseStack`, `ConvAutoencoder`, ...) is one registered subclass: its constructor
+builds its layers, its `encoder` and `decoder` (`keras.Model`s sharing its weights) and ends
+with `_build_model`, which makes the instance the functional model `decoder(encoder(images))`.
+Its config is its constructor's arguments. The training loop, export, figures and tuning call
+only what `Family` declares, and the capabilities (`FIGURES`, `NOISE_TYPES`, `RECON_LOSS_ARGS`)
+are class attributes, so a request a family cannot serve is refused by `zoo.check_request`
+before any training.
 """
 
-import abc
 import dataclasses
+import inspect
+import json
+import types
 from collections.abc import Callable
+
+import keras
+import numpy as np
+
+from sdae_tf.package import NAME as PACKAGE
+from sdae_tf.utils import checks, storage
 
 # `--recon_loss` -> the Keras loss name (mean over components) of the families that take one.
 KERAS_RECON_LOSSES = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
@@ -36,12 +48,33 @@ class Endpoint:
     description: str = ""
 
 
-class Family(abc.ABC):
-    """A zoo model family.
+# Registered under the name of the generic wrapper it replaced (`ZooModel`, version 0.2.0), so
+# `.keras` files of that version load (`from_config`).
+@keras.saving.register_keras_serializable(package=PACKAGE, name="ZooModel")
+class Family(keras.Model):
+    """A zoo model: a functional `keras.Model` images -> code -> images (no noise).
 
-    Attributes the rest of the package reads:
-        encoder: the Keras model images -> embedding (fine-tuned and exported).
-        input_shape: shape of one example.
+    Its two halves are `keras.Model` attributes sharing its weights: `encoder` maps images to
+    the code (what is fine-tuned and exported), `decoder` maps codes to images. It saves to and
+    loads from a `.keras` file in safe mode (`keras.saving.load_model`), its config being its
+    constructor's arguments, and trains in two ways:
+
+    - `pretrain(x)`: greedy layer-wise pretraining, each block a (denoising) autoencoder of the
+      clean codes of the blocks below it, with its own optimizer: one Keras `History` per block.
+    - `fit(x)`: the whole (denoising) autoencoder end to end, the target the input itself when
+      no `y` is given (compiled with the family's defaults if `compile` was not called);
+      `pretrain` then `fit` is the layer-wise-then-end-to-end recipe of DEC. Families trained
+      block by block only (`can_train_end_to_end()` False) refuse it.
+
+    `classifier(num_classes)` gives the encoder under a fresh head for supervised fine-tuning;
+    `export(path)` writes the SavedModel + `encoder.keras` + manifest that
+    `sdae_tf.feature_extractor` and `sdae_tf.denoiser` load.
+
+    What the training loop reads of every family: `num_blocks`, `features_before(k)`,
+    `pretrain_model(k)`, `block_loss(k)`, `block_summary(k)`, `block_callbacks(k)`,
+    `end_to_end_model()`, `embedding_size`, `image_shape`, `describe()`.
+
+    Class attributes:
         FIGURES: the figures (`sdae_tf.evaluation.figures`) it can draw.
         NOISE_TYPES: the `noise_type` values it trains with.
         RECON_LOSS_ARGS: `recon_loss` ("bce" / "mse") -> its own `loss` argument.
@@ -51,15 +84,15 @@ class Family(abc.ABC):
     Example:
 
     ```python
-    family = sdae_tf.zoo.build("sdae_mnist", (28, 28, 1), hidden_units=(64, 16))
-    for k in range(family.num_blocks):   # what the training loop reads of every family
-        print(family.block_summary(k), family.block_loss(k))
+    model = sdae_tf.zoo.DenseStack((28, 28, 1), hidden_units=(64, 16))
+    for k in range(model.num_blocks):   # what the training loop reads of every family
+        print(model.block_summary(k), model.block_loss(k))
     ```
     """
 
     FIGURES = frozenset({"reconstructions", "tsne"})
     # Whether the whole (denoising) autoencoder can be trained at once (`end_to_end_model`):
-    # `sdae_tf.models.ZooModel.fit(x)` and `--pretrain_mode=end_to_end` need it.
+    # `fit(x)` and `--pretrain_mode=end_to_end` need it.
     END_TO_END = False
     # The hyperparameter (a tuple of widths) whose last entry is the embedding size: what a
     # search over `embedding_size` changes (`sdae_tf.integrations.tuning`); None: not tunable.
@@ -75,40 +108,80 @@ class Family(abc.ABC):
     # use instead, "why": one sentence}: the export's manifest `denoiser.use_instead`, from
     # which the loaders, `sdae-models` and the model cards say so.
     DENOISER_INSTEAD = None
-    # What `sdae_tf.models.ZooModel.pretrain` uses for what its caller leaves out, measured with
-    # the Python API on 3000 MNIST digits (`benchmarks/api_defaults.py`); the command line's
-    # flagfiles set their own recipes.
+    # What `pretrain` uses for what its caller leaves out, measured with the Python API on
+    # 3000 MNIST digits (`benchmarks/api_defaults.py`); the command line's flagfiles set their
+    # own recipes.
     PRETRAIN_DEFAULTS = {"epochs": 10, "batch_size": 32, "learning_rate": 5e-3}
 
+    def __new__(cls, *args, **kwargs):
+        # The constructor's arguments, defaults filled in: what `get_config` returns.
+        # (Keras also calls `cls.__new__(cls)` bare, on its way to the functional class.)
+        instance = super().__new__(cls, *args, **kwargs)
+        signature = inspect.signature(cls.__init__)
+        try:
+            bound = signature.bind(None, *args, **kwargs)
+        except TypeError:  # the constructor itself raises the error that names it
+            return instance
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        arguments.pop(next(iter(signature.parameters)))  # self
+        arguments.update(arguments.pop("kwargs", {}))
+        object.__setattr__(instance, "_constructor_arguments", arguments)
+        return instance
+
+    def _build_model(self, name, **kwargs):
+        """Makes this instance the functional model images -> `reconstruct(images)`, once its
+        constructor has built its layers and `encoder` (and, where it builds its own,
+        `decoder`); builds the end-to-end training graph where there is one."""
+        if getattr(self, "decoder", None) is None:
+            self.decoder = self.build_decoder()
+        images = keras.Input(self.image_shape, name="images")
+        super().__init__(inputs=images, outputs=self.reconstruct(images), name=name, **kwargs)
+        # The graph `fit` trains (noise at the input; the VAE's sampling and KL): None for the
+        # families trained block by block. Built with the model, so a `.keras` file always
+        # holds the same layers.
+        self.end_to_end = self.end_to_end_model() if self.can_train_end_to_end() else None
+
+    # --- what every family declares ----------------------------------------------------------
     @property
-    @abc.abstractmethod
     def num_blocks(self):
         """Blocks trained one after another (1: the whole autoencoder at once)."""
+        raise NotImplementedError
 
     @property
-    @abc.abstractmethod
     def embedding_size(self):
         """Size of the (flattened) embedding."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
+    @property
+    def zoo_name(self):
+        """The model's name: its zoo name for a model of `sdae_tf.models.get`."""
+        return self.name
+
     def features_before(self, k):
         """A Keras model images -> the clean input of block k (None for k = 0)."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def pretrain_model(self, k):
         """Block k's (denoising) autoencoder, noise inside, trained on `block_loss(k)`."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def block_loss(self, k):
         """Block k's reconstruction loss (a Keras loss name or function)."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def block_summary(self, k):
         """One line naming block k's shapes, for the log."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def autoencoder(self):
         """A Keras model images -> code -> reconstructed images, no noise."""
+        images = keras.Input(self.image_shape, name="images")
+        return keras.Model(images, self.reconstruct(images), name=f"{self.name}_autoencoder")
+
+    def describe(self):
+        """What the manifest records: family, architecture, and the noise trained with."""
+        raise NotImplementedError
 
     def export_endpoints(self):
         """The extra SavedModel endpoints of this family's exports, `{name: Endpoint}` (the
@@ -126,32 +199,229 @@ class Family(abc.ABC):
         return self.encoder
 
     def reconstruct(self, images):
-        """Symbolic images -> their reconstruction, no noise: `decoder()` on `code_model()`'s
+        """Symbolic images -> their reconstruction, no noise: `decoder` on `code_model()`'s
         code (a family whose output also reads the input, as kernel prediction does,
         overrides it)."""
-        return self.decoder()(self.code_model()(images))
+        return self.decoder(self.code_model()(images))
 
     def build_decoder(self):
         """A new Keras model embedding -> images (the inverse path of `encoder`)."""
         raise NotImplementedError
 
-    def decoder(self):
-        """The Keras model embedding -> images (the inverse path of `encoder`), built once:
-        every call returns the same model."""
-        if getattr(self, "_decoder_model", None) is None:
-            self._decoder_model = self.build_decoder()
-        return self._decoder_model
-
     def can_train_end_to_end(self):
-        """Whether `end_to_end_model` exists for this family (and these hyperparameters)."""
+        """Whether `end_to_end_model` exists for this family (and these hyperparameters):
+        whether `fit(x)` trains the whole (denoising) autoencoder at once."""
         return self.END_TO_END
 
     def end_to_end_model(self):
         """The whole (denoising) autoencoder trained at once: input noise -> encoder ->
         decoder -> images, its loss `block_loss(0)`; shares its layers with `encoder`."""
-        raise ValueError(f"{self.name} ({type(self).__name__}) is trained block by block; it "
-                         "has no end-to-end training")
+        raise ValueError(block_by_block(self))
 
-    @abc.abstractmethod
-    def describe(self):
-        """What the manifest records: family, architecture, and the noise trained with."""
+    # --- Keras ----------------------------------------------------------------------------
+    def call(self, inputs, training=None):
+        if training and self.end_to_end is not None:
+            return self.end_to_end(inputs, training=True)
+        return super().call(inputs, training=training)
+
+    def compile(self, optimizer="auto", loss="auto", **kwargs):
+        """`keras.Model.compile` with the family's defaults: Adam at 1e-3 (`"auto"`) and the
+        family's reconstruction loss (`"auto"`)."""
+        from sdae_tf.train import stages
+
+        if optimizer == "auto":
+            optimizer = stages.make_optimizer(1e-3, "constant", 0)
+        if loss == "auto":
+            loss = self.block_loss(0)
+        super().compile(optimizer=optimizer, loss=loss, **kwargs)
+
+    def compile_from_config(self, config):
+        """Recompiles a loaded model with its saved settings (Keras' own, which skips models
+        whose `compile` is overridden)."""
+        from keras.src.saving import serialization_lib
+
+        self.compile(**serialization_lib.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        # An autoencoder's target is its input: `fit(x)` without `y`.
+        return super().compute_loss(x=x, y=x if y is None else y, y_pred=y_pred,
+                                    sample_weight=sample_weight, training=training)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        from sdae_tf.train.checkpoints import build_optimizers
+
+        if y is None and self.end_to_end is None:
+            raise ValueError(block_by_block(self) + ": call pretrain(x); fit(x) trains end to "
+                             "end the families that can (can_train_end_to_end())")
+        if not self.compiled:  # as Keras tasks do: the family's defaults (`compile()`)
+            self.compile()
+        if y is None and isinstance(x, np.ndarray | list):
+            x = self._checked_images(x, "x")
+        build_optimizers(self)  # before the first traced step: it is traced once, not twice
+        return super().fit(x, y, *args, **kwargs)
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """`keras.Model.save`, written whole or not at all: staged beside `filepath`, fsynced
+        and moved into place, so a failed save (a full disk, a kill) leaves the file it would
+        have replaced as it was; `overwrite=False` and an existing file is a
+        `FileExistsError`."""
+        storage.save_keras(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+    def get_config(self):
+        """The constructor's arguments (JSON types), `name` and `trainable`."""
+        arguments = {k: v for k, v in self._constructor_arguments.items()
+                     if k not in ("name", "trainable")}
+        # As JSON holds them (tuples as lists), so a config equals its reloaded self.
+        return {"name": self.name, "trainable": self.trainable,
+                **json.loads(json.dumps(arguments))}
+
+    @classmethod
+    def from_config(cls, config):
+        if cls is Family:  # a `.keras` file of version 0.2.0: the wrapper's config
+            from sdae_tf.zoo.records import from_legacy_config
+
+            return from_legacy_config(config)
+        return cls(**config)
+
+    # --- training -------------------------------------------------------------------------
+    def pretrain(self, x, epochs=None, batch_size=None, learning_rate=None,
+                 validation_data=None, callbacks=None, verbose="auto", seed=None,
+                 lr_schedule="constant", weight_decay=0.0, noise_schedule="constant"):
+        """Greedy layer-wise pretraining: block k, a (denoising) autoencoder of the clean codes
+        of blocks < k (the images for k = 0), trained with its own Adam for `epochs` epochs.
+
+        Args:
+            x: images, a numpy array `(N, *image_shape)` or a `tf.data.Dataset` of images (or
+                of `(images, labels)`, labels ignored), in the range the model is meant for.
+            epochs, batch_size, learning_rate: per block; None: the family's
+                `PRETRAIN_DEFAULTS` (measured to work from Python on small data,
+                `benchmarks/api_defaults.py`).
+            validation_data: images logged after every epoch (`val_loss`), or None.
+            callbacks: Keras callbacks, given to every block's `fit`.
+            verbose: Keras' `fit` verbosity.
+            seed: shuffling seed (block k: `seed + k`); default: the model's seed, else 0.
+            lr_schedule: "constant" or "cosine" (to zero over the block's steps).
+            weight_decay: PyTorch-Adam-style L2 weight decay.
+            noise_schedule: "constant", or an annealing of the noise level over the epochs
+                (see `sdae_tf.train.noise_schedule`).
+
+        Returns:
+            One `keras.callbacks.History` per block.
+        """
+        from sdae_tf.train import stages
+
+        if self.num_blocks == 0:
+            raise ValueError(f"{self.name} has no blocks to pretrain")
+        defaults = type(self).PRETRAIN_DEFAULTS
+        epochs = defaults["epochs"] if epochs is None else epochs
+        batch_size = defaults["batch_size"] if batch_size is None else batch_size
+        learning_rate = defaults["learning_rate"] if learning_rate is None else learning_rate
+        batch_size = checks.positive_int(batch_size, "batch_size")
+        epochs = checks.positive_int(epochs, "epochs")
+        learning_rate = checks.positive_number(learning_rate, "learning_rate")
+        x_train = self._checked_images(_images(x, "x"), "x")
+        x_val = self._checked_images(_images(validation_data, "validation_data"),
+                                     "validation_data")
+        seed = seed if seed is not None else (self.seed if self.seed is not None else 0)
+        settings = stages.Stage(epochs=int(epochs), learning_rate=float(learning_rate),
+                                lr_schedule=lr_schedule, weight_decay=float(weight_decay),
+                                batch_size=int(batch_size), seed=int(seed), verbose=verbose,
+                                noise_schedule=noise_schedule)
+        data = types.SimpleNamespace(x_train=x_train, x_val=x_val)
+        records = stages.pretrain_layerwise(self, data, settings,
+                                            callbacks=list(callbacks or ()))
+        return [_history(r) for r in records]
+
+    def classifier(self, num_classes, head_units=1000, head_layers=1, input_noise=0.0,
+                   seed=None, learning_rate=1e-3, compile=True):
+        """The encoder (its weights shared with this model) under a fresh head:
+        `head_layers` x Dense(`head_units`, ReLU) -> Dense(`num_classes`) **logits**, spatial
+        codes flattened: a `sdae_tf.zoo.heads.Classifier`. Compiled (Adam at `learning_rate`,
+        sparse categorical cross-entropy from logits, accuracy) unless `compile=False`;
+        `input_noise` > 0 adds Gaussian noise to the inputs while training."""
+        from sdae_tf.train import stages
+        from sdae_tf.zoo import heads
+
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"`num_classes` must be an integer >= 2. Received: {num_classes!r}")
+        seed = seed if seed is not None else (self.seed or 0) + 2000
+        learning_rate = checks.positive_number(learning_rate, "learning_rate")
+        model = heads.classifier(self.encoder, num_classes, units=head_units,
+                                 name=f"{self.name}_classifier", hidden_layers=head_layers,
+                                 input_noise=input_noise, seed=seed)
+        if compile:
+            model.compile(optimizer=stages.make_optimizer(learning_rate, "constant", 0))
+        return model
+
+    def segmenter(self, filters=32, train_encoder=True, learning_rate=1e-3, compile=True):
+        """The encoder (its weights shared with this model) under a light decoder head to a
+        per-pixel digit probability (a `sdae_tf.zoo.heads.Segmenter`), for masks such as
+        `sdae_tf.data.segmentation.load_digit_masks`. `train_encoder=False` freezes the
+        encoder (the head alone trains). Compiled (Adam at `learning_rate`, binary
+        cross-entropy, pixel accuracy and foreground IoU) unless `compile=False`.
+
+        Raises:
+            ValueError: a family whose code is a vector (nothing spatial to segment from).
+
+        Example:
+
+        ```python
+        data = sdae_tf.data.segmentation.load_digit_masks("bg_rand_rot")
+        seg = sdae_tf.models.get("cdae_mnist").segmenter()
+        seg.fit(data.x_train, data.y_train, epochs=1)
+        ```
+        """
+        from sdae_tf.train import stages
+        from sdae_tf.zoo import heads
+
+        model = heads.segmenter(self.encoder, filters=filters, name=f"{self.name}_segmenter")
+        self.encoder.trainable = bool(train_encoder)
+        if compile:
+            model.compile(optimizer=stages.make_optimizer(learning_rate, "constant", 0))
+        return model
+
+    def export(self, path, overwrite=False, dataset=None, value_range=(0.0, 1.0),
+               check_sample=None, probe_data=None, metrics=None):
+        """Writes the encoder (`serve`) and this autoencoder (`reconstruct`) as a SavedModel,
+        with `encoder.keras` and `manifest.json` (checksums of every file), to `path`; see
+        `sdae_tf.models.export_model`."""
+        from sdae_tf.zoo import exporting
+
+        return exporting.export_model(self, path, overwrite=overwrite, dataset=dataset,
+                                      value_range=value_range, check_sample=check_sample,
+                                      probe_data=probe_data, metrics=metrics)
+
+    def _checked_images(self, x, what):
+        if x is None:
+            return None
+        return checks.images(x, self.image_shape, what, model=self.name,
+                             unit_range=checks.is_cross_entropy(self.block_loss(0)))
+
+
+def block_by_block(model):
+    """The one sentence refusing end-to-end training to a family trained block by block."""
+    return (f"{model.name} ({type(model).__name__}) is trained block by block; it has no "
+            "end-to-end training")
+
+
+def _images(x, what):
+    """An array of images from an array or a `tf.data.Dataset` of images (or of
+    `(images, labels)` batches); the dataset is read once into memory, as the loop keeps the
+    arrays in the graph. Checked (and cast to float32) by `Family._checked_images`."""
+    if x is None:
+        return None
+    if hasattr(x, "as_numpy_iterator"):
+        batches = [b[0] if isinstance(b, tuple) else b for b in x.as_numpy_iterator()]
+        if not batches:
+            raise ValueError(f"`{what}` is an empty dataset")
+        return np.concatenate(batches)
+    return np.asarray(x)
+
+
+def _history(record):
+    history = keras.callbacks.History()
+    history.history = {k: list(v) for k, v in record["history"].items()}
+    history.epoch = list(range(len(next(iter(history.history.values()), []))))
+    return history

@@ -11,10 +11,63 @@ from sdae_tf.utils import storage
 class Task(keras.Model):
     """A task model (a classifier or segmenter over an encoder): a functional `keras.Model`
     whose `save` is written whole or not at all (`sdae_tf.utils.storage.save_keras`): a failed
-    save leaves the file it would have replaced as it was."""
+    save leaves the file it would have replaced as it was. A task kind (`Classifier`,
+    `Segmenter`) declares what `compile` fills in (`"auto"`) and the validation metric its
+    fine-tuning keeps the best epoch of (`MONITOR`)."""
+
+    MONITOR = None
+
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        """`keras.Model.compile` with the task's defaults for what is left `"auto"`: Adam at
+        1e-3 and the task kind's loss and metrics."""
+        from sdae_tf.train.stages import make_optimizer
+
+        defaults = self.compile_defaults()
+        super().compile(
+            optimizer=make_optimizer(1e-3, "constant", 0) if optimizer == "auto" else optimizer,
+            loss=defaults["loss"] if loss == "auto" else loss,
+            metrics=defaults["metrics"] if metrics == "auto" else metrics, **kwargs)
+
+    def compile_defaults(self):
+        """{"loss": ..., "metrics": [...]}: what `compile` uses for `"auto"`."""
+        return {"loss": None, "metrics": None}
+
+    def compile_from_config(self, config):
+        """Recompiles a loaded task with its saved settings (Keras' own skips models whose
+        `compile` is overridden)."""
+        from keras.src.saving import serialization_lib
+
+        self.compile(**serialization_lib.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
 
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         storage.save_keras(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Classifier(Task):
+    """Images -> class logits (not probabilities: apply `keras.ops.softmax` for those);
+    compiled by default with sparse categorical cross-entropy from logits and accuracy."""
+
+    MONITOR = "val_accuracy"
+
+    def compile_defaults(self):
+        return {"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                "metrics": ["accuracy"]}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Segmenter(Task):
+    """Images -> per-pixel foreground probabilities (batch, H, W, 1); compiled by default with
+    binary cross-entropy, pixel accuracy and the foreground IoU."""
+
+    MONITOR = "val_iou"
+
+    def compile_defaults(self):
+        return {"loss": "binary_crossentropy",
+                "metrics": [keras.metrics.BinaryAccuracy(name="pixel_accuracy"),
+                            keras.metrics.BinaryIoU(target_class_ids=[1], name="iou")]}
 
 
 def dense_head(num_classes, units=1000, name="head", hidden_layers=1):
@@ -69,7 +122,8 @@ def classifier(encoder, num_classes, units=1000, name="classifier", hidden_layer
         seed: seeds that noise.
 
     Returns:
-        A functional `keras.Model` images -> logits, the encoder's weights shared.
+        A `Classifier` (a functional `keras.Model`) images -> logits, the encoder's weights
+        shared.
 
     Example:
 
@@ -82,7 +136,7 @@ def classifier(encoder, num_classes, units=1000, name="classifier", hidden_layer
     inputs = keras.Input(encoder.input_shape[1:], name="images")
     h = corrupt(inputs, "gaussian", input_noise, seed=seed, name="finetune_noise")
     logits = dense_head(num_classes, units, hidden_layers=hidden_layers)(encoder(h))
-    return Task(inputs, logits, name=name)
+    return Classifier(inputs, logits, name=name)
 
 
 def segmenter(encoder, filters=32, name="segmenter"):
@@ -97,7 +151,8 @@ def segmenter(encoder, filters=32, name="segmenter"):
         name: the model's name.
 
     Returns:
-        A functional `keras.Model` images -> (batch, H, W, 1) digit probabilities.
+        A `Segmenter` (a functional `keras.Model`) images -> (batch, H, W, 1) digit
+        probabilities.
 
     Raises:
         ValueError: a vector code (naming the families with a spatial one), or a grid that
@@ -121,4 +176,4 @@ def segmenter(encoder, filters=32, name="segmenter"):
     h = keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
                             name=f"{name}_conv2")(h)
     out = keras.layers.Conv2D(1, 1, activation="sigmoid", name=f"{name}_mask")(h)
-    return Task(inputs, out, name=name)
+    return Segmenter(inputs, out, name=name)

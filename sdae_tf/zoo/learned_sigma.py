@@ -7,6 +7,7 @@ from keras import ops
 
 from sdae_tf.layers import LearnedGaussianNoise
 from sdae_tf.optimizers import FusedAdam
+from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.zoo.dense import DenseStack
 
 
@@ -118,6 +119,7 @@ class LearnedSigmaBlock(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class LearnedSigmaStack(DenseStack):
     """A `DenseStack` whose blocks corrupt their input with learned Gaussian noise.
 
@@ -143,9 +145,9 @@ class LearnedSigmaStack(DenseStack):
     def __init__(self, input_shape, hidden_units=(1000, 1000), activation="sigmoid",
                  lambdas=(0.026, 0.016), floor=0.4, per_component=False,
                  noise_learning_rate=1e-3, loss="binary_crossentropy", seed=None,
-                 name="sdae_learned_sigma", noise_type=None, noise_level=None):
+                 name="sdae_learned_sigma", noise_type=None, noise_level=None, **kwargs):
         super().__init__(input_shape, hidden_units, activation, noise_type="none",
-                         noise_level=0.0, loss=loss, seed=seed, name=name)
+                         noise_level=0.0, loss=loss, seed=seed, name=name, **kwargs)
         if noise_type not in (None, "none", "learned_gaussian"):
             raise ValueError(
                 "The learned-sigma SDAE learns its Gaussian noise; it takes no other noise "

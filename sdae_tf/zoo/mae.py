@@ -5,6 +5,7 @@ fills in the rest, the loss on the hidden patches only."""
 import keras
 
 from sdae_tf.layers import patches as patch_layers
+from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Endpoint, Family
 
 MASK_UNITS = ("patch", "pixel")
@@ -28,6 +29,7 @@ def _apply_block(block, x):
     return x + block["mlp2"](block["mlp1"](block["norm2"](x)))
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class MaskedAutoencoder(Family):
     """A ViT masked autoencoder, trained end to end as one block by the same loop.
 
@@ -77,7 +79,7 @@ class MaskedAutoencoder(Family):
 
     def __init__(self, input_shape, patch_size=4, width=128, depth=4, heads=4, mlp_ratio=2,
                  decoder_width=64, decoder_depth=2, mask_ratio=0.75, mask_unit="patch",
-                 loss="mean_squared_error", seed=None, name="mae"):
+                 loss="mean_squared_error", seed=None, name="mae", **kwargs):
         input_shape = tuple(int(d) for d in input_shape)
         if len(input_shape) != 3:
             raise ValueError(f"`input_shape` must be (H, W, C). Received: {input_shape}")
@@ -91,7 +93,8 @@ class MaskedAutoencoder(Family):
             if value % 4 or value % heads_of:
                 raise ValueError(f"`{what}` must be a multiple of 4 and of `heads` ({heads}). "
                                  f"Received: {what}={value}")
-        self.input_shape, self.name, self.seed, self.loss = input_shape, name, seed, loss
+        self.image_shape, self.name, self.seed = input_shape, name, seed
+        self.reconstruction_loss = loss
         self.patch_size, self.width, self.depth = int(patch_size), int(width), int(depth)
         self.heads, self.mlp_ratio = int(heads), int(mlp_ratio)
         self.decoder_width, self.decoder_depth = int(decoder_width), int(decoder_depth)
@@ -122,6 +125,7 @@ class MaskedAutoencoder(Family):
         self.token_encoder = keras.Model(images, tokens, name=f"{name}_token_encoder")
         pooled = keras.layers.GlobalAveragePooling1D(name="token_mean")(tokens)
         self.encoder = keras.Model(images, pooled, name=f"{name}_encoder")
+        self._build_model(name, **kwargs)
 
     def _encode(self, tokens):
         for block in self.blocks:
@@ -147,11 +151,11 @@ class MaskedAutoencoder(Family):
         return None
 
     def block_loss(self, k):
-        return self.loss
+        return self.reconstruction_loss
 
     def block_summary(self, k):
-        return (f"{self.input_shape} -> {self.tokens} tokens of {self.width} "
-                f"({self.mask_unit} mask ratio {self.mask_ratio:g}) -> {self.input_shape}")
+        return (f"{self.image_shape} -> {self.tokens} tokens of {self.width} "
+                f"({self.mask_unit} mask ratio {self.mask_ratio:g}) -> {self.image_shape}")
 
     def build_decoder(self):
         """Tokens (batch, T, width) -> images: the whole decoder on every position."""
@@ -169,7 +173,7 @@ class MaskedAutoencoder(Family):
         """The masked autoencoder: hidden patches (or pixels) predicted from the visible
         ones; its output equals the input outside the hidden parts (no gradient there), so
         `block_loss` counts the hidden parts only."""
-        images = keras.Input(self.input_shape, name="images")
+        images = keras.Input(self.image_shape, name="images")
         target = self.patchify(images)
         if self.mask_unit == "patch":
             masking = patch_layers.RandomTokenMasking(self.mask_ratio, seed=self.seed,
@@ -239,7 +243,7 @@ class MaskedAutoencoder(Family):
 
         return {"inpaint": Endpoint(
             self.inpaint_graph,
-            (("images", self.input_shape, "float32"), ("hidden", (self.tokens,), "float32")),
+            (("images", self.image_shape, "float32"), ("hidden", (self.tokens,), "float32")),
             example,
             f"images with the {self.patch_size}x{self.patch_size} patches `hidden` marks "
             f"(1 of {self.tokens} row-major patches, the same number per example) filled in "
@@ -247,8 +251,8 @@ class MaskedAutoencoder(Family):
 
     def autoencoder(self):
         """images -> tokens (every patch visible) -> reconstructed images."""
-        images = keras.Input(self.input_shape, name="images")
-        return keras.Model(images, self.decoder()(self.token_encoder(images)),
+        images = keras.Input(self.image_shape, name="images")
+        return keras.Model(images, self.decoder(self.token_encoder(images)),
                            name=f"{self.name}_reconstruct")
 
     def describe(self):
@@ -259,5 +263,5 @@ class MaskedAutoencoder(Family):
             "decoder_width": self.decoder_width, "decoder_depth": self.decoder_depth,
             "tokens": self.tokens,
             "noise": {"type": f"{self.mask_unit}_masking", "level": self.mask_ratio},
-            "loss": f"{self.loss} on the hidden {self.mask_unit}s",
+            "loss": f"{self.reconstruction_loss} on the hidden {self.mask_unit}s",
         }

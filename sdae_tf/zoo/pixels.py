@@ -5,9 +5,11 @@ import math
 
 import keras
 
+from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.zoo.family import Family
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class RawPixels(Family):
     """The identity "encoder": images flattened, nothing to pretrain.
 
@@ -33,12 +35,13 @@ class RawPixels(Family):
     NOISE_TYPES = ("none",)
     FIGURES = frozenset({"tsne"})
 
-    def __init__(self, input_shape, loss=None, seed=None, name="raw_pixels"):
-        self.input_shape = tuple(input_shape)
-        self.loss, self.seed, self.name = loss, seed, name
-        inputs = keras.Input(self.input_shape, name="images")
+    def __init__(self, input_shape, loss=None, seed=None, name="raw_pixels", **kwargs):
+        self.image_shape = tuple(input_shape)
+        self.reconstruction_loss, self.seed, self.name = loss, seed, name
+        inputs = keras.Input(self.image_shape, name="images")
         self.encoder = keras.Model(inputs, keras.layers.Flatten(name="flatten")(inputs),
                                    name=f"{name}_encoder")
+        self._build_model(name, **kwargs)
 
     @property
     def num_blocks(self):
@@ -46,7 +49,7 @@ class RawPixels(Family):
 
     @property
     def embedding_size(self):
-        return math.prod(self.input_shape)
+        return math.prod(self.image_shape)
 
     def features_before(self, k):
         raise ValueError(f"{self.name} has no blocks to pretrain")
@@ -63,12 +66,12 @@ class RawPixels(Family):
     def build_decoder(self):
         """The flat pixels back to images."""
         code = keras.Input((self.embedding_size,), name="code")
-        return keras.Model(code, keras.layers.Reshape(self.input_shape)(code),
+        return keras.Model(code, keras.layers.Reshape(self.image_shape)(code),
                            name=f"{self.name}_decoder")
 
     def autoencoder(self):
-        inputs = keras.Input(self.input_shape, name="images")
-        return keras.Model(inputs, self.decoder()(self.encoder(inputs)),
+        inputs = keras.Input(self.image_shape, name="images")
+        return keras.Model(inputs, self.decoder(self.encoder(inputs)),
                            name=f"{self.name}_autoencoder")
 
     def describe(self):

@@ -3,6 +3,14 @@
 import dataclasses
 from collections.abc import Callable
 
+# The input shape of each dataset's images, for `get` without `input_shape`.
+DATASET_SHAPES = {
+    "mnist": (28, 28, 1), "mnist_rot": (28, 28, 1), "mnist_bg_rand": (28, 28, 1),
+    "mnist_bg_rand_rot": (28, 28, 1), "digits": (8, 8, 1), "cifar10": (32, 32, 3),
+    "cub200": (128, 128, 3), "patches": (12, 12, 1), "toy_manifold": (32, 32, 1),
+    "photos64": (64, 64, 3),
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class ZooEntry:

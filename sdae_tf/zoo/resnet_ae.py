@@ -4,6 +4,7 @@ bottleneck so the encoder and the decoder stand alone."""
 
 import keras
 
+from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.zoo.spatial import SpatialAutoencoder
 
 
@@ -17,6 +18,7 @@ def _residual(x, width, name):
     return keras.layers.Add(name=f"{name}_add")([x, h])
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class ResidualAutoencoder(SpatialAutoencoder):
     """Encoder: a 3x3 stem conv, then per stage `blocks_per_stage` residual blocks at its width
     and a stride-2 conv to the next width (`widths`: one stage per halving), then residual
@@ -45,9 +47,9 @@ class ResidualAutoencoder(SpatialAutoencoder):
 
     def __init__(self, input_shape, widths=(32, 64), blocks_per_stage=2, code_channels=16,
                  noise_type="gaussian", noise_level=0.4, loss="binary_crossentropy",
-                 seed=None, name="residual_autoencoder"):
+                 seed=None, name="residual_autoencoder", **kwargs):
         super().__init__(input_shape, noise_type, noise_level, loss, seed, name)
-        input_shape = self.input_shape
+        input_shape = self.image_shape
         widths = tuple(int(w) for w in widths)
         if not widths or int(blocks_per_stage) < 1:
             raise ValueError("`widths` needs at least one stage and `blocks_per_stage` at least "
@@ -60,10 +62,11 @@ class ResidualAutoencoder(SpatialAutoencoder):
         self.widths = widths
         self.blocks_per_stage, self.code_channels = int(blocks_per_stage), int(code_channels)
         self.encoder = self._build_encoder()
-        self._decoder = self.build_decoder()
+        self.decoder = self.build_decoder()
+        self._build_model(name, **kwargs)
 
     def _build_encoder(self):
-        images = keras.Input(self.input_shape, name="images")
+        images = keras.Input(self.image_shape, name="images")
         h = keras.layers.Conv2D(self.widths[0], 3, padding="same", name="stem")(images)
         for s, width in enumerate(self.widths):
             for b in range(self.blocks_per_stage):
@@ -88,18 +91,18 @@ class ResidualAutoencoder(SpatialAutoencoder):
                                     name=f"decoder_conv{s + 1}")(h)
             for b in range(self.blocks_per_stage):
                 h = _residual(h, width, f"decoder_stage{s + 1}_block{b + 1}")
-        out = keras.layers.Conv2D(self.input_shape[-1], 3, padding="same", activation="sigmoid",
+        out = keras.layers.Conv2D(self.image_shape[-1], 3, padding="same", activation="sigmoid",
                                   name="decoder_out")(h)
         return keras.Model(code, out, name=f"{self.name}_decoder")
 
     def conv_layers(self):
         """How many conv layers the encoder and the decoder hold (the depth)."""
         count = lambda m: sum(isinstance(ly, keras.layers.Conv2D) for ly in m.layers)  # noqa: E731
-        return count(self.encoder), count(self._decoder)
+        return count(self.encoder), count(self.decoder)
 
     def block_summary(self, k):
         enc, dec = self.conv_layers()
-        return (f"{self.input_shape} -> {self.encoder.output_shape[1:]} ({enc} + {dec} conv "
+        return (f"{self.image_shape} -> {self.encoder.output_shape[1:]} ({enc} + {dec} conv "
                 "layers, residual)")
 
     def describe(self):
@@ -109,4 +112,4 @@ class ResidualAutoencoder(SpatialAutoencoder):
                 "code_shape": list(self.encoder.output_shape[1:]),
                 "conv_layers": {"encoder": enc, "decoder": dec},
                 "noise": {"type": self.noise_type, "level": self.noise_level},
-                "loss": self.loss}
+                "loss": self.reconstruction_loss}

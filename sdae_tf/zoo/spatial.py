@@ -10,7 +10,7 @@ from sdae_tf.zoo.family import COLOUR_NOISE, FIXED_NOISE, KERAS_RECON_LOSSES, Fa
 
 class SpatialAutoencoder(Family):
     """A convolutional (denoising) autoencoder trained as one block, its code keeping the
-    image's layout. A subclass builds `self.encoder` (images -> code) and `self._decoder`
+    image's layout. A subclass builds `self.encoder` (images -> code) and `self.decoder`
     (code -> images) in its constructor and says what it is (`block_summary`, `describe`);
     the rest is here.
 
@@ -47,13 +47,13 @@ class SpatialAutoencoder(Family):
             raise ValueError(f"noise_type={noise_type!r} corrupts colour images; {name} is "
                              f"built for images of shape {input_shape}: train it on a colour "
                              "dataset (cifar10, cub200)")
-        self.input_shape = input_shape
+        self.image_shape = input_shape
         self.noise_type, self.noise_level = noise_type, noise_level
-        self.loss, self.seed, self.name = loss, seed, name
+        self.reconstruction_loss, self.seed, self.name = loss, seed, name
 
     def _reconstruct(self, images, code):
         """The decoder's images from `code` (the code of `images`, noisy while training)."""
-        return self._decoder(code)
+        return self.decoder(code)
 
     @property
     def num_blocks(self):
@@ -68,11 +68,11 @@ class SpatialAutoencoder(Family):
         return None
 
     def block_loss(self, k):
-        return self.loss
+        return self.reconstruction_loss
 
     def pretrain_model(self, k):
         """The whole (denoising) autoencoder, images -> noise -> encoder -> decoder."""
-        inputs = keras.Input(self.input_shape, name="images")
+        inputs = keras.Input(self.image_shape, name="images")
         h = corrupt(inputs, self.noise_type, self.noise_level, seed=self.seed, name="noise")
         outputs = self._reconstruct(h, self.encoder(h))
         return keras.Model(inputs, outputs, name=f"{self.name}_autoencoder")
@@ -82,13 +82,10 @@ class SpatialAutoencoder(Family):
 
     def autoencoder(self):
         """images -> code -> reconstructed images (no noise)."""
-        inputs = keras.Input(self.input_shape, name="images")
+        inputs = keras.Input(self.image_shape, name="images")
         return keras.Model(inputs, self.reconstruct(inputs), name=f"{self.name}_reconstruct")
 
     def reconstruct(self, images):
         """Symbolic images -> their reconstruction (no noise)."""
         return self._reconstruct(images, self.encoder(images))
 
-    def decoder(self):
-        """The spatial code -> images (the decoder half, no noise)."""
-        return self._decoder

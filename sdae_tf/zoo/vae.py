@@ -6,10 +6,12 @@ import math
 import keras
 
 from sdae_tf.layers import Sampling, corrupt, make_noise
+from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.zoo.family import Family
 from sdae_tf.zoo.losses import summed_binary_crossentropy, summed_mse, summed_squared_error
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class VariationalStack(Family):
     """One or more VAE blocks; block k encodes the latent mean of block k - 1.
 
@@ -45,7 +47,7 @@ class VariationalStack(Family):
                          "interpolation"})
 
     def __init__(self, input_shape, hidden_units=(400,), latent_units=(20,), noise_type="none",
-                 noise_level=0.0, kl_weight=1.0, loss="bce", seed=None, name="vae"):
+                 noise_level=0.0, kl_weight=1.0, loss="bce", seed=None, name="vae", **kwargs):
         if len(hidden_units) != len(latent_units) or not latent_units:
             raise ValueError(
                 "`hidden_units` and `latent_units` must be non-empty and of equal length. "
@@ -54,13 +56,13 @@ class VariationalStack(Family):
         make_noise(noise_type, noise_level)
         if loss not in self.RECON_LOSS_ARGS.values():
             raise ValueError(f"`loss` must be 'bce' or 'mse'. Received: loss={loss!r}")
-        self.loss = loss
-        self.input_shape = tuple(input_shape)
+        self.reconstruction_loss = loss
+        self.image_shape = tuple(input_shape)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.latent_units = tuple(int(u) for u in latent_units)
         self.noise_type, self.noise_level = noise_type, noise_level
         self.kl_weight, self.seed, self.name = kl_weight, seed, name
-        dims = [math.prod(self.input_shape), *self.latent_units]
+        dims = [math.prod(self.image_shape), *self.latent_units]
         dense = keras.layers.Dense
         self.blocks = [
             {
@@ -73,7 +75,10 @@ class VariationalStack(Family):
             }
             for k, (h, z) in enumerate(zip(self.hidden_units, self.latent_units, strict=True))
         ]
+        for block, h in zip(self.blocks, self.hidden_units, strict=True):
+            block["logvar"].build((None, h))  # in no inference graph, yet in every `.keras`
         self.encoder = self._means_model(len(self.blocks), f"{name}_encoder")
+        self._build_model(name, **kwargs)
 
     @property
     def num_blocks(self):
@@ -84,7 +89,7 @@ class VariationalStack(Family):
         return self.latent_units[-1]
 
     def _means_model(self, upto, name):
-        inputs = keras.Input(self.input_shape, name="images")
+        inputs = keras.Input(self.image_shape, name="images")
         h = keras.layers.Flatten(name="flatten")(inputs)
         for block in self.blocks[:upto]:
             h = block["mu"](block["hidden"](h))
@@ -95,19 +100,19 @@ class VariationalStack(Family):
         return None if k == 0 else self._means_model(k, f"{self.name}_features_{k}")
 
     def block_summary(self, k):
-        return f"{self.input_shape if k == 0 else self.latent_units[k - 1]} -> " \
+        return f"{self.image_shape if k == 0 else self.latent_units[k - 1]} -> " \
                f"{self.hidden_units[k]} -> latent {self.latent_units[k]}"
 
     def block_loss(self, k):
         if k > 0:  # later blocks reconstruct real-valued means
             return summed_squared_error
-        return summed_binary_crossentropy if self.loss == "bce" else summed_mse
+        return summed_binary_crossentropy if self.reconstruction_loss == "bce" else summed_mse
 
     def pretrain_model(self, k):
         """VAE block k: corrupted input -> sample -> reconstruction of the clean input; the
         KL term enters the loss through the `Sampling` layer."""
         block = self.blocks[k]
-        shape = self.input_shape if k == 0 else (self.latent_units[k - 1],)
+        shape = self.image_shape if k == 0 else (self.latent_units[k - 1],)
         inputs = keras.Input(shape, name=f"block_{k + 1}_inputs")
         seed = None if self.seed is None else self.seed + 2 * k
         h = corrupt(inputs, self.noise_type, self.noise_level, seed=seed, name=f"noise_{k + 1}")
@@ -135,13 +140,13 @@ class VariationalStack(Family):
         h = code
         for block in reversed(self.blocks):
             h = block["decoder_out"](block["decoder_hidden"](h))
-        return keras.Model(code, keras.layers.Reshape(self.input_shape)(h),
+        return keras.Model(code, keras.layers.Reshape(self.image_shape)(h),
                            name=f"{self.name}_decoder")
 
     def autoencoder(self):
         """images -> latent means -> reconstructed images (no noise, no sampling)."""
-        inputs = keras.Input(self.input_shape, name="images")
-        return keras.Model(inputs, self.decoder()(self.encoder(inputs)),
+        inputs = keras.Input(self.image_shape, name="images")
+        return keras.Model(inputs, self.decoder(self.encoder(inputs)),
                            name=f"{self.name}_reconstruct")
 
     def describe(self):
@@ -150,6 +155,6 @@ class VariationalStack(Family):
             "hidden_units": list(self.hidden_units),
             "latent_units": list(self.latent_units),
             "kl_weight": self.kl_weight,
-            "loss": self.loss,
+            "loss": self.reconstruction_loss,
             "noise": {"type": self.noise_type, "level": self.noise_level},
         }

@@ -1,4 +1,4 @@
-"""`ZooModel.export`: the encoder and the whole autoencoder as an sdae_tf export."""
+"""`Family.export`: the encoder and the whole autoencoder as an sdae_tf export."""
 
 import pathlib
 
@@ -7,11 +7,12 @@ import numpy as np
 from sdae_tf import zoo
 from sdae_tf.evaluation import probe
 from sdae_tf.hub import export as export_lib
+from sdae_tf.zoo.records import model_record
 
 
 def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1.0),
                  check_sample=None, probe_data=None, metrics=None, extra=None):
-    """Exports a `ZooModel`: the SavedModel with `serve` (the encoder), `reconstruct` (the
+    """Exports a zoo model: the SavedModel with `serve` (the encoder), `reconstruct` (the
     whole autoencoder, no noise) and its family's `export_endpoints` (the MAE's `inpaint`),
     `encoder.keras` and `manifest.json` (the model's config, so `from_preset(path)` rebuilds
     it; checksums of every file), written aside and moved into
@@ -20,7 +21,7 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
     the frozen codes and its floor to the manifest.
 
     Args:
-        model: a `sdae_tf.models.ZooModel`.
+        model: a zoo model (`sdae_tf.zoo.Family`).
         path: the export folder to write.
         overwrite: replace an existing export (else it is refused, before anything is
             written).
@@ -48,8 +49,9 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
     """
     architecture = model.describe()
     manifest = {
-        "model": model.zoo_name,
-        "description": zoo.REGISTRY.get(model.zoo_name).description,
+        "model": model.name,
+        "description": (zoo.REGISTRY.get(model.name).description if model.name in zoo.REGISTRY
+                        else type(model).__doc__.strip().splitlines()[0]),
         "dataset": dataset,
         "input": {"range": [float(v) for v in value_range]},
         "architecture": architecture,
@@ -57,7 +59,7 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
         "stage": "pretrained",
         "metrics": dict(metrics or {}),
         "seed": model.seed,
-        "zoo_model": model.get_config(),
+        "zoo_model": model_record(model),
         **(extra or {}),
     }
     if probe_data is not None:  # (x_train, y_train, x_test, y_test)
@@ -68,7 +70,7 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
     return export_lib.export_encoder(
         model.encoder, pathlib.Path(path), manifest, overwrite=overwrite,
         check_sample=check_sample, autoencoder=model.autoencoder(),
-        endpoints=model.family.export_endpoints(),
+        endpoints=model.export_endpoints(),
         denoiser={"noise": architecture["noise"],
                   "weights": "the whole autoencoder as exported",
-                  "use_instead": model.family.DENOISER_INSTEAD})
+                  "use_instead": model.DENOISER_INSTEAD})

@@ -400,7 +400,7 @@ def parse_value(name, text):
     Example:
 
     ```python
-    from sdae_tf.train import config
+    from sdae_tf.runner import config
     config.parse_value("hidden_units", "500,250")  # (500, 250)
     ```
     """
@@ -529,25 +529,6 @@ def model_kwargs(cfg):
     out = {n: getattr(cfg, n) for n, f in fields().items()
            if f.metadata["model"] and getattr(cfg, n) is not None}
     return {**out, "seed": cfg.seed}
-
-
-def zoo_model_config(cfg, input_shape):
-    """The `sdae_tf.models.ZooModel` config of `cfg`'s model (`ZooModel.from_config` builds it;
-    an export records it so `from_preset` rebuilds the model): the zoo name, the input shape,
-    the seed and the family's hyperparameters that `cfg` sets.
-
-    Args:
-        cfg: a `TrainConfig`.
-        input_shape: one example's shape.
-
-    Returns:
-        The `ZooModel` config dict.
-    """
-    hparams = model_kwargs(cfg)
-    seed = hparams.pop("seed")
-    return {"name": cfg.model, "trainable": True, "zoo_name": cfg.model,
-            "input_shape": list(input_shape), "seed": seed,
-            "hparams": {k: jsonable(v) for k, v in hparams.items()}}
 
 
 def define_flags(flag_values):

@@ -1,0 +1,67 @@
+"""What an export records of its model, and the model rebuilt from that record: the family's
+class and constructor arguments (`model_record`), or, for exports and `.keras` files of version
+0.2.0, the config of the generic wrapper they were made with (`from_legacy_config`)."""
+
+from sdae_tf.package import NAME as PACKAGE
+from sdae_tf.zoo.family import Family
+
+
+def from_legacy_config(config):
+    """A model from the config of version 0.2.0's generic wrapper (`ZooModel`: `zoo_name`,
+    `input_shape`, `seed`, `hparams`), as `.keras` files and export manifests of that version
+    record it: the same layers, so its weights load.
+
+    Example:
+
+    ```python
+    model = sdae_tf.zoo.records.from_legacy_config(
+        {"name": "sdae_mnist", "zoo_name": "sdae_mnist", "input_shape": [28, 28, 1],
+         "seed": 0, "hparams": {"hidden_units": [64, 16]}})
+    ```
+    """
+    from sdae_tf import zoo
+
+    hparams = dict(config.get("hparams") or {})
+    model = zoo.build(config["zoo_name"], tuple(config["input_shape"]), seed=config.get("seed"),
+                      **hparams)
+    if config.get("name") not in (None, config["zoo_name"]):
+        model.name = config["name"]
+    model.trainable = config.get("trainable", True)
+    return model
+
+
+def model_record(model):
+    """What an export's manifest records of `model` (its `zoo_model` entry) so that
+    `model_from_record` rebuilds it: its class and its config (its constructor's arguments).
+
+    Example:
+
+    ```python
+    record = sdae_tf.models.model_record(sdae_tf.models.get("sdae_mnist"))
+    print(record["class_name"], record["config"]["hidden_units"])  # DenseStack [1000, 1000]
+    ```
+    """
+    return {"class_name": type(model).__name__, "config": model.get_config()}
+
+
+def model_from_record(record):
+    """The untrained model an export's manifest records (`model_record`), or, for an export of
+    version 0.2.0, the config of its generic wrapper (`from_legacy_config`).
+
+    Raises:
+        ValueError: a class this package does not register.
+
+    Example:
+
+    ```python
+    model = sdae_tf.models.model_from_record(manifest["zoo_model"])
+    ```
+    """
+    import keras
+
+    if "class_name" not in record:
+        return from_legacy_config(record)
+    cls = keras.saving.get_registered_object(f"{PACKAGE}>{record['class_name']}")
+    if not (isinstance(cls, type) and issubclass(cls, Family)) or cls is Family:
+        raise ValueError(f"{record['class_name']!r} is no model family of {PACKAGE}")
+    return cls.from_config(dict(record["config"]))
