@@ -231,7 +231,7 @@ def test_every_write_goes_through_the_layer_and_survives_a_fault_at_its_site(
     kinds = {kind for kind, _ in sites}
     assert {"keras", "dir", "file", "append"} <= kinds, sites
     modules = {site.split(":")[0] for _, site in sites}
-    assert {"sdae_tf.models.zoo_model", "sdae_tf.zoo.heads", "sdae_tf.hub.export",
+    assert {"sdae_tf.zoo.family", "sdae_tf.zoo.heads", "sdae_tf.hub.export",
             "sdae_tf.hub.packing", "sdae_tf.evaluation.plots", "sdae_tf.reproduce.ledger",
             "sdae_tf.data.mnist"} <= modules, modules
     assert len(walked) >= 7

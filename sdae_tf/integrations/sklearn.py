@@ -10,7 +10,7 @@
 
     SDAETransformer.from_pretrained("sdae_mnist")   # a shipped encoder, no training
 
-`fit(X)` builds the zoo model through the public API (`sdae_tf.models.ZooModel`, kept as
+`fit(X)` builds the zoo model through the public API (`sdae_tf.models.get`, kept as
 `model_`) and runs its `pretrain`, the same greedy layer-wise stages as `sdae-train`, with the
 CLI's defaults (2 epochs per block, Adam 1e-3, cosine), on the images `X` (labels are
 ignored: it is unsupervised); `transform(X)` returns the embeddings, flattened to
@@ -131,7 +131,7 @@ class SDAETransformer(TransformerMixin, BaseEstimator):
             raise ValueError(f"{cfg.model} has no unsupervised pretraining to fit; choose a "
                              "model with a decoder (sdae_mnist, cdae_mnist, vae_mnist, ...)")
         keras.utils.set_random_seed(cfg.seed)
-        model = training.build_model(cfg, self.input_shape_)  # the public API's ZooModel
+        model = training.build_model(cfg, self.input_shape_)  # the public API's model
         with contextlib.redirect_stdout(io.StringIO()) if not self.verbose \
                 else contextlib.nullcontext():
             histories = model.pretrain(

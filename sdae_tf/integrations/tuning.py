@@ -11,8 +11,8 @@ A trial is the layer-wise pretraining of `sdae_tf.runner.training` (the same bui
   reconstruction of the validation split.
 
 Both are computed and recorded; `objective` picks the one the tuner optimises. The model a trial
-hands to keras-tuner is the zoo model itself (`sdae_tf.models.ZooModel`, built through the public
-API), so the tuner's own callbacks (best-epoch checkpoint, TensorBoard, ...) see it,
+hands to keras-tuner is the zoo model itself (an instance of its family's class, built through
+the public API), so the tuner's own callbacks (best-epoch checkpoint, TensorBoard, ...) see it,
 `get_best_models()` returns trained zoo models (`.encoder`, `.decoder`), and Hyperband carries
 the whole autoencoder's weights from one round to the next.
 """
@@ -202,7 +202,7 @@ class TrialScorer(keras.callbacks.Callback):
     tuner's callbacks with the encoder as their model.
 
     Args:
-        model: the trial's `ZooModel`.
+        model: the trial's zoo model.
         data: the `Splits` it is scored on.
         callbacks: the tuner's callbacks for the trial.
         probe_examples: training examples the probe is fitted on.

@@ -35,7 +35,7 @@ def from_preset(name_or_path, weights="pretrained", verify=True):
     export's weights.
 
     Args:
-        name_or_path: a shipped model's name or an export folder (`ZooModel.export`,
+        name_or_path: a shipped model's name or an export folder (a zoo model's `export`,
             `sdae-train --export_dir`).
         weights: "pretrained" (default): the whole autoencoder as unsupervised pretraining
             left it, so `model(x)` is the export's `reconstruct` endpoint; "finetuned": the

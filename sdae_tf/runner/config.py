@@ -119,7 +119,7 @@ class TrainConfig:
     init_from: str | None = setting(
         None, "Skip pretraining: load the pretrained stack of this run directory (its "
         "pretrained.weights.h5) or weights file, a saved model (.keras, "
-        "sdae_tf.models.ZooModel.save) or an export (a shipped model's name or an export "
+        "a zoo model's `save`) or an export (a shipped model's name or an export "
         "folder: its autoencoder).", runner=True)
     data_dir: str | None = setting(None, "Folder with the MNIST IDX files (default: vendored "
                                    "copy); for cifar10 / cub200 the TFDS data directory.")

@@ -41,7 +41,7 @@ from sdae_tf.train.stages import (  # noqa: F401  (re-exported: the loop's stage
     pretrain_layerwise,
 )
 from sdae_tf.utils import claims, faults, seeding, storage
-from sdae_tf.zoo.family import block_by_block
+from sdae_tf.zoo.family import Family, block_by_block
 
 # What `quick=True` shrinks a run to: smoke tests of every flagfile use it.
 QUICK_TRAIN_EXAMPLES = 512
@@ -181,7 +181,7 @@ def float32_stack(cfg, stack, input_shape):
 
 def init_source(init_from):
     """What `--init_from` names, checked: ("weights", path) for a run directory or its
-    `.weights.h5`, ("keras", path) for a saved `ZooModel` (`.keras`), ("export", path) for an
+    `.weights.h5`, ("keras", path) for a saved zoo model (`.keras`), ("export", path) for an
     export folder or a shipped model's name. A name that is none of them is a
     FileNotFoundError saying what was looked for.
 
@@ -221,9 +221,9 @@ def _source_autoencoder(kind, path):
         raise storage.DamagedFileError(f"--init_from {path} cannot be read as a Keras file "
                                        "(not a zip archive)")
     loaded = keras.saving.load_model(path, compile=False, safe_mode=True)
-    if not isinstance(loaded, models.ZooModel):
+    if not isinstance(loaded, Family):
         raise ValueError(f"--init_from {path} holds a {type(loaded).__name__}, not a zoo model "
-                         "(sdae_tf.models.ZooModel)")
+                         "(a sdae_tf.zoo.Family)")
     return loaded.autoencoder()
 
 

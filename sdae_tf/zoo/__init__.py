@@ -233,6 +233,7 @@ def build(name, input_shape, recon_loss=None, **overrides):
     ```
     """
     entry = REGISTRY.get(name)
+    input_shape = checks.int_tuple(input_shape, "input_shape", example="(28, 28, 1)")
     given = {k: v for k, v in overrides.items() if v is not None}
     if recon_loss is not None:
         given["loss"] = check_recon_loss(name, recon_loss)

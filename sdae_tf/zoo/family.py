@@ -401,7 +401,14 @@ class Family(keras.Model):
 
 
 def block_by_block(model):
-    """The one sentence refusing end-to-end training to a family trained block by block."""
+    """The one sentence refusing end-to-end training to a family trained block by block.
+
+    Args:
+        model: the zoo model refused.
+
+    Returns:
+        The sentence, naming the model and its class.
+    """
     return (f"{model.name} ({type(model).__name__}) is trained block by block; it has no "
             "end-to-end training")
 

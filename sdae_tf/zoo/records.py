@@ -11,6 +11,12 @@ def from_legacy_config(config):
     `input_shape`, `seed`, `hparams`), as `.keras` files and export manifests of that version
     record it: the same layers, so its weights load.
 
+    Args:
+        config: that config, a dict.
+
+    Returns:
+        The model, an instance of its family's class.
+
     Example:
 
     ```python
@@ -34,6 +40,12 @@ def model_record(model):
     """What an export's manifest records of `model` (its `zoo_model` entry) so that
     `model_from_record` rebuilds it: its class and its config (its constructor's arguments).
 
+    Args:
+        model: a zoo model (a `sdae_tf.zoo.Family`).
+
+    Returns:
+        {"class_name": the family's class name, "config": `model.get_config()`}.
+
     Example:
 
     ```python
@@ -48,13 +60,20 @@ def model_from_record(record):
     """The untrained model an export's manifest records (`model_record`), or, for an export of
     version 0.2.0, the config of its generic wrapper (`from_legacy_config`).
 
+    Args:
+        record: the manifest's `zoo_model` entry.
+
+    Returns:
+        The model, an instance of its family's class, freshly initialised.
+
     Raises:
         ValueError: a class this package does not register.
 
     Example:
 
     ```python
-    model = sdae_tf.models.model_from_record(manifest["zoo_model"])
+    record = sdae_tf.models.model_record(sdae_tf.models.get("sdae_mnist", hidden_units=(8,)))
+    model = sdae_tf.models.model_from_record(record)  # a fresh DenseStack, the same config
     ```
     """
     import keras
