@@ -160,9 +160,9 @@ def fit_fn(model, ds, steps):
 
 def execution(n, batch=128):
     """Steps per compiled call that the training loop uses for `n` examples at `batch`."""
-    from sdae_tf.runner import training
+    from sdae_tf.train import stages as stages_lib
 
-    return training.execution_steps(n, training.Stage(epochs=1, batch_size=batch))
+    return stages_lib.execution_steps(n, stages_lib.Stage(epochs=1, batch_size=batch))
 
 
 def sdae_block(optimizer=None, jit=False, name="sdae_mnist", steps_per_execution=1, **kwargs):
@@ -171,12 +171,12 @@ def sdae_block(optimizer=None, jit=False, name="sdae_mnist", steps_per_execution
     import keras
 
     from sdae_tf import zoo
-    from sdae_tf.runner import training
+    from sdae_tf.train import stages as stages_lib
 
     keras.utils.set_random_seed(0)
     stack = zoo.build(name, (28, 28, 1), hidden_units=(1000,), seed=0, **kwargs)
     model = stack.pretrain_model(0)
-    model.compile(optimizer or training.make_optimizer(1e-3, "constant", 0),
+    model.compile(optimizer or stages_lib.make_optimizer(1e-3, "constant", 0),
                   "binary_crossentropy", jit_compile=jit, steps_per_execution=steps_per_execution)
     return model
 
@@ -187,11 +187,11 @@ def finetune_model(n):
     import keras
 
     from sdae_tf import zoo
-    from sdae_tf.runner import training
+    from sdae_tf.train import stages as stages_lib
 
     keras.utils.set_random_seed(0)
     clf = zoo.classifier(zoo.build("sdae_mnist", (28, 28, 1), seed=0).encoder, 10)
-    clf.compile(training.make_optimizer(1e-3, "constant", 0),
+    clf.compile(stages_lib.make_optimizer(1e-3, "constant", 0),
                 keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 steps_per_execution=execution(n))
     return clf
@@ -236,12 +236,12 @@ def _epoch_time(model, x, y, batch, epochs):
 def section_dense(args):
     """The SDAE's first block (784-1000-784, Gaussian 0.4): samples/s and % of the roof per
     batch size, XLA off and on, beside its five matmuls alone (the bound); our loop
-    (`training.fit_stage`: epoch checkpoints, divergence guard) vs plain `keras.Sequential` +
+    (`stages_lib.fit_stage`: epoch checkpoints, divergence guard) vs plain `keras.Sequential` +
     `fit` on the same network and data."""
     import keras
 
     from sdae_tf.data import make_pipeline, steps_per_epoch
-    from sdae_tf.runner import training
+    from sdae_tf.train import stages as stages_lib
 
     n, epochs = args.examples, args.epochs
     x, _ = mnist_subset(n)
@@ -268,8 +268,8 @@ def section_dense(args):
     # Our loop vs plain Keras on the same network and data (batch 128, the default).
     def loop_fit(model):  # `fit(epochs, callbacks)` through our loop's `fit_stage`
         def fit(epochs, callbacks):
-            settings = training.Stage(epochs=epochs, batch_size=128, verbose=0)
-            training.fit_stage(model, x, None, None, settings, "bench", seed=0,
+            settings = stages_lib.Stage(epochs=epochs, batch_size=128, verbose=0)
+            stages_lib.fit_stage(model, x, None, None, settings, "bench", seed=0,
                                callbacks=callbacks)
         return fit
 
@@ -566,7 +566,7 @@ def section_zoo(args):
     import keras
 
     from sdae_tf import zoo
-    from sdae_tf.runner import training
+    from sdae_tf.train import stages as stages_lib
 
     n = args.examples
     x, _ = mnist_subset(n)
@@ -580,7 +580,7 @@ def section_zoo(args):
         keras.utils.set_random_seed(0)
         stack = zoo.build(entry.name, (28, 28, 1), seed=0)
         model = stack.pretrain_model(0)
-        model.compile(training.make_optimizer(1e-3, "constant", 0), stack.block_loss(0),
+        model.compile(stages_lib.make_optimizer(1e-3, "constant", 0), stack.block_loss(0),
                       steps_per_execution=execution(n))
         t = _epoch_time(model, x, None, 128, 2)  # the second epoch
         rows.append({"model": entry.name, "samples_per_s": n / t})
@@ -621,7 +621,7 @@ def section_conv(args):
     import keras
 
     from sdae_tf import zoo
-    from sdae_tf.runner import training
+    from sdae_tf.train import stages as stages_lib
 
     _, roof = matmul_roof(reps=3)
     n = args.examples
@@ -636,7 +636,7 @@ def section_conv(args):
         if not layer_rows:
             layer_rows = [[ly, f"{fwd / 1e6:.2f}", f"{tr / 1e6:.2f}",
                            f"{100 * tr / train_flops:.0f} %"] for ly, fwd, tr in flops]
-        model.compile(training.make_optimizer(1e-3, "constant", 0), stack.block_loss(0),
+        model.compile(stages_lib.make_optimizer(1e-3, "constant", 0), stack.block_loss(0),
                       steps_per_execution=execution(n))
         t = _epoch_time(model, x, None, 128, args.epochs)
         gflops = n * train_flops / t / 1e9
@@ -677,7 +677,7 @@ def section_mae(args):
 
     from sdae_tf import zoo
     from sdae_tf.layers import patches
-    from sdae_tf.runner import training
+    from sdae_tf.train import stages as stages_lib
 
     n = args.examples
     x, _ = mnist_subset(n)
@@ -707,7 +707,7 @@ def section_mae(args):
     for ratio in ratios[1:]:
         stack = zoo.build("mae_mnist", (28, 28, 1), seed=0, mask_ratio=ratio)
         model = stack.pretrain_model(0)
-        model.compile(training.make_optimizer(1e-3, "constant", 0), stack.block_loss(0),
+        model.compile(stages_lib.make_optimizer(1e-3, "constant", 0), stack.block_loss(0),
                       steps_per_execution=execution(n))
         train[ratio] = n / _epoch_time(model, x, None, 128, args.epochs)
     rows = []
@@ -760,7 +760,7 @@ def section_modern(args):
     import keras
 
     from sdae_tf import zoo
-    from sdae_tf.runner import training
+    from sdae_tf.train import stages as stages_lib
 
     _, roof = matmul_roof(reps=3)
     n = args.examples
@@ -776,7 +776,7 @@ def section_modern(args):
             inputs = x if features is None else features.predict(x, batch_size=1024, verbose=0)
             model = stack.pretrain_model(block)
             flops += 3.0 * forward_flops(model)
-            model.compile(training.make_optimizer(1e-3, "constant", 0), stack.block_loss(block),
+            model.compile(stages_lib.make_optimizer(1e-3, "constant", 0), stack.block_loss(block),
                           steps_per_execution=execution(n))
             seconds += _epoch_time(model, inputs, None, 128, args.epochs) / n
         gflops = flops / seconds / 1e9
@@ -805,7 +805,8 @@ def section_precision(args):
 
     from sdae_tf import zoo
     from sdae_tf.data import make_pipeline, steps_per_epoch
-    from sdae_tf.runner import training
+    from sdae_tf.runner import precision as precision_lib
+    from sdae_tf.train import stages as stages_lib
 
     n = args.examples
     x, _ = mnist_subset(n)
@@ -813,11 +814,11 @@ def section_precision(args):
     for name in ("cae_mnist", "cdae_mnist", "sdae_mnist"):
         runs, losses = {}, {}
         for precision in ("float32", "mixed_bfloat16"):
-            with training.compute_precision(precision):
+            with precision_lib.compute_precision(precision):
                 keras.utils.set_random_seed(0)
                 stack = zoo.build(name, (28, 28, 1), seed=0)
                 model = stack.pretrain_model(0)
-                model.compile(training.make_optimizer(1e-3, "constant", 0), stack.block_loss(0),
+                model.compile(stages_lib.make_optimizer(1e-3, "constant", 0), stack.block_loss(0),
                               steps_per_execution=execution(n))
             ds = make_pipeline(x, None, batch_size=128, shuffle=True, seed=0)
             fit = fit_fn(model, ds, steps_per_epoch(n, 128))

@@ -25,15 +25,15 @@ def load_autoencoder(run_dir):
     pretrained weights loaded as `--init_from` loads them), and the run's data."""
     from sdae_tf.data import load_dataset
     from sdae_tf.runner import config as config_lib
-    from sdae_tf.runner import training
+    from sdae_tf.runner import init_from as init_from_lib
     from sdae_tf.utils import storage
 
     given = storage.read_json(pathlib.Path(run_dir) / "config.json", "the run's config")
     cfg = config_lib.TrainConfig(**{k: v for k, v in given.items()
                                     if k in config_lib.fields()})
     data = load_dataset(cfg.dataset or "photos64", seed=cfg.data_seed)
-    model = training.build_model(cfg, data.input_shape)
-    training.init_from_pretrained(model, run_dir)
+    model = config_lib.build_model(cfg, data.input_shape)
+    init_from_lib.init_from_pretrained(model, run_dir)
     return model, data
 
 

@@ -14,11 +14,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from common import markdown_table, write_results  # noqa: E402
 
 from sdae_tf import zoo  # noqa: E402
+from sdae_tf.runner import config as config_lib
 from sdae_tf.runner import training  # noqa: E402
 
 
 def one_epoch(name, workdir):
-    cfg = training.TrainConfig(model=name, pretrain_epochs=1, finetune_epochs=1, verbose=0,
+    cfg = config_lib.TrainConfig(model=name, pretrain_epochs=1, finetune_epochs=1, verbose=0,
                                run_dir=str(workdir / name))
     m = training.run(cfg)
     row = {"model": name, "seconds": m["seconds"], "test_accuracy": m["test_accuracy"],

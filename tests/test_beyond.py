@@ -11,14 +11,16 @@ import pytest
 from sdae_tf import zoo
 from sdae_tf.evaluation import unsupervised
 from sdae_tf.layers import DropoutNoise, GaussianNoise, ZeroMaskingNoise
+from sdae_tf.runner import config as config_lib
 from sdae_tf.runner import training
+from sdae_tf.runner import validation as validation_lib
 from sdae_tf.train import noise_schedule
 
 
 def _cfg(tmp_path, **kw):
     base = dict(model="sdae_mnist", dataset="digits", hidden_units=(24, 12), pretrain_epochs=2,
                 finetune_epochs=1, verbose=0, run_dir=str(tmp_path / "run"))
-    return training.TrainConfig(**{**base, **kw})
+    return config_lib.TrainConfig(**{**base, **kw})
 
 
 def test_end_to_end_pretraining_trains_the_whole_stack_for_the_same_epochs(tmp_path):
@@ -32,7 +34,7 @@ def test_end_to_end_pretraining_trains_the_whole_stack_for_the_same_epochs(tmp_p
     assert abs(metrics["test_accuracy"] * n_test - round(metrics["test_accuracy"] * n_test)) < 1e-3
     assert len(metrics["finetune"]["history"]["loss"]) == 1
     with pytest.raises(ValueError, match="end_to_end: sdvae_mnist .* has no end-to-end"):
-        training.check_config(training.TrainConfig(model="sdvae_mnist",
+        validation_lib.check_config(config_lib.TrainConfig(model="sdvae_mnist",
                                                    pretrain_mode="end_to_end"))
 
 
@@ -133,7 +135,7 @@ def test_interpolation_figure_and_its_measure(tmp_path):
     assert (tmp_path / "run" / "interpolation.png").stat().st_size > 5000
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["interpolation"] == record
     with pytest.raises(ValueError, match="cannot draw interpolation"):
-        training.check_config(training.TrainConfig(model="cdae_mnist",
+        validation_lib.check_config(config_lib.TrainConfig(model="cdae_mnist",
                                                    figures=("interpolation",)))
 
 

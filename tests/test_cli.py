@@ -24,7 +24,8 @@ from sdae_tf.hub import export as export_lib
 from sdae_tf.hub import resources
 from sdae_tf.reproduce import experiments
 from sdae_tf.runner import config as config_lib
-from sdae_tf.runner import training
+from sdae_tf.runner import run_data, training
+from sdae_tf.runner import validation as validation_lib
 from sdae_tf.zoo import REGISTRY
 
 from .conftest import REPO
@@ -219,7 +220,7 @@ def _experiment_smoke_run(name, tmp_path, capsys, pool, every_cell):
             seg = metrics["segmentation"]
             assert seg["examples"] == metrics["sizes"]["test"] and run["test_accuracy"] is None
             # a floor on the real masks: no worse than calling every pixel background
-            masks = training.load_data(training.TrainConfig(
+            masks = run_data.load_data(config_lib.TrainConfig(
                 model=spec.overrides["model"], dataset=spec.overrides["dataset"],
                 task="segmentation", quick=True)).y_test
             assert seg["test_pixel_accuracy"] >= 1 - float(masks.mean()) - 1e-3
@@ -273,13 +274,13 @@ def test_experiment_flagfile_every_cell_builds(name, in_repo):
     finished = {s.name: {"mean_sigma": 0.3} for s in specs}  # stands in for @refs' metrics
     for spec in left:
         cell = dataclasses.replace(cfg, **experiments._resolve(spec, finished))
-        training.check_config(cell)
+        validation_lib.check_config(cell)
         if (cell.dataset or REGISTRY.get(cell.model).dataset) in TFDS_DATASETS:
             with tfds.testing.mock_data(num_examples=48):  # not downloadable here
-                data, _ = training.load_run_data(dataclasses.replace(cell, batch_size=16))
+                data, _ = run_data.load_run_data(dataclasses.replace(cell, batch_size=16))
         else:
-            data, _ = training.load_run_data(cell)
-        model = training.build_model(cell, data.input_shape)
+            data, _ = run_data.load_run_data(cell)
+        model = config_lib.build_model(cell, data.input_shape)
         assert model.encoder.output_shape[0] is None, spec.name
 
 
@@ -309,7 +310,7 @@ def test_flagfile_smoke_run(name, in_repo, tmp_path):
     assert _counted(metrics["test_accuracy"], metrics["sizes"]["test"])
     assert len(metrics["finetune"]["history"]["loss"]) == 1
     if dataset not in TFDS_DATASETS:
-        assert metrics["sizes"]["train"] == training.QUICK_TRAIN_EXAMPLES
+        assert metrics["sizes"]["train"] == run_data.QUICK_TRAIN_EXAMPLES
     assert (tmp_path / "export" / "saved_model.pb").exists()
     assert "test accuracy" in train_cli.summary(metrics)
     # The manifest says whether `reconstruct` is a denoiser, as the family does.
@@ -326,7 +327,7 @@ def test_flag_overrides_and_defaults(in_repo):
     assert cfg.keras_verbose == 2 and cfg.batch_size == 128 and cfg.seed == 0
     with flagsaver.flagsaver():
         cfg = _parse([])
-    assert cfg == training.TrainConfig()
+    assert cfg == config_lib.TrainConfig()
 
 
 def test_unknown_model_fails_at_parse_time():

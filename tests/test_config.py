@@ -12,6 +12,7 @@ from sdae_tf import zoo
 from sdae_tf.reproduce import experiments
 from sdae_tf.runner import config, training
 from sdae_tf.runner import run_dir as run_dir_lib
+from sdae_tf.runner import validation as validation_lib
 
 FIELDS = config.fields()
 
@@ -63,7 +64,7 @@ def test_model_kwargs_reach_the_builder():
                              lambdas=(0.1, 0.2), per_component=True, recon_loss="mse", seed=3)
     assert config.model_kwargs(cfg) == {"hidden_units": (16, 8), "lambdas": (0.1, 0.2),
                                         "per_component": True, "recon_loss": "mse", "seed": 3}
-    stack = training.build_model(cfg, (8, 8, 1))
+    stack = config.build_model(cfg, (8, 8, 1))
     assert stack.per_component is True and stack.lambdas == (0.1, 0.2)
     assert stack.block_loss(0) == "mean_squared_error" and stack.hidden_units == (16, 8)
 
@@ -78,7 +79,7 @@ def test_run_spec_false_is_false():
     values = experiments._resolve(spec, {})
     assert values["per_component"] is False
     cfg = dataclasses.replace(config.TrainConfig(), **values)
-    stack = training.build_model(cfg, (8, 8, 1))
+    stack = config.build_model(cfg, (8, 8, 1))
     stack.pretrain_model(0)
     assert stack.noise_layers[0].per_component is False
 
@@ -91,7 +92,7 @@ def test_unsupported_figure_is_refused_before_training(tmp_path):
         training.run(cfg)
     assert not (tmp_path / "r").exists()
     with pytest.raises(ValueError, match="cannot draw samples"):
-        training.check_config(dataclasses.replace(cfg, figures=(), num_samples=3))
+        validation_lib.check_config(dataclasses.replace(cfg, figures=(), num_samples=3))
 
 
 def test_noise_type_without_level_is_refused(tmp_path):
@@ -103,14 +104,14 @@ def test_noise_type_without_level_is_refused(tmp_path):
         training.run(cfg)
     assert not (tmp_path / "r").exists()
     with pytest.raises(ValueError, match="give --noise_type"):
-        training.check_config(config.TrainConfig(model="sae_mnist", noise_level=0.3))
+        validation_lib.check_config(config.TrainConfig(model="sae_mnist", noise_level=0.3))
     with pytest.raises(ValueError, match="cannot train with noise_type='gaussian'"):
-        training.check_config(config.TrainConfig(model="sdae_learned_sigma_mnist",
+        validation_lib.check_config(config.TrainConfig(model="sdae_learned_sigma_mnist",
                                                  noise_type="gaussian"))
     # What is asked and allowed is what is built, and what the manifest will record.
     ok = dataclasses.replace(cfg, noise_level=0.25)
-    training.check_config(ok)
-    assert training.build_model(ok, (8, 8, 1)).describe()["noise"] == {"type": "masking",
+    validation_lib.check_config(ok)
+    assert config.build_model(ok, (8, 8, 1)).describe()["noise"] == {"type": "masking",
                                                                        "level": 0.25}
 
 

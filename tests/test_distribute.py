@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from sdae_tf.runner import config as config_lib
 from sdae_tf.runner import training
 from sdae_tf.train import distribute
 
@@ -24,13 +25,14 @@ strategies, models = sys.argv[2].split(","), sys.argv[3].split(",")
 if "multi_worker" not in strategies:
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from sdae_tf.runner import config as config_lib
 from sdae_tf.runner import training
 HIDDEN = {"sae_mnist": (64, 32), "sdae_learned_sigma_mnist": (64, 32)}
 out = {}
 for model in models:
     hidden = HIDDEN.get(model)
     for strategy in strategies:
-        cfg = training.TrainConfig(
+        cfg = config_lib.TrainConfig(
             model=model, dataset="digits", hidden_units=hidden, head_units=64, batch_size=32,
             pretrain_epochs=2, pretrain_learning_rate=1e-2, finetune_epochs=2,
             learning_rate=3e-3, verbose=0, strategy=strategy,
@@ -114,7 +116,7 @@ def test_mirrored_strategy_in_process_matches_no_strategy(tmp_path):
     test below."""
     runs = {}
     for strategy in ("none", "mirrored"):
-        cfg = training.TrainConfig(
+        cfg = config_lib.TrainConfig(
             model="sae_mnist", dataset="digits", hidden_units=(64, 32), head_units=64,
             batch_size=32, pretrain_epochs=1, pretrain_learning_rate=1e-2, finetune_epochs=1,
             learning_rate=3e-3, verbose=0, strategy=strategy,
@@ -173,7 +175,7 @@ def test_multi_worker_matches_one_device(multi_worker, mirrored, mirrored_more, 
 
 def test_strategy_is_validated(monkeypatch):
     with pytest.raises(ValueError, match="strategy"):
-        training.TrainConfig(strategy="tpu").validate()
+        config_lib.TrainConfig(strategy="tpu").validate()
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="TF_CONFIG"):
         distribute.make_strategy("multi_worker")

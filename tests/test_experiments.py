@@ -13,9 +13,14 @@ import pytest
 from sdae_tf import zoo
 from sdae_tf.evaluation import figures, plots
 from sdae_tf.reproduce import experiments, report
+from sdae_tf.runner import config as config_lib
+from sdae_tf.runner import init_from as init_from_lib
 from sdae_tf.runner import training
+from sdae_tf.runner import validation as validation_lib
+from sdae_tf.train import checkpoints as checkpoints_lib
+from sdae_tf.train import stages as stages_lib
 
-BASE = training.TrainConfig(
+BASE = config_lib.TrainConfig(
     model="sdae_mnist", dataset="digits", hidden_units=(256, 128), head_units=128,
     batch_size=32, pretrain_epochs=5, pretrain_learning_rate=1e-2, finetune_epochs=8,
     learning_rate=3e-3,
@@ -80,7 +85,7 @@ def test_cells_share_one_pretraining_run(shared):
     # The cell's encoder started from the pretrained stack: its metrics name the weights and
     # carry the pretraining history of the shared run.
     cell = json.loads((pathlib.Path(runs["sdae/digits"]["run_dir"]) / "metrics.json").read_text())
-    assert cell["init_from"] == str(pathlib.Path(pre) / training.PRETRAINED_WEIGHTS)
+    assert cell["init_from"] == str(pathlib.Path(pre) / checkpoints_lib.PRETRAINED_WEIGHTS)
     assert len(cell["pretrain"]) == 2 and cell["pretrain_dataset"] == "digits"
     # the report's finding at a tiny budget: pretraining helps the sigmoid network
     for name in ("sdae/digits", "sdae_lr/digits"):
@@ -123,15 +128,15 @@ def test_init_from_equals_pretraining_in_the_run(shared, tmp_path):
     root, _, record = shared
     runs = {f"{r['column']}/{r['row']}": r for r in record["runs"]}
     pre_dir = pathlib.Path(runs["sdae/digits"]["pretrain_run"])
-    stack = training.build_model(BASE, (8, 8, 1))
-    training.init_from_pretrained(stack, pre_dir)
+    stack = config_lib.build_model(BASE, (8, 8, 1))
+    init_from_lib.init_from_pretrained(stack, pre_dir)
     loaded = [np.asarray(w) for w in stack.autoencoder().weights]
-    fresh = training.build_model(BASE, (8, 8, 1)).autoencoder().weights
+    fresh = config_lib.build_model(BASE, (8, 8, 1)).autoencoder().weights
     assert not np.array_equal(loaded[0], np.asarray(fresh[0]))  # the load replaced the init
     own = training.run(dataclasses.replace(BASE, finetune_epochs=0,
                                            run_dir=str(tmp_path / "own")))
-    stack2 = training.build_model(BASE, (8, 8, 1))
-    training.init_from_pretrained(stack2, own["run_dir"])
+    stack2 = config_lib.build_model(BASE, (8, 8, 1))
+    init_from_lib.init_from_pretrained(stack2, own["run_dir"])
     for a, b in zip(loaded, stack2.autoencoder().weights, strict=True):
         np.testing.assert_array_equal(a, np.asarray(b))
 
@@ -154,13 +159,13 @@ def test_reference_reads_an_earlier_runs_metric(tmp_path):
 
 
 def test_pretrain_dataset_and_shape_mismatch(tmp_path):
-    cfg = training.TrainConfig(model="sdae_mnist", dataset="mnist_rot", pretrain_dataset="mnist",
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="mnist_rot", pretrain_dataset="mnist",
                                hidden_units=(32, 16), train_examples=256, validation_size=200,
                                pretrain_epochs=1, finetune_epochs=1, head_units=32,
                                batch_size=64, run_dir=str(tmp_path / "run"), verbose=0)
     metrics = training.run(cfg)
     assert metrics["dataset"] == "mnist_rot" and metrics["pretrain_dataset"] == "mnist"
-    assert (tmp_path / "run" / training.PRETRAINED_WEIGHTS).exists()
+    assert (tmp_path / "run" / checkpoints_lib.PRETRAINED_WEIGHTS).exists()
     bad = dataclasses.replace(cfg, dataset="digits", run_dir=str(tmp_path / "bad"))
     with pytest.raises(ValueError, match=r"same input shape"):
         training.run(bad)
@@ -168,7 +173,7 @@ def test_pretrain_dataset_and_shape_mismatch(tmp_path):
 
 def test_init_from_errors(tmp_path, shared):
     with pytest.raises(FileNotFoundError, match="pretrained.weights.h5"):
-        training.check_config(dataclasses.replace(BASE, init_from=str(tmp_path)))
+        validation_lib.check_config(dataclasses.replace(BASE, init_from=str(tmp_path)))
     root, _, record = shared
     pre = record["runs"][1]["pretrain_run"]
     wrong = dataclasses.replace(BASE, hidden_units=(64, 8), init_from=pre,
@@ -187,12 +192,12 @@ def test_mosaic_layout():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, digits):
     stack = zoo.build("sdae_mnist", digits.input_shape, hidden_units=(32, 2), seed=0)
-    training.pretrain_layerwise(
-        stack, digits, training.Stage.pretraining(dataclasses.replace(BASE, pretrain_epochs=2)))
+    stages_lib.pretrain_layerwise(
+        stack, digits, stages_lib.Stage.pretraining(dataclasses.replace(BASE, pretrain_epochs=2)))
     vae = zoo.build("vae_mnist", digits.input_shape, hidden_units=(32,), latent_units=(4,),
                     seed=0)
-    training.pretrain_layerwise(
-        vae, digits, training.Stage.pretraining(dataclasses.replace(BASE, pretrain_epochs=2)))
+    stages_lib.pretrain_layerwise(
+        vae, digits, stages_lib.Stage.pretraining(dataclasses.replace(BASE, pretrain_epochs=2)))
     return stack, vae, tmp_path_factory.mktemp("figs")
 
 

@@ -12,7 +12,9 @@ from sdae_tf import zoo
 from sdae_tf.data import Splits
 from sdae_tf.hub import export as export_lib
 from sdae_tf.layers import LearnedGaussianNoise
+from sdae_tf.runner import config as config_lib
 from sdae_tf.runner import training
+from sdae_tf.train import stages as stages_lib
 from sdae_tf.zoo import REGISTRY, ConvAutoencoder, ConvStack, LearnedSigmaStack, VariationalStack
 from sdae_tf.zoo.losses import summed_binary_crossentropy
 
@@ -83,15 +85,15 @@ def test_every_zoo_model_trains_and_exports(name, tmp_path):
     data = _random_splits(SHAPES[entry.dataset])
     keras.utils.set_random_seed(0)
     stack = zoo.build(name, data.input_shape, seed=0)
-    cfg = training.TrainConfig(model=name, pretrain_epochs=1, finetune_epochs=1, batch_size=8,
+    cfg = config_lib.TrainConfig(model=name, pretrain_epochs=1, finetune_epochs=1, batch_size=8,
                                head_units=16, verbose=0)
     # Shapes and plumbing on random data (every entry, every dataset's shape); what each family
     # learns on real digits is `tests/family_test.py`'s (floors on MNIST).
     before = [np.array(w) for w in stack.encoder.get_weights()]
     if entry.layerwise_pretraining:
-        records = training.pretrain_layerwise(stack, data, training.Stage.pretraining(cfg))
+        records = stages_lib.pretrain_layerwise(stack, data, stages_lib.Stage.pretraining(cfg))
         assert [r["block"] for r in records] == list(range(1, stack.num_blocks + 1))
-    _, record = training.finetune(stack, data, training.Stage.finetuning(cfg), head_units=16)
+    _, record = stages_lib.finetune(stack, data, stages_lib.Stage.finetuning(cfg), head_units=16)
     assert len(record["history"]["loss"]) == 1
     after = stack.encoder.get_weights()
     assert all(b.shape == a.shape for b, a in zip(before, after, strict=True))
@@ -169,9 +171,9 @@ def test_conv_stack_learns_to_reconstruct_under_mse(digits):
     keras.utils.set_random_seed(0)
     stack = ConvStack(digits.input_shape, blocks=((8, 16, 7),), noise_type="none",
                       noise_level=0.0, loss="mean_squared_error", seed=0)
-    cfg = training.TrainConfig(model="scae_mnist", pretrain_epochs=6, batch_size=32,
+    cfg = config_lib.TrainConfig(model="scae_mnist", pretrain_epochs=6, batch_size=32,
                                pretrain_learning_rate=5e-3, verbose=0)
-    (record,) = training.pretrain_layerwise(stack, digits, training.Stage.pretraining(cfg))
+    (record,) = stages_lib.pretrain_layerwise(stack, digits, stages_lib.Stage.pretraining(cfg))
     x = digits.x_test
     mean_image_mse = float(np.mean((x - digits.x_train.mean(axis=0)) ** 2))
     recon_mse = float(np.mean((np.asarray(stack.autoencoder()(x)) - x) ** 2))
@@ -333,7 +335,7 @@ def test_learned_noise_layer_bounds_and_serialization(tmp_path):
 
 def test_learned_sigma_through_the_loop(tmp_path):
     cfg = dataclasses.replace(
-        training.TrainConfig(), model="sdae_learned_sigma_mnist", dataset="digits",
+        config_lib.TrainConfig(), model="sdae_learned_sigma_mnist", dataset="digits",
         hidden_units=(32, 16), pretrain_epochs=2, finetune_epochs=1, verbose=0,
         run_dir=str(tmp_path / "run"),
     )

@@ -10,7 +10,8 @@ import pytest
 import sdae_tf.models as models
 from sdae_tf.data import load_mnist
 from sdae_tf.layers import ApplyPixelKernels, check_kernel_size
-from sdae_tf.runner import training
+from sdae_tf.runner import config as config_lib
+from sdae_tf.runner import validation as validation_lib
 
 from .layer_round_trip import assert_config_round_trip, assert_keras_file_round_trip
 
@@ -79,8 +80,8 @@ def test_kernel_predictor_denoises_with_convex_kernels():
     ({"finetune_epochs": 0}, "give --finetune_epochs > 0"),
 ])
 def test_a_segmentation_the_run_cannot_do_is_refused_before_training(change, match):
-    cfg = training.TrainConfig(model="cdae_mnist", dataset="mnist_bg_rand_rot",
+    cfg = config_lib.TrainConfig(model="cdae_mnist", dataset="mnist_bg_rand_rot",
                                task="segmentation", pretrain_epochs=1, finetune_epochs=1)
-    training.check_config(cfg)
+    validation_lib.check_config(cfg)
     with pytest.raises(ValueError, match=match):
-        training.check_config(dataclasses.replace(cfg, **change))
+        validation_lib.check_config(dataclasses.replace(cfg, **change))

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from sdae_tf.hub import export as export_lib
+from sdae_tf.runner import config as config_lib
 from sdae_tf.runner import training
 from sdae_tf.utils import faults, storage
 
@@ -212,7 +213,7 @@ def test_read_only_or_full_place_is_refused_before_training(place, tmp_path, dig
     """Checked before the first epoch: one line naming the place, nothing written elsewhere."""
     import dataclasses
 
-    cfg = training.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
                                pretrain_epochs=1, finetune_epochs=1, batch_size=64, verbose=0,
                                run_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "exp"))
     reasons = {"read-only": "is not writable .the file system is read-only",
@@ -275,7 +276,7 @@ def test_disk_full_during_a_stage_is_one_line_then_resumes(place, tmp_path, refe
 def test_a_refused_command_writes_nothing(extra, names, tmp_path):
     """Issue 25.5: validation ends before anything is written, so the corrected command runs
     in the same --run_dir."""
-    cfg = training.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
                                pretrain_epochs=1, finetune_epochs=1, batch_size=64, verbose=0,
                                run_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "exp"))
     bad = dict(block_noise_types=("gaussian",) if "--block_noise_types=gaussian" in extra
@@ -414,7 +415,7 @@ def test_damaged_weights_keras_file_and_tuner_state_are_named(tmp_path):
     without its checksum, keras-tuner state cut in half: each a one-line error naming it."""
     from sdae_tf.integrations import tuning
 
-    cfg = training.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
                                pretrain_epochs=1, finetune_epochs=0, batch_size=64, verbose=0,
                                run_dir=str(tmp_path / "pre"), export_dir=str(tmp_path / "exp"))
     training.run(cfg)

@@ -108,12 +108,13 @@ def test_from_preset_refuses_unknown_weights_and_names():
 
 
 def test_init_from_takes_a_preset_name_and_a_keras_file(tmp_path):
+    from sdae_tf.runner import config as config_lib
     from sdae_tf.runner import training
 
     base = dict(model="sdae_mnist", quick=True, pretrain_epochs=1, finetune_epochs=1,
                 verbose=0, hidden_units=None)
     preset = models.from_preset("sdae_mnist")
-    metrics = training.run(training.TrainConfig(**base, init_from="sdae_mnist",
+    metrics = training.run(config_lib.TrainConfig(**base, init_from="sdae_mnist",
                                                 run_dir=str(tmp_path / "from_preset"),
                                                 export_dir=str(tmp_path / "export")))
     assert metrics["init_from"].endswith("sdae_mnist") and "pretrain" in metrics
@@ -124,21 +125,22 @@ def test_init_from_takes_a_preset_name_and_a_keras_file(tmp_path):
                                atol=1e-6)
     small = models.get("sdae_mnist", hidden_units=(32,), seed=0)
     small.save(tmp_path / "small.keras")
-    cfg = training.TrainConfig(**{**base, "hidden_units": (32,)},
+    cfg = config_lib.TrainConfig(**{**base, "hidden_units": (32,)},
                                init_from=str(tmp_path / "small.keras"),
                                run_dir=str(tmp_path / "from_keras"))
     assert training.run(cfg)["init_from"].endswith("small.keras")
     with pytest.raises(ValueError, match="the weights do not fit sdae_mnist"):
-        training.run(training.TrainConfig(**base, init_from=str(tmp_path / "small.keras"),
+        training.run(config_lib.TrainConfig(**base, init_from=str(tmp_path / "small.keras"),
                                           run_dir=str(tmp_path / "misfit")))
     with pytest.raises(FileNotFoundError, match="--init_from nope: not a run directory"):
-        training.run(training.TrainConfig(**base, init_from="nope"))
+        training.run(config_lib.TrainConfig(**base, init_from="nope"))
 
 
 def test_layerwise_then_end_to_end_from_the_cli_config(tmp_path):
+    from sdae_tf.runner import config as config_lib
     from sdae_tf.runner import training
 
-    cfg = training.TrainConfig(model="sdae_mnist", hidden_units=(32, 16), train_examples=512,
+    cfg = config_lib.TrainConfig(model="sdae_mnist", hidden_units=(32, 16), train_examples=512,
                                pretrain_epochs=1, finetune_epochs=0, verbose=0,
                                pretrain_mode="layerwise_then_end_to_end", end_to_end_epochs=2,
                                run_dir=str(tmp_path / "run"))
@@ -147,11 +149,11 @@ def test_layerwise_then_end_to_end_from_the_cli_config(tmp_path):
     assert blocks == [1, 2, "end_to_end"]
     assert len(metrics["pretrain"][-1]["history"]["loss"]) == 2
     with pytest.raises(ValueError, match="needs `end_to_end_epochs` >= 1"):
-        training.run(training.TrainConfig(pretrain_mode="layerwise_then_end_to_end"))
+        training.run(config_lib.TrainConfig(pretrain_mode="layerwise_then_end_to_end"))
     with pytest.raises(ValueError, match="is for `pretrain_mode=layerwise_then_end_to_end`"):
-        training.run(training.TrainConfig(end_to_end_epochs=3))
+        training.run(config_lib.TrainConfig(end_to_end_epochs=3))
     with pytest.raises(ValueError, match="sdvae_mnist .* has no end-to-end"):
-        training.run(training.TrainConfig(model="sdvae_mnist", end_to_end_epochs=3,
+        training.run(config_lib.TrainConfig(model="sdvae_mnist", end_to_end_epochs=3,
                                           pretrain_mode="layerwise_then_end_to_end"))
 
 

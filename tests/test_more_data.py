@@ -7,6 +7,7 @@ import tensorflow_datasets as tfds
 
 from sdae_tf.data import DatasetNotPreparedError, load_dataset, load_patches, load_toy_manifold
 from sdae_tf.evaluation import sampling
+from sdae_tf.runner import config as config_lib
 from sdae_tf.runner import training
 from sdae_tf.zoo import DenseStack
 
@@ -64,7 +65,7 @@ def test_bernoulli_samples(digits):
 
 
 def test_samples_png_from_the_loop(tmp_path):
-    cfg = training.TrainConfig(dataset="digits", hidden_units=(32, 16), pretrain_epochs=1,
+    cfg = config_lib.TrainConfig(dataset="digits", hidden_units=(32, 16), pretrain_epochs=1,
                                finetune_epochs=0, num_samples=3, verbose=0,
                                run_dir=str(tmp_path / "run"))
     metrics = training.run(cfg)

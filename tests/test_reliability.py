@@ -23,7 +23,9 @@ from sdae_tf.cli import train as train_cli
 from sdae_tf.data import load_mnist
 from sdae_tf.data.idx import IdxFormatError, read_idx
 from sdae_tf.hub import export as export_lib
+from sdae_tf.runner import config as config_lib
 from sdae_tf.runner import training
+from sdae_tf.train import checkpoints as checkpoints_lib
 
 from .conftest import REPO
 
@@ -141,7 +143,7 @@ def test_killed_run_resumes_to_the_same_weights(sig, model, tmp_path):
 
 
 def test_run_dir_rules(tmp_path, digits):
-    cfg = training.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
                                pretrain_epochs=1, finetune_epochs=1, batch_size=64, verbose=0,
                                run_dir=str(tmp_path / "run"))
     training.run(cfg)
@@ -162,11 +164,11 @@ def test_run_dir_rules(tmp_path, digits):
 
 
 def test_divergence_stops_with_a_message_and_exports_nothing(tmp_path):
-    cfg = training.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
                                pretrain_epochs=1, finetune_epochs=2, batch_size=32,
                                learning_rate=1e30, lr_schedule="constant", verbose=0,
                                run_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "exp"))
-    with pytest.raises(training.TrainingDivergedError,
+    with pytest.raises(checkpoints_lib.TrainingDivergedError,
                        match=r"finetune diverged at epoch 1, batch \d+: loss is (nan|inf)"):
         training.run(cfg)
     assert not (tmp_path / "exp").exists()
@@ -178,7 +180,7 @@ def test_divergence_stops_with_a_message_and_exports_nothing(tmp_path):
 
 
 def test_tampered_export_fails_its_checksum(tmp_path, digits):
-    cfg = training.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
                                pretrain_epochs=1, finetune_epochs=1, verbose=0,
                                run_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "exp"))
     training.run(cfg)
@@ -196,7 +198,7 @@ def test_tampered_export_fails_its_checksum(tmp_path, digits):
 
 
 def test_keras_file_with_a_lambda_layer_is_refused(tmp_path, digits):
-    cfg = training.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
                                pretrain_epochs=1, finetune_epochs=1, verbose=0,
                                run_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "exp"))
     training.run(cfg)
@@ -228,7 +230,7 @@ def test_soak_five_runs_in_one_directory(tmp_path, monkeypatch):
     """The main job five times in a row from one working directory (quick, digits): five run
     directories, no temporary files or checkpoints left, each export replaced whole."""
     monkeypatch.chdir(tmp_path)
-    cfg = training.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(32, 16),
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(32, 16),
                                pretrain_epochs=1, finetune_epochs=1, verbose=0,
                                export_dir="exported", overwrite_export=True)
     run_dirs = [training.run(cfg)["run_dir"] for _ in range(5)]

@@ -20,6 +20,7 @@ from sdae_tf.reproduce import experiments, report
 from sdae_tf.runner import config as config_lib
 from sdae_tf.runner import run_dir as run_dir_lib
 from sdae_tf.runner import training
+from sdae_tf.train import stages as stages_lib
 
 N = 3000  # test images used to pin the construction's statistics
 
@@ -154,7 +155,7 @@ def test_recon_loss_mse(model, block_loss):
     ({"recon_loss": "l1"}, "`recon_loss` must be one of bce, mse"),
 ])
 def test_bad_report_settings_are_refused_before_training(change, match, tmp_path):
-    cfg = training.TrainConfig(model="sdae_mnist", dataset="digits",
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits",
                                run_dir=str(tmp_path / "r"), **change)
     with pytest.raises(ValueError, match=match):
         training.run(cfg)
@@ -162,7 +163,7 @@ def test_bad_report_settings_are_refused_before_training(change, match, tmp_path
 
 
 def test_report_protocol_trains_on_everything_and_reports_the_last_epoch(tmp_path):
-    cfg = training.TrainConfig(
+    cfg = config_lib.TrainConfig(
         model="sdae_mnist", dataset="digits", hidden_units=(64,), head_units=64, batch_size=64,
         pretrain_epochs=1, pretrain_learning_rate=1e-2, finetune_epochs=3, learning_rate=5e-3,
         protocol="report", recon_loss="mse", weight_decay=1e-4, lr_schedule="constant",
@@ -184,7 +185,7 @@ def test_report_protocol_trains_on_everything_and_reports_the_last_epoch(tmp_pat
 
 
 def test_pool_key_leaves_out_defaults_and_resume_accepts_new_fields(tmp_path):
-    base = training.TrainConfig(model="sdae_mnist", dataset="digits")
+    base = config_lib.TrainConfig(model="sdae_mnist", dataset="digits")
     assert experiments.pool_key(base) == experiments.pool_key(
         dataclasses.replace(base, weight_decay=0.0, steps_per_execution=4))
     assert experiments.pool_key(base) != experiments.pool_key(
@@ -206,7 +207,7 @@ def test_pool_key_leaves_out_defaults_and_resume_accepts_new_fields(tmp_path):
 def test_a_pretraining_only_cell_is_the_pretraining_a_fine_tuned_cell_shares(tmp_path):
     """Fine-tuning settings change nothing in a run that does not fine-tune: a k-means cell
     (no fine-tuning) and a fine-tuned cell's shared pretraining are one run in the pool."""
-    cell = training.TrainConfig(model="cdae_mnist", learning_rate=2e-3, head_units=64)
+    cell = config_lib.TrainConfig(model="cdae_mnist", learning_rate=2e-3, head_units=64)
     kmeans = dataclasses.replace(cell, finetune_epochs=0)
     fine_tuned, pre = experiments.with_shared_pretraining(cell, tmp_path)
     assert experiments.pool_dir_for(kmeans, tmp_path) == experiments.pool_dir_for(pre, tmp_path)
@@ -367,18 +368,18 @@ def test_finetune_noise_corrupts_only_while_training(digits):
     plain = zoo.classifier(stack.encoder, 10, units=8)
     assert not any("noise" in layer.name for layer in plain.layers)
     assert any("noise" in layer.name for layer in model.layers)
-    cfg = training.TrainConfig(finetune_noise=0.2)
+    cfg = config_lib.TrainConfig(finetune_noise=0.2)
     assert experiments.pretraining_config(cfg).finetune_noise == 0.0  # shared pretraining
 
 
 def test_finetune_lr_schedule_sets_fine_tuning_alone(tmp_path):
     """--finetune_lr_schedule changes the fine-tuning's schedule, not the pretraining's: a cell
     with a cosine fine-tuning reuses the constant-rate pretraining of the report's recipe."""
-    report_cfg = training.TrainConfig(lr_schedule="constant", pretrain_epochs=2)
+    report_cfg = config_lib.TrainConfig(lr_schedule="constant", pretrain_epochs=2)
     ours = dataclasses.replace(report_cfg, finetune_lr_schedule="cosine")
-    assert training.Stage.pretraining(ours).lr_schedule == "constant"
-    assert training.Stage.finetuning(ours).lr_schedule == "cosine"
-    assert training.Stage.finetuning(report_cfg).lr_schedule == "constant"
+    assert stages_lib.Stage.pretraining(ours).lr_schedule == "constant"
+    assert stages_lib.Stage.finetuning(ours).lr_schedule == "cosine"
+    assert stages_lib.Stage.finetuning(report_cfg).lr_schedule == "constant"
     assert set(config_lib.finetune_fields()) == {
         "learning_rate", "finetune_lr_schedule", "head_units", "head_layers", "finetune_noise",
         "task", "freeze_encoder"}

@@ -9,10 +9,14 @@ import pathlib
 import numpy as np
 import pytest
 
-from sdae_tf.runner import training
+from sdae_tf.runner import config as config_lib
+from sdae_tf.runner import precision as precision_lib
+from sdae_tf.runner import run_data, training
+from sdae_tf.train import stages as stages_lib
+from sdae_tf.utils import machine as machine_lib
 
 # A tiny recipe that learns the 8x8 digits in a few seconds.
-TINY = training.TrainConfig(
+TINY = config_lib.TrainConfig(
     model="sdae_mnist", dataset="digits", hidden_units=(256, 128), head_units=128,
     batch_size=32, pretrain_epochs=5, pretrain_learning_rate=1e-2, finetune_epochs=10,
     learning_rate=3e-3, verbose=0,
@@ -62,10 +66,10 @@ def test_run_directory_contents(tiny_run):
 def test_thread_settings_read_the_environment(monkeypatch):
     monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
     monkeypatch.delenv("TF_NUM_INTEROP_THREADS", raising=False)
-    threads = training.thread_settings()
+    threads = machine_lib.thread_settings()
     assert threads["intra_op"] == 1 and threads["cpus"] == os.cpu_count()
     monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "junk")
-    assert training.thread_settings()["intra_op"] is None
+    assert machine_lib.thread_settings()["intra_op"] is None
 
 
 def test_same_seed_same_numbers(tmp_path):
@@ -82,14 +86,14 @@ def test_same_seed_same_numbers(tmp_path):
 def test_steps_per_execution_changes_speed_not_numbers(tmp_path, digits):
     # Several steps per compiled call (the default) train exactly what one step per call does:
     # same batches per epoch, same noise, same updates.
-    default = training.Stage.pretraining(training.TrainConfig())
-    assert training.execution_steps(50000, default) == 23  # MNIST: 391 steps of 128 = 17 x 23
-    assert training.execution_steps(10000, default) == 1  # 79 steps: prime, one per call
-    assert training.execution_steps(
+    default = stages_lib.Stage.pretraining(config_lib.TrainConfig())
+    assert stages_lib.execution_steps(50000, default) == 23  # MNIST: 391 steps of 128 = 17 x 23
+    assert stages_lib.execution_steps(10000, default) == 1  # 79 steps: prime, one per call
+    assert stages_lib.execution_steps(
         50000, dataclasses.replace(default, steps_per_execution=1)) == 1
-    assert training.execution_steps(50000, dataclasses.replace(default, strategy="mirrored")) == 1
+    assert stages_lib.execution_steps(50000, dataclasses.replace(default, strategy="mirrored")) == 1
     cfg = dataclasses.replace(TINY, pretrain_epochs=2, finetune_epochs=2, hidden_units=(32, 16))
-    assert training.execution_steps(len(digits.x_train), training.Stage.finetuning(cfg)) > 1
+    assert stages_lib.execution_steps(len(digits.x_train), stages_lib.Stage.finetuning(cfg)) > 1
     many = training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "many")))
     one = training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "one"),
                                            steps_per_execution=1))
@@ -145,7 +149,7 @@ def test_quick_shrinks_the_run(tmp_path):
     metrics = training.run(cfg)
     assert all(len(r["history"]["loss"]) == 1 for r in metrics["pretrain"])
     assert len(metrics["finetune"]["history"]["loss"]) == 1
-    assert metrics["sizes"]["train"] == min(training.QUICK_TRAIN_EXAMPLES, 1257)
+    assert metrics["sizes"]["train"] == min(run_data.QUICK_TRAIN_EXAMPLES, 1257)
     assert np.isfinite(metrics["test_loss"])
 
 
@@ -186,8 +190,8 @@ def test_mixed_bfloat16_learns_and_exports_float32(model, tmp_path):
     copy = export_lib.load_encoder(export_dir, trainable=True)
     assert served.dtype == np.float32 and copy.dtype_policy.name == "float32"
     np.testing.assert_allclose(served, np.asarray(copy(images)), atol=1e-5)
-    with training.compute_precision("mixed_bfloat16"):
-        trained = training.build_model(cfg, shape).encoder
+    with precision_lib.compute_precision("mixed_bfloat16"):
+        trained = config_lib.build_model(cfg, shape).encoder
     trained.set_weights(copy.get_weights())
     in_bf16 = np.asarray(trained(images)).astype(np.float32)
     assert 0 < np.abs(served - in_bf16).max() < 0.05 * np.abs(served).max()

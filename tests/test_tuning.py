@@ -20,7 +20,7 @@ import pytest
 from sdae_tf import models
 from sdae_tf.hub import export as export_lib
 from sdae_tf.integrations import tuning
-from sdae_tf.runner import training
+from sdae_tf.runner import config as config_lib
 
 from .conftest import REPO
 
@@ -62,7 +62,7 @@ def test_parse_spec():
 
 
 def test_hypermodel_maps_the_space_to_zoo_configs(digits):
-    base = training.TrainConfig(**{**BASE, "model": "sdae_learned_sigma_mnist"})
+    base = config_lib.TrainConfig(**{**BASE, "model": "sdae_learned_sigma_mnist"})
     space = tuning.SearchSpace(lambdas=tuning.parse_spec("1e-3:1e-1:log"),
                                floor=tuning.parse_spec("0.2,0.3"),
                                embedding_size=tuning.parse_spec("16,32", int))
@@ -80,9 +80,9 @@ def test_hypermodel_maps_the_space_to_zoo_configs(digits):
     with pytest.raises(ValueError, match="search space is empty"):
         tuning.ZooHyperModel(base, tuning.SearchSpace(), digits)
     with pytest.raises(ValueError, match="no unsupervised pretraining"):
-        tuning.ZooHyperModel(training.TrainConfig(model="nopretrain_mnist"), space, digits)
+        tuning.ZooHyperModel(config_lib.TrainConfig(model="nopretrain_mnist"), space, digits)
     # A value the family does not take fails when the trial is built, naming it.
-    sdae = tuning.ZooHyperModel(training.TrainConfig(**BASE),
+    sdae = tuning.ZooHyperModel(config_lib.TrainConfig(**BASE),
                                 tuning.SearchSpace(lambdas=tuning.parse_spec("0.1,0.2")), digits)
     with pytest.raises(ValueError, match="does not take lambdas"):
         sdae.build(keras_tuner.HyperParameters())
@@ -96,7 +96,7 @@ class _Recorder(keras.callbacks.Callback):
 
 
 def test_search_forwards_callbacks_and_scores_every_epoch(digits, tmp_path):
-    base = training.TrainConfig(**BASE)
+    base = config_lib.TrainConfig(**BASE)
     space = tuning.SearchSpace(noise_level=tuning.parse_spec("0.2,0.5"))
     hm = tuning.ZooHyperModel(base, space, digits, objective="reconstruction",
                               probe_examples=400)
@@ -121,7 +121,7 @@ def test_search_forwards_callbacks_and_scores_every_epoch(digits, tmp_path):
 
 
 def test_search_runs_exports_and_refuses_another_search(digits, tmp_path, capsys):
-    base = training.TrainConfig(**BASE, export_dir=str(tmp_path / "best"))
+    base = config_lib.TrainConfig(**BASE, export_dir=str(tmp_path / "best"))
     space = tuning.SearchSpace(noise_level=tuning.parse_spec("0.1:0.7"))
     tune_dir = tmp_path / "search"
     results = tuning.run_search(base, space, "random", "probe", tune_dir, max_trials=3,

@@ -123,15 +123,16 @@ class SDAETransformer(TransformerMixin, BaseEstimator):
         import keras
 
         from sdae_tf import zoo
-        from sdae_tf.runner import training
+        from sdae_tf.runner import config as config_lib
+        from sdae_tf.runner import validation as validation_lib
 
         cfg = self._config(len(X))
-        training.check_config(cfg)
+        validation_lib.check_config(cfg)
         if not zoo.REGISTRY.get(cfg.model).layerwise_pretraining:
             raise ValueError(f"{cfg.model} has no unsupervised pretraining to fit; choose a "
                              "model with a decoder (sdae_mnist, cdae_mnist, vae_mnist, ...)")
         keras.utils.set_random_seed(cfg.seed)
-        model = training.build_model(cfg, self.input_shape_)  # the public API's model
+        model = config_lib.build_model(cfg, self.input_shape_)  # the public API's model
         with contextlib.redirect_stdout(io.StringIO()) if not self.verbose \
                 else contextlib.nullcontext():
             histories = model.pretrain(

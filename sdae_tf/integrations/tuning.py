@@ -31,7 +31,9 @@ from sdae_tf import zoo
 from sdae_tf.evaluation import probe
 from sdae_tf.hub import export as export_lib
 from sdae_tf.runner import config as config_lib
-from sdae_tf.runner import training
+from sdae_tf.runner import run_data, run_export
+from sdae_tf.runner import validation as validation_lib
+from sdae_tf.train import stages as stages_lib
 from sdae_tf.train.checkpoints import write_text_atomic
 from sdae_tf.utils import markdown, storage
 
@@ -182,7 +184,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
     def build(self, hp):
         cfg = self.config_for(hp)
         keras.utils.set_random_seed(cfg.seed)
-        return training.build_model(cfg, self.data.input_shape)
+        return config_lib.build_model(cfg, self.data.input_shape)
 
     def fit(self, hp, model, *args, callbacks=None, epochs=None, initial_epoch=0, **kwargs):
         cfg = self.config_for(hp)
@@ -191,7 +193,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
         if "verbose" in kwargs:
             cfg = dataclasses.replace(cfg, verbose=kwargs["verbose"])
         scorer = TrialScorer(model, self.data, callbacks or [], self.probe_examples)
-        training.pretrain_layerwise(model, self.data, training.Stage.pretraining(cfg),
+        stages_lib.pretrain_layerwise(model, self.data, stages_lib.Stage.pretraining(cfg),
                                     last_block_callbacks=[scorer])
         return scorer.scores_at(scorer.best_epoch(self.objective))
 
@@ -442,7 +444,7 @@ def write_results(tuner, tune_dir, meta, top=5):
     results = {**meta, "objective_name": objective.name, "direction": objective.direction,
                "trial_counts": trial_counts(tuner), "best_trials": summarize(tuner, top)}
     tune_dir = pathlib.Path(tune_dir)
-    training.write_json(tune_dir / RESULTS_JSON, results)
+    storage.write_json_atomic(tune_dir / RESULTS_JSON, results)
     write_text_atomic(tune_dir / RESULTS_MD, results_markdown(results))
     return results
 
@@ -465,7 +467,7 @@ def export_best(tuner, hypermodel, export_dir, overwrite=False, extra=None):
     cfg = dataclasses.replace(hypermodel.config_for(trial.hyperparameters),
                               export_dir=str(export_dir), overwrite_export=overwrite)
     metrics = {name: float(trial.metrics.get_last_value(name)) for name in trial.metrics.metrics}
-    return training.export_run(
+    return run_export.export_run(
         cfg, best, hypermodel.data, "pretrained (best trial of a search)", metrics,
         extra={"search": {**(extra or {}), "trial_id": trial.trial_id,
                           "hyperparameters": dict(trial.hyperparameters.values)}})
@@ -511,27 +513,27 @@ def run_search(base, space, tuner_kind="random", objective="probe", tune_dir="ru
     print(results["best_trials"][0]["hyperparameters"])
     ```
     """
-    training.check_config(base)
+    validation_lib.check_config(base)
     if base.protocol != "validation":
         raise ValueError(f"sdae-tune scores trials on the validation split: --protocol="
                          f"{base.protocol} would select hyperparameters on the test set; use "
                          "--protocol=validation")
     if base.quick:
         base = dataclasses.replace(base, pretrain_epochs=min(base.pretrain_epochs,
-                                                             training.QUICK_EPOCHS))
+                                                             run_data.QUICK_EPOCHS))
     if base.export_dir and not is_distributed_worker():
         export_lib.check_export_target(base.export_dir, base.overwrite_export)
     tune_dir = pathlib.Path(tune_dir)
     state = search_state(base, space, tuner_kind, objective, max_trials, probe_examples, seed)
     worker = is_distributed_worker()
     resumed = False if worker else check_search_dir(tune_dir, state, overwrite)
-    data = training.load_data(base)
+    data = run_data.load_data(base)
     hypermodel = ZooHyperModel(base, space, data, objective, probe_examples)
     hypermodel.build(keras_tuner.HyperParameters())  # a bad space fails here, before any trial
     if not worker:
         storage.check_writable(tune_dir, "--tune_dir")
         tune_dir.mkdir(parents=True, exist_ok=True)
-        training.write_json(tune_dir / STATE_FILE, state)
+        storage.write_json_atomic(tune_dir / STATE_FILE, state)
     try:
         tuner = make_tuner(tuner_kind, hypermodel, objective, tune_dir.parent, tune_dir.name,
                            max_trials=max_trials, max_epochs=base.pretrain_epochs, seed=seed)
@@ -555,5 +557,5 @@ def run_search(base, space, tuner_kind="random", objective="probe", tune_dir="ru
     if base.export_dir:
         results["export"] = export_best(tuner, hypermodel, base.export_dir,
                                         base.overwrite_export, extra=meta)
-        training.write_json(tune_dir / RESULTS_JSON, results)
+        storage.write_json_atomic(tune_dir / RESULTS_JSON, results)
     return results

@@ -35,6 +35,7 @@ from sdae_tf.reproduce import report
 from sdae_tf.reproduce.ledger import Ledger
 from sdae_tf.runner import config as config_lib
 from sdae_tf.runner import training
+from sdae_tf.runner import validation as validation_lib
 from sdae_tf.train.checkpoints import write_json_atomic, write_text_atomic
 from sdae_tf.utils import claims, storage
 
@@ -84,7 +85,7 @@ def parse_run(text):
     if not sep or head.count("/") != 1 or not all(head.strip().split("/")):
         raise ValueError(f"--run {text!r}: expected 'COLUMN/ROW: key=value ...'")
     column, row = (part.strip() for part in head.split("/"))
-    fields = {f.name for f in dataclasses.fields(training.TrainConfig)}
+    fields = {f.name for f in dataclasses.fields(config_lib.TrainConfig)}
     overrides = {}
     for pair in rest.split():
         key, eq, value = pair.partition("=")
@@ -247,7 +248,7 @@ def pretraining_config(cfg):
     Returns:
         The pretraining run's `TrainConfig`.
     """
-    base = training.TrainConfig()
+    base = config_lib.TrainConfig()
     dataset = cfg.pretrain_dataset or cfg.dataset
     if dataset == zoo.REGISTRY.get(cfg.model).dataset:
         dataset = None  # the model's own, as a cell that names no dataset has it
@@ -388,7 +389,7 @@ def run_cell(spec, base_cfg, finished, pool_dir, when_claimed="wait", ledger=Non
         experiment: the experiment's name, for the ledger.
     """
     cfg = dataclasses.replace(base_cfg, **_resolve(spec, finished))
-    training.check_config(cfg)
+    validation_lib.check_config(cfg)
     cfg, pre = with_shared_pretraining(cfg, pool_dir)
     recorded = from_ledger(cfg, pool_dir, ledger)
     if recorded is not None:  # finished on another machine: neither it nor its pretraining reruns
@@ -505,7 +506,7 @@ def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", re
         own = _resolve(dataclasses.replace(spec, overrides={
             k: v for k, v in spec.overrides.items() if not v.startswith("@")}), {})
         try:
-            training.check_config(dataclasses.replace(base_cfg, **own))
+            validation_lib.check_config(dataclasses.replace(base_cfg, **own))
         except (ValueError, FileNotFoundError) as err:
             raise type(err)(f"--run {spec.name}: {err}; nothing was trained") from None
         for ref in references(spec):

@@ -593,3 +593,19 @@ def _attributes_doc():
 
 
 TrainConfig.__doc__ += _attributes_doc()
+
+
+def build_model(cfg, input_shape):
+    """The zoo model of `cfg` as the public API builds it (`sdae_tf.models.get`), with the
+    config's hyperparameter overrides.
+
+    Args:
+        cfg: the run's `TrainConfig`.
+        input_shape: one example's shape.
+
+    Returns:
+        The model, an instance of its family's class (`sdae_tf.zoo.Family`).
+    """
+    from sdae_tf import models
+
+    return models.get(cfg.model, input_shape=tuple(input_shape), **model_kwargs(cfg))

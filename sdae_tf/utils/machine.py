@@ -71,3 +71,26 @@ def describe(threads=None):
     if threads is not None:
         info["threads"] = threads
     return info
+
+
+def thread_settings():
+    """TensorFlow's intra- and inter-op thread counts as this process set them (the
+    `tf.config.threading` setters, else $TF_NUM_INTRAOP_THREADS / $TF_NUM_INTEROP_THREADS;
+    None: TensorFlow's default, every core) and the CPU count. Recorded with every run: the
+    same seed gives the same numbers at the same thread counts, and other numbers at others
+    (the reductions' floating-point order changes).
+
+    Returns:
+        {"intra_op", "inter_op", "cpus"}.
+    """
+    import tensorflow as tf
+
+    def count(getter, env):
+        value = getter() or os.environ.get(env, "")
+        return int(value) if str(value).isdigit() and int(value) > 0 else None
+
+    return {"intra_op": count(tf.config.threading.get_intra_op_parallelism_threads,
+                              "TF_NUM_INTRAOP_THREADS"),
+            "inter_op": count(tf.config.threading.get_inter_op_parallelism_threads,
+                              "TF_NUM_INTEROP_THREADS"),
+            "cpus": os.cpu_count()}

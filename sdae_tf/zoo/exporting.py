@@ -11,14 +11,16 @@ from sdae_tf.zoo.records import model_record
 
 
 def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1.0),
-                 check_sample=None, probe_data=None, metrics=None, extra=None):
+                 check_sample=None, probe_data=None, metrics=None, extra=None,
+                 stage="pretrained", autoencoder=True, pretrain_dataset=None, on_staged=None):
     """Exports a zoo model: the SavedModel with `serve` (the encoder), `reconstruct` (the
     whole autoencoder, no noise) and its family's `export_endpoints` (the MAE's `inpaint`),
     `encoder.keras` and `manifest.json` (the model's config, so `from_preset(path)` rebuilds
-    it; checksums of every file), written aside and moved into
-    place. `check_sample` (images) reloads the SavedModel and compares before anything is
-    placed; `probe_data` = (x_train, y_train, x_test, y_test) adds the linear-probe score of
-    the frozen codes and its floor to the manifest.
+    it; checksums of every file), written aside and moved into place. `check_sample` (images)
+    reloads the SavedModel and compares before anything is placed; `probe_data` = (x_train,
+    y_train, x_test, y_test) adds the linear-probe score of the frozen codes and its floor to
+    the manifest. The one place an export's manifest is assembled (`sdae-train` exports
+    through it too).
 
     Args:
         model: a zoo model (`sdae_tf.zoo.Family`).
@@ -32,6 +34,12 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
         probe_data: (x_train, y_train, x_test, y_test) for the manifest's probe, or None.
         metrics: scores recorded in the manifest's `metrics`.
         extra: more manifest entries.
+        stage: "pretrained" or "fine-tuned": what the encoder's weights are.
+        autoencoder: True: `model`'s own autoencoder is the `reconstruct` endpoint; another zoo
+            model of the same config: its autoencoder (a run's, as pretraining left it, while
+            `model`'s encoder is fine-tuned); None: the encoder alone.
+        pretrain_dataset: the dataset the autoencoder was pretrained on, when not `dataset`.
+        on_staged: called with the staged manifest's path just before the move.
 
     Returns:
         The export folder, a `pathlib.Path`.
@@ -56,7 +64,7 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
         "input": {"range": [float(v) for v in value_range]},
         "architecture": architecture,
         "noise": architecture["noise"],
-        "stage": "pretrained",
+        "stage": stage,
         "metrics": dict(metrics or {}),
         "seed": model.seed,
         "zoo_model": model_record(model),
@@ -67,10 +75,20 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
     if check_sample is None:
         check_sample = np.random.default_rng(0).uniform(
             *value_range, size=(32, *model.image_shape)).astype("float32")
+    source = model if autoencoder is True else autoencoder
+    denoiser = None
+    if source is not None:
+        denoiser = {
+            "noise": architecture["noise"],
+            "weights": ("the whole autoencoder as exported" if source is model else
+                        "the whole autoencoder after unsupervised pretraining, before "
+                        "fine-tuning"),
+            **({"pretrain_dataset": pretrain_dataset or dataset} if source is not model
+               else {}),
+            "use_instead": source.DENOISER_INSTEAD}
     return export_lib.export_encoder(
         model.encoder, pathlib.Path(path), manifest, overwrite=overwrite,
-        check_sample=check_sample, autoencoder=model.autoencoder(),
-        endpoints=model.export_endpoints(),
-        denoiser={"noise": architecture["noise"],
-                  "weights": "the whole autoencoder as exported",
-                  "use_instead": model.DENOISER_INSTEAD})
+        check_sample=check_sample,
+        autoencoder=None if source is None else source.autoencoder(),
+        endpoints=None if source is None else source.export_endpoints(),
+        denoiser=denoiser, on_staged=on_staged)
