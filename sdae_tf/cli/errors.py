@@ -6,7 +6,7 @@ import os
 import sys
 
 from sdae_tf.data.tfds_images import DatasetNotPreparedError
-from sdae_tf.runner.training import TrainingDivergedError
+from sdae_tf.train.checkpoints import TrainingDivergedError
 from sdae_tf.utils.storage import StorageError
 
 # ValueError covers storage.DamagedFileError (a damaged file, named).

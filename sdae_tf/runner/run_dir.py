@@ -100,7 +100,15 @@ def space_needed(stack, data, cfg):
 
 def own_export(cfg, record):
     """True when `cfg.export_dir` holds the export this run recorded (`record`, the progress
-    of an interrupted run that exported, then stopped before writing metrics.json)."""
+    of an interrupted run that exported, then stopped before writing metrics.json).
+
+    Args:
+        cfg: the run's `TrainConfig`.
+        record: the export record the run's progress holds, or None.
+
+    Returns:
+        Whether the export in place is the run's own.
+    """
     if not record or not cfg.export_dir:
         return False
     manifest = pathlib.Path(cfg.export_dir) / export_lib.MANIFEST_FILE

@@ -62,9 +62,9 @@ def run(cfg):
     Example:
 
     ```python
-    from sdae_tf.runner import training
-    cfg = training.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(32, 16),
-                               pretrain_epochs=1, finetune_epochs=1, run_dir="run", verbose=0)
+    from sdae_tf.runner import config, training
+    cfg = config.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(32, 16),
+                             pretrain_epochs=1, finetune_epochs=1, run_dir="run", verbose=0)
     metrics = training.run(cfg)
     print(round(metrics["test_accuracy"], 2))
     ```
