@@ -44,7 +44,8 @@ def model_record(model):
         model: a zoo model (a `sdae_tf.zoo.Family`).
 
     Returns:
-        {"class_name": the family's class name, "config": `model.get_config()`}.
+        {"class_name": the family's class name, "registered_name": its Keras registered name
+        (e.g. "sdae_tf>DenseStack"), "config": `model.get_config()`}.
 
     Example:
 
@@ -53,7 +54,11 @@ def model_record(model):
     print(record["class_name"], record["config"]["hidden_units"])  # DenseStack [1000, 1000]
     ```
     """
-    return {"class_name": type(model).__name__, "config": model.get_config()}
+    import keras
+
+    return {"class_name": type(model).__name__,
+            "registered_name": keras.saving.get_registered_name(type(model)),
+            "config": model.get_config()}
 
 
 def model_from_record(record):
@@ -80,7 +85,9 @@ def model_from_record(record):
 
     if "class_name" not in record:
         return from_legacy_config(record)
-    cls = keras.saving.get_registered_object(f"{PACKAGE}>{record['class_name']}")
+    name = record.get("registered_name") or f"{PACKAGE}>{record['class_name']}"
+    cls = keras.saving.get_registered_object(name)
     if not (isinstance(cls, type) and issubclass(cls, Family)) or cls is Family:
-        raise ValueError(f"{record['class_name']!r} is no model family of {PACKAGE}")
+        raise ValueError(f"{name!r} is no model family (a registered subclass of "
+                         f"{PACKAGE}.zoo.Family)")
     return cls.from_config(dict(record["config"]))
