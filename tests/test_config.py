@@ -138,3 +138,31 @@ def test_every_family_declares_its_contract():
         stack = zoo.build(entry.name, DATASET_SHAPES[entry.dataset])
         out = stack.reconstruct(stack.encoder.inputs[0])  # the decoder on the code (and, for
         assert tuple(out.shape[1:]) == stack.image_shape, entry.name  # kernels, the input)
+
+
+def test_every_constructor_argument_is_settable_through_model_args():
+    from absl import flags
+
+    values = flags.FlagValues()
+    config.define_flags(values)
+    values(["prog", "--model=resdae_mnist", "--model_args=widths=16:32,code_channels=8", "--blocks_per_stage=1"])
+    cfg = config.from_flags(values)
+    assert cfg.model_args == ("widths=16:32", "code_channels=8")
+    model = config.build_model(cfg, (28, 28, 1))
+    assert model.widths == (16, 32) and model.code_channels == 8 and model.blocks_per_stage == 1
+    assert model.get_config()["widths"] == [16, 32]
+    # An experiment cell gives the same value.
+    assert config.parse_value("model_args", "widths=16:32,code_channels=8") == cfg.model_args
+    # Unset, it leaves a run's identity (its pool key, its resume check) as it was.
+    assert "model_args" not in config.identity(config.TrainConfig(model="resdae_mnist"))
+
+
+def test_model_args_are_refused_in_one_line_before_anything_trains():
+    with pytest.raises(ValueError, match=r"sdae_mnist \(DenseStack\) does not take width\. "
+                                         r"It takes: hidden_units"):
+        validation_lib.check_config(config.TrainConfig(model="sdae_mnist",
+                                                       model_args=("width=64",)))
+    with pytest.raises(ValueError, match=r"hidden_units is set by its own flag \(--hidden_units"):
+        config.model_args(["hidden_units=8:4"])
+    with pytest.raises(ValueError, match="'width' is not name=value"):
+        config.model_args(["width"])

@@ -190,6 +190,11 @@ class TrainConfig:
     blocks_per_stage: int | None = setting(
         None, "Residual autoencoders: residual blocks per resolution; default 2.", minimum=1,
         model=True)
+    model_args: tuple[str, ...] | None = setting(
+        None, "The model's other constructor arguments, name=value each (a list's items "
+        "joined by ':'), e.g. width=64,depth=2 (the masked autoencoder) or widths=16:32 (the "
+        "residual ones); an argument the model does not take is an error listing those it "
+        "does.", model=False)
     recon_loss: str | None = setting(
         None, "Reconstruction loss: bce (binary cross-entropy) or mse (squared error, the "
         "report's scripts); default: the model's own (bce).", choices=_recon_losses, model=True)
@@ -528,7 +533,57 @@ def model_kwargs(cfg):
     """
     out = {n: getattr(cfg, n) for n, f in fields().items()
            if f.metadata["model"] and getattr(cfg, n) is not None}
-    return {**out, "seed": cfg.seed}
+    return {**out, **model_args(cfg.model_args), "seed": cfg.seed}
+
+
+def model_args(items):
+    """`--model_args` as keyword arguments: "name=value" items, each value an integer, a
+    number, true / false / none, a list (items joined by ':') or else a string. An argument
+    that has its own flag is refused (one way to set each).
+
+    Args:
+        items: the "name=value" strings, or None.
+
+    Returns:
+        A dict name -> typed value.
+
+    Raises:
+        ValueError: an item without "=", or an argument with its own flag.
+
+    Example:
+
+    ```python
+    from sdae_tf.runner import config
+    config.model_args(["width=64", "widths=16:32"])  # {'width': 64, 'widths': (16, 32)}
+    ```
+    """
+    out = {}
+    for item in items or ():
+        name, sep, text = str(item).partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"--model_args: {item!r} is not name=value (e.g. width=64)")
+        if name in fields() or name in ("input_shape", "name", "seed"):
+            raise ValueError(f"--model_args: {name} is set by its own flag"
+                             + (f" (--{name})" if name in fields() else ""))
+        parts = [_model_arg_scalar(v) for v in text.split(":")]
+        out[name] = tuple(parts) if ":" in text else parts[0]
+    return out
+
+
+def _model_arg_scalar(text):
+    text = text.strip()
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def define_flags(flag_values):

@@ -2,6 +2,7 @@
 (`TrainConfig.validate`), then what needs the zoo and the file system."""
 
 from sdae_tf import zoo
+from sdae_tf.runner import config as config_lib
 from sdae_tf.runner.init_from import init_source
 from sdae_tf.utils import storage
 
@@ -24,6 +25,7 @@ def check_config(cfg):
     zoo.check_request(cfg.model, recon_loss=cfg.recon_loss, noise_type=cfg.noise_type,
                       noise_level=cfg.noise_level, figures=cfg.figures,
                       num_samples=cfg.num_samples)
+    zoo.check_arguments(cfg.model, config_lib.model_kwargs(cfg))
     if cfg.init_from is not None:
         init_source(cfg.init_from)  # names the missing file early
     family = zoo.REGISTRY.get(cfg.model).build

@@ -208,6 +208,38 @@ def check_request(name, recon_loss=None, noise_type=None, noise_level=None, figu
                          "--noise_type")
 
 
+def check_arguments(name, arguments):
+    """Refuses an argument zoo model `name`'s family does not take, in one line listing those
+    it does (before anything is built or trained).
+
+    Args:
+        name: a zoo model's name.
+        arguments: the constructor arguments asked for (names, or a dict).
+
+    Returns:
+        The family constructor's parameters, `{name: inspect.Parameter}`.
+
+    Raises:
+        ValueError: an argument the family does not take.
+
+    Example:
+
+    ```python
+    sdae_tf.zoo.check_arguments("mae_mnist", {"width": 64})
+    ```
+    """
+    entry = REGISTRY.get(name)
+    accepted = {k: p for k, p in inspect.signature(entry.build).parameters.items()
+                if p.kind is not p.VAR_KEYWORD}
+    unknown = sorted(set(arguments) - set(accepted) - {"recon_loss"})
+    if unknown:
+        raise ValueError(
+            f"{name} ({entry.build.__name__}) does not take {', '.join(unknown)}. "
+            f"It takes: {', '.join(p for p in accepted if p not in ('input_shape', 'name'))}"
+        )
+    return accepted
+
+
 def build(name, input_shape, recon_loss=None, **overrides):
     """Builds a zoo model by name: an instance of its family's `keras.Model` class, named
     `name` (`sdae_tf.models.get` is the same with the entry's dataset's input shape).
@@ -237,14 +269,7 @@ def build(name, input_shape, recon_loss=None, **overrides):
     given = {k: v for k, v in overrides.items() if v is not None}
     if recon_loss is not None:
         given["loss"] = check_recon_loss(name, recon_loss)
-    accepted = {k: p for k, p in inspect.signature(entry.build).parameters.items()
-                if p.kind is not p.VAR_KEYWORD}
-    unknown = sorted(set(given) - set(accepted))
-    if unknown:
-        raise ValueError(
-            f"{name} ({entry.build.__name__}) does not take {', '.join(unknown)}. "
-            f"It takes: {', '.join(p for p in accepted if p not in ('input_shape', 'name'))}"
-        )
+    accepted = check_arguments(name, given)
     for key, value in given.items():  # lists of widths parsed strictly ("48" is not (4, 8))
         default = entry.hparams.get(key, accepted[key].default)
         if isinstance(default, (tuple, list)) and all(isinstance(d, int) for d in default):
@@ -270,6 +295,7 @@ __all__ = [
     "Family",
     "KernelPredictionAutoencoder",
     "build",
+    "check_arguments",
     "check_recon_loss",
     "check_request",
     "classifier",
