@@ -145,11 +145,13 @@ def test_every_constructor_argument_is_settable_through_model_args():
 
     values = flags.FlagValues()
     config.define_flags(values)
-    values(["prog", "--model=resdae_mnist", "--model_args=widths=16:32,code_channels=8", "--blocks_per_stage=1"])
+    values(["prog", "--model=resdae_mnist", "--model_args=widths=16:32,code_channels=8",
+            "--blocks_per_stage=1"])
     cfg = config.from_flags(values)
     assert cfg.model_args == ("widths=16:32", "code_channels=8")
     model = config.build_model(cfg, (28, 28, 1))
-    assert model.widths == (16, 32) and model.code_channels == 8 and model.blocks_per_stage == 1
+    assert model.widths == (16, 32) and model.code_channels == 8
+    assert model.blocks_per_stage == 1
     assert model.get_config()["widths"] == [16, 32]
     # An experiment cell gives the same value.
     assert config.parse_value("model_args", "widths=16:32,code_channels=8") == cfg.model_args
