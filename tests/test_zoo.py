@@ -74,3 +74,25 @@ def test_classifier_head(digits):
     model = zoo.classifier(stack.encoder, 10, units=20)
     assert model.output_shape == (None, 10)
     assert keras.ops.convert_to_numpy(model(digits.x_val[:3])).shape == (3, 10)
+
+
+def test_each_family_has_one_name_in_its_folder_class_and_manifest():
+    """One name per family: its folder (`sdae_tf/zoo/<name>/`), its module, its presets module,
+    its class in snake case and the manifests' `architecture.family` agree."""
+    import pathlib
+
+    families = {entry.build for entry in zoo.REGISTRY}
+    for cls in families:
+        name = cls.family_name()
+        folder, module = cls.__module__.split(".")[2:4]
+        assert folder == module == name, (cls, cls.__module__)
+        presets = pathlib.Path(zoo.__file__).parent / name / f"{name}_presets.py"
+        assert presets.is_file(), presets
+    first = {}
+    for entry in zoo.REGISTRY:  # one mnist model of each family
+        if entry.dataset == "mnist":
+            first.setdefault(entry.build, entry.name)
+    assert set(first) == families
+    for name in first.values():
+        model = zoo.build(name, (28, 28, 1))
+        assert model.describe()["family"] == type(model).family_name(), name

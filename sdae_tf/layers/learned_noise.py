@@ -19,7 +19,7 @@ class LearnedGaussianNoise(keras.layers.Layer):
     path (reparameterization), so d(output)/d(sigma) = eps.
 
     The layer only predicts and applies sigma; a training step (see
-    `sdae_tf.zoo.learned_sigma.LearnedSigmaBlock`) rewards it with `-lambda * mean(sigma)`.
+    `sdae_tf.zoo.LearnedSigmaBlock`) rewards it with `-lambda * mean(sigma)`.
     Like the other noise layers it is the identity unless `training=True`.
 
     Args:

@@ -10,125 +10,23 @@ inside), `block_loss(k)`, `block_summary(k)`, `embedding_size` and `describe()`.
 import inspect
 
 from sdae_tf.utils import checks
-from sdae_tf.zoo.conv import ConvAutoencoder
+from sdae_tf.zoo.conv_autoencoder import ConvAutoencoder
 from sdae_tf.zoo.conv_stack import ConvStack
-from sdae_tf.zoo.dense import DenseStack
+from sdae_tf.zoo.dense_stack import DenseStack
 from sdae_tf.zoo.family import Family
 from sdae_tf.zoo.heads import classifier, dense_head
-from sdae_tf.zoo.kernel_prediction import KernelPredictionAutoencoder
-from sdae_tf.zoo.learned_sigma import LearnedSigmaBlock, LearnedSigmaStack
-from sdae_tf.zoo.mae import MaskedAutoencoder
-from sdae_tf.zoo.pixels import RawPixels
-from sdae_tf.zoo.registry import Registry, ZooEntry
-from sdae_tf.zoo.resnet_ae import ResidualAutoencoder
-from sdae_tf.zoo.vae import VariationalStack
+from sdae_tf.zoo.kernel_prediction_autoencoder import KernelPredictionAutoencoder
+from sdae_tf.zoo.learned_sigma_stack import LearnedSigmaBlock, LearnedSigmaStack
+from sdae_tf.zoo.masked_autoencoder import MaskedAutoencoder
+from sdae_tf.zoo.raw_pixels import RawPixels
+from sdae_tf.zoo.registry import REGISTRY, Registry, ZooEntry
+from sdae_tf.zoo.residual_autoencoder import ResidualAutoencoder
+from sdae_tf.zoo.variational_stack import VariationalStack
 from sdae_tf.zoo.vqvae import VQVAE
 
-REGISTRY = Registry()
 # Reconstruction losses a run may ask for (`recon_loss`); each family maps them to its own
 # `loss` argument through its `RECON_LOSS_ARGS`.
 RECON_LOSSES = ("bce", "mse")
-
-_DENSE = {"hidden_units": (1000, 1000), "activation": "sigmoid"}
-_GAUSS = {"noise_type": "gaussian", "noise_level": 0.4}
-_CLEAN = {"noise_type": "none", "noise_level": 0.0}
-
-for _entry in [
-    ZooEntry("sdae_mnist", DenseStack, "mnist", {**_DENSE, **_GAUSS},
-             description="stacked denoising autoencoder 784-1000-1000, Gaussian noise 0.4, "
-                         "greedy layer-wise pretraining (Table 1)"),
-    ZooEntry("sae_mnist", DenseStack, "mnist", {**_DENSE, **_CLEAN},
-             description="stacked autoencoder 784-1000-1000 without noise, layer-wise "
-                         "pretraining (Table 1)"),
-    ZooEntry("nopretrain_mnist", DenseStack, "mnist", {**_DENSE, **_CLEAN},
-             layerwise_pretraining=False,
-             description="the 784-1000-1000 network trained from random initialisation "
-                         "(Table 1's no-pretraining baseline)"),
-    ZooEntry("pixels_mnist", RawPixels, "mnist", {}, layerwise_pretraining=False,
-             description="no encoder: the fine-tuning head alone on the raw pixels, a 784-1000-10 "
-                         "ReLU MLP (the report scripts' other no-pretraining baseline)"),
-    ZooEntry("sdae_dec_mnist", DenseStack, "mnist",
-             {"hidden_units": (500, 500, 2000, 10), "activation": "relu",
-              "code_activation": "linear", "noise_type": "dropout", "noise_level": 0.2,
-              "loss": "mean_squared_error"},
-             description="the DEC stack of the PyTorch peer pt-sdae: 784-500-500-2000-10, ReLU, "
-                         "linear 10-d code, dropout 0.2 corruption, squared error (k-means "
-                         "comparison, beyond the report)"),
-    ZooEntry("sdae_learned_sigma_mnist", LearnedSigmaStack, "mnist",
-             {**_DENSE, "lambdas": (0.026, 0.016), "floor": 0.4},
-             description="SDAE whose per-example Gaussian sigma is learned by a noise network "
-                         "(floor 0.4, lambda 0.026 / 0.016; Table 3)"),
-    ZooEntry("vae_mnist", VariationalStack, "mnist",
-             {"hidden_units": (400,), "latent_units": (20,), **_CLEAN},
-             description="VAE 784-400-20 (ReLU), latent mean as features (Table 2)"),
-    ZooEntry("dvae_mnist", VariationalStack, "mnist",
-             {"hidden_units": (400,), "latent_units": (20,), **_GAUSS},
-             description="denoising VAE: the VAE with Gaussian 0.4 input noise, clean target "
-                         "(Table 2)"),
-    ZooEntry("sdvae_mnist", VariationalStack, "mnist",
-             {"hidden_units": (400, 200), "latent_units": (100, 20), **_GAUSS},
-             description="stacked DVAE: 784-400-100 then 100-200-20, trained layer-wise on the "
-                         "previous block's mean (Table 2)"),
-]:
-    REGISTRY.register(_entry)
-
-for _data, _shape_note, _down in [("mnist", "16x7x7 code", 2), ("cifar10", "16x8x8 code", 2),
-                                  ("cub200", "16x8x8 code", 4)]:
-    REGISTRY.register(ZooEntry(
-        f"cae_{_data}", ConvAutoencoder, _data, {"downsample": _down, **_CLEAN},
-        description=f"convolutional autoencoder, 8 conv layers, {_shape_note} (Tables 4-5)"))
-    REGISTRY.register(ZooEntry(
-        f"cdae_{_data}", ConvAutoencoder, _data, {"downsample": _down, **_GAUSS},
-        description=f"convolutional denoising autoencoder, Gaussian 0.4, {_shape_note} "
-                    "(Tables 4-5)"))
-
-for _prefix, _noise in [("cae", _CLEAN), ("cdae", _GAUSS)]:
-    REGISTRY.register(ZooEntry(
-        f"{_prefix}_photos64", ConvAutoencoder, "photos64", {"downsample": 3, **_noise},
-        description="the report's 8-layer convolutional "
-                    f"{'denoising ' if _noise is _GAUSS else ''}autoencoder for 64x64 colour "
-                    "photo crops, 8x8x16 code (section 8's resolution question)"))
-
-for _prefix, _noise, _what in [("scae", _CLEAN, "autoencoder"),
-                               ("scdae", _GAUSS, "denoising autoencoder, Gaussian 0.4")]:
-    REGISTRY.register(ZooEntry(
-        f"{_prefix}_mnist", ConvStack, "mnist", dict(_noise),
-        description=f"stacked convolutional {_what}: two conv blocks pretrained layer-wise, "
-                    "28x28 -> 14x14x16 -> 7x7x16 code; the network of the report's own Table 4 "
-                    "scripts"))
-
-REGISTRY.register(ZooEntry(
-    "mae_mnist", MaskedAutoencoder, "mnist", {},
-    description="masked autoencoder (He et al. 2021): 4x4 patches (49 tokens), ViT encoder of 4 "
-                "blocks at width 128 on the visible quarter, 2-block decoder, loss on the "
-                "hidden patches; features: the mean token (section 8)"))
-
-for _prefix, _noise, _what in [("vqvae", _CLEAN, "VQ-VAE"),
-                               ("dvqvae", _GAUSS, "denoising VQ-VAE (Gaussian 0.4, clean target)")]:
-    REGISTRY.register(ZooEntry(
-        f"{_prefix}_mnist", VQVAE, "mnist", dict(_noise),
-        description=f"{_what}: the 8-layer conv autoencoder's 7x7x16 code quantised to a "
-                    "128-entry codebook, straight-through gradient, commitment 0.25 (section 8)"))
-
-for _prefix, _noise, _what in [("resae", _CLEAN, "autoencoder"),
-                               ("resdae", _GAUSS, "denoising autoencoder, Gaussian 0.4")]:
-    REGISTRY.register(ZooEntry(
-        f"{_prefix}_mnist", ResidualAutoencoder, "mnist", dict(_noise),
-        description=f"deep residual convolutional {_what}: 2 residual blocks per resolution "
-                    "(widths 32, 64), 16 + 16 conv layers, 7x7x16 code, no skip across the "
-                    "bottleneck (section 8)"))
-    REGISTRY.register(ZooEntry(
-        f"{_prefix}_photos64", ResidualAutoencoder, "photos64",
-        {"widths": (16, 32, 64), **_noise},
-        description=f"deep residual convolutional {_what} for 64x64 colour photo crops: widths "
-                    "16, 32, 64, 2 residual blocks per resolution, 21 + 21 conv layers, 8x8x16 "
-                    "code (section 8)"))
-
-REGISTRY.register(ZooEntry(
-    "kpdae_mnist", KernelPredictionAutoencoder, "mnist", {"downsample": 2, **_GAUSS},
-    description="kernel-prediction denoising autoencoder (Bako et al. 2017): the CDAE's "
-                "network, its decoder predicting a softmax 5x5 kernel per pixel applied to the "
-                "noisy input, Gaussian 0.4, squared error (section 8)"))
 
 
 def check_recon_loss(name, recon_loss):

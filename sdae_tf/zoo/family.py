@@ -12,6 +12,7 @@ before any training.
 import dataclasses
 import inspect
 import json
+import re
 import types
 from collections.abc import Callable
 
@@ -152,6 +153,13 @@ class Family(keras.Model):
     def embedding_size(self):
         """Size of the (flattened) embedding."""
         raise NotImplementedError
+
+    @classmethod
+    def family_name(cls):
+        """The family's one name: its class's, in snake case (`DenseStack` -> "dense_stack"),
+        as its folder (`sdae_tf/zoo/dense_stack/`) and the manifests' `architecture.family`
+        spell it."""
+        return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls.__name__).lower()
 
     @property
     def zoo_name(self):

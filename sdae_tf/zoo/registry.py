@@ -79,3 +79,10 @@ class Registry:
 
     def __iter__(self):
         return iter(self._entries[n] for n in self.names())
+
+
+# The zoo's one registry: each family's `*_presets.py` registers its names on import.
+REGISTRY = Registry()
+# The noise of the denoising presets (the report's Gaussian 0.4) and of the plain ones.
+GAUSSIAN = {"noise_type": "gaussian", "noise_level": 0.4}
+CLEAN = {"noise_type": "none", "noise_level": 0.0}

@@ -107,7 +107,7 @@ class ResidualAutoencoder(SpatialAutoencoder):
 
     def describe(self):
         enc, dec = self.conv_layers()
-        return {"family": "residual_conv", "widths": list(self.widths),
+        return {"family": self.family_name(), "widths": list(self.widths),
                 "blocks_per_stage": self.blocks_per_stage,
                 "code_shape": list(self.encoder.output_shape[1:]),
                 "conv_layers": {"encoder": enc, "decoder": dec},

@@ -147,7 +147,7 @@ class ConvStack(Family):
 
     def describe(self):
         return {
-            "family": "conv_stack",
+            "family": self.family_name(),
             "blocks": [list(b) for b in self.blocks],
             "code_shape": list(self.block_input_shape(self.num_blocks)),
             "noise": {"type": self.noise_type, "level": self.noise_level},

@@ -7,7 +7,7 @@ import keras
 
 from sdae_tf.layers.kernels import ApplyPixelKernels, check_kernel_size
 from sdae_tf.package import NAME as PACKAGE
-from sdae_tf.zoo.conv import ConvAutoencoder
+from sdae_tf.zoo.conv_autoencoder.conv_autoencoder import ConvAutoencoder
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -62,5 +62,5 @@ class KernelPredictionAutoencoder(ConvAutoencoder):
                                            self.kernel_size)
 
     def describe(self):
-        return {**super().describe(), "family": "kernel_prediction",
+        return {**super().describe(), "family": self.family_name(),
                 "kernel_size": self.kernel_size}

@@ -151,7 +151,7 @@ class VariationalStack(Family):
 
     def describe(self):
         return {
-            "family": "vae",
+            "family": self.family_name(),
             "hidden_units": list(self.hidden_units),
             "latent_units": list(self.latent_units),
             "kl_weight": self.kl_weight,

@@ -257,7 +257,7 @@ class MaskedAutoencoder(Family):
 
     def describe(self):
         return {
-            "family": "masked_autoencoder",
+            "family": self.family_name(),
             "patch_size": self.patch_size, "width": self.width, "depth": self.depth,
             "heads": self.heads, "mlp_ratio": self.mlp_ratio,
             "decoder_width": self.decoder_width, "decoder_depth": self.decoder_depth,

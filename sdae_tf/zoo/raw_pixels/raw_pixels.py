@@ -75,4 +75,4 @@ class RawPixels(Family):
                            name=f"{self.name}_autoencoder")
 
     def describe(self):
-        return {"family": "raw_pixels", "noise": {"type": "none", "level": 0.0}}
+        return {"family": self.family_name(), "noise": {"type": "none", "level": 0.0}}

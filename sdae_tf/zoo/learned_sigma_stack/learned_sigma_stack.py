@@ -8,7 +8,7 @@ from keras import ops
 from sdae_tf.layers import LearnedGaussianNoise
 from sdae_tf.optimizers import FusedAdam
 from sdae_tf.package import NAME as PACKAGE
-from sdae_tf.zoo.dense import DenseStack
+from sdae_tf.zoo.dense_stack.dense_stack import DenseStack
 
 
 def _replicas():
@@ -180,7 +180,7 @@ class LearnedSigmaStack(DenseStack):
     def describe(self):
         return {
             **super().describe(),
-            "family": "dense_stack_learned_sigma",
+            "family": self.family_name(),
             "noise": {"type": "learned_gaussian", "floor": self.floor,
                       "lambdas": list(self.lambdas), "per_component": self.per_component},
         }

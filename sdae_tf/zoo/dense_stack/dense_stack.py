@@ -194,7 +194,7 @@ class DenseStack(Family):
         if self.hidden_dropout:
             noise["hidden_dropout"] = self.hidden_dropout
         return {
-            "family": "dense_stack",
+            "family": self.family_name(),
             "hidden_units": list(self.hidden_units),
             "activation": self.activation,
             **({"code_activation": self.code_activation}

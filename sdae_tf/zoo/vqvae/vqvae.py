@@ -7,7 +7,7 @@ import keras
 from sdae_tf.layers import corrupt
 from sdae_tf.layers.quantizer import AddLoss, CodebookUsage, VectorQuantizer, check_num_codes
 from sdae_tf.package import NAME as PACKAGE
-from sdae_tf.zoo.conv import ConvAutoencoder
+from sdae_tf.zoo.conv_autoencoder.conv_autoencoder import ConvAutoencoder
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -67,5 +67,5 @@ class VQVAE(ConvAutoencoder):
         return [CodebookUsage(self.quantizer)]
 
     def describe(self):
-        return {**super().describe(), "family": "vqvae", "num_codes": self.num_codes,
+        return {**super().describe(), "family": self.family_name(), "num_codes": self.num_codes,
                 "commitment": self.commitment, "ema": self.ema}

@@ -102,7 +102,7 @@ class ConvAutoencoder(SpatialAutoencoder):
 
     def describe(self):
         return {
-            "family": "conv",
+            "family": self.family_name(),
             "filters": list(self.filters),
             "code_shape": list(self.encoder.output_shape[1:]),
             "noise": {"type": self.noise_type, "level": self.noise_level},

@@ -1,0 +1,27 @@
+"""The zoo's named dense stacks: name -> class, default arguments, dataset, description."""
+
+from sdae_tf.zoo.dense_stack.dense_stack import DenseStack
+from sdae_tf.zoo.registry import CLEAN, GAUSSIAN, REGISTRY, ZooEntry
+
+DENSE = {"hidden_units": (1000, 1000), "activation": "sigmoid"}
+
+for _entry in [
+    ZooEntry("sdae_mnist", DenseStack, "mnist", {**DENSE, **GAUSSIAN},
+             description="stacked denoising autoencoder 784-1000-1000, Gaussian noise 0.4, "
+                         "greedy layer-wise pretraining (Table 1)"),
+    ZooEntry("sae_mnist", DenseStack, "mnist", {**DENSE, **CLEAN},
+             description="stacked autoencoder 784-1000-1000 without noise, layer-wise "
+                         "pretraining (Table 1)"),
+    ZooEntry("nopretrain_mnist", DenseStack, "mnist", {**DENSE, **CLEAN},
+             layerwise_pretraining=False,
+             description="the 784-1000-1000 network trained from random initialisation "
+                         "(Table 1's no-pretraining baseline)"),
+    ZooEntry("sdae_dec_mnist", DenseStack, "mnist",
+             {"hidden_units": (500, 500, 2000, 10), "activation": "relu",
+              "code_activation": "linear", "noise_type": "dropout", "noise_level": 0.2,
+              "loss": "mean_squared_error"},
+             description="the DEC stack of the PyTorch peer pt-sdae: 784-500-500-2000-10, ReLU, "
+                         "linear 10-d code, dropout 0.2 corruption, squared error (k-means "
+                         "comparison, beyond the report)"),
+]:
+    REGISTRY.register(_entry)
