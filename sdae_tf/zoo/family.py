@@ -113,6 +113,9 @@ class Family(keras.Model):
     # 3000 MNIST digits (`benchmarks/api_defaults.py`); the command line's flagfiles set their
     # own recipes.
     PRETRAIN_DEFAULTS = {"epochs": 10, "batch_size": 32, "learning_rate": 5e-3}
+    # What `classifier()` and `segmenter()` compile with when their caller leaves the learning
+    # rate out (Adam), measured the same way.
+    FINETUNE_DEFAULTS = {"learning_rate": 1e-3}
 
     def __new__(cls, *args, **kwargs):
         # The constructor's arguments, defaults filled in: what `get_config` returns.
@@ -343,19 +346,20 @@ class Family(keras.Model):
         return [_history(r) for r in records]
 
     def classifier(self, num_classes, head_units=1000, head_layers=1, input_noise=0.0,
-                   seed=None, learning_rate=1e-3, compile=True):
+                   seed=None, learning_rate=None, compile=True):
         """The encoder (its weights shared with this model) under a fresh head:
         `head_layers` x Dense(`head_units`, ReLU) -> Dense(`num_classes`) **logits**, spatial
         codes flattened: a `sdae_tf.zoo.heads.Classifier`. Compiled (Adam at `learning_rate`,
-        sparse categorical cross-entropy from logits, accuracy) unless `compile=False`;
-        `input_noise` > 0 adds Gaussian noise to the inputs while training."""
+        default the family's `FINETUNE_DEFAULTS`; sparse categorical cross-entropy from
+        logits, accuracy) unless `compile=False`; `input_noise` > 0 adds Gaussian noise to the
+        inputs while training."""
         from sdae_tf.train import stages
         from sdae_tf.zoo import heads
 
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"`num_classes` must be an integer >= 2. Received: {num_classes!r}")
         seed = seed if seed is not None else (self.seed or 0) + 2000
-        learning_rate = checks.positive_number(learning_rate, "learning_rate")
+        learning_rate = self._finetune_learning_rate(learning_rate)
         model = heads.classifier(self.encoder, num_classes, units=head_units,
                                  name=f"{self.name}_classifier", hidden_layers=head_layers,
                                  input_noise=input_noise, seed=seed)
@@ -363,12 +367,13 @@ class Family(keras.Model):
             model.compile(optimizer=stages.make_optimizer(learning_rate, "constant", 0))
         return model
 
-    def segmenter(self, filters=32, train_encoder=True, learning_rate=1e-3, compile=True):
+    def segmenter(self, filters=32, train_encoder=True, learning_rate=None, compile=True):
         """The encoder (its weights shared with this model) under a light decoder head to a
         per-pixel digit probability (a `sdae_tf.zoo.heads.Segmenter`), for masks such as
         `sdae_tf.data.segmentation.load_digit_masks`. `train_encoder=False` freezes the
-        encoder (the head alone trains). Compiled (Adam at `learning_rate`, binary
-        cross-entropy, pixel accuracy and foreground IoU) unless `compile=False`.
+        encoder (the head alone trains). Compiled (Adam at `learning_rate`, default the
+        family's `FINETUNE_DEFAULTS`; binary cross-entropy, pixel accuracy and foreground IoU)
+        unless `compile=False`.
 
         Raises:
             ValueError: a family whose code is a vector (nothing spatial to segment from).
@@ -384,6 +389,7 @@ class Family(keras.Model):
         from sdae_tf.train import stages
         from sdae_tf.zoo import heads
 
+        learning_rate = self._finetune_learning_rate(learning_rate)
         model = heads.segmenter(self.encoder, filters=filters, name=f"{self.name}_segmenter")
         self.encoder.trainable = bool(train_encoder)
         if compile:
@@ -400,6 +406,11 @@ class Family(keras.Model):
         return exporting.export_model(self, path, overwrite=overwrite, dataset=dataset,
                                       value_range=value_range, check_sample=check_sample,
                                       probe_data=probe_data, metrics=metrics)
+
+    def _finetune_learning_rate(self, learning_rate):
+        if learning_rate is None:
+            learning_rate = type(self).FINETUNE_DEFAULTS["learning_rate"]
+        return checks.positive_number(learning_rate, "learning_rate")
 
     def _checked_images(self, x, what):
         if x is None:
