@@ -1,32 +1,12 @@
 """Presets: a shipped (or any exported) model as a trainable zoo model."""
 
-import inspect
-
-from sdae_tf import zoo
 from sdae_tf.hub import export as export_lib
-from sdae_tf.models.zoo_model import get
-from sdae_tf.zoo.records import model_from_record
+from sdae_tf.zoo.records import model_from_manifest
 
 # The weights `from_preset` takes: the autoencoder as unsupervised pretraining left it (encoder
 # and decoder a pair: `model(x)` is the export's `reconstruct`), or with the fine-tuned encoder
 # of the export's `serve` endpoint in place of the pretrained one.
 WEIGHTS = ("pretrained", "finetuned")
-
-
-def _model(manifest, path):
-    """The untrained model an export was made from: recorded (`zoo_model`) by exports since
-    version 0.2.0; older ones record the run's configuration, whose settings of the family's
-    constructor arguments (and `recon_loss`) rebuild it."""
-    if "zoo_model" in manifest:
-        return model_from_record(manifest["zoo_model"])
-    given = manifest.get("config")
-    if not isinstance(given, dict) or manifest.get("model") not in zoo.REGISTRY:
-        raise ValueError(f"{path}: the manifest records no zoo model to rebuild (neither "
-                         "`zoo_model` nor a `model` and `config` of this zoo)")
-    accepted = {*inspect.signature(zoo.REGISTRY.get(manifest["model"]).build).parameters,
-                "recon_loss"} - {"input_shape", "name", "kwargs"}
-    return get(manifest["model"], input_shape=tuple(manifest["input"]["shape"]),
-               **{k: v for k, v in given.items() if k in accepted and v is not None})
 
 
 def from_preset(name_or_path, weights="pretrained", verify=True):
@@ -67,7 +47,7 @@ def from_preset(name_or_path, weights="pretrained", verify=True):
                          "a model with a decoder")
     if verify:
         export_lib.verify_checksums(path, export_lib.saved_model_files(path))
-    model = _model(manifest, path)
+    model = model_from_manifest(manifest, path)
     restored = tf.saved_model.load(str(path))
     _assign(model.autoencoder().variables, restored.autoencoder_variables, path, "autoencoder")
     if weights == "finetuned":

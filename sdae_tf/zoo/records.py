@@ -91,3 +91,42 @@ def model_from_record(record):
         raise ValueError(f"{name!r} is no model family (a registered subclass of "
                          f"{PACKAGE}.zoo.Family)")
     return cls.from_config(dict(record["config"]))
+
+
+def model_from_manifest(manifest, path="the export"):
+    """The untrained model an export's manifest was made from: its `zoo_model` record
+    (`model_from_record`); an export of version 0.1.0 records none, and its run configuration's
+    settings of the family's constructor arguments (and `recon_loss`) rebuild it.
+
+    Args:
+        manifest: the export's manifest, a dict.
+        path: the export, for the error message.
+
+    Returns:
+        The model, an instance of its family's class, freshly initialised.
+
+    Raises:
+        ValueError: a manifest that records no zoo model to rebuild.
+
+    Example:
+
+    ```python
+    from sdae_tf.hub import export, pretrained
+    manifest = export.load_manifest(pretrained.resolve("sdae_mnist"))
+    model = sdae_tf.zoo.records.model_from_manifest(manifest)  # a DenseStack
+    ```
+    """
+    import inspect
+
+    from sdae_tf import zoo
+
+    if "zoo_model" in manifest:
+        return model_from_record(manifest["zoo_model"])
+    given = manifest.get("config")
+    if not isinstance(given, dict) or manifest.get("model") not in zoo.REGISTRY:
+        raise ValueError(f"{path}: the manifest records no zoo model to rebuild (neither "
+                         "`zoo_model` nor a `model` and `config` of this zoo)")
+    accepted = {*inspect.signature(zoo.REGISTRY.get(manifest["model"]).build).parameters,
+                "recon_loss"} - {"input_shape", "name", "kwargs"}
+    return zoo.build(manifest["model"], tuple(manifest["input"]["shape"]),
+                     **{k: v for k, v in given.items() if k in accepted and v is not None})
