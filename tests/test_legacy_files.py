@@ -44,3 +44,12 @@ def test_every_shipped_manifest_rebuilds_its_model():
         model = records.model_from_manifest(manifest)
         assert model.name == name == manifest["model"]
         assert model.describe()["noise"] == manifest["architecture"]["noise"], name
+
+
+def test_a_family_class_loads_its_own_presets_and_refuses_another_familys():
+    model = zoo.DenseStack.from_preset("sdae_mnist")
+    assert type(model) is zoo.DenseStack and model.name == "sdae_mnist"
+    assert type(zoo.Family.from_preset("cdae_mnist")) is zoo.ConvAutoencoder
+    with pytest.raises(ValueError, match="cdae_mnist is a ConvAutoencoder preset, not a "
+                                         "DenseStack one"):
+        zoo.DenseStack.from_preset("cdae_mnist")

@@ -18,9 +18,9 @@ model.save("sdae.keras")
 ```
 """
 
-from sdae_tf.models.presets import WEIGHTS, from_preset
 from sdae_tf.models.zoo_model import DATASET_SHAPES, ZooModel, get
 from sdae_tf.zoo.exporting import export_model
+from sdae_tf.zoo.presets import WEIGHTS, from_preset
 from sdae_tf.zoo.records import model_from_record, model_record
 
 

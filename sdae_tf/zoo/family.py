@@ -296,6 +296,40 @@ class Family(keras.Model):
             return from_legacy_config(config)
         return cls(**config)
 
+    @classmethod
+    def from_preset(cls, name_or_path, weights="pretrained", verify=True):
+        """A shipped model by name, or an export folder, as a trainable model of this class
+        (`sdae_tf.models.from_preset`, which any class's call gives): `DenseStack.from_preset(
+        "sdae_mnist")` is the trained SDAE, where `sdae_tf.models.get("sdae_mnist")` is the
+        untrained one.
+
+        Args:
+            name_or_path: a shipped model's name or an export folder.
+            weights: "pretrained" or "finetuned" (see `sdae_tf.models.from_preset`).
+            verify: check the files' SHA-256 against the manifest first.
+
+        Returns:
+            The model, with the export's weights.
+
+        Raises:
+            ValueError: a preset of another family than this class's.
+
+        Example:
+
+        ```python
+        model = sdae_tf.zoo.DenseStack.from_preset("sdae_mnist")
+        ```
+        """
+        from sdae_tf.zoo import presets
+
+        model = presets.from_preset(name_or_path, weights=weights, verify=verify)
+        if not isinstance(model, cls):
+            raise ValueError(f"{name_or_path} is a {type(model).__name__} preset, not a "
+                             f"{cls.__name__} one: load it with "
+                             f"{type(model).__name__}.from_preset or "
+                             "sdae_tf.models.from_preset")
+        return model
+
     # --- training -------------------------------------------------------------------------
     def pretrain(self, x, epochs=None, batch_size=None, learning_rate=None,
                  validation_data=None, callbacks=None, verbose="auto", seed=None,
