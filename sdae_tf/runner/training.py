@@ -116,6 +116,7 @@ def _run(cfg, strategy, chief, total_start):
                 metrics["export"] = _export_stage(cfg, stack, data, metrics, run_dir, progress)
             metrics["seconds"] = round(time.perf_counter() - total_start, 2)
             metrics["threads"] = machine.thread_settings()
+            metrics["backend"] = machine.backend()
             faults.point("metrics")
             storage.write_json_atomic(run_dir / "metrics.json", metrics)
         progress.clear()  # the run is complete: its checkpoints are not needed any more

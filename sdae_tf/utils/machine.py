@@ -57,7 +57,7 @@ def git_commit(root=PACKAGE_ROOT):
 
 
 def describe(threads=None):
-    """{cpu, instruction_sets, cpus, threads, host, commit}: `threads` as the run recorded
+    """{cpu, instruction_sets, cpus, threads, host, commit, backend}: `threads` as the run recorded
     them (`training.thread_settings()`), when given.
 
     Args:
@@ -67,10 +67,31 @@ def describe(threads=None):
         A JSON-ready dict.
     """
     info = {"cpu": cpu_model(), "instruction_sets": instruction_sets(),
-            "cpus": os.cpu_count(), "host": platform.node(), "commit": git_commit()}
+            "cpus": os.cpu_count(), "host": platform.node(), "commit": git_commit(),
+            "backend": backend()}
     if threads is not None:
         info["threads"] = threads
     return info
+
+
+def backend():
+    """The Keras backend this process computes with and the versions of Keras and of the
+    backend's library: part of where a number was measured (the same seed gives other numbers
+    on another backend).
+
+    Returns:
+        {"name": "tensorflow" / "jax" / ..., "keras": version, "version": the library's}.
+    """
+    import importlib.metadata
+
+    import keras
+
+    name = keras.backend.backend()
+    try:
+        version = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:  # e.g. tensorflow-cpu's distribution name
+        version = getattr(__import__(name), "__version__", None)
+    return {"name": name, "keras": keras.__version__, "version": version}
 
 
 def thread_settings():

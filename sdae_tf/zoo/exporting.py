@@ -46,6 +46,7 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
 
     Raises:
         FileExistsError: the export exists and `overwrite` is False.
+        ValueError: a process on another Keras backend than TensorFlow.
         sdae_tf.hub.export.ExportMismatchError: the reloaded export differs from the model.
 
     Example:
@@ -55,6 +56,12 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
     path = sdae_tf.models.export_model(model, "exported/tiny", check_sample=images)
     ```
     """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(f"Exporting a SavedModel needs the TensorFlow backend; this process uses "
+                         f"{keras.backend.backend()}: save the model (`model.save('m.keras')`), "
+                         "load it under KERAS_BACKEND=tensorflow and export it there")
     architecture = model.describe()
     manifest = {
         "model": model.name,

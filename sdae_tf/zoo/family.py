@@ -113,6 +113,9 @@ class Family(keras.Model):
     # 3000 MNIST digits (`benchmarks/api_defaults.py`); the command line's flagfiles set their
     # own recipes.
     PRETRAIN_DEFAULTS = {"epochs": 10, "batch_size": 32, "learning_rate": 5e-3}
+    # The Keras backends it is tested on (`tests/test_backends.py`); built on another, it is
+    # refused in one line.
+    BACKENDS = ("tensorflow", "jax")
     # What `classifier()` and `segmenter()` compile with when their caller leaves the learning
     # rate out (Adam), measured the same way.
     FINETUNE_DEFAULTS = {"learning_rate": 1e-3}
@@ -137,6 +140,11 @@ class Family(keras.Model):
         """Makes this instance the functional model images -> `reconstruct(images)`, once its
         constructor has built its layers and `encoder` (and, where it builds its own,
         `decoder`); builds the end-to-end training graph where there is one."""
+        if keras.backend.backend() not in self.BACKENDS:
+            raise ValueError(f"{type(self).__name__} runs on the {' and '.join(self.BACKENDS)} "
+                             f"backend{'s' if len(self.BACKENDS) > 1 else ''} only; this "
+                             f"process uses {keras.backend.backend()}: set "
+                             f"KERAS_BACKEND={self.BACKENDS[0]} before Keras is imported")
         if getattr(self, "decoder", None) is None:
             self.decoder = self.build_decoder()
         images = keras.Input(self.image_shape, name="images")

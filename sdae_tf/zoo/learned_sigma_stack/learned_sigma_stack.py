@@ -141,6 +141,8 @@ class LearnedSigmaStack(DenseStack):
     NOISE_TYPES = ("none", "learned_gaussian")  # "none" and unset both mean: learned
     MIXED_PRECISION = False  # its custom train step (two optimizers) is float32 only
     END_TO_END = False  # each block's noise network is trained with its own block
+    # Its blocks' two-optimizer step is a TensorFlow `GradientTape` step.
+    BACKENDS = ("tensorflow",)
 
     def __init__(self, input_shape, hidden_units=(1000, 1000), activation="sigmoid",
                  lambdas=(0.026, 0.016), floor=0.4, per_component=False,
