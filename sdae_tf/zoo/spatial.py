@@ -80,11 +80,6 @@ class SpatialAutoencoder(Family):
     def end_to_end_model(self):
         return self.pretrain_model(0)
 
-    def autoencoder(self):
-        """images -> code -> reconstructed images (no noise)."""
-        inputs = keras.Input(self.image_shape, name="images")
-        return keras.Model(inputs, self.reconstruct(inputs), name=f"{self.name}_reconstruct")
-
     def reconstruct(self, images):
         """Symbolic images -> their reconstruction (no noise)."""
         return self._reconstruct(images, self.encoder(images))

@@ -139,12 +139,6 @@ class ConvStack(Family):
             h = block(h)
         return keras.Model(code, h, name=f"{self.name}_decoder")
 
-    def autoencoder(self):
-        """The whole stack, images -> code -> reconstructed images (no noise)."""
-        inputs = keras.Input(self.image_shape, name="images")
-        return keras.Model(inputs, self.decoder(self.encoder(inputs)),
-                           name=f"{self.name}_autoencoder")
-
     def describe(self):
         return {
             "family": self.family_name(),

@@ -249,12 +249,6 @@ class MaskedAutoencoder(Family):
             f"(1 of {self.tokens} row-major patches, the same number per example) filled in "
             "from the visible ones")}
 
-    def autoencoder(self):
-        """images -> tokens (every patch visible) -> reconstructed images."""
-        images = keras.Input(self.image_shape, name="images")
-        return keras.Model(images, self.decoder(self.token_encoder(images)),
-                           name=f"{self.name}_reconstruct")
-
     def describe(self):
         return {
             "family": self.family_name(),

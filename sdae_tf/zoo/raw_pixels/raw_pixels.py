@@ -69,10 +69,5 @@ class RawPixels(Family):
         return keras.Model(code, keras.layers.Reshape(self.image_shape)(code),
                            name=f"{self.name}_decoder")
 
-    def autoencoder(self):
-        inputs = keras.Input(self.image_shape, name="images")
-        return keras.Model(inputs, self.decoder(self.encoder(inputs)),
-                           name=f"{self.name}_autoencoder")
-
     def describe(self):
         return {"family": self.family_name(), "noise": {"type": "none", "level": 0.0}}

@@ -143,12 +143,6 @@ class VariationalStack(Family):
         return keras.Model(code, keras.layers.Reshape(self.image_shape)(h),
                            name=f"{self.name}_decoder")
 
-    def autoencoder(self):
-        """images -> latent means -> reconstructed images (no noise, no sampling)."""
-        inputs = keras.Input(self.image_shape, name="images")
-        return keras.Model(inputs, self.decoder(self.encoder(inputs)),
-                           name=f"{self.name}_reconstruct")
-
     def describe(self):
         return {
             "family": self.family_name(),
