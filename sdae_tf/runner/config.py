@@ -651,8 +651,8 @@ TrainConfig.__doc__ += _attributes_doc()
 
 
 def build_model(cfg, input_shape):
-    """The zoo model of `cfg` as the public API builds it (`sdae_tf.models.get`), with the
-    config's hyperparameter overrides.
+    """The zoo model of `cfg` as the public API builds it (`sdae_tf.zoo.build`, what
+    `sdae_tf.models.get` calls), with the config's hyperparameter overrides.
 
     Args:
         cfg: the run's `TrainConfig`.
@@ -661,6 +661,6 @@ def build_model(cfg, input_shape):
     Returns:
         The model, an instance of its family's class (`sdae_tf.zoo.Family`).
     """
-    from sdae_tf import models
+    from sdae_tf import zoo
 
-    return models.get(cfg.model, input_shape=tuple(input_shape), **model_kwargs(cfg))
+    return zoo.build(cfg.model, tuple(input_shape), **model_kwargs(cfg))
