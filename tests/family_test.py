@@ -64,7 +64,7 @@ def run_family_test(model, data, tmp_path, pretrain_epochs=2, finetune_epochs=5,
     classifier.fit(x, y, epochs=finetune_epochs, batch_size=32, verbose=0)
     _, accuracy = classifier.evaluate(x_test, y_test, verbose=0)
     assert accuracy > accuracy_floor, accuracy
-    print(f"{model.zoo_name}: test accuracy {accuracy:.3f} after {finetune_epochs} epochs")
+    print(f"{model.name}: test accuracy {accuracy:.3f} after {finetune_epochs} epochs")
     sample = x_test[:16]
 
     # Config and `.keras` round trips.

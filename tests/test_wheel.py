@@ -112,7 +112,7 @@ def test_wheel_install_works_from_an_empty_folder(tmp_path):
                 np.testing.assert_allclose(preset.predict(x[:4], verbose=0),
                                            np.asarray(sdae_tf.denoiser(name)(x[:4])),
                                            atol=1e-6)
-            assert preset.zoo_name == name
+            assert preset.name == name
             print("preset", name)
         # The packs unpacked once each, into the cache.
         import os

@@ -172,11 +172,6 @@ class Family(keras.Model):
         spell it."""
         return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls.__name__).lower()
 
-    @property
-    def zoo_name(self):
-        """The model's name: its zoo name for a model of `sdae_tf.models.get`."""
-        return self.name
-
     def features_before(self, k):
         """A Keras model images -> the clean input of block k (None for k = 0)."""
         raise NotImplementedError
