@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sdae_tf import zoo
-from sdae_tf.evaluation import unsupervised
+from sdae_tf.evaluation import clustering, unsupervised
 from sdae_tf.layers import DropoutNoise, GaussianNoise, ZeroMaskingNoise
 from sdae_tf.runner import config as config_lib
 from sdae_tf.runner import training
@@ -96,8 +96,8 @@ def test_per_block_noise_and_hidden_dropout_in_the_block_models():
 
 def test_cluster_accuracy_matches_clusters_to_classes():
     labels = np.array([0, 0, 1, 1, 2, 2, 2])
-    assert unsupervised.cluster_accuracy(labels, np.array([2, 2, 0, 0, 1, 1, 1])) == 1.0
-    assert unsupervised.cluster_accuracy(labels, np.array([1, 1, 1, 1, 0, 0, 2])) \
+    assert clustering.cluster_accuracy(labels, np.array([2, 2, 0, 0, 1, 1, 1])) == 1.0
+    assert clustering.cluster_accuracy(labels, np.array([1, 1, 1, 1, 0, 0, 2])) \
         == pytest.approx(4 / 7)
     rng = np.random.default_rng(0)
     centers = rng.normal(0, 10, (3, 5))

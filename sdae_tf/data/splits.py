@@ -58,6 +58,17 @@ class Splits:
             x_val=self.x_test, y_val=self.y_test,
         )
 
+    def pooled(self):
+        """DEC's protocol (`--protocol=all_images`, unsupervised tasks only): every image of
+        the three splits in the training set (the labels kept, to score with); the held-out
+        split `fit` logs is the test set, itself trained on."""
+        return dataclasses.replace(
+            self,
+            x_train=np.concatenate([self.x_train, self.x_val, self.x_test]),
+            y_train=np.concatenate([self.y_train, self.y_val, self.y_test]),
+            x_val=self.x_test, y_val=self.y_test,
+        )
+
     def sizes(self):
         return {"train": len(self.x_train), "val": len(self.x_val), "test": len(self.x_test)}
 

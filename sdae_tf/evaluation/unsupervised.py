@@ -6,10 +6,10 @@ codes), and how well its whole autoencoder reconstructs and denoises the test im
 against the clean images, data range 1)."""
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 
 from sdae_tf.evaluation import probe
+from sdae_tf.evaluation.clustering import cluster_accuracy
 
 # The fixed test corruption of the denoising score: Gaussian noise, clipped to the data range.
 DENOISING_NOISE = 0.4
@@ -70,25 +70,6 @@ def masked_psnr(stack, x, seed=0, patch=MASKED_PATCH, ratio=MASKED_RATIO):
         recon = stack.autoencoder().predict(masked, batch_size=1024, verbose=0)
     filled = pixels * np.clip(recon, lo, hi) + (1.0 - pixels) * x
     return float(np.mean(psnr(x, filled, hi - lo))), float(np.mean(psnr(x, masked, hi - lo)))
-
-
-def cluster_accuracy(labels, clusters):
-    """Accuracy of `clusters` as a labelling, each cluster mapped to one class by the Hungarian
-    method (maximum matching of the contingency table).
-
-    Args:
-        labels: the true classes, ints.
-        clusters: the cluster ids, ints.
-
-    Returns:
-        The accuracy, a float in [0, 1].
-    """
-    labels, clusters = np.asarray(labels), np.asarray(clusters)
-    size = int(max(labels.max(), clusters.max())) + 1
-    table = np.zeros((size, size), np.int64)
-    np.add.at(table, (clusters, labels), 1)
-    rows, cols = linear_sum_assignment(-table)
-    return float(table[rows, cols].sum() / len(labels))
 
 
 def kmeans_accuracy(codes, labels, n_clusters, seed=0):

@@ -1,6 +1,8 @@
 """Custom Keras layers: input corruption (noise), VAE sampling, the masked autoencoder's
-patch layers, the VQ-VAE's quantiser and kernel-prediction denoising, all serializable."""
+patch layers, the VQ-VAE's quantiser, kernel-prediction denoising and DEC's clustering layer,
+all serializable."""
 
+from sdae_tf.layers.clustering import ClusteringLayer
 from sdae_tf.layers.kernels import ApplyPixelKernels, check_kernel_size
 from sdae_tf.layers.learned_noise import LearnedGaussianNoise
 from sdae_tf.layers.noise import (
@@ -31,6 +33,7 @@ __all__ = [
     "NOISE_TYPES",
     "ApplyPixelKernels",
     "check_kernel_size",
+    "ClusteringLayer",
     "AddLoss",
     "CodebookUsage",
     "VectorQuantizer",

@@ -181,7 +181,7 @@ def pool_dir_for(cfg, pool_dir):
         The run's folder, a `pathlib.Path`.
     """
     dataset = cfg.dataset or zoo.REGISTRY.get(cfg.model).dataset
-    suffix = "-pretrain" if cfg.finetune_epochs == 0 else ""
+    suffix = "" if config_lib.has_task_stage(cfg) else "-pretrain"
     return pathlib.Path(pool_dir) / f"{cfg.model}-{dataset}{suffix}-{pool_key(cfg)}"
 
 
@@ -260,8 +260,8 @@ def pretraining_config(cfg):
 
 def _shares_pretraining(cfg):
     entry = zoo.REGISTRY.get(cfg.model)
-    return (entry.layerwise_pretraining and cfg.pretrain_epochs > 0 and cfg.finetune_epochs > 0
-            and cfg.init_from is None)
+    return (entry.layerwise_pretraining and cfg.pretrain_epochs > 0
+            and config_lib.has_task_stage(cfg) and cfg.init_from is None)
 
 
 def with_shared_pretraining(cfg, pool_dir):
@@ -296,6 +296,8 @@ def _cell_record(spec, metrics, pretrain_dir):
         "reused": bool(metrics.get("reused")),
         **{k: metrics[k] for k in ("unsupervised", "interpolation", "segmentation")
            if k in metrics},
+        **({"clustering": {k: v for k, v in metrics["clustering"].items() if k != "history"}}
+           if "clustering" in metrics else {}),
     }
 
 

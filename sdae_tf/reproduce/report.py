@@ -211,6 +211,24 @@ def experiment_table(record):
         lines += ["Segmentation of the digit (test set, every pixel):", ""]
         lines += markdown.table(["model", "data", "foreground IoU", "pixel accuracy",
                                  "Otsu's threshold IoU", "wall"], rows) + [""]
+    clustered = [r for r in record["runs"] if r.get("clustering")]
+    if clustered:
+        def score(c, method, key):
+            value = (c["scores"].get(method) or {}).get(key)
+            return "-" if value is None else f"{value:.4f}"
+
+        rows = [[r["column"], row_label(r["row"]), r["clustering"]["method"],
+                 score(r["clustering"], "kmeans", "accuracy"),
+                 *(score(r["clustering"], r["clustering"]["method"].lower(), k)
+                   for k in ("accuracy", "nmi", "ari")),
+                 f"{r['clustering']['batches']} ({r['clustering']['stopped']})",
+                 f"{r.get('seconds', 0):.0f} s"] for r in clustered]
+        lines += ["Clustering (accuracy under the Hungarian matching, NMI with arithmetic "
+                  "normalisation, ARI; " + "; ".join(sorted({
+                      f"{r['clustering']['protocol']}: {r['clustering']['scored']}"
+                      for r in clustered})) + "):", ""]
+        lines += markdown.table(["model", "data", "method", "k-means accuracy", "accuracy",
+                                 "NMI", "ARI", "batches", "wall"], rows) + [""]
     between = [r for r in record["runs"] if r.get("interpolation")]
     if between:
         rows = [[r["column"],

@@ -98,8 +98,9 @@ def _strategies():
 # Training protocols: "validation" (ours, the default) carves a validation split off the
 # training set and keeps the fine-tuning epoch with the best validation accuracy; "report" (the
 # report's scripts) trains on every training example, logs the test set after each epoch and
-# reports the test accuracy after the last epoch (never the best test epoch).
-PROTOCOLS = ("validation", "report")
+# reports the test accuracy after the last epoch (never the best test epoch); "all_images"
+# (DEC's, for clustering) pretrains on, clusters and scores every image of the three splits.
+PROTOCOLS = ("validation", "report", "all_images")
 LR_SCHEDULES = ("constant", "cosine")
 VERBOSITY = ("auto", "0", "1", "2")
 PRETRAIN_MODES = ("layerwise", "end_to_end", "layerwise_then_end_to_end")
@@ -138,7 +139,9 @@ class TrainConfig:
     protocol: str = setting(
         "validation", "validation: a validation split, the best validation epoch kept (ours); "
         "report: all training examples, test set logged per epoch, test accuracy after the "
-        "last epoch (the report's scripts).", choices=PROTOCOLS)
+        "last epoch (the report's scripts); all_images: every image (training, validation and "
+        "test) pretrained on, clustered and scored, labels only scored (DEC's protocol; "
+        "--task=clustering only).", choices=PROTOCOLS)
     seed: int = setting(0, "Seed of the training run (init, noise, shuffling).")
     hidden_units: tuple[int, ...] | None = setting(
         None, "Encoder block widths, e.g. 1000,1000.", minimum=1, model=True)
@@ -239,7 +242,36 @@ class TrainConfig:
         "classification", "What fine-tuning learns: classification (the dense head, test "
         "accuracy) or segmentation (the digit's mask of the background variants from a conv "
         "code: a light decoder head, foreground IoU and pixel accuracy, Otsu's threshold "
-        "beside it).", choices=("classification", "segmentation"), finetune=True)
+        "beside it) or clustering (DEC's self-training of the code's clusters, --cluster_*; "
+        "it replaces fine-tuning: --finetune_epochs is not read).",
+        choices=("classification", "segmentation", "clustering"), finetune=True)
+    cluster_count: int = setting(
+        0, "--task=clustering: the clusters (0: the dataset's classes).", minimum=0,
+        finetune=True)
+    cluster_max_batches: int = setting(
+        20000, "--task=clustering: the DEC stage's batch budget (DEC-keras: 20000; 0: the "
+        "k-means initialisation alone).", minimum=0, finetune=True)
+    cluster_update_interval: int = setting(
+        140, "--task=clustering: batches between updates of the target distribution "
+        "(DEC-keras on MNIST: 140).", minimum=1, finetune=True)
+    cluster_tol: float = setting(
+        0.001, "--task=clustering: stop when fewer than this share of the images changed "
+        "cluster between two target updates (DEC: 0.001).", minimum=0, finetune=True)
+    cluster_batch_size: int = setting(256, "--task=clustering: batch size of the DEC stage "
+                                      "(DEC: 256).", minimum=1, finetune=True)
+    cluster_learning_rate: float | None = setting(
+        None, "--task=clustering: learning rate of the DEC stage (default: DEC's SGD 0.01 "
+        "with momentum 0.9; IDEC's Adam 1e-3).", positive=True, finetune=True)
+    cluster_reconstruction_weight: float = setting(
+        0.0, "--task=clustering: IDEC's weight of the decoder's reconstruction loss beside "
+        "the clustering loss (0: DEC; IDEC's gamma 0.1 with Adam is 10).", minimum=0,
+        finetune=True)
+    cluster_projection: str = setting(
+        "none", "--task=clustering: how a spatial code becomes a vector: none (vector codes "
+        "only), flatten, or an integer: flattened, then a linear Dense of that width.",
+        finetune=True)
+    cluster_n_init: int = setting(20, "--task=clustering: k-means restarts of the centres' "
+                                  "initialisation (DEC-keras: 20).", minimum=1, finetune=True)
     freeze_encoder: bool = setting(
         False, "Fine-tune the head alone, the pretrained encoder frozen.", finetune=True)
     finetune_noise: float = setting(
@@ -271,7 +303,7 @@ class TrainConfig:
     overwrite_export: bool = setting(False, "Replace an existing export.", runner=True,
                                      neutral=True)
     quick: bool = setting(False, "Smoke-run shrink: 512 training / 256 eval examples, 1 "
-                          "epoch per stage.", runner=True)
+                          "epoch per stage, 20 clustering batches.", runner=True)
     verbose: str = setting("auto", "Keras progress: 1 bar, 2 one line per epoch, 0 silent.",
                            choices=VERBOSITY, runner=True, neutral=True)
 
@@ -295,6 +327,15 @@ class TrainConfig:
         if self.pretrain_epochs == 0 and self.finetune_epochs == 0:
             raise ValueError("Nothing to train: `pretrain_epochs` and `finetune_epochs` are "
                              "both 0")
+        if self.protocol == "all_images" and self.task != "clustering" and \
+                self.finetune_epochs > 0:
+            raise ValueError(f"`protocol=all_images` trains on the test images (DEC's "
+                             f"protocol): it is for pretraining and `task=clustering`, not "
+                             f"fine-tuning on {self.task}")
+        if self.cluster_projection not in ("none", "flatten") and not (
+                self.cluster_projection.isdigit() and int(self.cluster_projection) > 0):
+            raise ValueError(f"`cluster_projection` must be none, flatten or a positive "
+                             f"integer. Received: {self.cluster_projection!r}")
         then = self.pretrain_mode == "layerwise_then_end_to_end"
         if then and self.end_to_end_epochs == 0:
             raise ValueError("`pretrain_mode=layerwise_then_end_to_end` needs "
@@ -498,8 +539,23 @@ def _unread(config):
     """The fields `config` (a dict) computes nothing with: the fine-tuning ones of a run that
     does not fine-tune (so a pretraining-only cell and the pretraining a fine-tuned cell
     shares are one run in the pool, whatever fine-tuning settings the cell also names)."""
-    epochs = config.get("finetune_epochs", TrainConfig.finetune_epochs)
-    return set(finetune_fields()) if epochs == 0 else set()
+    return set() if has_task_stage(config) else set(finetune_fields())
+
+
+def has_task_stage(config):
+    """Whether a run (a `TrainConfig` or its dict) trains a task after pretraining:
+    fine-tuning (`finetune_epochs` > 0) or the clustering stage (`task=clustering`).
+
+    Args:
+        config: a `TrainConfig` or a config dict.
+
+    Returns:
+        A bool.
+    """
+    if not isinstance(config, dict):
+        config = dataclasses.asdict(config)
+    return (config.get("finetune_epochs", TrainConfig.finetune_epochs) > 0
+            or config.get("task", TrainConfig.task) == "clustering")
 
 
 def differences(old, new):

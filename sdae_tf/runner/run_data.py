@@ -11,6 +11,9 @@ from sdae_tf.runner.validation import segmentation_variant
 QUICK_TRAIN_EXAMPLES = 512
 QUICK_EVAL_EXAMPLES = 256
 QUICK_EPOCHS = 1
+# ... and the clustering stage to this many batches, the target updated every few of them.
+QUICK_CLUSTER_BATCHES = 20
+QUICK_UPDATE_INTERVAL = 10
 def load_data(cfg):
     """The dataset of a run, shrunk by `quick` / `train_examples`. Under the validation protocol
     with its validation split; under the report protocol every training example is trained on
@@ -36,6 +39,8 @@ def load_data(cfg):
                             cache_dir=cfg.cache_dir, construction=cfg.variant_construction)
     if cfg.protocol == "report":
         data = data.without_validation()
+    elif cfg.protocol == "all_images":
+        data = data.pooled()
     if cfg.quick:
         return data.limit(QUICK_TRAIN_EXAMPLES, QUICK_EVAL_EXAMPLES)
     if cfg.train_examples:

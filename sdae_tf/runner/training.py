@@ -17,7 +17,12 @@ from sdae_tf.hub import export as export_lib
 from sdae_tf.runner import config as config_lib
 from sdae_tf.runner.init_from import init_from_pretrained
 from sdae_tf.runner.precision import compute_precision, float32_stack
-from sdae_tf.runner.run_data import QUICK_EPOCHS, load_run_data
+from sdae_tf.runner.run_data import (
+    QUICK_CLUSTER_BATCHES,
+    QUICK_EPOCHS,
+    QUICK_UPDATE_INTERVAL,
+    load_run_data,
+)
 from sdae_tf.runner.run_dir import open_run_dir, own_export
 from sdae_tf.runner.run_export import export_record, export_run
 from sdae_tf.runner.validation import check_config
@@ -77,6 +82,8 @@ def run(cfg):
             pretrain_epochs=min(cfg.pretrain_epochs, QUICK_EPOCHS),
             finetune_epochs=min(cfg.finetune_epochs, QUICK_EPOCHS),
             end_to_end_epochs=min(cfg.end_to_end_epochs, QUICK_EPOCHS),
+            cluster_max_batches=min(cfg.cluster_max_batches, QUICK_CLUSTER_BATCHES),
+            cluster_update_interval=min(cfg.cluster_update_interval, QUICK_UPDATE_INTERVAL),
         )
     strategy = distribute.make_strategy(cfg.strategy)
     chief = distribute.is_chief()
@@ -155,6 +162,41 @@ def segmentation_metrics(model, data, run_dir, shown=8):
             "otsu": segmentation.otsu_scores(data.x_test, data.y_test), "figure": str(figure)}
 
 
+def clustering_record(cfg, stack, data, progress):
+    """The clustering stage of `--task=clustering` (`stages.cluster`): under
+    `--protocol=all_images` every image clustered and scored (DEC's protocol); else the
+    training images clustered and the test images assigned and scored.
+
+    Args:
+        cfg: the run's `TrainConfig`.
+        stack: the pretrained zoo model.
+        data: the run's `Splits`.
+        progress: the run's `RunProgress`.
+
+    Returns:
+        The stage's record with "protocol", "scored" (which images) and the scores of k-means
+        on the codes and of the clusters after the stage ("scores": {"kmeans", "dec" or
+        "idec"}: accuracy, NMI, ARI; under a train/test protocol "fit_scores" holds those of
+        the training images).
+    """
+    pooled = cfg.protocol == "all_images"
+    settings = stages.ClusteringStage.from_config(cfg, data.num_classes)
+    _, record = stages.cluster(
+        stack, data.x_train, data.y_train, settings,
+        validation_data=None if pooled else (data.x_test, data.y_test), progress=progress)
+    scored = "" if pooled else "val_"
+    method = record["method"].lower()
+    fit_scores = {} if pooled else {"fit_scores": {"kmeans": record["kmeans"],
+                                                   method: record["final"]}}
+    raw = ("kmeans", "final", "val_kmeans", "val_final")
+    return {**{k: v for k, v in record.items() if k not in raw}, **fit_scores,
+            "protocol": cfg.protocol, "n_clusters": settings.n_clusters,
+            "scored": f"all {len(data.x_train)} images clustered" if pooled
+            else f"the {len(data.x_test)} test images, assigned to the clusters of the "
+                 f"{len(data.x_train)} training images",
+            "scores": {"kmeans": record[f"{scored}kmeans"], method: record[f"{scored}final"]}}
+
+
 def _export_stage(cfg, stack, data, metrics, run_dir, progress):
     """The export stage: `export_run`, with the staged manifest's checksum recorded in the
     run's progress just before the export is moved into place, so a run stopped after that
@@ -162,7 +204,8 @@ def _export_stage(cfg, stack, data, metrics, run_dir, progress):
     if own_export(cfg, progress.done("export")):
         print(f"Export restored: {cfg.export_dir}", flush=True)
         return export_record(cfg.export_dir)
-    stage = "finetuned" if cfg.finetune_epochs > 0 else "pretrained"
+    stage = ("clustered" if cfg.task == "clustering" else
+             "finetuned" if cfg.finetune_epochs > 0 else "pretrained")
 
     def record_own(manifest):
         progress.mark("export", {"path": str(cfg.export_dir),
@@ -239,7 +282,9 @@ def _train(cfg, stack, data, pretrain_data, run_dir, progress):
         metrics.update(_stage(progress, "figures", draw))
         if "samples" in metrics["figures"]:
             metrics["samples"] = metrics["figures"]["samples"]
-    if cfg.finetune_epochs > 0 and cfg.task == "segmentation":
+    if cfg.task == "clustering":
+        metrics["clustering"] = clustering_record(cfg, stack, data, progress)
+    elif cfg.finetune_epochs > 0 and cfg.task == "segmentation":
         model, metrics["finetune"] = stages.finetune_segmenter(
             stack, data, stages.Stage.finetuning(cfg), train_encoder=not cfg.freeze_encoder,
             progress=progress)

@@ -408,3 +408,89 @@ def _fit_head(stack, model, data, settings, train_encoder, progress, what):
     if progress is not None:
         progress.complete("finetune", model, record)
     return model, record
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusteringStage:
+    """What the clustering stage (DEC, or IDEC with `reconstruction_weight` > 0) takes from a
+    run's configuration (the `--cluster_*` fields): see `sdae_tf.zoo.clusterer`.
+
+    Attributes:
+        n_clusters: the clusters.
+        max_batches, update_interval, tol, batch_size, n_init: DEC's loop.
+        learning_rate: None (DEC's SGD 0.01 / IDEC's Adam 1e-3), else that optimiser at it.
+        reconstruction_weight: IDEC's (0: DEC).
+        projection: None, "flatten" or a Dense width.
+        seed: seeds k-means and the batches' order.
+        verbose: 0 silent, else a line per target update.
+    """
+
+    n_clusters: int
+    max_batches: int = 20000
+    update_interval: int = 140
+    tol: float = 1e-3
+    batch_size: int = 256
+    n_init: int = 20
+    learning_rate: float | None = None
+    reconstruction_weight: float = 0.0
+    projection: str | int | None = None
+    seed: int = 0
+    verbose: int = 1
+
+    @classmethod
+    def from_config(cls, cfg, num_classes):
+        projection = {"none": None, "flatten": "flatten"}.get(cfg.cluster_projection)
+        return cls(n_clusters=cfg.cluster_count or num_classes,
+                   max_batches=cfg.cluster_max_batches,
+                   update_interval=cfg.cluster_update_interval, tol=cfg.cluster_tol,
+                   batch_size=cfg.cluster_batch_size, n_init=cfg.cluster_n_init,
+                   learning_rate=cfg.cluster_learning_rate,
+                   reconstruction_weight=cfg.cluster_reconstruction_weight,
+                   projection=projection if projection or cfg.cluster_projection == "none"
+                   else int(cfg.cluster_projection),
+                   seed=cfg.seed + 3000, verbose=0 if cfg.keras_verbose == 0 else 1)
+
+
+def cluster(stack, x, y, settings, validation_data=None, progress=None):
+    """The clustering stage: `stack.clusterer` trained by DEC's self-training on images `x`
+    (`y` only scored), restored if an earlier attempt completed it, resumed from its last
+    target update if one was interrupted.
+
+    Args:
+        stack: the (pretrained) zoo model.
+        x, y: the images clustered and their labels (scored, never trained on).
+        validation_data: (images, labels) held out, assigned and scored, or None.
+        settings: a `ClusteringStage`.
+        progress: the run's `RunProgress`, or None.
+
+    Returns:
+        (the `Clusterer`, the stage's record: "kmeans" and "final" scores, "batches",
+        "stopped", the per-update "history", "seconds").
+    """
+    start = time.perf_counter()
+    model = stack.clusterer(settings.n_clusters, projection=settings.projection,
+                            reconstruction_weight=settings.reconstruction_weight,
+                            compile=False)
+    optimizer = "auto"
+    if settings.learning_rate is not None:
+        optimizer = (keras.optimizers.Adam(settings.learning_rate)
+                     if settings.reconstruction_weight > 0 else
+                     keras.optimizers.SGD(settings.learning_rate, momentum=0.9))
+    model.compile(optimizer=optimizer)
+    done = _restored(progress, "cluster", model)
+    if done:
+        print(f"Clustering restored from {progress.run_dir}", flush=True)
+        return model, done
+    kind = "IDEC" if settings.reconstruction_weight > 0 else "DEC"
+    print(f"Clustering {len(x)} images into {settings.n_clusters} clusters ({kind}, at most "
+          f"{settings.max_batches} batches of {settings.batch_size})", flush=True)
+    history = model.fit(
+        x, y, batch_size=settings.batch_size, max_batches=settings.max_batches,
+        tol=settings.tol, update_interval=settings.update_interval, n_init=settings.n_init,
+        seed=settings.seed, verbose=settings.verbose, validation_data=validation_data,
+        checkpoint_dir=progress.ckpt_dir("cluster") if progress is not None else None)
+    record = {"method": kind, **history.record, "history": history.history,
+              "seconds": round(time.perf_counter() - start, 2)}
+    if progress is not None:
+        progress.complete("cluster", model, record)
+    return model, record

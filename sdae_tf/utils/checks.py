@@ -29,6 +29,21 @@ def positive_int(value, name):
     return _positive(value, name, integral=True)
 
 
+def non_negative_int(value, name):
+    """`value` as an int >= 0, else a one-line `ValueError`.
+
+    Args:
+        value: what the user gave.
+        name: the argument's name, for the message.
+
+    Returns:
+        An int.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"`{name}` must be an integer >= 0. Received: {value!r}")
+    return int(value)
+
+
 def positive_number(value, name):
     """`value` as a finite float > 0, else a one-line `ValueError`.
 

@@ -404,6 +404,40 @@ class Family(keras.Model):
             model.compile(optimizer=stages.make_optimizer(learning_rate, "constant", 0))
         return model
 
+    def clusterer(self, n_clusters, alpha=1.0, projection=None, reconstruction_weight=0.0,
+                  compile=True):
+        """DEC (or, with `reconstruction_weight` > 0, IDEC) over this model's code (its
+        weights shared): a `sdae_tf.zoo.clusterer.Clusterer`, images -> soft assignment to
+        `n_clusters` clusters; `fit(x)` initialises the centres by k-means and self-trains,
+        `predict(x)` gives cluster ids, `predict_proba(x)` the soft assignment. IDEC's
+        reconstruction term uses this family's decoder and reconstruction loss. A spatial
+        code needs `projection` ("flatten" or a Dense width). Compiled with DEC's (IDEC's)
+        defaults unless `compile=False`.
+
+        Example:
+
+        ```python
+        model = sdae_tf.models.get("sdae_dec_mnist")
+        model.pretrain(x)
+        clusterer = model.clusterer(10)
+        clusterer.fit(x)
+        ids = clusterer.predict(x)
+        ```
+        """
+        from sdae_tf.zoo import clusterer as clusterer_lib
+
+        model = clusterer_lib.clusterer(
+            self.code_model(), n_clusters, alpha=alpha, projection=projection,
+            decoder=self.decoder, reconstruction_weight=reconstruction_weight,
+            name=f"{self.name}_clusterer")
+        if reconstruction_weight > 0:
+            model.reconstruction_loss = self.block_loss(0)
+            model.reconstruction_weight = float(reconstruction_weight)
+        self.encoder.trainable = True
+        if compile:
+            model.compile()
+        return model
+
     def segmenter(self, filters=32, train_encoder=True, learning_rate=None, compile=True):
         """The encoder (its weights shared with this model) under a light decoder head to a
         per-pixel digit probability (a `sdae_tf.zoo.heads.Segmenter`), for masks such as

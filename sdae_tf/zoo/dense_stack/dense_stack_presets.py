@@ -4,6 +4,9 @@ from sdae_tf.zoo.dense_stack.dense_stack import DenseStack
 from sdae_tf.zoo.registry import CLEAN, GAUSSIAN, REGISTRY, ZooEntry
 
 DENSE = {"hidden_units": (1000, 1000), "activation": "sigmoid"}
+# DEC's stack (Xie et al. 2016; pt-sdae's and DEC-keras'): 784-500-500-2000-10.
+DEC_STACK = {"hidden_units": (500, 500, 2000, 10), "activation": "relu",
+             "code_activation": "linear", "loss": "mean_squared_error"}
 
 for _entry in [
     ZooEntry("sdae_mnist", DenseStack, "mnist", {**DENSE, **GAUSSIAN},
@@ -16,10 +19,12 @@ for _entry in [
              layerwise_pretraining=False,
              description="the 784-1000-1000 network trained from random initialisation "
                          "(Table 1's no-pretraining baseline)"),
+    ZooEntry("ae_dec_mnist", DenseStack, "mnist", {**DEC_STACK, **CLEAN},
+             description="the DEC stack without noise: 784-500-500-2000-10, ReLU, linear 10-d "
+                         "code, squared error (the plain autoencoder DEC-keras pretrains; deep "
+                         "clustering, beyond the report)"),
     ZooEntry("sdae_dec_mnist", DenseStack, "mnist",
-             {"hidden_units": (500, 500, 2000, 10), "activation": "relu",
-              "code_activation": "linear", "noise_type": "dropout", "noise_level": 0.2,
-              "loss": "mean_squared_error"},
+             {**DEC_STACK, "noise_type": "dropout", "noise_level": 0.2},
              description="the DEC stack of the PyTorch peer pt-sdae: 784-500-500-2000-10, ReLU, "
                          "linear 10-d code, dropout 0.2 corruption, squared error (k-means "
                          "comparison, beyond the report)"),
