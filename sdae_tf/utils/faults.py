@@ -11,8 +11,9 @@ way the world does. Unset (always, outside the tests), a point is one dictionary
     SDAE_TF_FAULT=erofs:write:dir@2          raise OSError EROFS (a read-only disk) there
 
 Points: `done:<stage>` (a stage recorded in progress.json: pretrain_block_K,
-pretrain_end_to_end, figures, finetune, evaluate, export), `epoch:<stage>` (an epoch checkpoint
-written), `batch:<stage>` (a training batch), `figure:<name>` (one figure written),
+pretrain_end_to_end, figures, finetune, cluster, evaluate, export), `epoch:<stage>` (an epoch
+checkpoint written; for cluster, a target update's), `batch:<stage>` (a training batch),
+`figure:<name>` (one figure written),
 `export:staged` (the export written aside, not yet in place), `unpack:staged` (a packed
 preset unpacked aside in the cache, not yet in place), `export:placed` (in place, not yet
 recorded), `metrics` (before metrics.json), and the storage layer's `write:<kind>` (a write

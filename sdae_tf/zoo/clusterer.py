@@ -22,7 +22,7 @@ import numpy as np
 
 from sdae_tf.layers import ClusteringLayer
 from sdae_tf.package import NAME as PACKAGE
-from sdae_tf.utils import checks, storage
+from sdae_tf.utils import checks, faults, storage
 from sdae_tf.zoo.heads import Task
 
 CLUSTERS, RECONSTRUCTION = "clusters", "reconstruction"
@@ -270,6 +270,7 @@ class _Checkpoint:
         storage.write_json_atomic(self.dir / STATE, {**state, "weights": name})
         if old and old != name:
             (self.dir / old).unlink(missing_ok=True)
+        faults.point(f"epoch:{self.dir.name}")
 
     def clear(self):
         if self.dir is not None:
