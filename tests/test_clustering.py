@@ -191,3 +191,35 @@ def test_clustering_task_through_the_runner(tmp_path):
         config_lib.TrainConfig(model="sdae_mnist", protocol="all_images").validate()
     with pytest.raises(ValueError, match="cluster_projection"):
         config_lib.TrainConfig(task="clustering", cluster_projection="pool").validate()
+
+
+def test_the_docs_clustering_table_is_the_ledgers():
+    """docs/beyond.md's clustering table is what benchmarks/clustering.py makes of the
+    committed ledger, and benchmarks/results/clustering.md is too (rerun it with --docs)."""
+    import importlib.util
+    import pathlib
+
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("clustering_benchmark",
+                                                  repo / "benchmarks" / "clustering.py")
+    import sys
+
+    sys.path.insert(0, str(repo / "benchmarks"))
+    try:
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(repo / "benchmarks"))
+    lines = bench.table(bench.summarise(bench.records()))
+    text = (repo / "docs" / "beyond.md").read_text()
+    block = text[text.index(bench.BEGIN) + len(bench.BEGIN):text.index(bench.END)]
+    assert block.strip().splitlines() == lines
+    assert (repo / "benchmarks" / "results" / "clustering.md").read_text().splitlines() == lines
+    # one row per cell of the flagfile, its seeds pooled (run or pending)
+    import re
+
+    cells = {(re.sub(r"_s\d+$", "", n.split("/")[0]), n.split("/")[1])
+             for n in bench.cell_names()}
+    rows = lines[2:lines.index("")]
+    assert sorted(tuple(r.split(" | ")[:2]) for r in rows) == sorted(
+        (f"| {c}", r) for c, r in cells)

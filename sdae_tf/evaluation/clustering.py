@@ -23,6 +23,7 @@ def cluster_accuracy(labels, clusters):
     Example:
 
     ```python
+    from sdae_tf.evaluation.clustering import cluster_accuracy
     cluster_accuracy([0, 0, 1, 1], [1, 1, 0, 0])  # 1.0
     ```
     """
