@@ -236,3 +236,14 @@ def test_a_stage_traces_its_train_step_once(digits):
     assert logs[1]["loss"] < logs[0]["loss"]
     slots = [v for v in model.optimizer.variables if "momentum" in v.name]
     assert slots and all(np.abs(np.asarray(v)).max() > 0 for v in slots)
+
+
+def test_bfloat16_on_a_cpu_without_it_is_warned_about():
+    from sdae_tf.runner.precision import bfloat16_warning
+
+    avx2 = ["sse4_2", "avx", "avx2", "fma"]
+    assert "many times slower" in bfloat16_warning("mixed_bfloat16", avx2)
+    assert bfloat16_warning("mixed_bfloat16", [*avx2, "avx512f", "avx512_bf16"]) is None
+    assert bfloat16_warning("mixed_bfloat16", [*avx2, "amx_bf16"]) is None
+    assert bfloat16_warning("float32", avx2) is None
+    assert bfloat16_warning("mixed_bfloat16", []) is None  # no flags to read: no claim

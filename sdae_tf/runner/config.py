@@ -286,9 +286,11 @@ class TrainConfig:
                                 "down).")
     precision: str = setting(
         "float32", "Compute precision of training: float32, or mixed_bfloat16 (Keras mixed "
-        "precision: bfloat16 compute, float32 weights and losses; dense and conv stacks; about "
-        "twice the conv throughput on CPUs with AVX512-BF16). The export always computes in "
-        "float32.", choices=("float32", "mixed_bfloat16"))
+        "precision: bfloat16 compute, float32 weights and losses; dense and conv stacks). "
+        "Faster only on CPUs with native bfloat16 (AVX512-BF16 or AMX), and there by a margin "
+        "to measure (benchmarks/perf.py precision); on others it can be many times slower, "
+        "and the run says so. The export always computes in float32.",
+        choices=("float32", "mixed_bfloat16"))
     steps_per_execution: int = setting(
         32, "Training steps per compiled call, at most: the largest divisor of an epoch's "
         "steps up to this (epochs keep their length); 1: one per call.", minimum=1,

@@ -24,6 +24,28 @@ def compute_precision(policy):
         keras.config.set_dtype_policy(before)
 
 
+def bfloat16_warning(policy, flags=None):
+    """The line a run prints when it computes in bfloat16 on a CPU without native bfloat16
+    (AVX512-BF16 or AMX), where it can be many times slower than float32; None otherwise or
+    off Linux (no flags to read).
+
+    Args:
+        policy: the run's precision.
+        flags: the CPU's instruction sets (default: `machine.instruction_sets()`).
+
+    Returns:
+        A str, or None.
+    """
+    from sdae_tf.utils import machine
+
+    flags = machine.instruction_sets() if flags is None else flags
+    if policy != "mixed_bfloat16" or not flags or {"avx512_bf16", "amx_bf16"} & set(flags):
+        return None
+    return (f"--precision={policy} on a CPU without native bfloat16 (its flags: "
+            f"{', '.join(flags)}): bfloat16 is emulated here and can be many times slower "
+            "than float32; measure with `benchmarks/perf.py precision`")
+
+
 def float32_stack(cfg, stack, input_shape):
     """`stack` itself when it computes in float32, else a float32 copy of it (built afresh,
     the trained weights copied): what is exported and served.

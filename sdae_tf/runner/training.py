@@ -16,7 +16,7 @@ from sdae_tf.evaluation import unsupervised
 from sdae_tf.hub import export as export_lib
 from sdae_tf.runner import config as config_lib
 from sdae_tf.runner.init_from import init_from_pretrained
-from sdae_tf.runner.precision import compute_precision, float32_stack
+from sdae_tf.runner.precision import bfloat16_warning, compute_precision, float32_stack
 from sdae_tf.runner.run_data import (
     QUICK_CLUSTER_BATCHES,
     QUICK_EPOCHS,
@@ -85,6 +85,9 @@ def run(cfg):
             cluster_max_batches=min(cfg.cluster_max_batches, QUICK_CLUSTER_BATCHES),
             cluster_update_interval=min(cfg.cluster_update_interval, QUICK_UPDATE_INTERVAL),
         )
+    slow = bfloat16_warning(cfg.precision)
+    if slow:
+        print(f"Warning: {slow}", flush=True)
     strategy = distribute.make_strategy(cfg.strategy)
     chief = distribute.is_chief()
     with seeding.run_seeded(cfg.seed):
