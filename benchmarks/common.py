@@ -31,6 +31,10 @@ def machine():
             "platform": platform.platform(), "cpu": cpu_model(),
             "instruction_sets": instruction_sets(), "cpus": os.cpu_count(),
             "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
+    if "keras" in sys.modules:
+        from sdae_tf.utils.machine import backend
+
+        info["keras_backend"] = backend()
     if "tensorflow" in sys.modules:
         import tensorflow as tf
 

@@ -63,3 +63,49 @@ def test_every_other_family_declared_for_jax_trains_on_it():
              "resdae_mnist", "kpdae_mnist", "mae_mnist"]
     seen = _on_jax(names)
     assert set(seen["accuracy"]) == set(names), seen
+
+
+def test_the_backend_is_part_of_a_runs_identity(tmp_path):
+    """`--backend` reaches KERAS_BACKEND before Keras is imported; a JAX run records its
+    backend (config and metrics), and TensorFlow's identities stay as they were."""
+    from sdae_tf.reproduce import experiments
+    from sdae_tf.runner import config as config_lib
+    from sdae_tf.runner import training
+    from sdae_tf.utils import process
+
+    assert process.backend_from_argv(["--model=x", "--backend", "jax"]) == "jax"
+    assert process.backend_from_argv(["--backend=jax", "--", "--backend=tensorflow"]) == "jax"
+    assert process.backend_from_argv(["--", "--backend=jax"]) is None
+    tf_run, jax_run = config_lib.TrainConfig(), config_lib.TrainConfig(backend="jax")
+    assert config_lib.TrainConfig(backend="tensorflow").backend is None  # this process's
+    assert "backend" not in config_lib.identity(tf_run)
+    assert config_lib.identity(jax_run) == {"backend": "jax"}
+    assert experiments.pool_key(tf_run) != experiments.pool_key(jax_run)
+    assert config_lib.differences({}, {"backend": "jax"}) == ["backend"]
+    with pytest.raises(ValueError, match="--backend=jax, and Keras runs on tensorflow"):
+        training.run(config_lib.TrainConfig(backend="jax", dataset="digits",
+                                            run_dir=str(tmp_path / "r")))
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_sdae_train_runs_on_jax_from_the_command_line(tmp_path):
+    pytest.importorskip("jax")
+    run_dir = tmp_path / "run"
+    args = ["--model=sdae_mnist", "--dataset=digits", "--quick", f"--run_dir={run_dir}",
+            "--verbose=0"]
+    env = {**os.environ, "SDAE_TF_FAULT": "kill:done:pretrain_block_1"}
+    killed = subprocess.run(["sdae-train", "--backend=jax", *args], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert killed.returncode != 0 and (run_dir / "progress.json").exists()
+    # the same command on TensorFlow refuses to resume the JAX run, naming the backend
+    other = subprocess.run(["sdae-train", *args], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=900)
+    assert other.returncode != 0 and "backend" in other.stderr, other.stderr[-2000:]
+    done = subprocess.run(["sdae-train", "--backend=jax", *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Resuming" in done.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["backend"]["name"] == "jax" and 0 <= metrics["test_accuracy"] <= 1
+    assert json.loads((run_dir / "config.json").read_text())["backend"] == "jax"

@@ -14,9 +14,12 @@ from absl import app, flags
 
 from sdae_tf.cli.errors import show_own_flags, user_errors
 from sdae_tf.reproduce import report
+from sdae_tf.runner.config import BACKENDS  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output", None, "Also write the Markdown to this file.")
+flags.DEFINE_enum("backend", None, list(BACKENDS), "Keras backend, as every tool takes it "
+                  "(this one reads files only).")
 
 
 def main(argv):

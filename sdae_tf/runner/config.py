@@ -22,6 +22,8 @@ import functools
 import types
 import typing
 
+from sdae_tf.utils.process import BACKENDS
+
 # Values a `--run` cell may write for a boolean (any case).
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
@@ -105,6 +107,21 @@ LR_SCHEDULES = ("constant", "cosine")
 VERBOSITY = ("auto", "0", "1", "2")
 PRETRAIN_MODES = ("layerwise", "end_to_end", "layerwise_then_end_to_end")
 NOISE_SCHEDULES = ("constant", "ramp_up", "ramp_down")
+
+
+def process_backend():
+    """The Keras backend of this process: Keras' own once it is imported, else
+    `$KERAS_BACKEND` (default tensorflow), without importing Keras.
+
+    Returns:
+        A backend name.
+    """
+    import os
+    import sys
+
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
 
 
 @dataclasses.dataclass
@@ -295,6 +312,10 @@ class TrainConfig:
         32, "Training steps per compiled call, at most: the largest divisor of an epoch's "
         "steps up to this (epochs keep their length); 1: one per call.", minimum=1,
         neutral=True)
+    backend: str | None = setting(
+        None, "Keras backend: tensorflow (the default) or jax. On the command line it is set "
+        "before Keras is imported; from Python, KERAS_BACKEND chooses it. Part of the run's "
+        "identity: a JAX run never resumes or reuses a TensorFlow one.", choices=BACKENDS)
     strategy: str = setting(
         "none", "tf.distribute strategy: none (one device), mirrored (every local GPU, or "
         "every logical CPU device), multi_worker (TF_CONFIG cluster).", choices=_strategies)
@@ -312,6 +333,12 @@ class TrainConfig:
     def __post_init__(self):
         if isinstance(self.verbose, int) and not isinstance(self.verbose, bool):
             self.verbose = str(self.verbose)  # Keras' integers are accepted too
+        # The backend: None means TensorFlow, so the identities of TensorFlow runs stay as
+        # they were before the field existed; unset, it is the process's.
+        if self.backend is None:
+            self.backend = process_backend()
+        if self.backend == "tensorflow":
+            self.backend = None
 
     @property
     def keras_verbose(self):

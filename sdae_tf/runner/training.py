@@ -75,6 +75,12 @@ def run(cfg):
     ```
     """
     check_config(cfg)
+    running = config_lib.process_backend()
+    if (cfg.backend or "tensorflow") != running:
+        raise ValueError(f"--backend={cfg.backend or 'tensorflow'}, and Keras runs on {running} "
+                         "in this process: the backend is chosen before Keras is imported "
+                         "(give --backend on the command line, not in a flagfile, or set "
+                         "KERAS_BACKEND)")
     total_start = time.perf_counter()
     if cfg.quick:
         cfg = dataclasses.replace(

@@ -6,6 +6,8 @@ made by an explicit `setup()` before TensorFlow starts; importing `sdae_tf` as a
   trained the SDAE block 1.02-1.11x and fine-tuning 1.06-1.16x faster (`perf.py threads`). Set
   TF_ENABLE_ONEDNN_OPTS=0 to keep TensorFlow's own choice.
 - TensorFlow's C++ start-up logs (TF_CPP_MIN_LOG_LEVEL=2 unless set).
+- The Keras backend: a `--backend=NAME` on the command line becomes KERAS_BACKEND before Keras
+  is imported.
 - A quiet start: TensorFlow 2.21 prints its start-up notices from two of its libraries, each
   with its own copy of absl, so they appear twice, and TF_CPP_MIN_LOG_LEVEL does not reach
   them. TensorFlow is imported with the process's stderr captured; the notices of
@@ -19,6 +21,8 @@ import re
 import sys
 import tempfile
 
+# The Keras backends the package runs on (`--backend`).
+BACKENDS = ("tensorflow", "jax")
 # Start-up lines that say nothing a user acts on (substrings).
 STARTUP_NOTICES = (
     "All log messages before absl::InitializeLog() is called are written to STDERR",
@@ -74,9 +78,33 @@ def import_tensorflow_quietly():
 
 
 
+def backend_from_argv(argv):
+    """The value of a `--backend=NAME` / `--backend NAME` in `argv` (before a `--`), else None.
+
+    Args:
+        argv: the command line's arguments.
+
+    Returns:
+        A str, or None.
+    """
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg.startswith("--backend="):
+            return arg.split("=", 1)[1]
+        if arg == "--backend" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
 def setup():
     """The tools' process settings (see the module docstring), before TensorFlow is imported:
-    call it first in an entry point. Idempotent; a TensorFlow already imported keeps its own."""
+    call it first in an entry point. Idempotent; a TensorFlow already imported keeps its own.
+    A `--backend=NAME` on the command line becomes `KERAS_BACKEND` before Keras is imported
+    (the `--backend` flag then checks it)."""
+    chosen = backend_from_argv(sys.argv[1:])
+    if chosen in BACKENDS and "keras" not in sys.modules:  # (others: the flag's own error)
+        os.environ["KERAS_BACKEND"] = chosen
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import_tensorflow_quietly()
