@@ -37,6 +37,14 @@ def summary(metrics):
                      + (f"; validation IoU {metrics['val_iou']:.4f}, best epoch "
                         f"{metrics['finetune']['best_epoch']})" if metrics.get("val_iou")
                         is not None else ")"))
+    if "clustering" in metrics:
+        c = metrics["clustering"]
+        method = c["method"].lower()
+        lines.append(
+            f"clustering ({c['scored']}): k-means accuracy {c['scores']['kmeans']['accuracy']:.4f}"
+            f", {c['method']} accuracy {c['scores'][method]['accuracy']:.4f}, NMI "
+            f"{c['scores'][method]['nmi']:.4f}, ARI {c['scores'][method]['ari']:.4f} "
+            f"({c['batches']} batches, stopped on {c['stopped']})")
     if "export" in metrics:
         lines.append(f"encoder exported to {metrics['export']['path']} (reloaded, max |diff| "
                      f"{metrics['export']['reload_max_abs_diff']:.2g})")
