@@ -23,6 +23,7 @@ import numpy as np
 from sdae_tf.layers import ClusteringLayer
 from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.utils import checks, faults, storage
+from sdae_tf.zoo import compiling
 from sdae_tf.zoo.heads import Task
 
 CLUSTERS, RECONSTRUCTION = "clusters", "reconstruction"
@@ -76,7 +77,7 @@ class Clusterer(Task):
                 **kwargs):
         """`keras.Model.compile` with DEC's (or IDEC's) defaults for what is left "auto"."""
         if optimizer == "auto":
-            optimizer = (keras.optimizers.Adam(1e-3) if self.idec else
+            optimizer = (compiling.default_optimizer() if self.idec else
                          keras.optimizers.SGD(0.01, momentum=0.9))
         if loss == "auto":
             loss = ({CLUSTERS: "kl_divergence", RECONSTRUCTION: self.reconstruction_loss}

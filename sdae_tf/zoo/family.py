@@ -21,6 +21,7 @@ import numpy as np
 
 from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.utils import checks, storage
+from sdae_tf.zoo import compiling
 
 # `--recon_loss` -> the Keras loss name (mean over components) of the families that take one.
 KERAS_RECON_LOSSES = {"bce": "binary_crossentropy", "mse": "mean_squared_error"}
@@ -52,7 +53,7 @@ class Endpoint:
 # Registered under the name of the generic wrapper it replaced (`ZooModel`, version 0.2.0), so
 # `.keras` files of that version load (`from_config`).
 @keras.saving.register_keras_serializable(package=PACKAGE, name="ZooModel")
-class Family(keras.Model):
+class Family(compiling.RecompiledOnLoad, keras.Model):
     """A zoo model: a functional `keras.Model` images -> code -> images (no noise).
 
     Its two halves are `keras.Model` attributes sharing its weights: `encoder` maps images to
@@ -241,22 +242,11 @@ class Family(keras.Model):
     def compile(self, optimizer="auto", loss="auto", **kwargs):
         """`keras.Model.compile` with the family's defaults: Adam at 1e-3 (`"auto"`) and the
         family's reconstruction loss (`"auto"`)."""
-        from sdae_tf.train import stages
-
         if optimizer == "auto":
-            optimizer = stages.make_optimizer(1e-3, "constant", 0)
+            optimizer = compiling.default_optimizer()
         if loss == "auto":
             loss = self.block_loss(0)
         super().compile(optimizer=optimizer, loss=loss, **kwargs)
-
-    def compile_from_config(self, config):
-        """Recompiles a loaded model with its saved settings (Keras' own, which skips models
-        whose `compile` is overridden)."""
-        from keras.src.saving import serialization_lib
-
-        self.compile(**serialization_lib.deserialize_keras_object(config))
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         # An autoencoder's target is its input: `fit(x)` without `y`.

@@ -5,10 +5,11 @@ import keras
 from sdae_tf.layers import corrupt
 from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.utils import storage
+from sdae_tf.zoo import compiling
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class Task(keras.Model):
+class Task(compiling.RecompiledOnLoad, keras.Model):
     """A task model (a classifier or segmenter over an encoder): a functional `keras.Model`
     whose `save` is written whole or not at all (`sdae_tf.utils.storage.save_keras`): a failed
     save leaves the file it would have replaced as it was. A task kind (`Classifier`,
@@ -20,26 +21,15 @@ class Task(keras.Model):
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """`keras.Model.compile` with the task's defaults for what is left `"auto"`: Adam at
         1e-3 and the task kind's loss and metrics."""
-        from sdae_tf.train.stages import make_optimizer
-
         defaults = self.compile_defaults()
         super().compile(
-            optimizer=make_optimizer(1e-3, "constant", 0) if optimizer == "auto" else optimizer,
+            optimizer=compiling.default_optimizer() if optimizer == "auto" else optimizer,
             loss=defaults["loss"] if loss == "auto" else loss,
             metrics=defaults["metrics"] if metrics == "auto" else metrics, **kwargs)
 
     def compile_defaults(self):
         """{"loss": ..., "metrics": [...]}: what `compile` uses for `"auto"`."""
         return {"loss": None, "metrics": None}
-
-    def compile_from_config(self, config):
-        """Recompiles a loaded task with its saved settings (Keras' own skips models whose
-        `compile` is overridden)."""
-        from keras.src.saving import serialization_lib
-
-        self.compile(**serialization_lib.deserialize_keras_object(config))
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
 
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         storage.save_keras(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
