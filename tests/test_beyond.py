@@ -34,8 +34,9 @@ def test_end_to_end_pretraining_trains_the_whole_stack_for_the_same_epochs(tmp_p
     assert abs(metrics["test_accuracy"] * n_test - round(metrics["test_accuracy"] * n_test)) < 1e-3
     assert len(metrics["finetune"]["history"]["loss"]) == 1
     with pytest.raises(ValueError, match="end_to_end: sdvae_mnist .* has no end-to-end"):
-        validation_lib.check_config(config_lib.TrainConfig(model="sdvae_mnist",
-                                                   pretrain_mode="end_to_end"))
+        training.run(config_lib.TrainConfig(model="sdvae_mnist", pretrain_mode="end_to_end",
+                                            run_dir=str(tmp_path / "refused")))
+    assert not (tmp_path / "refused").exists()
 
 
 def test_end_to_end_model_has_one_noise_layer_and_every_dense_layer():
