@@ -1,5 +1,7 @@
 """Zoo: registry behaviour and the dense stack's blocks, shared weights and shapes."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -96,3 +98,12 @@ def test_each_family_has_one_name_in_its_folder_class_and_manifest():
     for name in first.values():
         model = zoo.build(name, (28, 28, 1))
         assert model.describe()["family"] == type(model).family_name(), name
+
+
+def test_the_spatial_families_refuse_an_image_they_cannot_halve():
+    """One rule (`zoo.spatial.check_halvings`), one message, in every family that halves."""
+    for name, argument in (("cdae_mnist", "2**downsample=4"), ("resdae_mnist", "2**len(widths)=4"),
+                           ("scdae_mnist", "2**len(blocks)=4")):
+        with pytest.raises(ValueError, match=re.escape(
+                f"divisible by {argument}. Received: input_shape=(30, 30, 1)")):
+            zoo.build(name, (30, 30, 1))

@@ -8,6 +8,24 @@ from sdae_tf.layers import corrupt, make_noise
 from sdae_tf.zoo.family import COLOUR_NOISE, FIXED_NOISE, KERAS_RECON_LOSSES, Family
 
 
+def check_halvings(image_shape, halvings, argument):
+    """Refuses, in one line, an image whose height or width the encoder cannot halve
+    `halvings` times exactly (`argument` names what sets them, e.g. "2**len(widths)").
+
+    Args:
+        image_shape: (H, W, C).
+        halvings: how many times the encoder halves H and W.
+        argument: the constructor argument behind `halvings`, for the message.
+
+    Raises:
+        ValueError: H or W not divisible by 2**halvings.
+    """
+    step = 2 ** halvings
+    if image_shape[0] % step or image_shape[1] % step:
+        raise ValueError(f"Input height and width must be divisible by {argument}={step}. "
+                         f"Received: input_shape={tuple(image_shape)}")
+
+
 class SpatialAutoencoder(Family):
     """A convolutional (denoising) autoencoder trained as one block, its code keeping the
     image's layout. A subclass builds `self.encoder` (images -> code) and `self.decoder`

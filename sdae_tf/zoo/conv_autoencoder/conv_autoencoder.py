@@ -4,7 +4,7 @@
 import keras
 
 from sdae_tf.package import NAME as PACKAGE
-from sdae_tf.zoo.spatial import SpatialAutoencoder
+from sdae_tf.zoo.spatial import SpatialAutoencoder, check_halvings
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -46,12 +46,7 @@ class ConvAutoencoder(SpatialAutoencoder):
         input_shape = self.image_shape
         if not 1 <= downsample <= 4:
             raise ValueError(f"`downsample` must be in [1, 4]. Received: downsample={downsample}")
-        step = 2**downsample
-        if input_shape[0] % step or input_shape[1] % step:
-            raise ValueError(
-                f"Input height and width must be divisible by 2**downsample={step}. "
-                f"Received: input_shape={input_shape}"
-            )
+        check_halvings(input_shape, downsample, "2**downsample")
         if len(filters) != 3:
             raise ValueError(f"`filters` must hold 3 widths. Received: filters={filters!r}")
         self.filters = tuple(int(f) for f in filters)

@@ -9,6 +9,7 @@ import keras
 from sdae_tf.layers import corrupt, make_noise
 from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.zoo.family import KERAS_RECON_LOSSES, Family
+from sdae_tf.zoo.spatial import check_halvings
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -54,10 +55,7 @@ class ConvStack(Family):
         if not blocks or any(len(b) != 3 or min(int(v) for v in b) < 1 for b in blocks):
             raise ValueError("`blocks` must be a non-empty list of (mid_filters, out_filters, "
                              f"kernel_size), all positive. Received: blocks={blocks!r}")
-        step = 2 ** len(blocks)
-        if input_shape[0] % step or input_shape[1] % step:
-            raise ValueError(f"Input height and width must be divisible by 2**len(blocks)={step}."
-                             f" Received: input_shape={input_shape}")
+        check_halvings(input_shape, len(blocks), "2**len(blocks)")
         make_noise(noise_type, noise_level)  # validates early
         self.image_shape = input_shape
         self.blocks = tuple(tuple(int(v) for v in b) for b in blocks)

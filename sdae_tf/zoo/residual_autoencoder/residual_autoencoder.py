@@ -5,7 +5,7 @@ bottleneck so the encoder and the decoder stand alone."""
 import keras
 
 from sdae_tf.package import NAME as PACKAGE
-from sdae_tf.zoo.spatial import SpatialAutoencoder
+from sdae_tf.zoo.spatial import SpatialAutoencoder, check_halvings
 
 
 def _residual(x, width, name):
@@ -55,10 +55,7 @@ class ResidualAutoencoder(SpatialAutoencoder):
             raise ValueError("`widths` needs at least one stage and `blocks_per_stage` at least "
                              f"one block. Received: widths={widths}, "
                              f"blocks_per_stage={blocks_per_stage}")
-        step = 2 ** len(widths)
-        if input_shape[0] % step or input_shape[1] % step:
-            raise ValueError(f"Input height and width must be divisible by 2**len(widths)="
-                             f"{step}. Received: input_shape={input_shape}")
+        check_halvings(input_shape, len(widths), "2**len(widths)")
         self.widths = widths
         self.blocks_per_stage, self.code_channels = int(blocks_per_stage), int(code_channels)
         self.encoder = self._build_encoder()
