@@ -109,3 +109,14 @@ def test_sdae_train_runs_on_jax_from_the_command_line(tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["backend"]["name"] == "jax" and 0 <= metrics["test_accuracy"] <= 1
     assert json.loads((run_dir / "config.json").read_text())["backend"] == "jax"
+
+
+def test_every_tool_takes_backend_and_the_tools_load_together():
+    """`--backend` is one flag in a process whichever tools' modules it imports."""
+    import importlib
+
+    from absl import flags
+
+    for name in ("models", "report", "train", "tune", "experiment"):
+        importlib.import_module(f"sdae_tf.cli.{name}")
+    assert flags.FLAGS["backend"].enum_values == ["tensorflow", "jax"]

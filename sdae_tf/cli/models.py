@@ -18,14 +18,13 @@ import json
 
 from absl import app, flags
 
-from sdae_tf.runner.config import BACKENDS  # noqa: E402
+from sdae_tf.runner.config import define_backend_flag  # noqa: E402
 from sdae_tf.utils import markdown  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dir", None, "Folder of exports (default: the shipped exported_models/).")
 flags.DEFINE_bool("json", False, "Print the manifests as JSON.")
-flags.DEFINE_enum("backend", None, list(BACKENDS), "Keras backend, as every tool takes it "
-                  "(this one reads files only).")
+define_backend_flag(FLAGS)
 flags.DEFINE_string("path", None, "Print the full export folder of this model (a packed preset "
                     "is unpacked into the cache first: $SDAE_TF_CACHE, ~/.cache/sdae_tf).")
 

@@ -14,12 +14,11 @@ from absl import app, flags
 
 from sdae_tf.cli.errors import show_own_flags, user_errors
 from sdae_tf.reproduce import report
-from sdae_tf.runner.config import BACKENDS  # noqa: E402
+from sdae_tf.runner.config import define_backend_flag
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output", None, "Also write the Markdown to this file.")
-flags.DEFINE_enum("backend", None, list(BACKENDS), "Keras backend, as every tool takes it "
-                  "(this one reads files only).")
+define_backend_flag(FLAGS)
 
 
 def main(argv):

@@ -671,6 +671,20 @@ def _model_arg_scalar(text):
     return text
 
 
+def define_backend_flag(flag_values):
+    """`--backend` alone (the `backend` field's flag), for the tools without the training
+    flags; defined once per process, whichever tool's module comes first.
+
+    Args:
+        flag_values: an `absl.flags.FlagValues` (e.g. `flags.FLAGS`).
+    """
+    from absl import flags
+
+    if "backend" not in flag_values:
+        flags.DEFINE_enum("backend", None, list(BACKENDS), fields()["backend"].metadata["help"],
+                          flag_values=flag_values)
+
+
 def define_flags(flag_values):
     """Defines one absl flag per field on `flag_values` (all optional; None-default fields are
     unset until given).
@@ -681,6 +695,8 @@ def define_flags(flag_values):
     from absl import flags
 
     for name, f in fields().items():
+        if name == "backend" and name in flag_values:  # another tool's module defined it
+            continue
         base, is_tuple, _ = field_type(name)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         meta, help_text = f.metadata, f.metadata["help"]
