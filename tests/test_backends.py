@@ -119,4 +119,4 @@ def test_every_tool_takes_backend_and_the_tools_load_together():
 
     for name in ("models", "report", "train", "tune", "experiment"):
         importlib.import_module(f"sdae_tf.cli.{name}")
-    assert flags.FLAGS["backend"].enum_values == ["tensorflow", "jax"]
+    assert flags.FLAGS["backend"].parser.enum_values == ["tensorflow", "jax"]
