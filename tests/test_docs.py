@@ -122,3 +122,19 @@ def test_every_public_function_and_class_has_a_summary_line():
                 if not doc.strip() or not doc.splitlines()[0].strip():
                     bare.append(f"{module.__name__}.{name}")
     assert not bare, bare
+
+
+def test_the_cli_reference_is_the_tools_flags():
+    """docs/cli-reference.md is what scripts/cli_reference.py makes of the flags the tools
+    define (rerun it after changing a flag)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cli_reference",
+                                                  REPO / "scripts" / "cli_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = module.render()
+    assert (REPO / "docs" / "cli-reference.md").read_text() == text
+    for flag in ("--task", "--cluster_max_batches", "--backend", "--max_trials", "--top",
+                 "--tuner_seed", "--cells", "--pool_dir"):
+        assert f"| `{flag}` |" in text, flag
