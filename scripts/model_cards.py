@@ -9,6 +9,11 @@ import sys
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 MODELS = REPO / "exported_models"
+SETUP = dict(line.split(" = ", 1) for line in (REPO / "setup.cfg").read_text().splitlines()
+             if " = " in line and line.split(" = ")[0] in ("version", "license"))
+PACKAGE_VERSION, LICENSE = SETUP["version"], SETUP["license"]
+CITATION = ("Vincent, Larochelle, Lajoie, Bengio and Manzagol, \"Stacked Denoising "
+            "Autoencoders\", JMLR 11, 2010; and this repository")
 CARDS = REPO / "docs" / "models"
 
 
@@ -37,6 +42,7 @@ def card(name, manifest):
     denoiser = manifest.get("denoiser", {})
     arch = manifest.get("architecture", {})
     inpaints = "inpaint" in manifest.get("extra_endpoints", {})
+    written = manifest.get("versions", {}).get("sdae_tf", "?")
     use = ("features and inpainting hidden patches" if inpaints
            else "features" if denoiser.get("use_instead") else "features and denoising")
     lines = [
@@ -62,12 +68,18 @@ def card(name, manifest):
         f"| denoiser | {_denoiser(denoiser)} |",
         f"| stage | {manifest.get('stage')} |",
         f"| versions | {', '.join(f'{k} {v}' for k, v in manifest.get('versions', {}).items())} |",
+        f"| compatibility | written by sdae_tf {written}; loads in {PACKAGE_VERSION} as it was "
+        "written (its outputs and manifest checked by `tests/test_legacy_files.py` and "
+        "`tests/test_pretrained.py`) |",
+        f"| license | {LICENSE} (the package's; MNIST: Yann LeCun and Corinna Cortes, CC BY-SA "
+        "3.0) |",
+        f"| cite | {CITATION} |",
         "",
         "## Use", "",
         "```python",
         "import sdae_tf, sdae_tf.models",
         f'encoder = sdae_tf.feature_extractor("{name}")   # frozen Keras layer',
-        f'model = sdae_tf.models.from_preset("{name}")    # trainable ZooModel',
+        f'model = sdae_tf.models.from_preset("{name}")    # trainable: its family class',
         *([f'inpaint = sdae_tf.inpainter("{name}")        # [images, hidden patches] -> images']
           if inpaints else []),
         "```", "",
