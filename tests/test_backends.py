@@ -92,8 +92,9 @@ def test_the_backend_is_part_of_a_runs_identity(tmp_path):
 def test_sdae_train_runs_on_jax_from_the_command_line(tmp_path):
     pytest.importorskip("jax")
     run_dir = tmp_path / "run"
+    export = tmp_path / "export"
     args = ["--model=sdae_mnist", "--dataset=digits", "--quick", f"--run_dir={run_dir}",
-            "--verbose=0"]
+            "--verbose=0", f"--export_dir={export}"]
     env = {**os.environ, "SDAE_TF_FAULT": "kill:done:pretrain_block_1"}
     killed = subprocess.run(["sdae-train", "--backend=jax", *args], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=900)
@@ -109,6 +110,15 @@ def test_sdae_train_runs_on_jax_from_the_command_line(tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["backend"]["name"] == "jax" and 0 <= metrics["test_accuracy"] <= 1
     assert json.loads((run_dir / "config.json").read_text())["backend"] == "jax"
+    # the JAX-trained export: checked against the JAX model's outputs, read by TensorFlow
+    manifest = json.loads((export / "manifest.json").read_text())
+    assert manifest["export_check"]["reload_max_abs_diff"] <= 1e-4
+    read = subprocess.run(
+        [sys.executable, "-c", "import sys, numpy as np, sdae_tf; f = sdae_tf.feature_extractor("
+         "sys.argv[1]); print(f(np.zeros((2, 8, 8, 1), 'float32')).shape)", str(export)],
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"}, capture_output=True, text=True,
+        timeout=600)
+    assert read.returncode == 0 and "(2, 1000)" in read.stdout, read.stderr[-2000:]
 
 
 def test_every_tool_takes_backend_and_the_tools_load_together():

@@ -184,7 +184,7 @@ def saved_model_files(export_dir):
     return sorted((listed | set(export_files(export_dir))) - {KERAS_FILE})
 
 
-def _write_saved_model(encoder, path, autoencoder=None, endpoints=None):
+def write_saved_model(encoder, path, autoencoder=None, endpoints=None):
     """A plain `tf.Module` SavedModel with the two endpoints (and `reconstruct` when an
     `autoencoder` is given, and the family's `endpoints`, `{name: zoo.family.Endpoint}`, whose
     layers are the autoencoder's). It tracks the underlying `tf.Variable`s once:
@@ -242,7 +242,8 @@ def _difference(reloaded, model, sample, endpoint):
     """`reload_difference` on a SavedModel loaded already (one load checks every endpoint)."""
     if isinstance(sample, tuple):
         args = [tf.constant(a) for a in sample]
-        want = model(*args)
+        # (a model on another Keras backend than TensorFlow takes arrays, not TF tensors)
+        want = model(*(args if keras.backend.backend() == "tensorflow" else sample))
     else:
         args, want = [tf.constant(sample, tf.float32)], model(sample, training=False)
     got = getattr(reloaded, endpoint)(*args)
@@ -266,7 +267,7 @@ def endpoint_records(endpoints):
 
 def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=None,
                    tolerance=RELOAD_TOLERANCE, autoencoder=None, denoiser=None,
-                   on_staged=None, endpoints=None):
+                   on_staged=None, endpoints=None, write=None):
     """Writes `encoder` to `export_dir`: a TF SavedModel (endpoints `serve` -> tensor and
     `serving_default` -> {"embedding": tensor}, any batch size, inference mode), the same
     encoder as `encoder.keras`, and `manifest.json`.
@@ -299,6 +300,9 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
         denoiser: the manifest's `denoiser` entries (noise, weights), or None.
         on_staged: called with the staged manifest's path before the move, or None.
         endpoints: more endpoints, `{name: zoo.family.Endpoint}`, or None.
+        write: writes the SavedModel into the staged folder it is given (default:
+            `write_saved_model` in this process; a process on another Keras backend passes
+            `sdae_tf.hub.saved_model_writer.write_through_tensorflow`).
 
     Returns:
         The export directory as a `pathlib.Path`.
@@ -314,7 +318,10 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
         if extra and autoencoder is None:
             raise ValueError(f"Export to {export_dir}: the endpoints {', '.join(extra)} run the "
                              "autoencoder's layers; give the autoencoder too")
-        _write_saved_model(encoder, staged, autoencoder, extra)
+        if write is None:
+            write_saved_model(encoder, staged, autoencoder, extra)
+        else:
+            write(staged)
         encoder.save(staged / KERAS_FILE)
         endpoints = {SERVING_ENDPOINT: "tensor", "serving_default": {OUTPUT_NAME: "tensor"}}
         if extra:

@@ -16,7 +16,10 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
     """Exports a zoo model: the SavedModel with `serve` (the encoder), `reconstruct` (the
     whole autoencoder, no noise) and its family's `export_endpoints` (the MAE's `inpaint`),
     `encoder.keras` and `manifest.json` (the model's config, so `from_preset(path)` rebuilds
-    it; checksums of every file), written aside and moved into place. `check_sample` (images)
+    it; checksums of every file), written aside and moved into place. From a process on
+    another Keras backend (JAX), a TensorFlow subprocess writes the same SavedModel from the
+    model's `.keras` file (`sdae_tf.hub.saved_model_writer`), checked against this process's
+    outputs as on TensorFlow. `check_sample` (images)
     reloads the SavedModel and compares before anything is placed; `probe_data` = (x_train,
     y_train, x_test, y_test) adds the linear-probe score of the frozen codes and its floor to
     the manifest. The one place an export's manifest is assembled (`sdae-train` exports
@@ -46,7 +49,6 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
 
     Raises:
         FileExistsError: the export exists and `overwrite` is False.
-        ValueError: a process on another Keras backend than TensorFlow.
         sdae_tf.hub.export.ExportMismatchError: the reloaded export differs from the model.
 
     Example:
@@ -58,10 +60,6 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
     """
     import keras
 
-    if keras.backend.backend() != "tensorflow":
-        raise ValueError(f"Exporting a SavedModel needs the TensorFlow backend; this process uses "
-                         f"{keras.backend.backend()}: save the model (`model.save('m.keras')`), "
-                         "load it under KERAS_BACKEND=tensorflow and export it there")
     architecture = model.describe()
     manifest = {
         "model": model.name,
@@ -93,9 +91,16 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
             **({"pretrain_dataset": pretrain_dataset or dataset} if source is not model
                else {}),
             "use_instead": source.DENOISER_INSTEAD}
+    write = None
+    if keras.backend.backend() != "tensorflow":  # the SavedModel is TensorFlow's to write
+        from sdae_tf.hub.saved_model_writer import write_through_tensorflow
+
+        def write(staged):
+            write_through_tensorflow(model, source, staged)
+
     return export_lib.export_encoder(
         model.encoder, pathlib.Path(path), manifest, overwrite=overwrite,
         check_sample=check_sample,
         autoencoder=None if source is None else source.autoencoder(),
         endpoints=None if source is None else source.export_endpoints(),
-        denoiser=denoiser, on_staged=on_staged)
+        denoiser=denoiser, on_staged=on_staged, write=write)
