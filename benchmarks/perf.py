@@ -796,6 +796,95 @@ def section_modern(args):
     return {"modern": rows, "roof_gflops": roof}, lines
 
 
+# Families of the backend comparison: those that train on both backends (the learned-sigma
+# SDAE and the VQ-VAEs are TensorFlow-only, `Family.BACKENDS`).
+BACKEND_ARMS = ("sdae_mnist", "cdae_mnist", "dvae_mnist", "mae_mnist", "resdae_mnist")
+
+
+def section_block_speed(args):
+    """One process's pretraining speed of every block of each `--zoo_models` entry (batch 128,
+    the loop's optimiser and steps per call): images/s, and on TensorFlow the training FLOPs per
+    image (3x the profiler's forward count). `backends` runs it once per backend and round."""
+    import keras
+
+    from sdae_tf import zoo
+    from sdae_tf.train import stages as stages_lib
+
+    n = args.examples
+    x, _ = mnist_subset(n)
+    rows = []
+    for name in args.zoo_models.split(","):
+        keras.utils.set_random_seed(0)
+        stack = zoo.build(name, (28, 28, 1), seed=0)
+        seconds, flops = 0.0, 0.0
+        for block in range(stack.num_blocks):
+            features = stack.features_before(block)
+            inputs = x if features is None else features.predict(x, batch_size=1024, verbose=0)
+            model = stack.pretrain_model(block)
+            if keras.backend.backend() == "tensorflow":
+                flops += 3.0 * forward_flops(model)
+            model.compile(stages_lib.make_optimizer(1e-3, "constant", 0), stack.block_loss(block),
+                          steps_per_execution=execution(n))
+            seconds += _epoch_time(model, inputs, None, 128, args.epochs) / n
+        rows.append({"model": name, "images_per_s": 1 / seconds,
+                     "train_flops_per_image": flops or None})
+    return {"backend": keras.backend.backend(), "rows": rows}, []
+
+
+def section_backends(args):
+    """Keras' TensorFlow and JAX backends on every family that runs on both: pretraining
+    images/s of every block at batch 128 (`block_speed`, each backend in its own process,
+    rounds interleaved TF JAX, JAX TF, ...), GFLOP/s from the FLOPs TensorFlow's profiler
+    counts (the same maths on either backend) and the share of the matmul roof measured in
+    this process; the faster backend per family."""
+    import json
+    import subprocess
+
+    _, roof = matmul_roof(reps=3)
+    names = args.zoo_models or ",".join(BACKEND_ARMS)
+    speeds = {"tensorflow": [], "jax": []}
+    flops = {}
+    for r in range(args.rounds):
+        for backend in (("tensorflow", "jax") if r % 2 == 0 else ("jax", "tensorflow")):
+            env = {**os.environ, "KERAS_BACKEND": backend}
+            proc = subprocess.run(
+                [sys.executable, str(REPO / "benchmarks" / "perf.py"), "block_speed",
+                 f"--examples={args.examples}", f"--epochs={args.epochs}",
+                 f"--zoo_models={names}", "--out=-"],
+                env=env, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"block_speed on {backend} failed:\n{proc.stderr[-2000:]}")
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+            assert result["backend"] == backend, result["backend"]
+            speeds[backend].append({row["model"]: row["images_per_s"] for row in result["rows"]})
+            for row in result["rows"]:
+                if row["train_flops_per_image"]:
+                    flops[row["model"]] = row["train_flops_per_image"]
+    rows = []
+    for name in names.split(","):
+        row = {"model": name, "train_mflops_per_image": flops[name] / 1e6}
+        for backend, rounds in speeds.items():
+            ips = statistics.median(s[name] for s in rounds)
+            row[backend] = {"images_per_s": ips, "gflops": ips * flops[name] / 1e9,
+                            "roof_share": ips * flops[name] / 1e9 / roof,
+                            "rounds": [s[name] for s in rounds]}
+        row["jax_vs_tensorflow"] = row["jax"]["images_per_s"] / row["tensorflow"]["images_per_s"]
+        row["faster"] = "jax" if row["jax_vs_tensorflow"] > 1 else "tensorflow"
+        rows.append(row)
+    lines = markdown_table(
+        ["model (pretraining, every block, batch 128)", "training MFLOP / image",
+         "TensorFlow images/s", "TensorFlow % of roof", "JAX images/s", "JAX % of roof",
+         "JAX / TensorFlow", "faster"],
+        [[r["model"], f"{r['train_mflops_per_image']:.1f}",
+          f"{r['tensorflow']['images_per_s']:.0f}",
+          f"{100 * r['tensorflow']['roof_share']:.0f} %", f"{r['jax']['images_per_s']:.0f}",
+          f"{100 * r['jax']['roof_share']:.0f} %", f"{r['jax_vs_tensorflow']:.2f}x",
+          r["faster"]] for r in rows])
+    lines.append(f"\nRoof: {roof:.1f} GFLOP/s (matmul, best of TensorFlow and numpy); medians of "
+                 f"{args.rounds} interleaved rounds, each backend in its own process.")
+    return {"backends": rows, "roof_gflops": roof}, lines
+
+
 def section_precision(args):
     """`--precision=mixed_bfloat16` against float32: pretraining images/s of the MNIST CAE, CDAE
     and the SDAE's first dense block (batch 128, the loop's compile), the two precisions'
@@ -928,7 +1017,8 @@ SECTIONS = {"roof": section_roof, "dense": section_dense, "precision": section_p
             "pipeline": section_pipeline, "threads": section_threads, "profile": section_profile,
             "serving": section_serving, "zoo": section_zoo, "distribute": section_distribute,
             "peer": section_peer, "probe": section_probe, "conv": section_conv,
-            "mae": section_mae, "modern": section_modern}
+            "mae": section_mae, "modern": section_modern, "backends": section_backends,
+            "block_speed": section_block_speed}
 
 
 def main():

@@ -193,3 +193,22 @@ def test_api_defaults_benchmark_scores_pretrained_against_the_mlp(tmp_path):
     assert cell["mlp"] > 0.5, cell
     assert cell["pretrained"] > cell["legacy_defaults"] + 0.1, cell
     assert "plain MLP" in out.with_suffix(".md").read_text()
+
+
+@pytest.mark.slow
+def test_perf_backends_times_each_backend_in_its_own_process(tmp_path):
+    pytest.importorskip("jax")
+    out = tmp_path / "backends.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "perf.py"), "backends", "--examples=512",
+         "--epochs=2", "--rounds=1", "--zoo_models=sdae_mnist", f"--out={out}"],
+        capture_output=True, text=True, cwd=REPO, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (row,) = json.loads(out.read_text())["backends"]
+    # the SDAE's two blocks: 784-1000-784 and 1000-1000-1000, 6 FLOPs per weight per image
+    # less the first layer's input gradient (the profiler's count is within 5 % of it)
+    weights = 2 * 784 * 1000 + 2 * 1000 * 1000
+    assert abs(row["train_mflops_per_image"] * 1e6 / (6 * weights) - 1) < 0.2
+    for backend in ("tensorflow", "jax"):
+        assert row[backend]["images_per_s"] > 0 and 0 < row[backend]["roof_share"] < 2
+    assert row["faster"] in ("tensorflow", "jax")
