@@ -58,10 +58,10 @@ def _result(stdout):
     return json.loads(line.removeprefix("RESULT "))
 
 
-def _mirrored_runs(root, models):
+def _mirrored_runs(root, models, env=None):
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(root), "none,mirrored", models],
                           capture_output=True, text=True,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})})
     assert proc.returncode == 0, proc.stderr[-3000:]
     return _result(proc.stdout)
 
@@ -179,6 +179,14 @@ def test_strategy_is_validated(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="TF_CONFIG"):
         distribute.make_strategy("multi_worker")
+
+
+def test_several_devices_are_tensorflows_for_now():
+    pytest.importorskip("jax")
+    assert distribute.JaxDataParallel.make("none").num_replicas_in_sync == 1
+    for name in ("mirrored", "multi_worker"):
+        with pytest.raises(ValueError, match=f"--strategy={name} runs on the tensorflow"):
+            distribute.JaxDataParallel.make(name)
 
 
 def test_is_chief(monkeypatch):

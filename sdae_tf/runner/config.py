@@ -317,8 +317,9 @@ class TrainConfig:
         "before Keras is imported; from Python, KERAS_BACKEND chooses it. Part of the run's "
         "identity: a JAX run never resumes or reuses a TensorFlow one.", choices=BACKENDS)
     strategy: str = setting(
-        "none", "tf.distribute strategy: none (one device), mirrored (every local GPU, or "
-        "every logical CPU device), multi_worker (TF_CONFIG cluster).", choices=_strategies)
+        "none", "tf.distribute strategy (the tensorflow backend): none (one device), "
+        "mirrored (every local GPU, or every logical CPU device), multi_worker (TF_CONFIG "
+        "cluster).", choices=_strategies)
     run_dir: str | None = setting(None, "Run directory (default: runs/<model>-<timestamp>).",
                                   runner=True, neutral=True)
     export_dir: str | None = setting(None, "Export the encoder here (SavedModel + .keras).",

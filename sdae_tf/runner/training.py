@@ -246,10 +246,8 @@ def _train(cfg, stack, data, pretrain_data, run_dir, progress):
     metrics = {"model": cfg.model, "dataset": data.name, "sizes": data.sizes(),
                "architecture": stack.describe()}
     if cfg.strategy != "none":
-        import tensorflow as tf
-
-        metrics["strategy"] = {"name": cfg.strategy,
-                               "replicas": tf.distribute.get_strategy().num_replicas_in_sync}
+        metrics["strategy"] = {"name": cfg.strategy, "replicas": distribute.make_strategy(
+            cfg.strategy).num_replicas_in_sync}
     if cfg.init_from:
         record = init_from_pretrained(stack, cfg.init_from)
         metrics["init_from"] = record["init_from"]

@@ -89,12 +89,16 @@ def make_strategy(name):
         name: "none", "mirrored" or "multi_worker".
 
     Returns:
-        A `tf.distribute.Strategy`.
+        A `tf.distribute.Strategy` (on the JAX backend, a `JaxDataParallel`).
     """
-    import tensorflow as tf
+    import keras
 
     if name not in STRATEGIES:
         raise ValueError(f"Unknown --strategy {name!r}. Available: {', '.join(STRATEGIES)}")
+    if keras.backend.backend() == "jax":
+        return JaxDataParallel.make(name)
+    import tensorflow as tf
+
     if name == "none":
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -108,6 +112,32 @@ def make_strategy(name):
                          "{\"type\": \"worker\", \"index\": 0}}'")
     patch_keras_for_multi_worker()
     return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+class JaxDataParallel:
+    """`--strategy` on the JAX backend: `none` only, for now (one device; the loop's
+    `strategy.scope()` is a no-op). keras.distribution's `DataParallel` shards every batch
+    over the devices and refuses a batch the device count does not divide (the last,
+    partial batch of an epoch or of a prediction), which the loop does not pad yet; several
+    devices are tf.distribute's, on the TensorFlow backend.
+
+    Attributes:
+        num_replicas_in_sync: 1.
+    """
+
+    num_replicas_in_sync = 1
+
+    @classmethod
+    def make(cls, name):
+        if name != "none":
+            raise ValueError(f"--strategy={name} runs on the tensorflow backend only "
+                             "(tf.distribute); on jax the loop trains on one device")
+        return cls()
+
+    def scope(self):
+        import contextlib
+
+        return contextlib.nullcontext()
 
 
 def is_chief():
