@@ -138,3 +138,14 @@ def test_the_cli_reference_is_the_tools_flags():
     for flag in ("--task", "--cluster_max_batches", "--backend", "--max_trials", "--top",
                  "--tuner_seed", "--cells", "--pool_dir"):
         assert f"| `{flag}` |" in text, flag
+
+
+def test_the_float16_packs_largest_difference_is_the_docs():
+    """docs/exported-models.md's "at most" is the largest `packed.max_abs_diff` the packs'
+    manifests record (re-packing changes it; the page follows)."""
+    import json
+
+    largest = max(v for p in (REPO / "packed_models").glob("*/manifest.json")
+                  for v in json.loads(p.read_text())["packed"]["max_abs_diff"].values())
+    text = (REPO / "docs" / "exported-models.md").read_text()
+    assert f"moves an output by at most {largest:.4f}" in " ".join(text.split())
