@@ -35,6 +35,16 @@ for name in sys.argv[1].split(","):
     with tempfile.TemporaryDirectory() as tmp:
         seen["accuracy"][name] = run_family_test(model, small, pathlib.Path(tmp),
                                                  **FINETUNE.get(name, {}))
+        # the clustering task on this backend: DEC's loop, its checkpoint and a .keras file
+        clusterer = model.clusterer(10)
+        record = clusterer.fit(small[0], small[1], max_batches=20, update_interval=10,
+                               batch_size=128, verbose=0,
+                               checkpoint_dir=pathlib.Path(tmp) / "ckpt").record
+        clusterer.save(pathlib.Path(tmp) / "c.keras")
+        again = keras.saving.load_model(pathlib.Path(tmp) / "c.keras")
+        seen.setdefault("clustering", {})[name] = {
+            **record["final"], "ids": sorted(set(clusterer.predict(small[0]).tolist())),
+            "same_on_reload": bool((again.predict(small[0]) == clusterer.predict(small[0])).all())}
 print(json.dumps(seen))
 """
 
@@ -52,6 +62,9 @@ def test_the_dense_stack_trains_on_jax_and_tf_only_families_are_refused():
     seen = _on_jax(["sdae_mnist", "sdae_learned_sigma_mnist", "dvqvae_mnist"])
     assert seen["backend"] == "jax"
     assert set(seen["accuracy"]) == {"sdae_mnist"}
+    clustering = seen["clustering"]["sdae_mnist"]
+    assert clustering["accuracy"] > 0.3 and len(clustering["ids"]) > 1
+    assert clustering["same_on_reload"]
     for name in ("sdae_learned_sigma_mnist", "dvqvae_mnist"):
         assert "runs on the tensorflow backend only; this process uses jax" in \
             seen["refused"][name], seen["refused"]
