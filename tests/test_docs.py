@@ -149,3 +149,20 @@ def test_the_float16_packs_largest_difference_is_the_docs():
                   for v in json.loads(p.read_text())["packed"]["max_abs_diff"].values())
     text = (REPO / "docs" / "exported-models.md").read_text()
     assert f"moves an output by at most {largest:.4f}" in " ".join(text.split())
+
+
+def test_the_zoo_tables_are_the_registrys():
+    """README, docs/zoo.md and docs/index.md carry the one zoo table scripts/zoo_table.py makes
+    from the registry (rerun it after registering a name)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("zoo_table", REPO / "scripts" / "zoo_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    lines = module.table()
+    from sdae_tf import zoo
+
+    assert len(lines) == 2 + len(list(zoo.REGISTRY))
+    for page in module.PAGES:
+        text = (REPO / page).read_text()
+        assert module.rewrite(text, lines) == text, f"{page}: run python scripts/zoo_table.py"
