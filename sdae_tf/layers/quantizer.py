@@ -113,7 +113,7 @@ class VectorQuantizer(keras.layers.Layer):
         return [input_shape, (input_shape[0],), tuple(input_shape[:-1])]
 
     def reset_usage(self):
-        self.counts.assign(ops.zeros_like(self.counts))
+        self.counts.assign(ops.zeros(self.counts.shape, self.counts.dtype))
 
     def usage(self):
         """{"perplexity": exp(entropy) of the codes chosen since the last reset (1 to

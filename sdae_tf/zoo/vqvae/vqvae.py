@@ -37,9 +37,6 @@ class VQVAE(ConvAutoencoder):
     """
 
     FIGURES = frozenset({"reconstructions", "tsne"})
-    # The moving-average codebook updates its variables inside the layer's call, which the JAX
-    # backend's stateless steps do not carry.
-    BACKENDS = ("tensorflow",)
 
     def __init__(self, input_shape, filters=(32, 32, 32), code_channels=16, downsample=2,
                  noise_type="none", noise_level=0.0, loss="binary_crossentropy",
