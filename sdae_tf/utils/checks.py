@@ -30,15 +30,7 @@ def positive_int(value, name):
 
 
 def non_negative_int(value, name):
-    """`value` as an int >= 0, else a one-line `ValueError`.
-
-    Args:
-        value: what the user gave.
-        name: the argument's name, for the message.
-
-    Returns:
-        An int.
-    """
+    """`value` as an int >= 0, else a one-line `ValueError` (`positive_int`'s arguments)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
         raise ValueError(f"`{name}` must be an integer >= 0. Received: {value!r}")
     return int(value)
