@@ -1,5 +1,6 @@
 """Benchmark of the README's main job: wall time of the whole `sdae-train` command and test
-accuracy, over one or more seeds. Prints a table and writes JSON.
+accuracy, over one or more seeds and Keras backends (`--backends tensorflow,jax`: each seed
+on each backend in turn). Prints a table and writes JSON.
 
     python benchmarks/main_job.py --seeds 0,1 --out benchmarks/results/main_job.json
 """
@@ -18,16 +19,19 @@ import time
 from common import REPO, markdown_table, write_results
 
 
-def run_once(flagfile, seed, workdir):
+def run_once(flagfile, seed, workdir, backend="tensorflow"):
     exe = shutil.which("sdae-train", path=os.path.dirname(sys.executable)) or "sdae-train"
-    run_dir, export_dir = workdir / f"run{seed}", workdir / f"export{seed}"
+    run_dir = workdir / f"run{seed}-{backend}"
+    export_dir = workdir / f"export{seed}-{backend}"
     start = time.perf_counter()
     subprocess.run([exe, f"--flagfile={flagfile}", f"--seed={seed}", f"--run_dir={run_dir}",
-                    f"--export_dir={export_dir}", "--verbose=0"], cwd=REPO, check=True)
+                    f"--export_dir={export_dir}", "--verbose=0", f"--backend={backend}"],
+                   cwd=REPO, check=True)
     wall = time.perf_counter() - start
     metrics = json.loads((run_dir / "metrics.json").read_text())
     return {
         "seed": seed,
+        "backend": metrics["backend"],
         "wall_seconds": round(wall, 1),
         "train_seconds": metrics["seconds"],
         "test_accuracy": metrics["test_accuracy"],
@@ -41,10 +45,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flagfile", default="flags/models/sdae_mnist.flags")
     parser.add_argument("--seeds", default="0")
+    parser.add_argument("--backends", default="tensorflow",
+                        help="Keras backends, comma-separated (each seed on each in turn)")
     parser.add_argument("--out", default="benchmarks/results/main_job.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [run_once(args.flagfile, int(s), pathlib.Path(tmp)) for s in args.seeds.split(",")]
+        runs = [run_once(args.flagfile, int(s), pathlib.Path(tmp), backend)
+                for s in args.seeds.split(",") for backend in args.backends.split(",")]
     result = {
         "flagfile": args.flagfile,
         "runs": runs,
@@ -52,9 +59,9 @@ def main():
         "min_test_accuracy": min(r["test_accuracy"] for r in runs),
     }
     lines = markdown_table(
-        ["seed", "wall s", "train s", "val acc", "test acc"],
-        [[r["seed"], r["wall_seconds"], r["train_seconds"], f"{r['val_accuracy']:.4f}",
-          f"{r['test_accuracy']:.4f}"] for r in runs])
+        ["seed", "backend", "wall s", "train s", "val acc", "test acc"],
+        [[r["seed"], r["backend"]["name"], r["wall_seconds"], r["train_seconds"],
+          f"{r['val_accuracy']:.4f}", f"{r['test_accuracy']:.4f}"] for r in runs])
     write_results(args.out, result, lines)
 
 
