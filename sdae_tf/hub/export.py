@@ -186,10 +186,17 @@ def saved_model_files(export_dir):
 
 def write_saved_model(encoder, path, autoencoder=None, endpoints=None):
     """A plain `tf.Module` SavedModel with the two endpoints (and `reconstruct` when an
-    `autoencoder` is given, and the family's `endpoints`, `{name: zoo.family.Endpoint}`, whose
-    layers are the autoencoder's). It tracks the underlying `tf.Variable`s once:
-    `keras.export.ExportArchive` writes every weight twice (as the Keras variable and as the
-    `tf.Variable` the traced functions capture), doubling the export's size."""
+    `autoencoder` is given, and the family's `endpoints`, whose layers are the
+    autoencoder's). It tracks the underlying `tf.Variable`s once: `keras.export.ExportArchive`
+    writes every weight twice (as the Keras variable and as the `tf.Variable` the traced
+    functions capture), doubling the export's size.
+
+    Args:
+        encoder: the Keras encoder (TensorFlow backend), images -> embedding.
+        path: the folder the SavedModel is written to.
+        autoencoder: the whole autoencoder for `reconstruct`, or None.
+        endpoints: more endpoints, `{name: zoo.family.Endpoint}`, or None.
+    """
     spec = tf.TensorSpec((None, *encoder.input_shape[1:]), tf.float32, name=INPUT_NAME)
     module = tf.Module()
     module.encoder_variables = [v.value for v in encoder.variables]
@@ -302,7 +309,7 @@ def export_encoder(encoder, export_dir, manifest, overwrite=False, check_sample=
         endpoints: more endpoints, `{name: zoo.family.Endpoint}`, or None.
         write: writes the SavedModel into the staged folder it is given (default:
             `write_saved_model` in this process; a process on another Keras backend passes
-            `sdae_tf.hub.saved_model_writer.write_through_tensorflow`).
+            `sdae_tf.zoo.saved_model_writer.write_through_tensorflow`).
 
     Returns:
         The export directory as a `pathlib.Path`.

@@ -30,7 +30,15 @@ def positive_int(value, name):
 
 
 def non_negative_int(value, name):
-    """`value` as an int >= 0, else a one-line `ValueError` (`positive_int`'s arguments)."""
+    """`value` as an int >= 0 (a count that may be zero), else a one-line `ValueError`.
+
+    Args:
+        value: what the user gave.
+        name: the argument's name, for the message.
+
+    Returns:
+        The int.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
         raise ValueError(f"`{name}` must be an integer >= 0. Received: {value!r}")
     return int(value)

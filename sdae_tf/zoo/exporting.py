@@ -18,7 +18,7 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
     `encoder.keras` and `manifest.json` (the model's config, so `from_preset(path)` rebuilds
     it; checksums of every file), written aside and moved into place. From a process on
     another Keras backend (JAX), a TensorFlow subprocess writes the same SavedModel from the
-    model's `.keras` file (`sdae_tf.hub.saved_model_writer`), checked against this process's
+    model's `.keras` file (`sdae_tf.zoo.saved_model_writer`), checked against this process's
     outputs as on TensorFlow. `check_sample` (images)
     reloads the SavedModel and compares before anything is placed; `probe_data` = (x_train,
     y_train, x_test, y_test) adds the linear-probe score of the frozen codes and its floor to
@@ -93,7 +93,7 @@ def export_model(model, path, overwrite=False, dataset=None, value_range=(0.0, 1
             "use_instead": source.DENOISER_INSTEAD}
     write = None
     if keras.backend.backend() != "tensorflow":  # the SavedModel is TensorFlow's to write
-        from sdae_tf.hub.saved_model_writer import write_through_tensorflow
+        from sdae_tf.zoo.saved_model_writer import write_through_tensorflow
 
         def write(staged):
             write_through_tensorflow(model, source, staged)

@@ -1,6 +1,6 @@
 """Writes a zoo model's SavedModel from a process on another Keras backend (JAX): the model is
 saved as `.keras`, and this module, run in a TensorFlow process
-(`python -m sdae_tf.hub.saved_model_writer MODEL.keras AUTOENCODER OUT_DIR`), loads it in safe
+(`python -m sdae_tf.zoo.saved_model_writer MODEL.keras AUTOENCODER OUT_DIR`), loads it in safe
 mode and writes the same SavedModel endpoints a TensorFlow process writes (`serve`,
 `serving_default`, `reconstruct` and the family's extra endpoints). AUTOENCODER is `self` (the
 model's own autoencoder), `none`, or another `.keras` file of the same family (a run's
@@ -49,10 +49,10 @@ def write_through_tensorflow(model, source, path):
             raise RuntimeError(f"Writing the SavedModel in a TensorFlow process failed:\n{tail}")
 
 
-def main(argv):
+def _main(argv):
     import keras
 
-    import sdae_tf.models  # noqa: F401  (registers the families)
+    import sdae_tf.zoo  # noqa: F401  (registers the families)
     from sdae_tf.hub import export
 
     model_file, autoencoder, out = argv
@@ -66,4 +66,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    _main(sys.argv[1:])
