@@ -105,7 +105,7 @@ def table(summary):
                                                  if s["pending"] else ""),
                      f"{s['seconds']['mean'] / 60:.0f} min"])
     lines = markdown_table(["cell", "budget", "method", "k-means accuracy", "accuracy", "NMI",
-                            "ARI", "seeds", "wall per seed"], rows)
+                            "ARI", "seeds", "cell run (mean)"], rows)
     published = [[source, what, f"{acc:.3f}", "-" if nmi is None else f"{nmi:.2f}"]
                  for source, cells in PUBLISHED for what, (acc, nmi) in cells.items()]
     machines = sorted({m for s in summary.values() for m in s.get("machines", [])})
