@@ -382,7 +382,9 @@ def test_finetune_lr_schedule_sets_fine_tuning_alone(tmp_path):
     assert stages_lib.Stage.finetuning(report_cfg).lr_schedule == "constant"
     assert set(config_lib.finetune_fields()) == {
         "learning_rate", "finetune_lr_schedule", "head_units", "head_layers", "finetune_noise",
-        "task", "freeze_encoder"}
+        "task", "freeze_encoder", *(f"cluster_{k}" for k in (
+            "count", "max_batches", "update_interval", "tol", "batch_size", "learning_rate",
+            "reconstruction_weight", "projection", "n_init"))}
     assert (experiments.pool_dir_for(experiments.pretraining_config(ours), tmp_path)
             == experiments.pool_dir_for(experiments.pretraining_config(report_cfg), tmp_path))
     with pytest.raises(ValueError, match="finetune_lr_schedule"):
