@@ -471,12 +471,7 @@ def cluster(stack, x, y, settings, validation_data=None, progress=None):
     model = stack.clusterer(settings.n_clusters, projection=settings.projection,
                             reconstruction_weight=settings.reconstruction_weight,
                             compile=False)
-    optimizer = "auto"
-    if settings.learning_rate is not None:
-        optimizer = (keras.optimizers.Adam(settings.learning_rate)
-                     if settings.reconstruction_weight > 0 else
-                     keras.optimizers.SGD(settings.learning_rate, momentum=0.9))
-    model.compile(optimizer=optimizer)
+    model.compile(optimizer=model.default_optimizer(settings.learning_rate))
     done = _restored(progress, "cluster", model)
     if done:
         print(f"Clustering restored from {progress.run_dir}", flush=True)

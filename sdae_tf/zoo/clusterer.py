@@ -77,8 +77,7 @@ class Clusterer(Task):
                 **kwargs):
         """`keras.Model.compile` with DEC's (or IDEC's) defaults for what is left "auto"."""
         if optimizer == "auto":
-            optimizer = (compiling.default_optimizer() if self.idec else
-                         keras.optimizers.SGD(0.01, momentum=0.9))
+            optimizer = self.default_optimizer()
         if loss == "auto":
             loss = ({CLUSTERS: "kl_divergence", RECONSTRUCTION: self.reconstruction_loss}
                     if self.idec else "kl_divergence")
@@ -88,6 +87,13 @@ class Clusterer(Task):
         keras.Model.compile(self, optimizer=optimizer, loss=loss,
                             metrics=None if metrics == "auto" else metrics,
                             loss_weights=loss_weights, **kwargs)
+
+    def default_optimizer(self, learning_rate=None):
+        """DEC's SGD (momentum 0.9, default rate 0.01) or, for IDEC, Adam (default 1e-3), at
+        `learning_rate` when given: what `compile("auto")` uses."""
+        if self.idec:
+            return compiling.default_optimizer(learning_rate or compiling.DEFAULT_LEARNING_RATE)
+        return keras.optimizers.SGD(learning_rate or 0.01, momentum=0.9)
 
     def predict_proba(self, x, batch_size=1024, verbose=0, **kwargs):
         """The soft assignment `q` (N, n_clusters) of images `x`."""
