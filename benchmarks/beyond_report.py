@@ -14,6 +14,7 @@ import argparse
 import functools
 import json
 import pathlib
+import re
 import shutil
 
 import numpy as np
@@ -211,16 +212,27 @@ def fmt(s, digits=4):
     return text
 
 
+def pooled_name(name):
+    """The cell a seed's own cell belongs to: `cdae_seed1/mnist` -> `cdae/mnist`."""
+    column, slash, row = name.partition("/")
+    return re.sub(r"_seed\d+$", "", column) + slash + row
+
+
 def experiment_summary(experiment, runs, seeds):
-    """{cell: {metric: summary over `seeds`}} for every cell of the flagfile (None: pending)."""
-    cells = {}
+    """{cell: {metric: summary over `seeds`}} for every cell of the flagfile (None: pending);
+    cells that differ only by a `_seedN` suffix (a seed given its own cell) are one cell."""
+    groups = {}
     for name in cell_names(experiment):
-        records = [r for seed, r in sorted(runs.get(name, {}).items()) if seed in seeds]
+        groups.setdefault(pooled_name(name), []).append(name)
+    cells = {}
+    for name, members in groups.items():
+        by_seed = {seed: r for member in members for seed, r in runs.get(member, {}).items()}
+        records = [r for seed, r in sorted(by_seed.items()) if seed in seeds]
         record = {"test_accuracy": summary([r.get("test_accuracy") for r in records])}
         for key in METRICS[1:]:
             if any(key in r for r in records):
                 record[key] = summary([r.get(key) for r in records])
-        record["seeds"] = sorted(seed for seed in runs.get(name, {}) if seed in seeds)
+        record["seeds"] = sorted(seed for seed in by_seed if seed in seeds)
         cells[name] = record
     return cells
 
@@ -241,8 +253,19 @@ def table_lines(experiment, cells):
     if "interpolation" in text.split("--figures=")[-1].splitlines()[0]:
         keys += ["midpoint_same_class", "midpoint_different_class",
                  "pixel_midpoint_different_class"]
-    head = ["cell", *[k.replace("_", " ") for k in keys]]
     digits = {k: 2 if "psnr" in k else 1 if "perplexity" in k else 4 for k in keys}
+    datasets = [name.partition("/")[2] for name in cells]
+    if keys == ["test_accuracy"] and len(set(datasets)) > 1 and set(datasets) <= set(DATASETS):
+        # One figure per cell and cells that are model x dataset: a model per row, a dataset
+        # per column (test accuracy).
+        columns = [d for d in DATASETS if d in datasets]
+        models = list(dict.fromkeys(name.partition("/")[0] for name in cells))
+        rows = [[model, *[fmt((cells.get(f"{model}/{d}") or {}).get("test_accuracy"))
+                          if f"{model}/{d}" in cells else "-" for d in columns]]
+                for model in models]
+        return [f"### {experiment}", "", *markdown_table(["cell (test accuracy)", *columns],
+                                                         rows), ""]
+    head = ["cell", *[k.replace("_", " ") for k in keys]]
     rows = [[name, *[fmt(c.get(k), digits[k]) for k in keys]]
             for name, c in cells.items()]
     return [f"### {experiment}", "", *markdown_table(head, rows), ""]

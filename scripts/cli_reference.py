@@ -1,5 +1,6 @@
 """Writes docs/cli-reference.md: every command-line tool's flags (name, default, allowed values,
-help), read from the flags the tools define, so the page cannot drift from the code
+help), read from the flags the tools define, and every recipe (the flagfiles `--recipe=NAME`
+runs, with the summary `sdae-models` prints), so the page cannot drift from the code
 (tests/test_docs.py regenerates it and compares).
 
     python scripts/cli_reference.py
@@ -66,6 +67,14 @@ def render():
         elif module in ("models", "report") and backend not in own:
             own = [*own, backend]
         lines += header + _rows(own) + [""]
+    from sdae_tf.cli.models import recipe_table
+    from sdae_tf.hub import resources
+
+    lines += ["## Recipes", "",
+              "Every flagfile of `flags/`, by name (`--recipe=NAME`, or "
+              "`--flagfile=flags/.../NAME.flags` from a checkout), as `sdae-models` lists them; "
+              "each file's header says what it runs and what it costs.", "",
+              recipe_table(resources.list_recipes()), ""]
     return "\n".join(lines)
 
 

@@ -166,3 +166,115 @@ def test_the_zoo_tables_are_the_registrys():
     for page in module.PAGES:
         text = (REPO / page).read_text()
         assert module.rewrite(text, lines) == text, f"{page}: run python scripts/zoo_table.py"
+
+
+def _script(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pages():
+    """README.md and every hand-written docs page (the API pages are generated)."""
+    return [REPO / "README.md", *sorted(p for p in (REPO / "docs").rglob("*.md")
+                                        if "api" not in p.relative_to(REPO / "docs").parts)]
+
+
+def test_the_results_tables_are_their_sources():
+    """Every `<!-- results: FILE#HEADING -->` block of README and docs is the table it names
+    (rerun python scripts/docs_results.py after a benchmark rewrites its results)."""
+    module = _script("docs_results")
+    assert module.stale() == []
+    blocks = sum(len(module.BEGIN.findall(p.read_text())) for p in module.pages())
+    assert blocks >= 15  # beyond.md's questions, reproducing.md's main job, the README's rows
+
+
+def test_a_results_block_follows_its_source(tmp_path, monkeypatch):
+    module = _script("docs_results")
+    monkeypatch.setattr(module, "REPO", tmp_path)
+    (tmp_path / "r.md").write_text("### a\n\n| x | y |\n|---|---|\n| 1 | 0.5 |\n| 2 | 0.7 |\n\n"
+                                   "### b\n\n| x |\n|---|\n| 3 |\n")
+    page = "<!-- results: r.md#a rows=2 -->\nold\n<!-- end results -->\ntext\n"
+    assert module.render(page) == ("<!-- results: r.md#a rows=2 -->\n| x | y |\n|---|---|\n"
+                                   "| 2 | 0.7 |\n<!-- end results -->\ntext\n")
+    with pytest.raises(SystemExit, match="no row '9'"):
+        module.render(page.replace("rows=2", "rows=9"))
+    with pytest.raises(SystemExit, match="no heading"):
+        module.render(page.replace("#a", "#c"))
+
+
+def _figures_on_record():
+    """Every decimal number in the committed results (benchmarks/results, the shipped models'
+    manifests) and the report's own numbers (sdae_tf/reproduce/report.py), as written and as
+    its 2-4 digit roundings."""
+    import json
+
+    found = set()
+
+    def walk(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, float):
+            found.update(f"{value:.{digits}f}" for digits in (2, 3, 4))
+
+    files = [*(REPO / "benchmarks" / "results").iterdir(), *REPO.glob("*_models/*/*.json"),
+             REPO / "sdae_tf" / "reproduce" / "report.py"]
+    for path in files:
+        text = path.read_text()
+        found.update(re.findall(r"\d+\.\d+", text))
+        if path.suffix == ".json":
+            walk(json.loads(text))
+        elif path.suffix == ".jsonl":
+            for line in text.splitlines():
+                walk(json.loads(line))
+    return found
+
+
+def test_every_accuracy_in_the_docs_is_on_record():
+    """A figure of the form 0.xxx or 0.xxxx in README or a docs page (accuracies, IoUs, scores)
+    is one that a committed results file, a shipped manifest or the report records: a typo or a
+    figure typed from a run that was never recorded fails here. The lab notes (docs/notes/),
+    the history of the measurements, mark figures whose runs left no record with †."""
+    on_record = _figures_on_record()
+    missing = {}
+    for page in _pages():
+        text = page.read_text()
+        if "notes" not in page.parts:  # the lab notes mark the figures of lost runs with †
+            assert "†" not in text, f"{page}: † (no record) belongs in the lab notes only"
+        for figure in re.findall(r"(?<![\d.])0\.\d{3,4}(?![\d†])", text):
+            if figure not in on_record:
+                missing.setdefault(page.relative_to(REPO).as_posix(), []).append(figure)
+    assert not missing, missing
+
+
+def test_every_repository_path_in_the_docs_exists():
+    """A path the pages name in backquotes (`flags/...`, `benchmarks/...`, `sdae_tf/...`,
+    `docs/...`, `scripts/...`, `tests/...`) is in the repository."""
+    roots = ("flags/", "benchmarks/", "sdae_tf/", "docs/", "scripts/", "tests/")
+    missing = []
+    for page in _pages():
+        for path in re.findall(r"`([\w./-]+)`", page.read_text()):
+            path = path.split("::")[0].rstrip(".")
+            wheel_only = path.startswith("sdae_tf/shipped/")  # setup.py builds it into the wheel
+            if (path.startswith(roots) and "*" not in path and not wheel_only
+                    and not (REPO / path).exists()):
+                missing.append(f"{page.relative_to(REPO)}: {path}")
+    assert not missing, missing
+
+
+def test_the_headline_claims_what_the_results_table_shows():
+    """The README's headline says every cell it could run is passed: every row of the results
+    table at a glance has a bold (at or above the report) figure, and Table 5 is said not run."""
+    text = (REPO / "docs" / "reproducing.md").read_text()
+    rows = _script("docs_results").first_table(text, "Every cell at a glance")[2:]
+    assert len(rows) >= 20
+    assert all("**" in row for row in rows), [r for r in rows if "**" not in r]
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert "passes it in every cell it could run (Table 5" in readme

@@ -1,4 +1,4 @@
-"""The report's published numbers (../shared/reference/sdae_report.txt, Tables 1-5) and the
+"""The report's published numbers (the report's Tables 1-5) and the
 Markdown tables that put ours beside them (`sdae-report`).
 
 An experiment's runs are named `COLUMN/ROW`; `TABLES[item]` maps those ids to the report's labels
