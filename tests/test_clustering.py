@@ -194,7 +194,7 @@ def test_clustering_task_through_the_runner(tmp_path):
 
 
 def test_the_docs_clustering_table_is_the_ledgers():
-    """docs/beyond.md's clustering table is what benchmarks/clustering.py makes of the
+    """docs/modern.md's clustering table is what benchmarks/clustering.py makes of the
     committed ledger, and benchmarks/results/clustering.md is too (rerun it with --docs)."""
     import importlib.util
     import pathlib
@@ -211,7 +211,7 @@ def test_the_docs_clustering_table_is_the_ledgers():
     finally:
         sys.path.remove(str(repo / "benchmarks"))
     lines = bench.table(bench.summarise(bench.records()))
-    text = (repo / "docs" / "beyond.md").read_text()
+    text = (repo / "docs" / "modern.md").read_text()
     block = text[text.index(bench.BEGIN) + len(bench.BEGIN):text.index(bench.END)]
     assert block.strip().splitlines() == lines
     assert (repo / "benchmarks" / "results" / "clustering.md").read_text().splitlines() == lines
