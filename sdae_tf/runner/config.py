@@ -299,8 +299,8 @@ class TrainConfig:
         "<run_dir>/samples.png (dense stacks; 0: none).", minimum=0)
     figures: tuple[str, ...] = setting(
         (), "Figures written to the run directory after pretraining.", choices=_figures)
-    jit_compile: bool = setting(False, "XLA-compile train steps (on CPU it slows noisy models "
-                                "down).")
+    jit_compile: bool = setting(False, "XLA-compile train steps on TensorFlow (on CPU it slows "
+                                "noisy models down). JAX always compiles its steps.")
     precision: str = setting(
         "float32", "Compute precision of training: float32, or mixed_bfloat16 (Keras mixed "
         "precision: bfloat16 compute, float32 weights and losses; dense and conv stacks). "
