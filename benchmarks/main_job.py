@@ -48,6 +48,8 @@ def main():
     parser.add_argument("--backends", default="tensorflow",
                         help="Keras backends, comma-separated (each seed on each in turn)")
     parser.add_argument("--out", default="benchmarks/results/main_job.json")
+    parser.add_argument("--note", default="",
+                        help="what else ran on the machine, recorded with the figures")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         runs = [run_once(args.flagfile, int(s), pathlib.Path(tmp), backend)
@@ -57,11 +59,14 @@ def main():
         "runs": runs,
         "median_wall_seconds": statistics.median(r["wall_seconds"] for r in runs),
         "min_test_accuracy": min(r["test_accuracy"] for r in runs),
+        "note": args.note,
     }
     lines = markdown_table(
         ["seed", "backend", "wall s", "train s", "val acc", "test acc"],
         [[r["seed"], r["backend"]["name"], r["wall_seconds"], r["train_seconds"],
           f"{r['val_accuracy']:.4f}", f"{r['test_accuracy']:.4f}"] for r in runs])
+    if args.note:
+        lines += ["", f"Conditions: {args.note}."]
     write_results(args.out, result, lines)
 
 
