@@ -796,8 +796,8 @@ def section_modern(args):
     return {"modern": rows, "roof_gflops": roof}, lines
 
 
-# Families of the backend comparison: those that train on both backends (the learned-sigma
-# SDAE and the VQ-VAEs are TensorFlow-only, `Family.BACKENDS`).
+# Families of the backend comparison: one per kind of network (the learned-sigma SDAE and the
+# VQ-VAEs train on both backends too; their networks are the SDAE's and the CDAE's).
 BACKEND_ARMS = ("sdae_mnist", "cdae_mnist", "dvae_mnist", "mae_mnist", "resdae_mnist")
 
 

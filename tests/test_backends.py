@@ -1,6 +1,6 @@
-"""The zoo on Keras' JAX backend: the families the base class declares for it
-(`Family.BACKENDS`) pass the shared family test there, in a process of their own (the backend is
-chosen before Keras is imported), and the ones declared TensorFlow-only are refused in one line.
+"""The zoo on Keras' JAX backend: every family passes the shared family test there, in a process
+of their own (the backend is chosen before Keras is imported), and a family whose class declares
+TensorFlow alone (`Family.BACKENDS`) would be refused in one line.
 """
 
 import json
@@ -25,6 +25,12 @@ from tests.test_models import FAMILIES, FINETUNE
 data = load_mnist("mnist", validation_size=1000, seed=0)
 small = (data.x_train[:1024], data.y_train[:1024], data.x_test[:512], data.y_test[:512])
 seen = {"backend": keras.backend.backend(), "accuracy": {}, "refused": {}}
+class TensorFlowOnly(models.get("sdae_mnist").__class__):
+    BACKENDS = ("tensorflow",)
+try:
+    TensorFlowOnly((28, 28, 1), hidden_units=(8,))
+except ValueError as error:
+    seen["refused"]["tensorflow_only"] = str(error)
 for name in sys.argv[1].split(","):
     keras.utils.set_random_seed(0)
     try:
@@ -59,15 +65,17 @@ def _on_jax(names):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_the_dense_stack_trains_on_jax_and_tf_only_families_are_refused():
+def test_the_dense_stacks_train_on_jax_and_tf_only_families_are_refused():
+    """The dense SDAE and the learned-sigma SDAE (its blocks' two optimizers in one stateless
+    JAX step) pass the family test on JAX; a TensorFlow-only class is refused in one line."""
     seen = _on_jax(["sdae_mnist", "sdae_learned_sigma_mnist"])
     assert seen["backend"] == "jax"
-    assert set(seen["accuracy"]) == {"sdae_mnist"}
+    assert set(seen["accuracy"]) == {"sdae_mnist", "sdae_learned_sigma_mnist"}
     clustering = seen["clustering"]["sdae_mnist"]
     assert clustering["accuracy"] > 0.3 and len(clustering["ids"]) > 1
     assert clustering["same_on_reload"]
     assert "runs on the tensorflow backend only; this process uses jax" in \
-        seen["refused"]["sdae_learned_sigma_mnist"], seen["refused"]
+        seen["refused"]["tensorflow_only"], seen["refused"]
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ from keras import ops
 
 from sdae_tf.layers import LearnedGaussianNoise
 from sdae_tf.optimizers import FusedAdam
+from sdae_tf.optimizers.partitioned import PartitionedOptimizer
 from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.zoo.dense_stack.dense_stack import DenseStack
 
@@ -18,11 +19,17 @@ def _replicas():
 class LearnedSigmaBlock(keras.Model):
     """One denoising block trained with two optimizers over disjoint variables.
 
-    Both gradients come from one forward and one backward pass (`gradients`), then each
-    optimizer applies its own:
-    - the autoencoder (`autoencoder`) on the reconstruction loss (the compiled loss);
+    Both gradients come from one forward and one backward pass, then each optimizer applies
+    its own:
+    - the autoencoder (`autoencoder`) on the reconstruction loss (the compiled loss), with the
+      compiled optimizer;
     - the noise network (`noise`) on `reconstruction - lam * mean(sigma)`, with its own
       `noise_optimizer`.
+    The sigma reward does not depend on the autoencoder's variables, so one gradient of the
+    noise loss serves both (d(noise_loss)/d(autoencoder) = d(loss)/d(autoencoder)); `compile`
+    joins the two optimizers in one `PartitionedOptimizer`, the one optimizer whose state
+    Keras' trainers carry. The step is written for every backend: TensorFlow's `GradientTape`
+    step, and JAX's stateless one (the same terms, `jax.value_and_grad`).
 
     Logged per epoch: `loss` (reconstruction), `noise_loss`, `sigma` (mean predicted sigma).
     Validation (`test_step`) measures the clean reconstruction, as for the fixed-noise blocks,
@@ -62,11 +69,20 @@ class LearnedSigmaBlock(keras.Model):
     def call(self, inputs, training=False):
         return self.autoencoder(self.noise(inputs, training=training), training=training)
 
+    def compile(self, optimizer="rmsprop", **kwargs):
+        """Keras' `compile`; `optimizer` trains the autoencoder, joined with the noise
+        network's own optimizer in one `PartitionedOptimizer`."""
+        optimizer = keras.optimizers.get(optimizer)
+        if not isinstance(optimizer, PartitionedOptimizer):
+            optimizer = PartitionedOptimizer(
+                optimizer, [(self.noise_optimizer, self.noise.trainable_variables)])
+        super().compile(optimizer=optimizer, **kwargs)
+
     def build_optimizers(self):
-        """Builds the autoencoder's optimizer over the variables `train_step` applies it to (a
-        restored checkpoint needs the slots to exist; the noise optimizer is built already)."""
+        """Builds the optimizers over the variables the step applies them to (a restored
+        checkpoint needs the slots to exist; the noise optimizer is built already)."""
         if not self.optimizer.built:
-            self.optimizer.build(self.autoencoder.trainable_variables)
+            self.optimizer.build(self.trainable_variables)
 
     @property
     def metrics(self):
@@ -84,32 +100,11 @@ class LearnedSigmaBlock(keras.Model):
         reward = self.lam * mean_sigma / _replicas()
         return loss, loss - reward, mean_sigma
 
-    def gradients(self, x, y):
-        """(autoencoder gradients, noise-network gradients, loss terms) of one batch.
-
-        One backward pass serves both: the sigma reward does not depend on the autoencoder's
-        variables, so d(noise_loss)/d(autoencoder) = d(loss)/d(autoencoder); a second pass
-        for the noise loss alone would redo the autoencoder's backward pass (+50 % per step).
-        """
-        with tf.GradientTape() as tape:
-            terms = self._loss_terms(x, y, training=True)
-        ae_vars = self.autoencoder.trainable_variables
-        grads = tape.gradient(terms[1], ae_vars + self.noise.trainable_variables)
-        return grads[:len(ae_vars)], grads[len(ae_vars):], terms
-
-    def train_step(self, data):
-        x, y = data
-        ae_grads, noise_grads, terms = self.gradients(x, y)
-        self.optimizer.apply(ae_grads, self.autoencoder.trainable_variables)
-        self.noise_optimizer.apply(noise_grads, self.noise.trainable_variables)
-        return self._track(*terms)
-
-    def test_step(self, data):
-        x, y = data
+    def _test_terms(self, x, y):
         reconstruction = self.autoencoder(x, training=False)
         loss = self.compute_loss(x=x, y=y, y_pred=reconstruction)
         mean_sigma = ops.mean(self.noise.sigma(x))
-        return self._track(loss, loss - self.lam * mean_sigma / _replicas(), mean_sigma)
+        return loss, loss - self.lam * mean_sigma / _replicas(), mean_sigma
 
     def _track(self, loss, noise_loss, mean_sigma):
         replicas = _replicas()
@@ -117,6 +112,65 @@ class LearnedSigmaBlock(keras.Model):
         self.noise_loss_tracker.update_state(noise_loss * replicas)
         self.sigma_tracker.update_state(mean_sigma)
         return {m.name: m.result() for m in self.metrics}
+
+    if keras.backend.backend() == "jax":
+
+        def _stateless(self, variables, values, fn):
+            """`fn()` with `variables` holding `values`; (its result, the variables' values
+            after it)."""
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
+                result = fn()
+            updated = [scope.get_current_value(v) for v in variables]
+            return result, [u if u is not None else old for u, old in zip(updated, values)]
+
+        def _noise_loss(self, trainable, non_trainable, x, y):
+            terms, values = self._stateless(
+                self.trainable_variables + self.non_trainable_variables,
+                list(trainable) + list(non_trainable),
+                lambda: self._loss_terms(x, y, training=True))
+            return terms[1], (terms, values[len(trainable):])
+
+        def train_step(self, state, data):
+            import jax
+
+            trainable, non_trainable, optimizer_values, metrics_values = state
+            x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+            (_, (terms, non_trainable)), grads = jax.value_and_grad(
+                self._noise_loss, has_aux=True)(trainable, non_trainable, x, y)
+            trainable, optimizer_values = self.optimizer.stateless_apply(
+                optimizer_values, grads, trainable)
+            logs, metrics_values = self._stateless(self.metrics_variables, metrics_values,
+                                                   lambda: self._track(*terms))
+            return logs, (trainable, non_trainable, optimizer_values, metrics_values)
+
+        def test_step(self, state, data):
+            trainable, non_trainable, metrics_values = state
+            x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+            terms, _ = self._stateless(self.trainable_variables + self.non_trainable_variables,
+                                       list(trainable) + list(non_trainable),
+                                       lambda: self._test_terms(x, y))
+            logs, metrics_values = self._stateless(self.metrics_variables, metrics_values,
+                                                   lambda: self._track(*terms))
+            return logs, (trainable, non_trainable, metrics_values)
+
+    else:
+
+        def gradients(self, x, y):
+            """(the noise loss's gradients for `trainable_variables`, the loss terms) of one
+            batch: one backward pass for both parts (see the class)."""
+            with tf.GradientTape() as tape:
+                terms = self._loss_terms(x, y, training=True)
+            return tape.gradient(terms[1], self.trainable_variables), terms
+
+        def train_step(self, data):
+            x, y = data
+            grads, terms = self.gradients(x, y)
+            self.optimizer.apply(grads, self.trainable_variables)
+            return self._track(*terms)
+
+        def test_step(self, data):
+            x, y = data
+            return self._track(*self._test_terms(x, y))
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -141,8 +195,6 @@ class LearnedSigmaStack(DenseStack):
     NOISE_TYPES = ("none", "learned_gaussian")  # "none" and unset both mean: learned
     MIXED_PRECISION = False  # its custom train step (two optimizers) is float32 only
     END_TO_END = False  # each block's noise network is trained with its own block
-    # Its blocks' two-optimizer step is a TensorFlow `GradientTape` step.
-    BACKENDS = ("tensorflow",)
 
     def __init__(self, input_shape, hidden_units=(1000, 1000), activation="sigmoid",
                  lambdas=(0.026, 0.016), floor=0.4, per_component=False,
