@@ -118,10 +118,11 @@ class LearnedSigmaBlock(keras.Model):
         def _stateless(self, variables, values, fn):
             """`fn()` with `variables` holding `values`; (its result, the variables' values
             after it)."""
-            with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
+            with keras.StatelessScope(state_mapping=list(zip(variables, values, strict=True))) as scope:
                 result = fn()
             updated = [scope.get_current_value(v) for v in variables]
-            return result, [u if u is not None else old for u, old in zip(updated, values)]
+            return result, [u if u is not None else old
+                           for u, old in zip(updated, values, strict=True)]
 
         def _noise_loss(self, trainable, non_trainable, x, y):
             terms, values = self._stateless(
