@@ -118,7 +118,8 @@ class LearnedSigmaBlock(keras.Model):
         def _stateless(self, variables, values, fn):
             """`fn()` with `variables` holding `values`; (its result, the variables' values
             after it)."""
-            with keras.StatelessScope(state_mapping=list(zip(variables, values, strict=True))) as scope:
+            mapping = list(zip(variables, values, strict=True))
+            with keras.StatelessScope(state_mapping=mapping) as scope:
                 result = fn()
             updated = [scope.get_current_value(v) for v in variables]
             return result, [u if u is not None else old
