@@ -64,3 +64,21 @@ def test_fused_adam_trains_inside_fit_and_saves(tmp_path):
     assert type(loaded.optimizer) is FusedAdam and loaded.optimizer.beta_1 == 0.8
     for got, want in zip(loaded.optimizer.variables, model.optimizer.variables, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_pretraining_can_use_dec_keras_sgd_and_fine_tuning_stays_adam():
+    """--pretrain_optimizer=sgd: SGD with momentum 0.9 (DEC-keras's autoencoder pretraining),
+    for pretraining only; an unknown kind or a weight decay with SGD is refused."""
+    from sdae_tf.runner.config import TrainConfig
+    from sdae_tf.train import stages
+
+    sgd = stages.make_optimizer(1.0, "constant", 0, kind="sgd")
+    assert isinstance(sgd, keras.optimizers.SGD) and sgd.momentum == 0.9
+    assert float(sgd.learning_rate) == 1.0
+    cfg = TrainConfig(pretrain_optimizer="sgd", pretrain_learning_rate=1.0)
+    assert stages.Stage.pretraining(cfg).optimizer == "sgd"
+    assert stages.Stage.finetuning(cfg).optimizer == "adam"
+    with pytest.raises(ValueError, match="Unknown optimizer 'rmsprop'"):
+        stages.make_optimizer(1e-3, "constant", 0, kind="rmsprop")
+    with pytest.raises(ValueError, match="SGD takes none"):
+        stages.make_optimizer(1e-3, "constant", 0, weight_decay=1e-7, kind="sgd")

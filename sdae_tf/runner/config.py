@@ -239,8 +239,12 @@ class TrainConfig:
         False, "After pretraining, measure the pretrained stack before any label, on the "
         "pretraining dataset's test set: k-means clustering accuracy of the embeddings and PSNR "
         "of its reconstructions (clean and Gaussian-0.4 inputs).")
-    pretrain_learning_rate: float = setting(1e-3, "Adam learning rate of layer-wise "
-                                            "pretraining.", positive=True)
+    pretrain_learning_rate: float = setting(1e-3, "Learning rate of pretraining (layer-wise "
+                                            "or end to end).", positive=True)
+    pretrain_optimizer: str = setting(
+        "adam", "Optimizer of pretraining: adam, or sgd (momentum 0.9: DEC-keras's autoencoder "
+        "pretraining, with --pretrain_learning_rate=1 --lr_schedule=constant).",
+        choices=("adam", "sgd"))
     finetune_epochs: int = setting(5, "Supervised fine-tuning epochs.", minimum=0)
     learning_rate: float = setting(1e-3, "Adam learning rate of fine-tuning.", positive=True,
                                    finetune=True)

@@ -18,15 +18,20 @@ from sdae_tf.train.checkpoints import EpochCheckpoint, StopOnDivergence, build_o
 from sdae_tf.train.noise_schedule import NoiseSchedule
 
 
-def make_optimizer(learning_rate, schedule, total_steps, weight_decay=0.0):
-    """Adam (`FusedAdam`: TensorFlow's fused update) with a constant rate or a cosine decay to
-    zero over `total_steps`; `weight_decay` is PyTorch Adam's (added to the gradient).
+OPTIMIZERS = ("adam", "sgd")
+
+
+def make_optimizer(learning_rate, schedule, total_steps, weight_decay=0.0, kind="adam"):
+    """Adam (`FusedAdam`: TensorFlow's fused update), or SGD with momentum 0.9 (DEC-keras's
+    pretraining), with a constant rate or a cosine decay to zero over `total_steps`;
+    `weight_decay` is PyTorch Adam's (added to the gradient).
 
     Args:
         learning_rate: the (initial) rate.
         schedule: "constant" or "cosine".
         total_steps: the steps the cosine decays over.
-        weight_decay: L2 weight decay added to the gradient (PyTorch Adam's).
+        weight_decay: L2 weight decay added to the gradient (PyTorch Adam's; Adam only).
+        kind: "adam" or "sgd".
 
     Returns:
         A Keras optimizer.
@@ -38,8 +43,14 @@ def make_optimizer(learning_rate, schedule, total_steps, weight_decay=0.0):
     optimizer = stages.make_optimizer(1e-3, "cosine", total_steps=1000)
     ```
     """
+    if kind not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {kind!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if kind == "sgd" and weight_decay:
+        raise ValueError("The weight decay is Adam's (PyTorch's `weight_decay`); SGD takes none")
     if schedule == "cosine" and total_steps > 0:
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
+    if kind == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=0.9)
     return FusedAdam(learning_rate, l2_weight_decay=weight_decay)
 
 
@@ -52,7 +63,8 @@ class Stage:
 
     Attributes:
         epochs: epochs of the stage.
-        learning_rate, lr_schedule, weight_decay: the optimiser (`make_optimizer`).
+        learning_rate, lr_schedule, weight_decay, optimizer: the optimiser
+            (`make_optimizer`; `optimizer` is its kind, "adam" or "sgd").
         batch_size: examples per step.
         seed: seeds the stage's shuffling and noise.
         jit_compile, steps_per_execution: how Keras compiles and runs the steps.
@@ -83,6 +95,7 @@ class Stage:
     verbose: str | int = "auto"
     protocol: str = "validation"
     noise_schedule: str = "constant"
+    optimizer: str = "adam"
 
     @property
     def keras_jit_compile(self):
@@ -102,7 +115,8 @@ class Stage:
 
     @classmethod
     def pretraining(cls, cfg):
-        return cls._from(cfg, cfg.pretrain_epochs, cfg.pretrain_learning_rate)
+        return dataclasses.replace(cls._from(cfg, cfg.pretrain_epochs, cfg.pretrain_learning_rate),
+                                   optimizer=cfg.pretrain_optimizer)
 
     @classmethod
     def finetuning(cls, cfg):
@@ -220,7 +234,7 @@ def _pretrain_stage(model, loss, x_train, x_val, settings, stage, seed, block, s
     steps = steps_per_epoch(len(x_train), settings.batch_size) * settings.epochs
     model.compile(
         optimizer=make_optimizer(settings.learning_rate, settings.lr_schedule, steps,
-                                 settings.weight_decay),
+                                 settings.weight_decay, settings.optimizer),
         loss=loss, jit_compile=settings.keras_jit_compile,
         steps_per_execution=execution_steps(len(x_train), settings),
     )
