@@ -17,7 +17,6 @@ from sdae_tf.optimizers import FusedAdam
 from sdae_tf.train.checkpoints import EpochCheckpoint, StopOnDivergence, build_optimizers
 from sdae_tf.train.noise_schedule import NoiseSchedule
 
-
 OPTIMIZERS = ("adam", "sgd")
 
 
