@@ -82,3 +82,40 @@ def test_pretraining_can_use_dec_keras_sgd_and_fine_tuning_stays_adam():
         stages.make_optimizer(1e-3, "constant", 0, kind="rmsprop")
     with pytest.raises(ValueError, match="SGD takes none"):
         stages.make_optimizer(1e-3, "constant", 0, weight_decay=1e-7, kind="sgd")
+
+
+def test_partitioned_optimizer_applies_each_part_its_own_optimizer(tmp_path):
+    """Each variable moves by its own optimizer's rule (Adam's first step is the rate; SGD's
+    is rate x gradient), the state of both is the one optimizer's `variables`, and it survives
+    a weights file."""
+    from sdae_tf.optimizers import PartitionedOptimizer
+
+    def build():
+        keras.utils.set_random_seed(0)
+        head = keras.layers.Dense(1)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), head])
+        optimizer = PartitionedOptimizer(keras.optimizers.Adam(1e-3),
+                                         [(keras.optimizers.SGD(0.1), head.trainable_variables)])
+        model.compile(optimizer=optimizer, loss="mse")
+        return model, head
+
+    model, head = build()
+    x, y = np.random.default_rng(0).normal(size=(16, 4)), np.ones((16, 1))
+    with tf.GradientTape() as tape:
+        loss = keras.losses.MeanSquaredError()(y, model(x))
+    head_grads = tape.gradient(loss, head.trainable_variables)
+    before = [np.array(v) for v in model.trainable_variables]
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    moved = [np.array(v) - b for v, b in zip(model.trainable_variables, before, strict=True)]
+    np.testing.assert_allclose(np.abs(moved[0]).max(), 1e-3, rtol=1e-3)  # Adam's first step
+    np.testing.assert_allclose(moved[2], -0.1 * np.array(head_grads[0]), rtol=1e-4, atol=1e-7)
+    optimizer = model.optimizer
+    assert len(optimizer.variables) > len(optimizer.default.variables) + 2  # both parts' state
+    model.save_weights(tmp_path / "m.weights.h5")
+    again, _ = build()
+    again.optimizer.build(again.trainable_variables)
+    again.load_weights(tmp_path / "m.weights.h5")
+    for a, b in zip(again.optimizer.variables, optimizer.variables, strict=True):
+        np.testing.assert_array_equal(np.array(a), np.array(b))
+    with pytest.raises(ValueError, match="variables it was built with"):
+        optimizer.apply(head_grads, head.trainable_variables)

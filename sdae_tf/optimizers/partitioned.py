@@ -25,9 +25,13 @@ class PartitionedOptimizer(keras.optimizers.Optimizer):
     Example:
 
     ```python
-    optimizer = PartitionedOptimizer(keras.optimizers.Adam(1e-3),
+    from sdae_tf.optimizers import PartitionedOptimizer
+    head = keras.layers.Dense(1)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), head])
+    optimizer = PartitionedOptimizer(keras.optimizers.Adam(1e-3),  # the rest: Adam
                                      [(keras.optimizers.SGD(0.1), head.trainable_variables)])
     model.compile(optimizer=optimizer, loss="mse")
+    model.fit(np.ones((16, 4)), np.ones((16, 1)), epochs=1, verbose=0)
     ```
     """
 
