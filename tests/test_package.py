@@ -104,3 +104,18 @@ def test_the_docs_folder_map_matches_the_tree():
     table = text[text.index("| folder | what it holds |"):].split("\n\n")[0]
     mapped = set(re.findall(r"`sdae_tf/(\w+)/`", table))
     assert mapped == folders
+
+
+def test_license_and_changelog_match_the_package():
+    """LICENSE is the Apache License 2.0 that the package's metadata declares, and the
+    changelog has a section for the installed version (and one for unreleased changes)."""
+    import pathlib
+    import re
+
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    license_text = (repo / "LICENSE").read_text()
+    assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
+    assert importlib.metadata.metadata("sdae_tf")["License"] == "Apache-2.0"
+    sections = re.findall(r"^## (.+)$", (repo / "CHANGELOG.md").read_text(), re.M)
+    assert sections[0] == "Unreleased"
+    assert sdae_tf.__version__ in sections, sections
