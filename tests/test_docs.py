@@ -12,6 +12,15 @@ import pytest
 from tests.conftest import REPO
 
 
+def _script(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_the_docs_site_builds_strict(tmp_path):
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q",
@@ -127,13 +136,7 @@ def test_every_public_function_and_class_has_a_summary_line():
 def test_the_cli_reference_is_the_tools_flags():
     """docs/cli-reference.md is what scripts/cli_reference.py makes of the flags the tools
     define (rerun it after changing a flag)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("cli_reference",
-                                                  REPO / "scripts" / "cli_reference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    text = module.render()
+    text = _script("cli_reference").render()
     assert (REPO / "docs" / "cli-reference.md").read_text() == text
     for flag in ("--task", "--cluster_max_batches", "--backend", "--max_trials", "--top",
                  "--tuner_seed", "--cells", "--pool_dir"):
@@ -154,11 +157,7 @@ def test_the_float16_packs_largest_difference_is_the_docs():
 def test_the_zoo_tables_are_the_registrys():
     """README, docs/zoo.md and docs/index.md carry the one zoo table scripts/zoo_table.py makes
     from the registry (rerun it after registering a name)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("zoo_table", REPO / "scripts" / "zoo_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _script("zoo_table")
     lines = module.table()
     from sdae_tf import zoo
 
@@ -166,15 +165,6 @@ def test_the_zoo_tables_are_the_registrys():
     for page in module.PAGES:
         text = (REPO / page).read_text()
         assert module.rewrite(text, lines) == text, f"{page}: run python scripts/zoo_table.py"
-
-
-def _script(name):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _pages():
