@@ -69,14 +69,14 @@ class LearnedSigmaBlock(keras.Model):
     def call(self, inputs, training=False):
         return self.autoencoder(self.noise(inputs, training=training), training=training)
 
-    def compile(self, optimizer="rmsprop", **kwargs):
-        """Keras' `compile`; `optimizer` trains the autoencoder, joined with the noise
-        network's own optimizer in one `PartitionedOptimizer`."""
+    def compile(self, optimizer="rmsprop", loss=None, *args, **kwargs):
+        """Keras' `compile` (same arguments); `optimizer` trains the autoencoder, joined with
+        the noise network's own optimizer in one `PartitionedOptimizer`."""
         optimizer = keras.optimizers.get(optimizer)
         if not isinstance(optimizer, PartitionedOptimizer):
             optimizer = PartitionedOptimizer(
                 optimizer, [(self.noise_optimizer, self.noise.trainable_variables)])
-        super().compile(optimizer=optimizer, **kwargs)
+        super().compile(optimizer, loss, *args, **kwargs)
 
     def build_optimizers(self):
         """Builds the optimizers over the variables the step applies them to (a restored
