@@ -107,3 +107,26 @@ def test_the_spatial_families_refuse_an_image_they_cannot_halve():
         with pytest.raises(ValueError, match=re.escape(
                 f"divisible by {argument}. Received: input_shape=(30, 30, 1)")):
             zoo.build(name, (30, 30, 1))
+
+
+def test_dec_keras_autoencoder_is_built_as_dec_keras_builds_it():
+    """ae_deckeras_mnist: DEC-keras's initialisation (uniform within sqrt(1 / fan_in)) on every
+    Dense layer and a linear output layer; both are constructor arguments that survive
+    `get_config`, and an initializer Keras does not know is refused by name."""
+    keras.utils.set_random_seed(0)
+    model = zoo.build("ae_deckeras_mnist", (28, 28, 1), seed=0)
+    dense = [*model.encoder_layers, *model.decoder_layers]
+    for layer in dense:
+        limit = (1 / layer.kernel.shape[0]) ** 0.5
+        kernel = np.abs(np.asarray(layer.kernel))
+        assert kernel.max() <= limit and kernel.max() > 0.95 * limit, layer.name
+    assert model.decoder_layers[0].activation is keras.activations.linear
+    assert model.decoder_layers[1].activation is keras.activations.relu
+    again = DenseStack.from_config(model.get_config())
+    assert again.get_config() == model.get_config()
+    assert np.abs(np.asarray(again.encoder_layers[0].kernel)).max() <= (1 / 784) ** 0.5
+    plain = zoo.build("ae_dec_mnist", (28, 28, 1), seed=0)  # Keras' default Glorot, ReLU out
+    assert np.abs(np.asarray(plain.encoder_layers[0].kernel)).max() > (1 / 784) ** 0.5
+    assert plain.decoder_layers[0].activation is keras.activations.relu
+    with pytest.raises(ValueError, match="`kernel_initializer`: .*nope"):
+        zoo.build("ae_dec_mnist", (28, 28, 1), kernel_initializer="nope")

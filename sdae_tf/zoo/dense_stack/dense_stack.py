@@ -33,6 +33,11 @@ class DenseStack(Family):
             dropout autoencoder; 0: none).
         code_activation: activation of the last encoder layer (default: `activation`);
             "linear" gives DEC's unbounded code.
+        output_activation: activation of the decoder's last layer, the one that gives the
+            image back (default: `activation`; DEC-keras: "linear").
+        kernel_initializer: every Dense layer's kernel initializer, a Keras initializer's
+            name or its config dict (DEC-keras on MNIST: `{"class_name": "VarianceScaling",
+            "config": {"scale": 1 / 3, "mode": "fan_in", "distribution": "uniform"}}`).
 
     Example:
 
@@ -57,7 +62,7 @@ class DenseStack(Family):
                  noise_type="gaussian", noise_level=0.4, loss="binary_crossentropy",
                  seed=None, name="dense_stack", block_noise_types=None,
                  block_noise_levels=None, hidden_dropout=0.0, code_activation=None,
-                 **kwargs):
+                 output_activation=None, kernel_initializer="glorot_uniform", **kwargs):
         if not hidden_units or any(int(u) < 1 for u in hidden_units):
             raise ValueError(
                 f"`hidden_units` must be a non-empty list of positive widths. "
@@ -79,14 +84,24 @@ class DenseStack(Family):
             raise ValueError(f"`hidden_dropout` must be in [0, 1). Received: {hidden_dropout!r}")
         dims = [math.prod(self.image_shape), *self.hidden_units]
         self.code_activation = code_activation or activation
+        self.output_activation = output_activation or activation
+        try:
+            init = keras.initializers.get(kernel_initializer)
+        except ValueError as error:
+            raise ValueError(f"`kernel_initializer`: {error}") from None
+        self.kernel_initializer = keras.initializers.serialize(init)
         last = len(self.hidden_units) - 1
         self.encoder_layers = [
             keras.layers.Dense(u, activation=self.code_activation if k == last else activation,
+                               kernel_initializer=keras.initializers.get(self.kernel_initializer),
                                name=f"encoder_{k + 1}")
             for k, u in enumerate(self.hidden_units)
         ]
         self.decoder_layers = [
-            keras.layers.Dense(dims[k], activation=activation, name=f"decoder_{k + 1}")
+            keras.layers.Dense(dims[k], activation=self.output_activation if k == 0 else
+                               activation,
+                               kernel_initializer=keras.initializers.get(self.kernel_initializer),
+                               name=f"decoder_{k + 1}")
             for k in range(len(self.hidden_units))
         ]
         inputs = keras.Input(self.image_shape, name="images")
@@ -203,6 +218,11 @@ class DenseStack(Family):
             "activation": self.activation,
             **({"code_activation": self.code_activation}
                if self.code_activation != self.activation else {}),
+            **({"output_activation": self.output_activation}
+               if self.output_activation != self.activation else {}),
+            **({"kernel_initializer": self.kernel_initializer}
+               if self._constructor_arguments.get("kernel_initializer") != "glorot_uniform"
+               else {}),
             "noise": noise,
             "loss": self.reconstruction_loss,
         }
