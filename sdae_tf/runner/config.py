@@ -321,9 +321,11 @@ class TrainConfig:
         "before Keras is imported; from Python, KERAS_BACKEND chooses it. Part of the run's "
         "identity: a JAX run never resumes or reuses a TensorFlow one.", choices=BACKENDS)
     strategy: str = setting(
-        "none", "tf.distribute strategy (the tensorflow backend): none (one device), "
-        "mirrored (every local GPU, or every logical CPU device), multi_worker (TF_CONFIG "
-        "cluster).", choices=_strategies)
+        "none", "Devices to train on: none (one device), mirrored (each batch split over "
+        "every local GPU or logical CPU device: tf.distribute's MirroredStrategy on "
+        "tensorflow, keras.distribution's DataParallel on jax, where "
+        "XLA_FLAGS=--xla_force_host_platform_device_count=N splits a CPU), multi_worker "
+        "(tensorflow only: TF_CONFIG cluster).", choices=_strategies)
     run_dir: str | None = setting(None, "Run directory (default: runs/<model>-<timestamp>).",
                                   runner=True, neutral=True)
     export_dir: str | None = setting(None, "Export the encoder here (SavedModel + .keras).",

@@ -89,7 +89,8 @@ def make_strategy(name):
         name: "none", "mirrored" or "multi_worker".
 
     Returns:
-        A `tf.distribute.Strategy` (on the JAX backend, a `JaxDataParallel`).
+        A `tf.distribute.Strategy` (on the JAX backend, a `JaxDataParallel`: `none` and
+        `mirrored`).
     """
     import keras
 
@@ -115,29 +116,75 @@ def make_strategy(name):
 
 
 class JaxDataParallel:
-    """`--strategy` on the JAX backend: `none` only, for now (one device; the loop's
-    `strategy.scope()` is a no-op). keras.distribution's `DataParallel` shards every batch
-    over the devices and refuses a batch the device count does not divide (the last,
-    partial batch of an epoch or of a prediction), which the loop does not pad yet; several
-    devices are tf.distribute's, on the TensorFlow backend.
+    """`--strategy` on the JAX backend, with the names tf.distribute uses on TensorFlow:
+
+    - `none`: one device (the loop's `strategy.scope()` is a no-op);
+    - `mirrored`: `keras.distribution.DataParallel` over every local JAX device (on CPU, split
+      the host into several with `XLA_FLAGS=--xla_force_host_platform_device_count=N` before
+      JAX starts): variables replicated, each batch sharded along its first axis, gradients
+      of the global batch (the same maths as one device);
+    - `multi_worker` is refused (several JAX processes need `jax.distributed`, not wired).
+
+    Keras shards every batch evenly and refuses one the device count does not divide (the
+    last, partial batch of an epoch or a prediction); `patch_keras_for_partial_batches` places
+    such a batch whole on every device instead, so no example is dropped or padded.
 
     Attributes:
-        num_replicas_in_sync: 1.
+        num_replicas_in_sync: the devices a batch is split over.
+        distribution: the `keras.distribution.DataParallel`, or None on one device.
     """
 
-    num_replicas_in_sync = 1
+    def __init__(self, distribution=None):
+        self.distribution = distribution
+        self.num_replicas_in_sync = (
+            1 if distribution is None else int(distribution.device_mesh.devices.size))
 
     @classmethod
     def make(cls, name):
-        if name != "none":
+        if name == "none":
+            return cls()
+        if name != "mirrored":
             raise ValueError(f"--strategy={name} runs on the tensorflow backend only "
-                             "(tf.distribute); on jax the loop trains on one device")
-        return cls()
+                             "(tf.distribute); on jax, --strategy=mirrored splits each batch "
+                             "over this process's devices")
+        import jax
+        import keras
+
+        patch_keras_for_partial_batches()
+        return cls(keras.distribution.DataParallel(devices=jax.devices()))
 
     def scope(self):
         import contextlib
 
-        return contextlib.nullcontext()
+        return contextlib.nullcontext() if self.distribution is None else \
+            self.distribution.scope()
+
+
+def patch_keras_for_partial_batches():
+    """Lets Keras 3's JAX trainer take a batch that its `DataParallel` cannot shard evenly:
+    `distribute_data_input` (which every `fit`, `evaluate` and `predict` batch goes through)
+    raises jax's `IndivisibleError` on the last batch of 1001 examples at batch 32 over two
+    devices; patched, such a batch is replicated to every device (computed whole, same
+    numbers) and even batches are sharded as before. Idempotent."""
+    from jax.sharding import NamedSharding, PartitionSpec
+    from keras.distribution import TensorLayout
+    from keras.src.backend.jax import distribution_lib
+
+    if getattr(distribution_lib, "_sdae_tf_partial_batch_patch", False):
+        return
+    original = distribution_lib.distribute_data_input
+
+    def distribute_data_input(per_process_batch, layout, batch_dim_name):
+        sharding = layout.backend_layout if isinstance(layout, TensorLayout) else layout
+        shape = getattr(per_process_batch, "shape", ())
+        if isinstance(sharding, NamedSharding) and shape:
+            parts = sharding.mesh.shape.get(batch_dim_name, 1)
+            if shape[0] % parts:
+                sharding = NamedSharding(sharding.mesh, PartitionSpec())
+        return original(per_process_batch, sharding, batch_dim_name)
+
+    distribution_lib.distribute_data_input = distribute_data_input
+    distribution_lib._sdae_tf_partial_batch_patch = True
 
 
 def is_chief():
