@@ -82,6 +82,13 @@ def test_pretraining_can_use_dec_keras_sgd_and_fine_tuning_stays_adam():
         stages.make_optimizer(1e-3, "constant", 0, kind="rmsprop")
     with pytest.raises(ValueError, match="SGD takes none"):
         stages.make_optimizer(1e-3, "constant", 0, weight_decay=1e-7, kind="sgd")
+    with pytest.raises(ValueError, match="Unknown learning-rate schedule 'linear'"):
+        stages.make_optimizer(1e-3, "linear", 10)
+    # The flags offer what the stages take (one list, in a module without Keras).
+    from sdae_tf.runner import config
+
+    assert config.choices_of("pretrain_optimizer") == ("adam", "sgd")
+    assert config.choices_of("lr_schedule") == ("constant", "cosine")
 
 
 def test_partitioned_optimizer_applies_each_part_its_own_optimizer(tmp_path):
@@ -119,3 +126,39 @@ def test_partitioned_optimizer_applies_each_part_its_own_optimizer(tmp_path):
         np.testing.assert_array_equal(np.array(a), np.array(b))
     with pytest.raises(ValueError, match="variables it was built with"):
         optimizer.apply(head_grads, head.trainable_variables)
+
+
+def test_partitioned_optimizer_reads_a_checkpoint_of_its_default_optimizer_alone(tmp_path):
+    """A learned-sigma checkpoint from before the parts shared one optimizer holds the
+    autoencoder's Adam alone: loaded into a `PartitionedOptimizer`, that state becomes its
+    default optimizer's (the part's optimizer starts fresh)."""
+    from sdae_tf.optimizers import PartitionedOptimizer
+
+    x, y = np.random.default_rng(0).normal(size=(16, 4)), np.ones((16, 1))
+
+    def build(partitioned):
+        keras.utils.set_random_seed(0)
+        head = keras.layers.Dense(1)
+        # Before: the model's optimizer saw the default part alone (the head trained apart).
+        head.trainable = partitioned
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), head])
+        optimizer = keras.optimizers.Adam(1e-3)
+        if partitioned:
+            optimizer = PartitionedOptimizer(
+                optimizer, [(keras.optimizers.SGD(0.1), head.trainable_variables)])
+        model.compile(optimizer=optimizer, loss="mse")
+        return model
+
+    old = build(partitioned=False)
+    old.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    old.save_weights(tmp_path / "old.weights.h5")
+    new = build(partitioned=True)
+    new.optimizer.build(new.trainable_variables)
+    new.load_weights(tmp_path / "old.weights.h5")
+    assert int(new.optimizer.default.iterations) == 2
+    for a, b in zip(new.optimizer.default.variables, old.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(np.array(a), np.array(b))
+    for a, b in zip(new.weights, old.weights, strict=True):
+        np.testing.assert_array_equal(np.array(a), np.array(b))
+    new.fit(x, y, batch_size=8, epochs=1, verbose=0)  # and trains on from there
+    assert int(new.optimizer.default.iterations) == 4

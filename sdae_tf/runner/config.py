@@ -22,6 +22,7 @@ import functools
 import types
 import typing
 
+from sdae_tf.train.choices import LR_SCHEDULES, NOISE_SCHEDULES, OPTIMIZERS
 from sdae_tf.utils.process import BACKENDS
 
 # Values a `--run` cell may write for a boolean (any case).
@@ -103,10 +104,8 @@ def _strategies():
 # reports the test accuracy after the last epoch (never the best test epoch); "all_images"
 # (DEC's, for clustering) pretrains on, clusters and scores every image of the three splits.
 PROTOCOLS = ("validation", "report", "all_images")
-LR_SCHEDULES = ("constant", "cosine")
 VERBOSITY = ("auto", "0", "1", "2")
 PRETRAIN_MODES = ("layerwise", "end_to_end", "layerwise_then_end_to_end")
-NOISE_SCHEDULES = ("constant", "ramp_up", "ramp_down")
 
 
 def process_backend():
@@ -244,7 +243,7 @@ class TrainConfig:
     pretrain_optimizer: str = setting(
         "adam", "Optimizer of pretraining: adam, or sgd (momentum 0.9: DEC-keras's autoencoder "
         "pretraining, with --pretrain_learning_rate=1 --lr_schedule=constant).",
-        choices=("adam", "sgd"))
+        choices=OPTIMIZERS)
     finetune_epochs: int = setting(5, "Supervised fine-tuning epochs.", minimum=0)
     learning_rate: float = setting(1e-3, "Adam learning rate of fine-tuning.", positive=True,
                                    finetune=True)

@@ -11,8 +11,7 @@ epoch). A resumed run sets the level of its first epoch the same way.
 import keras
 
 from sdae_tf.layers.noise import NOISE_TYPES, NoiseLayer
-
-SCHEDULES = ("constant", "ramp_up", "ramp_down")
+from sdae_tf.train.choices import NOISE_SCHEDULES as SCHEDULES
 
 
 def level_at(schedule, level, epoch, epochs):

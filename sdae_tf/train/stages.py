@@ -15,9 +15,8 @@ import keras
 from sdae_tf.data import make_pipeline, steps_per_epoch
 from sdae_tf.optimizers import FusedAdam
 from sdae_tf.train.checkpoints import EpochCheckpoint, StopOnDivergence, build_optimizers
+from sdae_tf.train.choices import LR_SCHEDULES, OPTIMIZERS
 from sdae_tf.train.noise_schedule import NoiseSchedule
-
-OPTIMIZERS = ("adam", "sgd")
 
 
 def make_optimizer(learning_rate, schedule, total_steps, weight_decay=0.0, kind="adam"):
@@ -44,6 +43,9 @@ def make_optimizer(learning_rate, schedule, total_steps, weight_decay=0.0, kind=
     """
     if kind not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {kind!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"Unknown learning-rate schedule {schedule!r}; choose one of "
+                         f"{', '.join(LR_SCHEDULES)}")
     if kind == "sgd" and weight_decay:
         raise ValueError("The weight decay is Adam's (PyTorch's `weight_decay`); SGD takes none")
     if schedule == "cosine" and total_steps > 0:
