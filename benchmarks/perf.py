@@ -15,6 +15,9 @@ ratios measured side by side in one process, since absolute times on these machi
     python benchmarks/perf.py peer        # a plain PyTorch loop (skipped without PyTorch)
     python benchmarks/perf.py mae         # masked autoencoder: encoder cost vs mask ratio
     python benchmarks/perf.py modern      # question 11's arms: pretraining cost, % of roof
+    python benchmarks/perf.py xla_rng     # TensorFlow + XLA: keras.random's draws vs Philox named
+    python benchmarks/perf.py bounds      # what bounds the SDAE, CDAE and MAE against issue 44's
+                                          # targets: profiles, kernels' own rate, ceilings
 
 Each prints a Markdown table and writes benchmarks/results/perf_<name>.json (with commit,
 TensorFlow version, CPU, thread and oneDNN settings). Ratios of two set-ups are measured
@@ -472,23 +475,16 @@ OP_KINDS = [("matmul", ("MatMul",)), ("optimizer", ("ApplyAdam", "Assign")),
             ("random numbers", ("Random",))]
 
 
-def section_profile(args):
-    """The TensorFlow profiler over about 46 steps of the SDAE block at batch 128: time per step in
-    each kind of op (matmuls, the optimizer update, random numbers, the rest), summed over
-    TensorFlow's executor threads."""
+def tf_op_seconds(model, ds, steps):
+    """The TensorFlow profiler over `steps` training steps of the compiled `model` on `ds`
+    (one warm-up `fit` first): seconds per op type, summed over TensorFlow's executor threads,
+    and the wall seconds under the profiler."""
     import collections
     import glob
 
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-    from sdae_tf.data import make_pipeline
-
-    x, _ = mnist_subset(args.examples)
-    per_call = execution(args.examples)
-    model = sdae_block(steps_per_execution=per_call)
-    ds = make_pipeline(x, None, batch_size=128, shuffle=True, seed=0)
-    steps = per_call * max(1, 46 // per_call)  # whole compiled calls, about 46 steps
     model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
@@ -509,10 +505,32 @@ def section_profile(args):
                 name = names.get(event.metadata_id, "")
                 if ":" in name and "::" not in name:  # "scope/op:OpType", not the executor
                     by_type[name.rsplit(":", 1)[1]] += event.duration_ps / 1e12
+    return by_type, wall
+
+
+def op_kind(op, kinds=None):
+    """The kind (`OP_KINDS`, or `kinds`) a TensorFlow op type falls under."""
+    return next((k for k, keys in (kinds or OP_KINDS) if any(s in op for s in keys)),
+                "everything else")
+
+
+def section_profile(args):
+    """The TensorFlow profiler over about 46 steps of the SDAE block at batch 128: time per step in
+    each kind of op (matmuls, the optimizer update, random numbers, the rest), summed over
+    TensorFlow's executor threads."""
+    import collections
+
+    from sdae_tf.data import make_pipeline
+
+    x, _ = mnist_subset(args.examples)
+    per_call = execution(args.examples)
+    model = sdae_block(steps_per_execution=per_call)
+    ds = make_pipeline(x, None, batch_size=128, shuffle=True, seed=0)
+    steps = per_call * max(1, 46 // per_call)  # whole compiled calls, about 46 steps
+    by_type, wall = tf_op_seconds(model, ds, steps)
     kinds = collections.Counter()
     for op, seconds in by_type.items():
-        kind = next((k for k, keys in OP_KINDS if any(s in op for s in keys)), "everything else")
-        kinds[kind] += seconds
+        kinds[op_kind(op)] += seconds
     total = sum(kinds.values())
     rows = [{"kind": k, "ms_per_step": 1e3 * v / steps, "share": v / total}
             for k, v in kinds.most_common()]
@@ -803,13 +821,18 @@ BACKEND_ARMS = ("sdae_mnist", "cdae_mnist", "dvae_mnist", "mae_mnist", "resdae_m
 
 def section_block_speed(args):
     """One process's pretraining speed of every block of each `--zoo_models` entry (batch 128,
-    the loop's optimiser and steps per call): images/s, and on TensorFlow the training FLOPs per
-    image (3x the profiler's forward count). `backends` runs it once per backend and round."""
+    the loop's optimiser and steps per call; `--jit`: XLA-compiled, as `--jit_compile` on
+    TensorFlow; `--keras_draws`: the noise drawn by `keras.random` as it is, not with Philox
+    named): images/s, and on TensorFlow the training FLOPs per image (3x the profiler's forward
+    count). `backends` runs it once per backend (TensorFlow with and without XLA) and round."""
     import keras
 
     from sdae_tf import zoo
+    from sdae_tf.layers import draws
     from sdae_tf.train import stages as stages_lib
 
+    if args.keras_draws:
+        draws._philox = lambda seed: False
     n = args.examples
     x, _ = mnist_subset(n)
     rows = []
@@ -824,65 +847,240 @@ def section_block_speed(args):
             if keras.backend.backend() == "tensorflow":
                 flops += 3.0 * forward_flops(model)
             model.compile(stages_lib.make_optimizer(1e-3, "constant", 0), stack.block_loss(block),
-                          steps_per_execution=execution(n))
+                          steps_per_execution=execution(n),
+                          jit_compile=bool(args.jit or keras.backend.backend() == "jax"))
             seconds += _epoch_time(model, inputs, None, 128, args.epochs) / n
         rows.append({"model": name, "images_per_s": 1 / seconds,
                      "train_flops_per_image": flops or None})
-    return {"backend": keras.backend.backend(), "rows": rows}, []
+    return {"backend": keras.backend.backend(), "jit": bool(args.jit), "rows": rows}, []
 
 
-def section_backends(args):
-    """Keras' TensorFlow and JAX backends on every family that runs on both: pretraining
-    images/s of every block at batch 128 (`block_speed`, each backend in its own process,
-    rounds interleaved TF JAX, JAX TF, ...), GFLOP/s from the FLOPs TensorFlow's profiler
-    counts (the same maths on either backend) and the share of the matmul roof measured in
-    this process; the faster backend per family."""
+# The set-ups `backends` compares: (name, KERAS_BACKEND, XLA-compiled).
+BACKEND_SETUPS = (("tensorflow", "tensorflow", False), ("tensorflow_xla", "tensorflow", True),
+                  ("jax", "jax", True))
+
+
+def block_speed_run(backend, names, args, jit=False, keras_draws=False):
+    """`block_speed` in its own process on `backend`: {model: images/s}, {model: FLOPs}."""
     import json
     import subprocess
 
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "perf.py"), "block_speed",
+         f"--examples={args.examples}", f"--epochs={args.epochs}", f"--zoo_models={names}",
+         "--out=-", *(["--jit"] if jit else []), *(["--keras_draws"] if keras_draws else [])],
+        env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"block_speed on {backend} failed:\n{proc.stderr[-2000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["backend"] == backend, result["backend"]
+    return ({row["model"]: row["images_per_s"] for row in result["rows"]},
+            {row["model"]: row["train_flops_per_image"] for row in result["rows"]
+             if row["train_flops_per_image"]})
+
+
+def section_backends(args):
+    """Keras' TensorFlow (without and with XLA, `--jit_compile`) and JAX backends on every
+    family that runs on both: pretraining images/s of every block at batch 128 (`block_speed`,
+    each set-up in its own process, rounds interleaved, the order reversed every other round),
+    GFLOP/s from the FLOPs TensorFlow's profiler counts (the same maths on either backend) and
+    the share of the matmul roof measured in this process; the fastest set-up per family."""
     _, roof = matmul_roof(reps=3)
     names = args.zoo_models or ",".join(BACKEND_ARMS)
-    speeds = {"tensorflow": [], "jax": []}
+    speeds = {setup: [] for setup, _, _ in BACKEND_SETUPS}
     flops = {}
     for r in range(args.rounds):
-        for backend in (("tensorflow", "jax") if r % 2 == 0 else ("jax", "tensorflow")):
-            env = {**os.environ, "KERAS_BACKEND": backend}
-            proc = subprocess.run(
-                [sys.executable, str(REPO / "benchmarks" / "perf.py"), "block_speed",
-                 f"--examples={args.examples}", f"--epochs={args.epochs}",
-                 f"--zoo_models={names}", "--out=-"],
-                env=env, capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f"block_speed on {backend} failed:\n{proc.stderr[-2000:]}")
-            result = json.loads(proc.stdout.strip().splitlines()[-1])
-            assert result["backend"] == backend, result["backend"]
-            speeds[backend].append({row["model"]: row["images_per_s"] for row in result["rows"]})
-            for row in result["rows"]:
-                if row["train_flops_per_image"]:
-                    flops[row["model"]] = row["train_flops_per_image"]
+        for setup, backend, jit in (BACKEND_SETUPS if r % 2 == 0 else BACKEND_SETUPS[::-1]):
+            ips, counted = block_speed_run(backend, names, args, jit=jit)
+            speeds[setup].append(ips)
+            flops.update(counted)
     rows = []
     for name in names.split(","):
         row = {"model": name, "train_mflops_per_image": flops[name] / 1e6}
-        for backend, rounds in speeds.items():
+        for setup, rounds in speeds.items():
             ips = statistics.median(s[name] for s in rounds)
-            row[backend] = {"images_per_s": ips, "gflops": ips * flops[name] / 1e9,
-                            "roof_share": ips * flops[name] / 1e9 / roof,
-                            "rounds": [s[name] for s in rounds]}
+            row[setup] = {"images_per_s": ips, "gflops": ips * flops[name] / 1e9,
+                          "roof_share": ips * flops[name] / 1e9 / roof,
+                          "rounds": [s[name] for s in rounds]}
         row["jax_vs_tensorflow"] = row["jax"]["images_per_s"] / row["tensorflow"]["images_per_s"]
-        row["faster"] = "jax" if row["jax_vs_tensorflow"] > 1 else "tensorflow"
+        row["xla_vs_tensorflow"] = (row["tensorflow_xla"]["images_per_s"]
+                                    / row["tensorflow"]["images_per_s"])
+        row["faster"] = max(speeds, key=lambda setup, row=row: row[setup]["images_per_s"])
         rows.append(row)
     lines = markdown_table(
         ["model (pretraining, every block, batch 128)", "training MFLOP / image",
-         "TensorFlow images/s", "TensorFlow % of roof", "JAX images/s", "JAX % of roof",
-         "JAX / TensorFlow", "faster"],
+         "TensorFlow images/s (% of roof)", "TensorFlow + XLA", "JAX", "fastest"],
         [[r["model"], f"{r['train_mflops_per_image']:.1f}",
-          f"{r['tensorflow']['images_per_s']:.0f}",
-          f"{100 * r['tensorflow']['roof_share']:.0f} %", f"{r['jax']['images_per_s']:.0f}",
-          f"{100 * r['jax']['roof_share']:.0f} %", f"{r['jax_vs_tensorflow']:.2f}x",
-          r["faster"]] for r in rows])
+          *(f"{r[s]['images_per_s']:.0f} ({100 * r[s]['roof_share']:.0f} %)"
+            for s, _, _ in BACKEND_SETUPS), r["faster"].replace("_", " + ").replace("xla", "XLA")
+          .replace("tensorflow", "TensorFlow").replace("jax", "JAX")] for r in rows])
     lines.append(f"\nRoof: {roof:.1f} GFLOP/s (matmul, best of TensorFlow and numpy); medians of "
-                 f"{args.rounds} interleaved rounds, each backend in its own process.")
+                 f"{args.rounds} interleaved rounds, each set-up in its own process.")
     return {"backends": rows, "roof_gflops": roof}, lines
+
+
+def section_xla_rng(args):
+    """TensorFlow + XLA on the SDAE's blocks with the noise drawn as `keras.random` draws it
+    (TensorFlow picks the algorithm at run time) against our draws (Philox named: the same
+    numbers outside XLA), each in its own process, interleaved rounds: images/s."""
+    names = args.zoo_models or "sdae_mnist"
+    arms = {"keras.random": [], "philox named": []}
+    for r in range(args.rounds):
+        for arm in (arms if r % 2 == 0 else list(arms)[::-1]):
+            arms[arm].append(block_speed_run("tensorflow", names, args, jit=True,
+                                             keras_draws=arm == "keras.random")[0])
+    rows = [{"model": name, **{arm: statistics.median(s[name] for s in rounds)
+                               for arm, rounds in arms.items()}} for name in names.split(",")]
+    lines = markdown_table(
+        ["model (TensorFlow + XLA, every block, batch 128)", "keras.random's draws, images/s",
+         "Philox named, images/s", "speed-up"],
+        [[r["model"], f"{r['keras.random']:.0f}", f"{r['philox named']:.0f}",
+          f"{r['philox named'] / r['keras.random']:.2f}x"] for r in rows])
+    return {"rows": rows}, lines
+
+
+# Issue 44's targets: each family's pretraining on its faster backend, as a share of the roof.
+BOUND_TARGETS = {"sdae_mnist": 0.70, "cdae_mnist": 0.50, "mae_mnist": 0.40}
+KERNEL_KINDS = [("kernels", ("MatMul", "Conv2D", "Einsum")),
+                ("optimizer", ("ApplyAdam", "Assign", "ResourceApply")),
+                ("random numbers", ("Random",))]
+
+
+def jax_dense_parts(batch, blocks, reps=5, inner=20):
+    """Seconds per step, summed over dense blocks `(inputs, units)`, of (a) the block's five
+    training matmuls alone (forward two, the weight gradients two, the hidden layer's input
+    gradient), and (b) Adam's update of its weights and biases alone (reading and writing the
+    weights and both moments), each looped `inner` times inside one `jax.jit`; and the
+    training FLOPs per step of those matmuls. On JAX, what no step of these blocks can beat."""
+    import jax
+    import jax.numpy as jnp
+
+    def gemm_body(x, w1, w2):
+        def body(i, acc):
+            xi = x + acc * 1e-30  # depends on the carry: not hoisted out of the loop
+            h = xi @ w1
+            y = h @ w2
+            dh = y @ w2.T
+            return acc + (h.T @ y)[0, 0] + (xi.T @ dh)[0, 0]
+        return jax.lax.fori_loop(0, inner, body, jnp.float32(0))
+
+    def adam_body(params, ms, vs):
+        def body(i, state):
+            out = ([], [], [])
+            for p, m, v in zip(*state, strict=True):
+                g = p * 1e-3  # a gradient shaped like p
+                m = 0.9 * m + 0.1 * g
+                v = 0.999 * v + 0.001 * g * g
+                out[0].append(p - 1e-3 * m / (jnp.sqrt(v) + 1e-7))
+                out[1].append(m)
+                out[2].append(v)
+            return out
+        return jax.lax.fori_loop(0, inner, body, (params, ms, vs))
+
+    gemms, adam = jax.jit(gemm_body), jax.jit(adam_body)
+    gemm_s = adam_s = flops = 0.0
+    for d_in, units in blocks:
+        keys = jax.random.split(jax.random.PRNGKey(0), 3)
+        x = jax.random.uniform(keys[0], (batch, d_in))
+        w1 = jax.random.normal(keys[1], (d_in, units)) * 0.03
+        w2 = jax.random.normal(keys[2], (units, d_in)) * 0.03
+        gemm_s += median_time(lambda a=(x, w1, w2): gemms(*a).block_until_ready(), reps) / inner
+        params = [w1, jnp.zeros(units), w2, jnp.zeros(d_in)]
+        zeros = [jnp.zeros_like(q) for q in params]
+        adam_s += median_time(lambda a=(params, zeros, zeros): jax.block_until_ready(adam(*a)),
+                              reps) / inner
+        flops += 10.0 * d_in * units * batch
+    return gemm_s, adam_s, flops
+
+
+def section_bounds(args):
+    """What bounds each family's pretraining speed against issue 44's targets (the SDAE, the
+    CDAE and the masked autoencoder, every block, batch 128, the loop's compile): on TensorFlow,
+    the measured images/s and its profile (seconds per image in the matmul and convolution
+    kernels, the optimizer update, random numbers and the rest, the measured step split in
+    proportion to them); the kernels' own rate as a share of the roof (what the step would
+    reach if every other op took no time) and the kernels + optimizer ceiling. For the SDAE
+    on JAX, the same ceiling from its matmuls and Adam's update timed alone, beside our loop's
+    JAX speed."""
+    import collections
+
+    import keras
+
+    from sdae_tf import zoo
+    from sdae_tf.data import make_pipeline
+    from sdae_tf.train import stages as stages_lib
+
+    _, roof = matmul_roof(reps=3)
+    n = args.examples
+    x, _ = mnist_subset(n)
+    per_call = execution(n)
+    steps = per_call * max(1, 46 // per_call)
+    rows = []
+    names = (args.zoo_models or ",".join(BOUND_TARGETS)).split(",")
+    for name in names:
+        keras.utils.set_random_seed(0)
+        stack = zoo.build(name, (28, 28, 1), seed=0)
+        flops, measured, kinds, top = 0.0, 0.0, collections.Counter(), collections.Counter()
+        for block in range(stack.num_blocks):
+            features = stack.features_before(block)
+            inputs = x if features is None else features.predict(x, batch_size=1024, verbose=0)
+            model = stack.pretrain_model(block)
+            flops += 3.0 * forward_flops(model)
+            model.compile(stages_lib.make_optimizer(1e-3, "constant", 0), stack.block_loss(block),
+                          steps_per_execution=per_call)
+            measured += _epoch_time(model, inputs, None, 128, args.epochs) / n
+            ds = make_pipeline(inputs, None, batch_size=128, shuffle=True, seed=0)
+            by_type, _ = tf_op_seconds(model, ds, steps)
+            for op, seconds in by_type.items():
+                kinds[op_kind(op, KERNEL_KINDS)] += seconds / (steps * 128)
+                top[op] += seconds / (steps * 128)
+        # The profiler's op times, summed over threads, can exceed the wall time (ops run side
+        # by side): the measured step is split in proportion to them.
+        op_time = sum(kinds.values())
+        share = flops / measured / 1e9 / roof
+        kernel_share = share * op_time / kinds["kernels"]
+        ceiling = share * op_time / (kinds["kernels"] + kinds["optimizer"])
+        rows.append({
+            "model": name, "backend": "tensorflow", "train_mflops_per_image": flops / 1e6,
+            "images_per_s": 1 / measured, "roof_share": share, "kernel_share": kernel_share,
+            "kernels_and_optimizer_ceiling": ceiling, "target": BOUND_TARGETS.get(name),
+            "op_time_shares": {k: v / op_time for k, v in kinds.most_common()},
+            "top_ops_us_per_image": {op: 1e6 * v for op, v in top.most_common(8)}})
+    if "sdae_mnist" in names:
+        stack = zoo.build("sdae_mnist", (28, 28, 1))
+        dims = (784, *stack.hidden_units)
+        blocks = list(zip(dims[:-1], dims[1:], strict=True))
+        gemm_s, adam_s, step_flops = jax_dense_parts(128, blocks)
+        jax_ips = block_speed_run("jax", "sdae_mnist", args)[0]["sdae_mnist"]
+        tf_row = next(r for r in rows if r["model"] == "sdae_mnist")
+        rows.append({
+            "model": "sdae_mnist", "backend": "jax",
+            "train_mflops_per_image": tf_row["train_mflops_per_image"], "images_per_s": jax_ips,
+            "roof_share": jax_ips * tf_row["train_mflops_per_image"] / 1e3 / roof,
+            "kernel_share": step_flops / gemm_s / 1e9 / roof,
+            "kernels_and_optimizer_ceiling": step_flops / (gemm_s + adam_s) / 1e9 / roof,
+            "target": BOUND_TARGETS["sdae_mnist"],
+            "parts_ms_per_step": {"matmuls": 1e3 * gemm_s, "adam": 1e3 * adam_s}})
+    lines = markdown_table(
+        ["model (pretraining, every block, batch 128)", "backend", "images/s", "% of roof",
+         "kernels' own rate, % of roof", "kernels + optimizer ceiling, % of roof", "target"],
+        [[r["model"], r["backend"], f"{r['images_per_s']:.0f}",
+          f"{100 * r['roof_share']:.0f} %", f"{100 * r['kernel_share']:.0f} %",
+          f"{100 * r['kernels_and_optimizer_ceiling']:.0f} %",
+          f"{100 * r['target']:.0f} %"] for r in rows])
+    lines.append(f"\nRoof: {roof:.1f} GFLOP/s (matmul, best of TensorFlow and numpy).")
+    for r in rows:
+        if "op_time_shares" in r:
+            lines.append(f"{r['model']} on TensorFlow, share of op time: " + ", ".join(
+                f"{k} {100 * v:.0f} %" for k, v in r["op_time_shares"].items()) + "; top ops "
+                "(us per image): " + ", ".join(f"{op} {us:.1f}" for op, us in
+                                               r["top_ops_us_per_image"].items()) + ".")
+        else:
+            lines.append(f"{r['model']} on JAX, alone per step: matmuls "
+                         f"{r['parts_ms_per_step']['matmuls']:.2f} ms, Adam's update "
+                         f"{r['parts_ms_per_step']['adam']:.2f} ms.")
+    return {"rows": rows, "roof_gflops": roof}, lines
 
 
 def section_precision(args):
@@ -1018,7 +1216,8 @@ SECTIONS = {"roof": section_roof, "dense": section_dense, "precision": section_p
             "serving": section_serving, "zoo": section_zoo, "distribute": section_distribute,
             "peer": section_peer, "probe": section_probe, "conv": section_conv,
             "mae": section_mae, "modern": section_modern, "backends": section_backends,
-            "block_speed": section_block_speed}
+            "block_speed": section_block_speed, "bounds": section_bounds,
+            "xla_rng": section_xla_rng}
 
 
 def main():
@@ -1032,6 +1231,9 @@ def main():
     parser.add_argument("--zoo_models", default=None,
                         help="sections zoo, modern: only these entries "
                         "(comma-separated; default all)")
+    parser.add_argument("--jit", action="store_true", help="block_speed: XLA-compiled steps")
+    parser.add_argument("--keras_draws", action="store_true",
+                        help="block_speed: the noise drawn by keras.random as it is")
     parser.add_argument("--out", default=None, help="JSON path; '-': print one JSON line")
     args = parser.parse_args()
     result, lines = SECTIONS[args.section](args)

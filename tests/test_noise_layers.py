@@ -11,6 +11,7 @@ from sdae_tf.layers import (
     LocalVarianceGaussianNoise,
     SaltAndPepperNoise,
     ZeroMaskingNoise,
+    draws,
     make_noise,
 )
 
@@ -193,3 +194,46 @@ def test_grayscale_is_the_luma_blend_at_training_only(tmp_path):
     inputs = keras.Input((6, 6, 3))
     model = keras.Model(inputs, keras.layers.Conv2D(3, 3, padding="same")(layer(inputs)))
     assert_keras_file_round_trip(model, x, tmp_path / "model.keras", GrayscaleNoise)
+
+
+DRAWS = {
+    "normal": (lambda g: keras.random.normal((64, 30), stddev=0.4, seed=g),
+               lambda g: draws.normal((64, 30), stddev=0.4, seed=g)),
+    "uniform": (lambda g: keras.random.uniform((64, 30), seed=g),
+                lambda g: draws.uniform((64, 30), seed=g)),
+    "dropout": (lambda g: keras.random.dropout(_x((64, 30)), 0.3, seed=g),
+                lambda g: draws.dropout(_x((64, 30)), 0.3, seed=g)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DRAWS))
+def test_draws_are_keras_randoms_draws(kind):
+    """The layers' draws (Philox named on TensorFlow) are `keras.random`'s, eager and traced,
+    and a generator moves on between calls."""
+    import tensorflow as tf
+
+    ours, theirs = DRAWS[kind][1], DRAWS[kind][0]
+    for wrap in (lambda f: f, tf.function):
+        a, b = keras.random.SeedGenerator(5), keras.random.SeedGenerator(5)
+        fa, fb = wrap(lambda a=a: theirs(a)), wrap(lambda b=b: ours(b))
+        first, second = [np.asarray(fa()) for _ in range(2)], [np.asarray(fb()) for _ in range(2)]
+        np.testing.assert_array_equal(first[0], second[0])
+        np.testing.assert_array_equal(first[1], second[1])
+        assert not np.array_equal(second[0], second[1])
+
+
+def test_noise_under_xla_trains_and_draws_per_step():
+    """A noisy autoencoder XLA-compiled on TensorFlow (`--jit_compile`) trains, and its noise
+    differs between steps."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((30,))
+    noisy = GaussianNoise(0.4, seed=3)(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(30)(noisy))
+    model.compile("adam", "mse", jit_compile=True)
+    x = _x((256, 30))
+    history = model.fit(x, x, epochs=3, batch_size=64, verbose=0).history["loss"]
+    assert history[-1] < history[0]
+    layer = model.layers[1]
+    step = keras.Model(inputs, noisy)
+    a, b = step(x[:8], training=True), step(x[:8], training=True)
+    assert not np.allclose(np.asarray(a), np.asarray(b)) and layer.seed_generator is not None

@@ -6,6 +6,7 @@ import math
 import keras
 from keras import ops
 
+from sdae_tf.layers import draws
 from sdae_tf.layers.noise import PACKAGE, check_seed, tracked_seed_generator
 
 
@@ -74,8 +75,8 @@ class LearnedGaussianNoise(keras.layers.Layer):
             return (inputs, self.sigma(inputs)) if return_sigma else inputs
         sigma = self.sigma(inputs)
         flat = ops.reshape(inputs, (ops.shape(inputs)[0], -1))
-        eps = ops.stop_gradient(keras.random.normal(ops.shape(flat), dtype=self.compute_dtype,
-                                                    seed=self.seed_generator))
+        eps = ops.stop_gradient(draws.normal(ops.shape(flat), dtype=self.compute_dtype,
+                                              seed=self.seed_generator))
         noisy = ops.reshape(flat + sigma * eps, ops.shape(inputs))
         return (noisy, sigma) if return_sigma else noisy
 

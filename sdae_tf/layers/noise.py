@@ -6,6 +6,7 @@ colorization pretext of section 8)."""
 import keras
 from keras import ops
 
+from sdae_tf.layers import draws
 from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.utils.keras_compat import track_variable
 
@@ -125,7 +126,7 @@ class GaussianNoise(NoiseLayer):
         return self.stddev > 0
 
     def corrupt(self, inputs):
-        noise = keras.random.normal(
+        noise = draws.normal(
             ops.shape(inputs), stddev=self.stddev, dtype=self.compute_dtype,
             seed=self.seed_generator,
         )
@@ -175,8 +176,8 @@ class SaltAndPepperNoise(NoiseLayer):
     def corrupt(self, inputs):
         shape = ops.shape(inputs)
         dtype = self.compute_dtype
-        hit = keras.random.uniform(shape, dtype=dtype, seed=self.seed_generator) < self.rate
-        salt = keras.random.uniform(shape, dtype=dtype, seed=self.seed_generator) < 0.5
+        hit = draws.uniform(shape, dtype=dtype, seed=self.seed_generator) < self.rate
+        salt = draws.uniform(shape, dtype=dtype, seed=self.seed_generator) < 0.5
         value = ops.where(salt, ops.cast(self.max_value, dtype), ops.cast(self.min_value, dtype))
         return ops.where(hit, value, inputs)
 
@@ -228,7 +229,7 @@ class ZeroMaskingNoise(RateNoise):
     """
 
     def corrupt(self, inputs):
-        keep = keras.random.uniform(
+        keep = draws.uniform(
             ops.shape(inputs), dtype=self.compute_dtype, seed=self.seed_generator
         ) >= self.rate
         return ops.where(keep, inputs, ops.zeros_like(inputs))
@@ -253,7 +254,7 @@ class DropoutNoise(RateNoise):
     """
 
     def corrupt(self, inputs):
-        return keras.random.dropout(inputs, self.rate, seed=self.seed_generator)
+        return draws.dropout(inputs, self.rate, seed=self.seed_generator)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -302,7 +303,7 @@ class LocalVarianceGaussianNoise(NoiseLayer):
         return self.stddev * local / ops.maximum(per_image, 1e-6)
 
     def corrupt(self, inputs):
-        eps = keras.random.normal(ops.shape(inputs), dtype=self.compute_dtype,
+        eps = draws.normal(ops.shape(inputs), dtype=self.compute_dtype,
                                   seed=self.seed_generator)
         return inputs + self.noise_scale(inputs) * eps
 

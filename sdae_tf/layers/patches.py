@@ -7,6 +7,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from sdae_tf.layers import draws
 from sdae_tf.package import NAME as PACKAGE
 
 
@@ -254,7 +255,7 @@ class RandomTokenMasking(RandomMasking):
     def call(self, tokens):
         t = tokens.shape[1]
         keep = self.kept(t)
-        noise = keras.random.uniform(ops.shape(tokens)[:2], seed=self.seed_generator)
+        noise = draws.uniform(ops.shape(tokens)[:2], seed=self.seed_generator)
         shuffle = ops.argsort(noise, axis=1)
         restore = ops.argsort(shuffle, axis=1)
         visible = ops.take_along_axis(tokens, shuffle[:, :keep, None], axis=1)
@@ -355,7 +356,7 @@ class RandomPixelMask(RandomMasking):
 
     def call(self, images):
         shape = ops.shape(images)
-        noise = keras.random.uniform((*shape[:-1], 1), seed=self.seed_generator)
+        noise = draws.uniform((*shape[:-1], 1), seed=self.seed_generator)
         mask = ops.cast(noise < self.mask_ratio, images.dtype)  # all channels of a pixel
         return [images * (1.0 - mask), mask]
 

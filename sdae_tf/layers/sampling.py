@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from sdae_tf.layers import draws
 from sdae_tf.layers.noise import PACKAGE, check_seed, tracked_seed_generator
 
 
@@ -53,7 +54,7 @@ class Sampling(keras.layers.Layer):
             self.add_loss(self.kl_weight * ops.mean(self.kl_divergence(mu, logvar)))
         if self.deterministic:
             return mu
-        eps = keras.random.normal(ops.shape(mu), dtype=self.compute_dtype, seed=self.seed_generator)
+        eps = draws.normal(ops.shape(mu), dtype=self.compute_dtype, seed=self.seed_generator)
         return mu + ops.exp(0.5 * logvar) * eps
 
     def compute_output_shape(self, input_shape):
