@@ -168,3 +168,26 @@ def test_model_args_are_refused_in_one_line_before_anything_trains():
         config.model_args(["hidden_units=8:4"])
     with pytest.raises(ValueError, match="'width' is not name=value"):
         config.model_args(["width"])
+
+
+def test_an_unset_jit_compile_is_the_familys_measured_choice():
+    """`--jit_compile` unset: pretraining takes the family's `JIT_COMPILE` (XLA for the masked
+    autoencoder and the variational stacks), fine-tuning none; set, it wins. A run recorded
+    with one compile resumes under the default only if that default is the same compile."""
+    from sdae_tf.train import stages
+
+    mae, sdae = zoo.build("mae_mnist", (28, 28, 1)), zoo.build("sdae_mnist", (28, 28, 1))
+    unset = stages.Stage.pretraining(config.TrainConfig())
+    assert unset.jit_compile is None and not unset.keras_jit_compile
+    assert unset.for_family(mae).keras_jit_compile
+    assert not unset.for_family(sdae).keras_jit_compile
+    off = stages.Stage.pretraining(config.TrainConfig(jit_compile=False))
+    assert not off.for_family(mae).keras_jit_compile
+    assert not stages.Stage.finetuning(config.TrainConfig(model="mae_mnist")).keras_jit_compile
+    recorded = {"model": "mae_mnist", "jit_compile": False}  # before the family's choice
+    assert config.differences(recorded, {"model": "mae_mnist"}) == ["jit_compile"]
+    assert config.differences(recorded, {"model": "mae_mnist", "jit_compile": False}) == []
+    assert config.differences({"model": "sdae_mnist", "jit_compile": False},
+                              {"model": "sdae_mnist"}) == []
+    assert config.differences({"model": "dvae_mnist", "jit_compile": True},
+                              {"model": "dvae_mnist"}) == []

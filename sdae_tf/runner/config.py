@@ -302,8 +302,11 @@ class TrainConfig:
         "<run_dir>/samples.png (dense stacks; 0: none).", minimum=0)
     figures: tuple[str, ...] = setting(
         (), "Figures written to the run directory after pretraining.", choices=_figures)
-    jit_compile: bool = setting(False, "XLA-compile train steps on TensorFlow (on CPU it slows "
-                                "noisy models down). JAX always compiles its steps.")
+    jit_compile: bool | None = setting(
+        None, "XLA-compile train steps on TensorFlow: true or false; unset, pretraining takes "
+        "the family's measured choice (XLA for the masked autoencoder and the variational "
+        "stacks, not for the dense and conv stacks: benchmarks/perf.py backends) and "
+        "fine-tuning runs without. JAX always compiles its steps.")
     precision: str = setting(
         "float32", "Compute precision of training: float32, or mixed_bfloat16 (Keras mixed "
         "precision: bfloat16 compute, float32 weights and losses; dense and conv stacks). "
@@ -332,7 +335,8 @@ class TrainConfig:
     overwrite_export: bool = setting(False, "Replace an existing export.", runner=True,
                                      neutral=True)
     quick: bool = setting(False, "Smoke-run shrink: 512 training / 256 eval examples, 1 "
-                          "epoch per stage, 20 clustering batches.", runner=True)
+                          "epoch per stage, 20 clustering batches, no XLA unless "
+                          "--jit_compile asks.", runner=True)
     verbose: str = setting("auto", "Keras progress: 1 bar, 2 one line per epoch, 0 silent.",
                            choices=VERBOSITY, runner=True, neutral=True)
 
@@ -605,12 +609,27 @@ def differences(old, new):
     """
     defaults = {k: jsonable(v) for k, v in dataclasses.asdict(TrainConfig()).items()}
     neutral = set(neutral_fields()) | (_unread(old) & _unread(new))
+    old, new = _compile_resolved(old), _compile_resolved(new)
 
     def get(config, key):
         return jsonable(config.get(key, defaults.get(key)))
 
     return sorted(k for k in set(old) | set(new)
                   if k not in neutral and get(old, k) != get(new, k))
+
+
+def _compile_resolved(config):
+    """`config` (a dict) with `jit_compile` unset read as its family's choice
+    (`Family.JIT_COMPILE`): what the run compiled with, so a run recorded with the same
+    compile as today's default resumes, and one recorded with another does not."""
+    if config.get("jit_compile") is not None:
+        return config
+    from sdae_tf import zoo
+
+    name = config.get("model", TrainConfig.model)
+    if name not in zoo.REGISTRY.names():
+        return config
+    return {**config, "jit_compile": bool(zoo.REGISTRY.get(name).build.JIT_COMPILE)}
 
 
 def model_kwargs(cfg):

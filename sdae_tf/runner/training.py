@@ -90,6 +90,9 @@ def run(cfg):
             end_to_end_epochs=min(cfg.end_to_end_epochs, QUICK_EPOCHS),
             cluster_max_batches=min(cfg.cluster_max_batches, QUICK_CLUSTER_BATCHES),
             cluster_update_interval=min(cfg.cluster_update_interval, QUICK_UPDATE_INTERVAL),
+            # a smoke run's few steps never pay XLA's compile back: the family's XLA choice
+            # (`Family.JIT_COMPILE`) is not taken unless asked for
+            jit_compile=bool(cfg.jit_compile),
         )
     slow = bfloat16_warning(cfg.precision)
     if slow:

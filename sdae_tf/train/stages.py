@@ -90,7 +90,7 @@ class Stage:
     weight_decay: float = 0.0
     batch_size: int = 128
     seed: int = 0
-    jit_compile: bool = False
+    jit_compile: bool | None = None
     steps_per_execution: int = 32
     strategy: str = "none"
     verbose: str | int = "auto"
@@ -100,10 +100,18 @@ class Stage:
 
     @property
     def keras_jit_compile(self):
-        """The `jit_compile` the stage compiles with: `jit_compile` on TensorFlow (XLA is opt-in
-        there: on CPU it slows the noisy models down); always on JAX, where a step not
-        compiled runs op by op (5x slower per SDAE epoch than compiled, measured)."""
+        """The `jit_compile` the stage compiles with: `jit_compile` on TensorFlow (None: off;
+        a pretraining stage takes its family's `JIT_COMPILE` first, `for_family`); always on
+        JAX, where a step not compiled runs op by op (5x slower per SDAE epoch than compiled,
+        measured)."""
         return bool(self.jit_compile or keras.backend.backend() == "jax")
+
+    def for_family(self, stack):
+        """This stage with `jit_compile` left unset (None) replaced by the family's
+        `JIT_COMPILE` (its faster TensorFlow compile, measured)."""
+        if self.jit_compile is not None:
+            return self
+        return dataclasses.replace(self, jit_compile=bool(getattr(stack, "JIT_COMPILE", False)))
 
     @classmethod
     def _from(cls, cfg, epochs, learning_rate, lr_schedule=None):
@@ -286,6 +294,7 @@ def pretrain_layerwise(stack, data, settings, last_block_callbacks=(), progress=
     ```
     """
     records = []
+    settings = settings.for_family(stack)
     for k in range(stack.num_blocks):
         start = time.perf_counter()
         stage = f"pretrain_block_{k + 1}"
@@ -331,6 +340,7 @@ def pretrain_end_to_end(stack, data, settings, progress=None):
         ValueError: a family trained block by block only.
     """
     start = time.perf_counter()
+    settings = settings.for_family(stack)
     stage = "pretrain_end_to_end"
     model = stack.end_to_end_model()
     done = _restored(progress, stage, model)

@@ -117,6 +117,10 @@ class Family(compiling.RecompiledOnLoad, keras.Model):
     # The Keras backends it is tested on (`tests/test_backends.py`); built on another, it is
     # refused in one line.
     BACKENDS = ("tensorflow", "jax")
+    # Whether its pretraining steps are XLA-compiled on TensorFlow when the caller does not
+    # say (`--jit_compile` unset): the faster of the two there, measured per family
+    # (`benchmarks/perf.py backends`). JAX always compiles its steps.
+    JIT_COMPILE = False
     # What `classifier()` and `segmenter()` compile with when their caller leaves the learning
     # rate out (Adam), measured the same way.
     FINETUNE_DEFAULTS = {"learning_rate": 1e-3}
