@@ -130,3 +130,37 @@ def test_dec_keras_autoencoder_is_built_as_dec_keras_builds_it():
     assert plain.decoder_layers[0].activation is keras.activations.relu
     with pytest.raises(ValueError, match="`kernel_initializer`: .*nope"):
         zoo.build("ae_dec_mnist", (28, 28, 1), kernel_initializer="nope")
+
+
+def test_a_task_holds_its_family_weights_shared_files_unchanged(digits, tmp_path):
+    """`classifier()`, `segmenter()` and `clusterer()` return tasks whose `family` is the model
+    they were built on, its encoder's weights shared; the family is held outside Keras'
+    tracking: the task's weights and weights file are those of the same task without it, and a
+    task loaded from a `.keras` file (encoder and head only) has no family."""
+    import h5py
+
+    stack = DenseStack(digits.input_shape, hidden_units=(32,), seed=0)
+    clf = stack.classifier(10, head_units=16, compile=False)
+    assert clf.family is stack and stack.clusterer(3).family is stack
+    assert zoo.build("cdae_mnist", (28, 28, 1)).segmenter().family is not None
+    assert any(w is stack.encoder.weights[0] for w in clf.weights)
+    bare = zoo.classifier(stack.encoder, 10, units=16, name=clf.name)
+    assert bare.family is None
+    assert [w.path for w in clf.weights] == [w.path for w in bare.weights]
+    clf.save_weights(tmp_path / "with.weights.h5")
+    bare.save_weights(tmp_path / "without.weights.h5")
+
+    def keys(path):
+        with h5py.File(path, "r") as f:
+            out = []
+            f.visit(out.append)
+            return out
+
+    assert keys(tmp_path / "with.weights.h5") == keys(tmp_path / "without.weights.h5")
+    clf.save(tmp_path / "clf.keras")
+    loaded = keras.saving.load_model(tmp_path / "clf.keras", safe_mode=True)
+    assert loaded.family is None
+    np.testing.assert_allclose(loaded.predict(digits.x_val[:4], verbose=0),
+                               clf.predict(digits.x_val[:4], verbose=0), atol=1e-6)
+    with pytest.raises(AttributeError, match="no attribute 'famly'"):
+        clf.famly  # noqa: B018

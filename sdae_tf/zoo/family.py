@@ -393,7 +393,7 @@ class Family(compiling.RecompiledOnLoad, keras.Model):
         learning_rate = self._finetune_learning_rate(learning_rate)
         model = heads.classifier(self.encoder, num_classes, units=head_units,
                                  name=f"{self.name}_classifier", hidden_layers=head_layers,
-                                 input_noise=input_noise, seed=seed)
+                                 input_noise=input_noise, seed=seed).attach_family(self)
         if compile:
             model.compile(optimizer=stages.make_optimizer(learning_rate, "constant", 0))
         return model
@@ -423,7 +423,7 @@ class Family(compiling.RecompiledOnLoad, keras.Model):
         model = clusterer_lib.clusterer(
             self.code_model(), n_clusters, alpha=alpha, projection=projection,
             decoder=self.decoder, reconstruction_weight=reconstruction_weight,
-            name=f"{self.name}_clusterer")
+            name=f"{self.name}_clusterer").attach_family(self)
         if reconstruction_weight > 0:
             model.reconstruction_loss = self.block_loss(0)
             model.reconstruction_weight = float(reconstruction_weight)
@@ -455,7 +455,8 @@ class Family(compiling.RecompiledOnLoad, keras.Model):
         from sdae_tf.zoo import heads
 
         learning_rate = self._finetune_learning_rate(learning_rate)
-        model = heads.segmenter(self.encoder, filters=filters, name=f"{self.name}_segmenter")
+        model = heads.segmenter(self.encoder, filters=filters,
+                                name=f"{self.name}_segmenter").attach_family(self)
         self.encoder.trainable = bool(train_encoder)
         if compile:
             model.compile(optimizer=stages.make_optimizer(learning_rate, "constant", 0))

@@ -7,16 +7,35 @@ from sdae_tf.package import NAME as PACKAGE
 from sdae_tf.utils import storage
 from sdae_tf.zoo import compiling
 
+# Where a task keeps its family: a name starting with "__", which Keras' saving walk skips.
+_FAMILY_KEY = "__family"
+
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Task(compiling.RecompiledOnLoad, keras.Model):
-    """A task model (a classifier or segmenter over an encoder): a functional `keras.Model`
-    whose `save` is written whole or not at all (`sdae_tf.utils.storage.save_keras`): a failed
+    """A task model (a classifier, segmenter or clusterer over a family's encoder, `family`
+    the family it was built on): a functional `keras.Model` whose `save` is written whole or
+    not at all (`sdae_tf.utils.storage.save_keras`): a failed
     save leaves the file it would have replaced as it was. A task kind (`Classifier`,
     `Segmenter`) declares what `compile` fills in (`"auto"`) and the validation metric its
     fine-tuning keeps the best epoch of (`MONITOR`)."""
 
     MONITOR = None
+
+    def __getattr__(self, name):
+        # `family`: the family (`sdae_tf.zoo.Family`) whose encoder this task reads, its
+        # weights shared; None for a task loaded from a file, which holds the encoder and the
+        # head, not the whole family. Held outside Keras' tracking (a key Keras' saving skips,
+        # read here rather than through a property, which the saving would walk), so the
+        # task's weights, optimizer and files are what they are without it.
+        if name == "family":
+            return self.__dict__.get(_FAMILY_KEY)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def attach_family(self, family):
+        """Records `family` as the one this task was built on (`task.family`); returns self."""
+        object.__setattr__(self, _FAMILY_KEY, family)
+        return self
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """`keras.Model.compile` with the task's defaults for what is left `"auto"`: Adam at
