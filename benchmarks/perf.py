@@ -180,7 +180,8 @@ def sdae_block(optimizer=None, jit=False, name="sdae_mnist", steps_per_execution
     stack = zoo.build(name, (28, 28, 1), hidden_units=(1000,), seed=0, **kwargs)
     model = stack.pretrain_model(0)
     model.compile(optimizer or stages_lib.make_optimizer(1e-3, "constant", 0),
-                  "binary_crossentropy", jit_compile=jit, steps_per_execution=steps_per_execution)
+                  "binary_crossentropy", steps_per_execution=steps_per_execution,
+                  jit_compile=bool(jit or keras.backend.backend() == "jax"))  # as the loop
     return model
 
 
@@ -750,13 +751,15 @@ def section_mae(args):
     return {"mae": rows}, lines
 
 
-def forward_flops(model):
+def forward_flops(model, input_shape=None):
     """Forward FLOPs per example of a Keras model in training mode (noise and masking on),
     counted by TensorFlow's profiler on the traced graph of a batch of one (matmuls, einsums,
-    convolutions and the element-wise ops it has a count for)."""
+    convolutions and the element-wise ops it has a count for). `input_shape`: one example's,
+    for a subclassed model without symbolic inputs."""
     import tensorflow as tf
 
-    spec = tf.TensorSpec((1, *model.inputs[0].shape[1:]), tf.float32)
+    shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else input_shape
+    spec = tf.TensorSpec((1, *shape), tf.float32)
     graph = tf.function(lambda x: model(x, training=True)).get_concrete_function(spec).graph
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
@@ -814,9 +817,9 @@ def section_modern(args):
     return {"modern": rows, "roof_gflops": roof}, lines
 
 
-# Families of the backend comparison: one per kind of network (the learned-sigma SDAE and the
-# VQ-VAEs train on both backends too; their networks are the SDAE's and the CDAE's).
-BACKEND_ARMS = ("sdae_mnist", "cdae_mnist", "dvae_mnist", "mae_mnist", "resdae_mnist")
+# Families of the backend comparison: one model of every family that trains.
+BACKEND_ARMS = ("sdae_mnist", "sdae_learned_sigma_mnist", "dvae_mnist", "cdae_mnist",
+                "scdae_mnist", "mae_mnist", "dvqvae_mnist", "resdae_mnist", "kpdae_mnist")
 
 
 def section_block_speed(args):
@@ -845,7 +848,7 @@ def section_block_speed(args):
             inputs = x if features is None else features.predict(x, batch_size=1024, verbose=0)
             model = stack.pretrain_model(block)
             if keras.backend.backend() == "tensorflow":
-                flops += 3.0 * forward_flops(model)
+                flops += 3.0 * forward_flops(model, inputs.shape[1:])
             model.compile(stages_lib.make_optimizer(1e-3, "constant", 0), stack.block_loss(block),
                           steps_per_execution=execution(n),
                           jit_compile=bool(args.jit or keras.backend.backend() == "jax"))
