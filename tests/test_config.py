@@ -181,6 +181,8 @@ def test_an_unset_jit_compile_is_the_familys_measured_choice():
     assert unset.jit_compile is None and not unset.keras_jit_compile
     assert unset.for_family(mae).keras_jit_compile
     assert not unset.for_family(sdae).keras_jit_compile
+    mirrored = stages.Stage.pretraining(config.TrainConfig(strategy="mirrored"))
+    assert not mirrored.for_family(mae).keras_jit_compile  # XLA under tf.distribute fails
     off = stages.Stage.pretraining(config.TrainConfig(jit_compile=False))
     assert not off.for_family(mae).keras_jit_compile
     assert not stages.Stage.finetuning(config.TrainConfig(model="mae_mnist")).keras_jit_compile

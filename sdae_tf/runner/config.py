@@ -305,8 +305,8 @@ class TrainConfig:
     jit_compile: bool | None = setting(
         None, "XLA-compile train steps on TensorFlow: true or false; unset, pretraining takes "
         "the family's measured choice (XLA for the masked autoencoder and the variational "
-        "stacks, not for the dense and conv stacks: benchmarks/perf.py backends) and "
-        "fine-tuning runs without. JAX always compiles its steps.")
+        "stacks, not for the dense and conv stacks: benchmarks/perf.py backends; not under "
+        "a --strategy) and fine-tuning runs without. JAX always compiles its steps.")
     precision: str = setting(
         "float32", "Compute precision of training: float32, or mixed_bfloat16 (Keras mixed "
         "precision: bfloat16 compute, float32 weights and losses; dense and conv stacks). "

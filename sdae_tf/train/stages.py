@@ -108,10 +108,13 @@ class Stage:
 
     def for_family(self, stack):
         """This stage with `jit_compile` left unset (None) replaced by the family's
-        `JIT_COMPILE` (its faster TensorFlow compile, measured)."""
+        `JIT_COMPILE` (its faster TensorFlow compile, measured), except under a `strategy`:
+        XLA steps under tf.distribute's MirroredStrategy fail on CPU devices (a variable read
+        from another device's replica)."""
         if self.jit_compile is not None:
             return self
-        return dataclasses.replace(self, jit_compile=bool(getattr(stack, "JIT_COMPILE", False)))
+        prefer = bool(getattr(stack, "JIT_COMPILE", False)) and self.strategy == "none"
+        return dataclasses.replace(self, jit_compile=prefer)
 
     @classmethod
     def _from(cls, cfg, epochs, learning_rate, lr_schedule=None):
