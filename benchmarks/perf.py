@@ -181,7 +181,7 @@ def sdae_block(optimizer=None, jit=False, name="sdae_mnist", steps_per_execution
     model = stack.pretrain_model(0)
     model.compile(optimizer or stages_lib.make_optimizer(1e-3, "constant", 0),
                   "binary_crossentropy", steps_per_execution=steps_per_execution,
-                  jit_compile=bool(jit or keras.backend.backend() == "jax"))  # as the loop
+                  jit_compile=stages_lib.Stage(epochs=1, jit_compile=jit).keras_jit_compile)
     return model
 
 
@@ -852,7 +852,8 @@ def section_block_speed(args):
                 flops += 3.0 * forward_flops(model, inputs.shape[1:])
             model.compile(stages_lib.make_optimizer(1e-3, "constant", 0), stack.block_loss(block),
                           steps_per_execution=execution(n),
-                          jit_compile=bool(args.jit or keras.backend.backend() == "jax"))
+                          jit_compile=stages_lib.Stage(epochs=1,
+                                                       jit_compile=args.jit).keras_jit_compile)
             seconds += _epoch_time(model, inputs, None, 128, args.epochs) / n
         rows.append({"model": name, "images_per_s": 1 / seconds,
                      "train_flops_per_image": flops or None})

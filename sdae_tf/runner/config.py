@@ -304,9 +304,8 @@ class TrainConfig:
         (), "Figures written to the run directory after pretraining.", choices=_figures)
     jit_compile: bool | None = setting(
         None, "XLA-compile train steps on TensorFlow: true or false; unset, pretraining takes "
-        "the family's measured choice (XLA for the masked autoencoder and the variational "
-        "stacks, not for the dense and conv stacks: benchmarks/perf.py backends; not under "
-        "a --strategy) and fine-tuning runs without. JAX always compiles its steps.")
+        "the family's measured choice (its JIT_COMPILE, from benchmarks/perf.py backends; not "
+        "under a --strategy) and fine-tuning runs without. JAX always compiles its steps.")
     precision: str = setting(
         "float32", "Compute precision of training: float32, or mixed_bfloat16 (Keras mixed "
         "precision: bfloat16 compute, float32 weights and losses; dense and conv stacks). "
@@ -620,8 +619,8 @@ def differences(old, new):
 
 def _compile_resolved(config):
     """`config` (a dict) with `jit_compile` unset read as its family's choice
-    (`Family.JIT_COMPILE`): what the run compiled with, so a run recorded with the same
-    compile as today's default resumes, and one recorded with another does not."""
+    (`Family.pretrain_jit_compile`): what the run compiled with, so a run recorded with the
+    same compile as today's default resumes, and one recorded with another does not."""
     if config.get("jit_compile") is not None:
         return config
     from sdae_tf import zoo
@@ -629,7 +628,9 @@ def _compile_resolved(config):
     name = config.get("model", TrainConfig.model)
     if name not in zoo.REGISTRY.names():
         return config
-    return {**config, "jit_compile": bool(zoo.REGISTRY.get(name).build.JIT_COMPILE)}
+    family = zoo.REGISTRY.get(name).build
+    strategy = config.get("strategy", TrainConfig.strategy)
+    return {**config, "jit_compile": family.pretrain_jit_compile(None, strategy)}
 
 
 def model_kwargs(cfg):

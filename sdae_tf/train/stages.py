@@ -107,14 +107,10 @@ class Stage:
         return bool(self.jit_compile or keras.backend.backend() == "jax")
 
     def for_family(self, stack):
-        """This stage with `jit_compile` left unset (None) replaced by the family's
-        `JIT_COMPILE` (its faster TensorFlow compile, measured), except under a `strategy`:
-        XLA steps under tf.distribute's MirroredStrategy fail on CPU devices (a variable read
-        from another device's replica)."""
-        if self.jit_compile is not None:
-            return self
-        prefer = bool(getattr(stack, "JIT_COMPILE", False)) and self.strategy == "none"
-        return dataclasses.replace(self, jit_compile=prefer)
+        """This stage with `jit_compile` left unset (None) replaced by the family's choice
+        (`Family.pretrain_jit_compile`)."""
+        return dataclasses.replace(
+            self, jit_compile=type(stack).pretrain_jit_compile(self.jit_compile, self.strategy))
 
     @classmethod
     def _from(cls, cfg, epochs, learning_rate, lr_schedule=None):

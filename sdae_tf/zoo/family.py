@@ -121,6 +121,15 @@ class Family(compiling.RecompiledOnLoad, keras.Model):
     # say (`--jit_compile` unset): the faster of the two there, measured per family
     # (`benchmarks/perf.py backends`). JAX always compiles its steps.
     JIT_COMPILE = False
+
+    @classmethod
+    def pretrain_jit_compile(cls, jit_compile=None, strategy="none"):
+        """Whether pretraining XLA-compiles on TensorFlow: `jit_compile` when given, else
+        `JIT_COMPILE`, except under a `strategy` (XLA steps under tf.distribute's
+        MirroredStrategy fail on CPU devices: a replica's variable read from another device)."""
+        if jit_compile is not None:
+            return bool(jit_compile)
+        return bool(cls.JIT_COMPILE) and strategy == "none"
     # What `classifier()` and `segmenter()` compile with when their caller leaves the learning
     # rate out (Adam), measured the same way.
     FINETUNE_DEFAULTS = {"learning_rate": 1e-3}

@@ -77,8 +77,7 @@ class MaskedAutoencoder(Family):
     # (`benchmarks/api_defaults.py`'s setting, seeds 0-1, 2-core Intel Xeon) the classifier
     # after 2 + 2 epochs scored 0.52 against 0.46 at batch 128, after 5 + 5 0.77 against 0.67.
     PRETRAIN_DEFAULTS = {"epochs": 10, "batch_size": 32, "learning_rate": 1e-3}
-    # XLA fuses its layer norms and attention's element-wise ops on TensorFlow: 1.3x the
-    # pretraining images/s without (benchmarks/perf.py backends).
+    # Faster under XLA on TensorFlow (benchmarks/results/perf_backends.json).
     JIT_COMPILE = True
 
     def __init__(self, input_shape, patch_size=4, width=128, depth=4, heads=4, mlp_ratio=2,

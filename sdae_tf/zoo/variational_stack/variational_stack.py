@@ -42,8 +42,7 @@ class VariationalStack(Family):
 
     # `--recon_loss` -> this family's `loss` argument.
     EMBEDDING_PARAM = "latent_units"
-    # XLA fuses its sampling and KL term on TensorFlow: 1.4x the pretraining images/s
-    # without (benchmarks/perf.py backends).
+    # Faster under XLA on TensorFlow (benchmarks/results/perf_backends.json).
     JIT_COMPILE = True
     RECON_LOSS_ARGS = {"bce": "bce", "mse": "mse"}
     FIGURES = frozenset({"filters", "reconstructions", "traversal", "tsne", "manifold",
