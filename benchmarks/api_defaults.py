@@ -5,9 +5,20 @@ encoder's widths (ReLU, Adam, from scratch) and the same classifier without pret
 trained by the same `fit` call for the same epochs. Prints a table and writes JSON.
 
     python benchmarks/api_defaults.py --epochs 2,5 --seeds 0,1 --legacy
+
+`--variants` measures other settings the same way (a JSON list of {"label", "build": the
+constructor's arguments, "pretrain": `pretrain`'s, "code": another of the model's Keras models
+as the classifier's input}), e.g. the settings tried for a family whose
+defaults stay under the MLP:
+
+    python benchmarks/api_defaults.py --families mae_mnist --seeds 0,1 \
+        --variants '[{"label": "width 64, depth 1", "build": {"width": 64, "depth": 1}}]' \
+        --out benchmarks/results/api_defaults_mae.json
 """
 
 import argparse
+import itertools
+import json
 import statistics
 import time
 
@@ -41,9 +52,11 @@ def mlp(widths, data, epochs, seed):
 LEGACY = {"learning_rate": 1e-3, "batch_size": 128}
 
 
-def zoo_model(name, data, epochs, seed, pretrain=True, **settings):
-    """`get(name)`, `pretrain(x, epochs, **settings)` (unless not `pretrain`),
-    `classifier(10).fit(x, y, epochs)`, all defaults: (test accuracy, seconds, the model)."""
+def zoo_model(name, data, epochs, seed, pretrain=True, build=None, code=None, **settings):
+    """`get(name, **build)`, `pretrain(x, epochs, **settings)` (unless not `pretrain`),
+    `classifier(10).fit(x, y, epochs)`, all defaults: (test accuracy, seconds, the model).
+    `code` names another of the model's Keras models as the classifier's input (e.g. the
+    masked autoencoder's `token_encoder`), under the same head and compile."""
     import keras
 
     from sdae_tf import models
@@ -51,10 +64,16 @@ def zoo_model(name, data, epochs, seed, pretrain=True, **settings):
     x, y, xt, yt = data
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
-    model = models.get(name, seed=seed)
+    model = models.get(name, seed=seed, **(build or {}))
     if pretrain:
         model.pretrain(x, epochs=epochs, verbose=0, **settings)
     classifier = model.classifier(10)
+    if code:
+        from sdae_tf.zoo import heads
+
+        optimizer = classifier.optimizer
+        classifier = heads.classifier(getattr(model, code), 10, seed=(seed or 0) + 2000)
+        classifier.compile(optimizer=type(optimizer).from_config(optimizer.get_config()))
     classifier.fit(x, y, epochs=epochs, verbose=0)
     return _accuracy(classifier, xt, yt), round(time.perf_counter() - start, 1), model
 
@@ -62,14 +81,17 @@ def zoo_model(name, data, epochs, seed, pretrain=True, **settings):
 def table(cells, legacy):
     """The Markdown lines of the cells."""
     rows = []
+    variants = any("variant" in cell for cell in cells)
     for cell in cells:
         runs = cell["runs"]
         old = [f"{cell['legacy_defaults']:.4f}"] if legacy else []
-        rows.append([cell["family"], f"{cell['epochs']} + {cell['epochs']}",
+        rows.append([cell["family"], *([cell.get("variant", "defaults")] if variants else []),
+                     f"{cell['epochs']} + {cell['epochs']}",
                      f"{cell['pretrained']:.4f}", *old, f"{cell['no_pretraining']:.4f}",
                      f"{cell['mlp']:.4f} ({'-'.join(map(str, runs[0]['mlp_widths']))})",
                      f"{cell['pretrained'] - cell['mlp']:+.4f}"])
-    return markdown_table(["family", "epochs (pretrain + fit)", "get + pretrain + classifier",
+    return markdown_table(["family", *(["settings"] if variants else []),
+                           "epochs (pretrain + fit)", "get + pretrain + classifier",
                            *(["the same, defaults before 2026-12-06"] if legacy else []),
                            "same classifier, no pretraining", "plain MLP (widths)",
                            "pretrained - MLP"], rows)
@@ -88,6 +110,9 @@ def main():
     parser.add_argument("--merge", action="store_true",
                         help="keep the other families' cells of an existing --out (one "
                              "family re-measured)")
+    parser.add_argument("--variants", default=None,
+                        help="JSON list of {label, build, pretrain}: settings measured instead "
+                             "of the defaults")
     args = parser.parse_args()
     import keras
 
@@ -96,37 +121,44 @@ def main():
     mnist = load_mnist()
     data = (mnist.x_train[:args.train], mnist.y_train[:args.train],
             mnist.x_test[:args.test], mnist.y_test[:args.test])
+    variants = json.loads(args.variants) if args.variants else [None]
     cells = []
-    for name in args.families.split(","):
-        for epochs in (int(e) for e in args.epochs.split(",")):
-            runs = []
-            for seed in (int(s) for s in args.seeds.split(",")):
-                ours, seconds, model = zoo_model(name, data, epochs, seed)
-                scratch = zoo_model(name, data, epochs, seed, pretrain=False)[0]
-                # The dense and variational stacks: an MLP of their widths; conv and
-                # attention encoders: a 1000-unit MLP (the classifier's head).
-                dense = [layer.units for layer in model.encoder.layers
-                         if isinstance(layer, keras.layers.Dense)]
-                stacked = type(model).__name__ in ("DenseStack", "VariationalStack")
-                widths = dense if stacked and dense else [1000]
-                runs.append({"seed": seed, "pretrained": ours, "no_pretraining": scratch,
-                             "mlp": mlp(widths, data, epochs, seed), "mlp_widths": widths,
-                             "seconds": seconds})
-                defaults = type(model).PRETRAIN_DEFAULTS
-                runs[-1]["defaults"] = defaults
-                if args.legacy:  # the same run when a family kept the old defaults
-                    same = all(defaults[k] == v for k, v in LEGACY.items())
-                    runs[-1]["legacy_defaults"] = ours if same else zoo_model(
-                        name, data, epochs, seed, **LEGACY)[0]
-                print(name, epochs, runs[-1], flush=True)
-            cell = {"family": name, "epochs": epochs, "runs": runs,
-                    **{k: round(statistics.mean(r[k] for r in runs), 4)
-                       for k in ("pretrained", "no_pretraining", "mlp", "legacy_defaults")
-                       if k in runs[0]}}
-            cells.append(cell)
+    for name, variant, epochs in itertools.product(
+            args.families.split(","), variants, (int(e) for e in args.epochs.split(","))):
+        runs = []
+        build = (variant or {}).get("build", {})
+        pretraining = (variant or {}).get("pretrain", {})
+        code = (variant or {}).get("code")
+        for seed in (int(s) for s in args.seeds.split(",")):
+            ours, seconds, model = zoo_model(name, data, epochs, seed, build=build, code=code,
+                                             **pretraining)
+            scratch = zoo_model(name, data, epochs, seed, pretrain=False, build=build,
+                                code=code)[0]
+            # The dense and variational stacks: an MLP of their widths; conv and
+            # attention encoders: a 1000-unit MLP (the classifier's head).
+            dense = [layer.units for layer in model.encoder.layers
+                     if isinstance(layer, keras.layers.Dense)]
+            stacked = type(model).__name__ in ("DenseStack", "VariationalStack")
+            widths = dense if stacked and dense else [1000]
+            runs.append({"seed": seed, "pretrained": ours, "no_pretraining": scratch,
+                         "mlp": mlp(widths, data, epochs, seed), "mlp_widths": widths,
+                         "seconds": seconds})
+            defaults = type(model).PRETRAIN_DEFAULTS
+            runs[-1]["defaults"] = defaults
+            if variant:
+                runs[-1]["settings"] = {"build": build, "pretrain": pretraining, "code": code}
+            if args.legacy:  # the same run when a family kept the old defaults
+                same = all(defaults[k] == v for k, v in LEGACY.items())
+                runs[-1]["legacy_defaults"] = ours if same else zoo_model(
+                    name, data, epochs, seed, **LEGACY)[0]
+            print(name, epochs, runs[-1], flush=True)
+        cell = {"family": name, **({"variant": variant["label"]} if variant else {}),
+                "epochs": epochs, "runs": runs,
+                **{k: round(statistics.mean(r[k] for r in runs), 4)
+                   for k in ("pretrained", "no_pretraining", "mlp", "legacy_defaults")
+                   if k in runs[0]}}
+        cells.append(cell)
     if args.merge:
-        import json
-
         earlier = json.loads((REPO / args.out).read_text())["cells"]
         ran = {c["family"] for c in cells}
         cells = [c for c in earlier if c["family"] not in ran] + cells

@@ -165,6 +165,11 @@ def test_the_zoo_tables_are_the_registrys():
     for page in module.PAGES:
         text = (REPO / page).read_text()
         assert module.rewrite(text, lines) == text, f"{page}: run python scripts/zoo_table.py"
+    families = module.family_table()
+    assert len(families) == 2 + len({entry.build for entry in zoo.REGISTRY})
+    text = (REPO / module.FAMILY_PAGE).read_text()
+    assert module.rewrite(text, families, module.FAMILY_BEGIN, module.FAMILY_END) == text, \
+        f"{module.FAMILY_PAGE}: run python scripts/zoo_table.py"
 
 
 def _pages():
