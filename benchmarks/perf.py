@@ -772,33 +772,47 @@ MODERN_ARMS = ("sdae_mnist", "cdae_mnist", "dvae_mnist", "mae_mnist", "resae_mni
                "resdae_mnist", "vqvae_mnist", "dvqvae_mnist")
 
 
+def pretraining_blocks(name, x):
+    """Each block of zoo entry `name` (built for 28x28x1 images, seed 0, Keras' seed set), as
+    the loop pretrains it: (the family, the block's index, its clean input computed from `x`,
+    its pretraining model). Lazy: block k's input is computed after block k - 1 was used."""
+    import keras
+
+    from sdae_tf import zoo
+
+    keras.utils.set_random_seed(0)
+    stack = zoo.build(name, (28, 28, 1), seed=0)
+    for block in range(stack.num_blocks):
+        features = stack.features_before(block)  # the clean input of this block
+        inputs = x if features is None else features.predict(x, batch_size=1024, verbose=0)
+        yield stack, block, inputs, stack.pretrain_model(block)
+
+
+def compile_block(stack, block, model, steps_per_execution, jit_compile="auto"):
+    """`model` (block `block` of `stack`) compiled as the loop does: Adam 1e-3 at a constant
+    rate, the block's loss; `jit_compile` as `Model.compile` takes it."""
+    from sdae_tf.train import stages as stages_lib
+
+    model.compile(stages_lib.make_optimizer(1e-3, "constant", 0), stack.block_loss(block),
+                  steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+
+
 def section_modern(args):
     """Question 11's arms (`flags/experiments/beyond_modern.flags`): pretraining images/s of
     every block at batch 128 (the loop's compile), training FLOPs per image (3x the profiler's
     forward count: the forward pass, the weight and the input gradients), GFLOP/s and share of
     the matmul roof measured in the same process, and the seconds an MNIST pretraining epoch
     (50 000 images, every block) takes at that speed."""
-    import keras
-
-    from sdae_tf import zoo
-    from sdae_tf.train import stages as stages_lib
-
     _, roof = matmul_roof(reps=3)
     n = args.examples
     x, _ = mnist_subset(n)
     names = args.zoo_models.split(",") if args.zoo_models else MODERN_ARMS
     rows = []
     for name in names:
-        keras.utils.set_random_seed(0)
-        stack = zoo.build(name, (28, 28, 1), seed=0)
         seconds, flops = 0.0, 0.0
-        for block in range(stack.num_blocks):
-            features = stack.features_before(block)  # the clean input of this block
-            inputs = x if features is None else features.predict(x, batch_size=1024, verbose=0)
-            model = stack.pretrain_model(block)
+        for stack, block, inputs, model in pretraining_blocks(name, x):
             flops += 3.0 * forward_flops(model)
-            model.compile(stages_lib.make_optimizer(1e-3, "constant", 0), stack.block_loss(block),
-                          steps_per_execution=execution(n))
+            compile_block(stack, block, model, execution(n))
             seconds += _epoch_time(model, inputs, None, 128, args.epochs) / n
         gflops = flops / seconds / 1e9
         rows.append({"model": name, "blocks": stack.num_blocks, "images_per_s": 1 / seconds,
@@ -830,7 +844,6 @@ def section_block_speed(args):
     count). `backends` runs it once per backend (TensorFlow with and without XLA) and round."""
     import keras
 
-    from sdae_tf import zoo
     from sdae_tf.layers import draws
     from sdae_tf.train import stages as stages_lib
 
@@ -839,21 +852,14 @@ def section_block_speed(args):
     n = args.examples
     x, _ = mnist_subset(n)
     _, roof = matmul_roof(reps=3)  # this process's roof: the machine's speed drifts
+    jit_compile = stages_lib.Stage(epochs=1, jit_compile=args.jit).keras_jit_compile
     rows = []
     for name in args.zoo_models.split(","):
-        keras.utils.set_random_seed(0)
-        stack = zoo.build(name, (28, 28, 1), seed=0)
         seconds, flops = 0.0, 0.0
-        for block in range(stack.num_blocks):
-            features = stack.features_before(block)
-            inputs = x if features is None else features.predict(x, batch_size=1024, verbose=0)
-            model = stack.pretrain_model(block)
+        for stack, block, inputs, model in pretraining_blocks(name, x):
             if keras.backend.backend() == "tensorflow":
                 flops += 3.0 * forward_flops(model, inputs.shape[1:])
-            model.compile(stages_lib.make_optimizer(1e-3, "constant", 0), stack.block_loss(block),
-                          steps_per_execution=execution(n),
-                          jit_compile=stages_lib.Stage(epochs=1,
-                                                       jit_compile=args.jit).keras_jit_compile)
+            compile_block(stack, block, model, execution(n), jit_compile)
             seconds += _epoch_time(model, inputs, None, 128, args.epochs) / n
         rows.append({"model": name, "images_per_s": 1 / seconds,
                      "train_flops_per_image": flops or None})
@@ -1019,11 +1025,8 @@ def section_bounds(args):
     JAX speed."""
     import collections
 
-    import keras
-
     from sdae_tf import zoo
     from sdae_tf.data import make_pipeline
-    from sdae_tf.train import stages as stages_lib
 
     n = args.examples
     x, _ = mnist_subset(n)
@@ -1033,19 +1036,12 @@ def section_bounds(args):
     names = (args.zoo_models or ",".join(BOUND_TARGETS)).split(",")
     for name in names:
         _, roof = matmul_roof(reps=3)  # around each family's timings: the machine drifts
-        keras.utils.set_random_seed(0)
-        stack = zoo.build(name, (28, 28, 1), seed=0)
         flops, graph, xla = 0.0, 0.0, 0.0
         kinds, top = collections.Counter(), collections.Counter()
-        for block in range(stack.num_blocks):
-            features = stack.features_before(block)
-            inputs = x if features is None else features.predict(x, batch_size=1024, verbose=0)
-            model = stack.pretrain_model(block)
+        for stack, block, inputs, model in pretraining_blocks(name, x):
             flops += 3.0 * forward_flops(model, inputs.shape[1:])
             for jit in (True, False):  # the profile below is the graph's (XLA's is one op)
-                model.compile(stages_lib.make_optimizer(1e-3, "constant", 0),
-                              stack.block_loss(block), steps_per_execution=per_call,
-                              jit_compile=jit)
+                compile_block(stack, block, model, per_call, jit)
                 seconds = _epoch_time(model, inputs, None, 128, args.epochs) / n
                 xla, graph = (xla + seconds, graph) if jit else (xla, graph + seconds)
             ds = make_pipeline(inputs, None, batch_size=128, shuffle=True, seed=0)
