@@ -108,8 +108,8 @@ def main():
                         help="also the pretraining defaults before 2026-12-06 (LEGACY)")
     parser.add_argument("--out", default="benchmarks/results/api_defaults.json")
     parser.add_argument("--merge", action="store_true",
-                        help="keep the other families' cells of an existing --out (one "
-                             "family re-measured)")
+                        help="keep the cells of an existing --out that this run does not "
+                             "measure (same family, settings and epochs: replaced)")
     parser.add_argument("--variants", default=None,
                         help="JSON list of {label, build, pretrain}: settings measured instead "
                              "of the defaults")
@@ -159,11 +159,18 @@ def main():
                    if k in runs[0]}}
         cells.append(cell)
     if args.merge:
+        def key(cell):
+            return cell["family"], cell.get("variant"), cell["epochs"]
+
         earlier = json.loads((REPO / args.out).read_text())["cells"]
-        ran = {c["family"] for c in cells}
-        cells = [c for c in earlier if c["family"] not in ran] + cells
+        ran = {key(c) for c in cells}
+        cells = [c for c in earlier if key(c) not in ran] + cells
         order = {name: i for i, name in enumerate(FAMILIES)}
-        cells.sort(key=lambda c: (order.get(c["family"], len(order)), c["epochs"]))
+        labels = {}
+        for cell in cells:
+            labels.setdefault(cell.get("variant"), len(labels))
+        cells.sort(key=lambda c: (order.get(c["family"], len(order)), labels[c.get("variant")],
+                                  c["epochs"]))
     lines = table(cells, args.legacy)
     write_results(args.out, {"train_examples": args.train, "test_examples": args.test,
                              "seeds": args.seeds, "backend": keras.backend.backend(),
