@@ -46,6 +46,11 @@ def test_the_readme_quick_starts_run(tmp_path, monkeypatch, capsys):
     ns = run_page("README.md", tmp_path, monkeypatch)
     out = capsys.readouterr().out
     assert float(re.findall(r"test accuracy ([0-9.]+)", out)[-1]) > 0.9, out
+    # the own-arrays example: pretraining with the Python API's defaults at least level with
+    # a plain MLP of the same widths, both trained here for the same epochs
+    pretrained, mlp = map(float, re.findall(r"pretrained SDAE ([0-9.]+), plain MLP ([0-9.]+)",
+                                            out)[-1])
+    assert pretrained > 0.85 and pretrained >= mlp - 0.005, out
     assert ns["clean"].shape == (8, 28, 28, 1) and ns["filled"].shape == (8, 28, 28, 1)
     loss, accuracy = ns["classifier"].evaluate(ns["data"].x_test[:1000], ns["data"].y_test[:1000],
                                                verbose=0)
