@@ -193,6 +193,20 @@ def test_api_defaults_benchmark_scores_pretrained_against_the_mlp(tmp_path):
     assert cell["mlp"] > 0.5, cell
     assert cell["pretrained"] > cell["legacy_defaults"] + 0.1, cell
     assert "plain MLP" in out.with_suffix(".md").read_text()
+    # other settings measured the same way, merged beside the defaults' cell
+    variant = {"label": "wider", "build": {"hidden_units": [64, 32]},
+               "pretrain": {"batch_size": 64}}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "api_defaults.py"), "--families=sdae_mnist",
+         "--epochs=1", "--seeds=0", "--train=600", "--test=300", f"--out={out}", "--merge",
+         f"--variants={json.dumps([variant])}"],
+        capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    defaults, wider = json.loads(out.read_text())["cells"]
+    assert defaults == cell and wider["variant"] == "wider"
+    assert wider["runs"][0]["mlp_widths"] == [64, 32]
+    assert wider["runs"][0]["settings"]["pretrain"] == {"batch_size": 64}
+    assert "| sdae_mnist | wider | 1 + 1 |" in out.with_suffix(".md").read_text()
 
 
 @pytest.mark.slow
