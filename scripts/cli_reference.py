@@ -22,7 +22,7 @@ TOOLS = {
     "sdae-models": ("models", "List the shipped models and recipes."),
     "sdae-report": ("report", "Gather finished experiments into the report's tables."),
 }
-TRAINING = ("sdae_tf.runner.config", "sdae_tf.cli.flags")
+TRAINING = ("sdae_tf.runner.config_flags", "sdae_tf.cli.flags")
 
 
 def _cell(text):

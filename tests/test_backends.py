@@ -91,7 +91,7 @@ def test_the_backend_is_part_of_a_runs_identity(tmp_path):
     backend (config and metrics), and TensorFlow's identities stay as they were."""
     from sdae_tf.reproduce import experiments
     from sdae_tf.runner import config as config_lib
-    from sdae_tf.runner import training
+    from sdae_tf.runner import run_identity, training
     from sdae_tf.utils import process
 
     assert process.backend_from_argv(["--model=x", "--backend", "jax"]) == "jax"
@@ -99,10 +99,10 @@ def test_the_backend_is_part_of_a_runs_identity(tmp_path):
     assert process.backend_from_argv(["--", "--backend=jax"]) is None
     tf_run, jax_run = config_lib.TrainConfig(), config_lib.TrainConfig(backend="jax")
     assert config_lib.TrainConfig(backend="tensorflow").backend is None  # this process's
-    assert "backend" not in config_lib.identity(tf_run)
-    assert config_lib.identity(jax_run) == {"backend": "jax"}
+    assert "backend" not in run_identity.identity(tf_run)
+    assert run_identity.identity(jax_run) == {"backend": "jax"}
     assert experiments.pool_key(tf_run) != experiments.pool_key(jax_run)
-    assert config_lib.differences({}, {"backend": "jax"}) == ["backend"]
+    assert run_identity.differences({}, {"backend": "jax"}) == ["backend"]
     with pytest.raises(ValueError, match="--backend=jax, and Keras runs on tensorflow"):
         training.run(config_lib.TrainConfig(backend="jax", dataset="digits",
                                             run_dir=str(tmp_path / "r")))

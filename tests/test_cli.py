@@ -24,7 +24,7 @@ from sdae_tf.hub import export as export_lib
 from sdae_tf.hub import resources
 from sdae_tf.reproduce import experiments
 from sdae_tf.runner import config as config_lib
-from sdae_tf.runner import run_data, training
+from sdae_tf.runner import run_data, run_identity, training
 from sdae_tf.runner import validation as validation_lib
 from sdae_tf.zoo import REGISTRY
 
@@ -124,7 +124,7 @@ def _path_keys(cfg):
     epochs, zero among them: a stage skipped runs less of the same code), except a dataset
     from TFDS (another loader) and each figure drawn (its own code)."""
     keys = set()
-    for name, value in config_lib.identity(cfg).items():
+    for name, value in run_identity.identity(cfg).items():
         if name in VALUE_ONLY_KEYS:
             continue
         if name == "figures":

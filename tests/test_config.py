@@ -10,7 +10,7 @@ from absl import flags
 
 from sdae_tf import zoo
 from sdae_tf.reproduce import experiments
-from sdae_tf.runner import config, training
+from sdae_tf.runner import config, config_flags, run_identity, training
 from sdae_tf.runner import run_dir as run_dir_lib
 from sdae_tf.runner import validation as validation_lib
 
@@ -19,12 +19,12 @@ FIELDS = config.fields()
 
 def test_every_field_has_help_and_a_flag():
     values = flags.FlagValues()
-    config.define_flags(values)
+    config_flags.define_flags(values)
     values(["prog"])
     for name, f in FIELDS.items():
         assert f.metadata["help"], name
         assert name in values, name
-    assert config.from_flags(values) == config.TrainConfig()
+    assert config_flags.from_flags(values) == config.TrainConfig()
 
 
 @pytest.mark.parametrize("name, text, value", [
@@ -144,10 +144,10 @@ def test_every_constructor_argument_is_settable_through_model_args():
     from absl import flags
 
     values = flags.FlagValues()
-    config.define_flags(values)
+    config_flags.define_flags(values)
     values(["prog", "--model=resdae_mnist", "--model_args=widths=16:32,code_channels=8",
             "--blocks_per_stage=1"])
-    cfg = config.from_flags(values)
+    cfg = config_flags.from_flags(values)
     assert cfg.model_args == ("widths=16:32", "code_channels=8")
     model = config.build_model(cfg, (28, 28, 1))
     assert model.widths == (16, 32) and model.code_channels == 8
@@ -156,7 +156,7 @@ def test_every_constructor_argument_is_settable_through_model_args():
     # An experiment cell gives the same value.
     assert config.parse_value("model_args", "widths=16:32,code_channels=8") == cfg.model_args
     # Unset, it leaves a run's identity (its pool key, its resume check) as it was.
-    assert "model_args" not in config.identity(config.TrainConfig(model="resdae_mnist"))
+    assert "model_args" not in run_identity.identity(config.TrainConfig(model="resdae_mnist"))
 
 
 def test_model_args_are_refused_in_one_line_before_anything_trains():
@@ -187,11 +187,12 @@ def test_an_unset_jit_compile_is_the_familys_measured_choice():
     assert not off.for_family(mae).keras_jit_compile
     assert not stages.Stage.finetuning(config.TrainConfig(model="mae_mnist")).keras_jit_compile
     recorded = {"model": "mae_mnist", "jit_compile": False}  # before the family's choice
-    assert config.differences(recorded, {"model": "mae_mnist"}) == ["jit_compile"]
-    assert config.differences(recorded, {"model": "mae_mnist", "jit_compile": False}) == []
+    assert run_identity.differences(recorded, {"model": "mae_mnist"}) == ["jit_compile"]
+    assert run_identity.differences(recorded, {"model": "mae_mnist", "jit_compile": False}) == []
     mirrored_run = {**recorded, "strategy": "mirrored"}  # no XLA under a strategy, either way
-    assert config.differences(mirrored_run, {"model": "mae_mnist", "strategy": "mirrored"}) == []
-    assert config.differences({"model": "sdae_mnist", "jit_compile": False},
-                              {"model": "sdae_mnist"}) == []
-    assert config.differences({"model": "dvae_mnist", "jit_compile": True},
-                              {"model": "dvae_mnist"}) == []
+    assert run_identity.differences(mirrored_run,
+                                    {"model": "mae_mnist", "strategy": "mirrored"}) == []
+    assert run_identity.differences({"model": "sdae_mnist", "jit_compile": False},
+                                    {"model": "sdae_mnist"}) == []
+    assert run_identity.differences({"model": "dvae_mnist", "jit_compile": True},
+                                    {"model": "dvae_mnist"}) == []

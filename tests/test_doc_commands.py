@@ -17,7 +17,7 @@ from sdae_tf.cli import models as models_cli
 from sdae_tf.cli import report as report_cli
 from sdae_tf.cli import train as train_cli
 from sdae_tf.cli import tune as tune_cli
-from sdae_tf.runner import config as config_lib
+from sdae_tf.runner import config_flags
 
 from .conftest import REPO
 from .test_readme_examples import PAGES
@@ -26,9 +26,9 @@ FLAGS = flags.FLAGS
 SHELL_BLOCK = re.compile(r"(?:<!-- (run by|not run): ([^>]*?) -->\n)?```(?:bash|sh|shell)\n"
                          r"(.*?)```", re.S)
 # The modules whose flags each tool reads (absl's own, such as --flagfile, are everyone's): the
-# training flags are defined from `TrainConfig`'s fields (`sdae_tf.runner.config`) and in
+# training flags are defined from `TrainConfig`'s fields (`sdae_tf.runner.config_flags`) and in
 # `sdae_tf.cli.flags`.
-TRAINING = {config_lib.__name__, train_flags.__name__}
+TRAINING = {config_flags.__name__, train_flags.__name__}
 TOOL_MODULES = {
     "sdae-train": TRAINING | {train_cli.__name__},
     "sdae-experiment": TRAINING | {experiment_cli.__name__},

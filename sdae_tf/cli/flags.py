@@ -5,10 +5,10 @@ defaults."""
 
 from absl import flags
 
-from sdae_tf.runner import config as config_lib
+from sdae_tf.runner import config_flags
 from sdae_tf.runner.config import TrainConfig  # noqa: F401  (what config_from_flags returns)
 
-config_lib.define_flags(flags.FLAGS)
+config_flags.define_flags(flags.FLAGS)
 flags.DEFINE_string(
     "recipe", None,
     "A recipe by name: a flagfile of the repository's flags/, also installed with the package "
@@ -17,4 +17,4 @@ flags.DEFINE_string(
 
 def config_from_flags(values=flags.FLAGS):
     """The `TrainConfig` that parsed flags describe."""
-    return config_lib.from_flags(values)
+    return config_flags.from_flags(values)

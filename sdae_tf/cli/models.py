@@ -18,7 +18,7 @@ import json
 
 from absl import app, flags
 
-from sdae_tf.runner.config import define_backend_flag  # noqa: E402
+from sdae_tf.runner.config_flags import define_backend_flag  # noqa: E402
 from sdae_tf.utils import markdown  # noqa: E402
 
 FLAGS = flags.FLAGS

@@ -14,7 +14,7 @@ from absl import app, flags
 
 from sdae_tf.cli.errors import show_own_flags, user_errors
 from sdae_tf.reproduce import report
-from sdae_tf.runner.config import define_backend_flag
+from sdae_tf.runner.config_flags import define_backend_flag
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output", None, "Also write the Markdown to this file.")

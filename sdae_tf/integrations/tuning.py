@@ -31,7 +31,7 @@ from sdae_tf import zoo
 from sdae_tf.evaluation import probe
 from sdae_tf.hub import export as export_lib
 from sdae_tf.runner import config as config_lib
-from sdae_tf.runner import run_data, run_export
+from sdae_tf.runner import run_data, run_export, run_identity
 from sdae_tf.runner import validation as validation_lib
 from sdae_tf.train import stages as stages_lib
 from sdae_tf.train.checkpoints import write_text_atomic
@@ -303,7 +303,7 @@ def search_state(base, space, tuner, objective, max_trials, probe_examples, seed
     Returns:
         A JSON-ready dict.
     """
-    state = {"config": config_lib.identity(base), "space": dataclasses.asdict(space),
+    state = {"config": run_identity.identity(base), "space": dataclasses.asdict(space),
              "tuner": tuner, "objective": objective, "max_trials": max_trials,
              "probe_examples": probe_examples, "seed": seed}
     return json.loads(json.dumps(state))  # as it reads back from sdae_tune.json

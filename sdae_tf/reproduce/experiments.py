@@ -34,6 +34,7 @@ from sdae_tf import zoo
 from sdae_tf.reproduce import report
 from sdae_tf.reproduce.ledger import Ledger
 from sdae_tf.runner import config as config_lib
+from sdae_tf.runner import run_identity as identity_lib
 from sdae_tf.runner import training
 from sdae_tf.runner import validation as validation_lib
 from sdae_tf.train.checkpoints import write_json_atomic, write_text_atomic
@@ -127,10 +128,10 @@ def _resolve(spec, finished):
 
 
 def pool_key(cfg):
-    """A short hash of everything that changes what `cfg` computes (`config.identity`: fields
-    at their default value are left out, so adding a field at a default that keeps today's
-    behaviour keeps the keys of existing runs, and an interrupted pool resumes across
-    versions).
+    """A short hash of everything that changes what `cfg` computes
+    (`sdae_tf.runner.run_identity.identity`: fields at their default value are left out, so
+    adding a field at a default that keeps today's behaviour keeps the keys of existing runs,
+    and an interrupted pool resumes across versions).
 
     Args:
         cfg: a run's `TrainConfig`.
@@ -147,9 +148,10 @@ _POOL_PRETRAINING = re.compile(r".+-pretrain-[0-9a-f]{10}")
 
 
 def run_identity(cfg):
-    """`config.identity(cfg)` with a shared pretraining named by its run, not by where the
-    pool is: a cell starting from `<any pool>/<pretraining run>` is the same computation
-    whatever path the process spelled its pool with (relative, absolute, another mount), so
+    """`sdae_tf.runner.run_identity.identity(cfg)` with a shared pretraining named by its run,
+    not by where the pool is: a cell starting from `<any pool>/<pretraining run>` is the same
+    computation whatever path the process spelled its pool with (relative, absolute, another
+    mount), so
     processes sharing a pool, and the Dask workers, agree on its key (written as the default
     pool's `runs/pool/<run>`, the keys of existing runs unchanged).
 
@@ -159,7 +161,7 @@ def run_identity(cfg):
     Returns:
         A JSON-ready dict.
     """
-    identity = config_lib.identity(cfg)
+    identity = identity_lib.identity(cfg)
     init = identity.get("init_from")
     if init:
         path = pathlib.PurePath(str(init))
@@ -181,7 +183,7 @@ def pool_dir_for(cfg, pool_dir):
         The run's folder, a `pathlib.Path`.
     """
     dataset = cfg.dataset or zoo.REGISTRY.get(cfg.model).dataset
-    suffix = "" if config_lib.has_task_stage(cfg) else "-pretrain"
+    suffix = "" if identity_lib.has_task_stage(cfg) else "-pretrain"
     return pathlib.Path(pool_dir) / f"{cfg.model}-{dataset}{suffix}-{pool_key(cfg)}"
 
 
@@ -261,7 +263,7 @@ def pretraining_config(cfg):
 def _shares_pretraining(cfg):
     entry = zoo.REGISTRY.get(cfg.model)
     return (entry.layerwise_pretraining and cfg.pretrain_epochs > 0
-            and config_lib.has_task_stage(cfg) and cfg.init_from is None)
+            and identity_lib.has_task_stage(cfg) and cfg.init_from is None)
 
 
 def with_shared_pretraining(cfg, pool_dir):

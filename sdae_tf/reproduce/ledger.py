@@ -2,7 +2,7 @@
 file meant to be committed (the run pool goes with the machine; the ledger stays).
 
 A line holds the run's name in the pool (model, dataset, configuration key), the experiment
-and cell, the configuration (`config.identity`), the run's whole `metrics.json`, the machine
+and cell, the configuration (`run_identity.identity`), the run's whole `metrics.json`, the machine
 (CPU model and instruction sets, cores, threads, commit) and when it was appended. Appends are
 one `write` under an exclusive lock, so processes sharing a ledger never interleave lines; a
 run already in the ledger with the same metrics is not appended again. A torn last line (a

@@ -6,10 +6,10 @@ values or range, and two facts the rest of the package needs:
   experiment's `--run` cell;
 - `neutral`: does not change what a run computes (left out of the run pool's key, of the
   resume check and of a search's identity).
-Everything else derives from these fields: the absl flags (`define_flags`, `from_flags`), the
-experiment `--run` parser (`parse_value`), the pool key and the resume check (`identity`,
-`differences`), the tuner's search identity, and the model builder's arguments
-(`model_kwargs`). Adding a hyperparameter is one field here plus its use.
+Everything else derives from these fields: the absl flags (`config_flags`), the experiment
+`--run` parser (`parse_value`), the pool key, the resume check and the tuner's search identity
+(`run_identity`), and the model builder's arguments (`model_kwargs`). Adding a hyperparameter
+is one field here plus its use.
 
 Why a dataclass with field metadata rather than `ml_collections.ConfigDict` with absl's
 `config_flags` (flax's and big_vision's choice): a run's configuration here is flat and
@@ -544,95 +544,6 @@ def check_field(name, value):
             raise ValueError(f"`{name}` must be > 0. Received: {value!r}")
 
 
-def jsonable(value):
-    """`value` as JSON holds it: tuples (nested too) as lists.
-
-    Args:
-        value: any field value.
-
-    Returns:
-        The value with tuples as lists.
-    """
-    return [jsonable(v) for v in value] if isinstance(value, (tuple, list)) else value
-
-
-def identity(cfg):
-    """What identifies `cfg`'s computation: every field that changes results and is not at
-    its default (so a field added later, at a default that keeps today's behaviour, leaves the
-    identity of older runs as it was).
-
-    Args:
-        cfg: a `TrainConfig`.
-
-    Returns:
-        A JSON-ready dict of the fields that identify the run.
-    """
-    default = TrainConfig()
-    neutral = set(neutral_fields()) | _unread(dataclasses.asdict(cfg))
-    return {f.name: jsonable(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)
-            if f.name not in neutral and getattr(cfg, f.name) != getattr(default, f.name)}
-
-
-def _unread(config):
-    """The fields `config` (a dict) computes nothing with: the fine-tuning ones of a run that
-    does not fine-tune (so a pretraining-only cell and the pretraining a fine-tuned cell
-    shares are one run in the pool, whatever fine-tuning settings the cell also names)."""
-    return set() if has_task_stage(config) else set(finetune_fields())
-
-
-def has_task_stage(config):
-    """Whether a run (a `TrainConfig` or its dict) trains a task after pretraining:
-    fine-tuning (`finetune_epochs` > 0) or the clustering stage (`task=clustering`).
-
-    Args:
-        config: a `TrainConfig` or a config dict.
-
-    Returns:
-        A bool.
-    """
-    if not isinstance(config, dict):
-        config = dataclasses.asdict(config)
-    return (config.get("finetune_epochs", TrainConfig.finetune_epochs) > 0
-            or config.get("task", TrainConfig.task) == "clustering")
-
-
-def differences(old, new):
-    """Fields (sorted) in which two configs, as dicts (e.g. read from config.json), differ in
-    what they compute; a field missing from one side counts as its default.
-
-    Args:
-        old, new: two configs as dicts.
-
-    Returns:
-        The sorted names of the fields that differ.
-    """
-    defaults = {k: jsonable(v) for k, v in dataclasses.asdict(TrainConfig()).items()}
-    neutral = set(neutral_fields()) | (_unread(old) & _unread(new))
-    old, new = _compile_resolved(old), _compile_resolved(new)
-
-    def get(config, key):
-        return jsonable(config.get(key, defaults.get(key)))
-
-    return sorted(k for k in set(old) | set(new)
-                  if k not in neutral and get(old, k) != get(new, k))
-
-
-def _compile_resolved(config):
-    """`config` (a dict) with `jit_compile` unset read as its family's choice
-    (`Family.pretrain_jit_compile`): what the run compiled with, so a run recorded with the
-    same compile as today's default resumes, and one recorded with another does not."""
-    if config.get("jit_compile") is not None:
-        return config
-    from sdae_tf import zoo
-
-    name = config.get("model", TrainConfig.model)
-    if name not in zoo.REGISTRY.names():
-        return config
-    family = zoo.REGISTRY.get(name).build
-    strategy = config.get("strategy", TrainConfig.strategy)
-    return {**config, "jit_compile": family.pretrain_jit_compile(None, strategy)}
-
-
 def model_kwargs(cfg):
     """The zoo builder's arguments that `cfg` sets (model fields that are not None).
 
@@ -695,76 +606,6 @@ def _model_arg_scalar(text):
         except ValueError:
             pass
     return text
-
-
-def define_backend_flag(flag_values):
-    """`--backend` alone (the `backend` field's flag), for the tools without the training
-    flags; defined once per process, whichever tool's module comes first.
-
-    Args:
-        flag_values: an `absl.flags.FlagValues` (e.g. `flags.FLAGS`).
-    """
-    from absl import flags
-
-    if "backend" not in flag_values:
-        flags.DEFINE_enum("backend", None, list(BACKENDS), fields()["backend"].metadata["help"],
-                          flag_values=flag_values)
-
-
-def define_flags(flag_values):
-    """Defines one absl flag per field on `flag_values` (all optional; None-default fields are
-    unset until given).
-
-    Args:
-        flag_values: an `absl.flags.FlagValues` (e.g. `flags.FLAGS`).
-    """
-    from absl import flags
-
-    for name, f in fields().items():
-        if name == "backend" and name in flag_values:  # another tool's module defined it
-            continue
-        base, is_tuple, _ = field_type(name)
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        meta, help_text = f.metadata, f.metadata["help"]
-        choices = choices_of(name)
-        if is_tuple:
-            if choices:
-                help_text += f" Any of: {', '.join(choices)}."
-            flags.DEFINE_list(name, list(default) if default is not None else None, help_text,
-                              flag_values=flag_values)
-        elif base is bool:
-            flags.DEFINE_bool(name, default, help_text, flag_values=flag_values)
-        elif choices is not None:
-            flags.DEFINE_enum(name, default, list(choices), help_text, flag_values=flag_values)
-        elif base is int:
-            flags.DEFINE_integer(name, default, help_text, lower_bound=meta["minimum"],
-                                 flag_values=flag_values)
-        elif base is float:
-            flags.DEFINE_float(name, default, help_text, lower_bound=meta["minimum"],
-                               flag_values=flag_values)
-        else:
-            flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
-
-
-def from_flags(flag_values):
-    """The `TrainConfig` that parsed flags describe (list flags typed item by item).
-
-    Args:
-        flag_values: parsed `absl.flags.FlagValues` with the fields' flags.
-
-    Returns:
-        A `TrainConfig`.
-    """
-    values = {}
-    for name in fields():
-        value = flag_values[name].value
-        _, is_tuple, optional = field_type(name)
-        if is_tuple:
-            given = value or flag_values[name].present  # `--hidden_units=` is given, empty
-            value = (parse_value(name, ",".join(value or ())) if given else
-                     (None if optional else ()))
-        values[name] = value
-    return TrainConfig(**values)
 
 
 def _attributes_doc():

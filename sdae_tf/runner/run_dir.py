@@ -8,7 +8,7 @@ import math
 import pathlib
 
 from sdae_tf.hub import export as export_lib
-from sdae_tf.runner import config as config_lib
+from sdae_tf.runner import run_identity
 from sdae_tf.train.checkpoints import RunProgress, default_run_dir
 from sdae_tf.utils import claims, storage
 from sdae_tf.utils.claims import CLAIM_FILE
@@ -45,7 +45,7 @@ def inspect_run_dir(run_dir, config):
     new = json.loads(json.dumps(config, default=str))
     # Fields that do not change results (config.neutral_fields) may differ; a field missing
     # from either side (added since that run was written) counts as its default.
-    differ = config_lib.differences(old, new)
+    differ = run_identity.differences(old, new)
     if differ:
         raise FileExistsError(
             f"--run_dir {run_dir} holds an unfinished run with other flags (differs in: "
