@@ -71,8 +71,8 @@ def zoo_model(name, data, epochs, seed, pretrain=True, build=None, code=None, **
     if code:
         from sdae_tf.zoo import heads
 
-        optimizer = classifier.optimizer
-        classifier = heads.classifier(getattr(model, code), 10, seed=(seed or 0) + 2000)
+        optimizer = classifier.optimizer  # the family's default compile, on the other code
+        classifier = heads.classifier(getattr(model, code), 10)
         classifier.compile(optimizer=type(optimizer).from_config(optimizer.get_config()))
     classifier.fit(x, y, epochs=epochs, verbose=0)
     return _accuracy(classifier, xt, yt), round(time.perf_counter() - start, 1), model

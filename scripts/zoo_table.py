@@ -41,9 +41,9 @@ def family_table():
     rows = ["| family | class | names | `pretrain` defaults: epochs, batch, rate | classifier's "
             "rate | XLA on TensorFlow (`JIT_COMPILE`) | end to end (`fit`) | spatial code |",
             "|---|---|---|---|---|---|---|---|"]
+    yes = {True: "yes", False: "no"}
     for family, members in names.items():
         pretrain = family.PRETRAIN_DEFAULTS
-        yes = {True: "yes", False: "no"}
         rows.append(
             f"| {family.family_name().replace('_', ' ')} | `{family.__name__}` | {len(members)} "
             f"| {pretrain['epochs']}, {pretrain['batch_size']}, {pretrain['learning_rate']:g} "

@@ -121,6 +121,9 @@ class Family(compiling.RecompiledOnLoad, keras.Model):
     # say (`--jit_compile` unset): the faster of the two there, measured per family
     # (`benchmarks/perf.py backends`). JAX always compiles its steps.
     JIT_COMPILE = False
+    # What `classifier()` and `segmenter()` compile with when their caller leaves the learning
+    # rate out (Adam), measured the same way.
+    FINETUNE_DEFAULTS = {"learning_rate": 1e-3}
 
     @classmethod
     def pretrain_jit_compile(cls, jit_compile=None, strategy="none"):
@@ -130,9 +133,6 @@ class Family(compiling.RecompiledOnLoad, keras.Model):
         if jit_compile is not None:
             return bool(jit_compile)
         return bool(cls.JIT_COMPILE) and strategy == "none"
-    # What `classifier()` and `segmenter()` compile with when their caller leaves the learning
-    # rate out (Adam), measured the same way.
-    FINETUNE_DEFAULTS = {"learning_rate": 1e-3}
 
     def __new__(cls, *args, **kwargs):
         # The constructor's arguments, defaults filled in: what `get_config` returns.
