@@ -21,7 +21,6 @@ same data (`flags/experiments/table1.flags`, ...).
 """
 
 import argparse
-import dataclasses
 import json
 import pathlib
 
@@ -118,6 +117,7 @@ def collect(name, pool_dir, extra=(), validation=True):
     """The cells of one experiment flagfile as they stand in `pool_dir` (with `validation`,
     also ours at the validation protocol, from the flagfile named after its report item)."""
     from sdae_tf.reproduce import experiments, report
+    from sdae_tf.runner import config as config_lib
 
     base, specs, item = parse_flagfile(name, extra)
     validation = _validation_numbers(item, pool_dir, extra) if validation else {}
@@ -127,7 +127,7 @@ def collect(name, pool_dir, extra=(), validation=True):
                 "report": report.report_number(item, spec.column, spec.row),
                 "validation_protocol": validation.get((spec.column, spec.row))}
         try:
-            cfg = dataclasses.replace(base, **experiments._resolve(spec, finished))
+            cfg = config_lib.replace(base, **experiments._resolve(spec, finished))
         except ValueError as err:  # an @reference to a cell that has not finished yet
             cells.append({**cell, "status": f"waiting ({err})"})
             continue

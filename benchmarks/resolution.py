@@ -29,8 +29,7 @@ def load_autoencoder(run_dir):
     from sdae_tf.utils import storage
 
     given = storage.read_json(pathlib.Path(run_dir) / "config.json", "the run's config")
-    cfg = config_lib.TrainConfig(**{k: v for k, v in given.items()
-                                    if k in config_lib.fields()})
+    cfg = config_lib.from_record(given)
     data = load_dataset(cfg.dataset or "photos64", seed=cfg.data_seed)
     model = config_lib.build_model(cfg, data.input_shape)
     init_from_lib.init_from_pretrained(model, run_dir)

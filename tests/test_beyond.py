@@ -20,7 +20,7 @@ from sdae_tf.train import noise_schedule
 def _cfg(tmp_path, **kw):
     base = dict(model="sdae_mnist", dataset="digits", hidden_units=(24, 12), pretrain_epochs=2,
                 finetune_epochs=1, verbose=0, run_dir=str(tmp_path / "run"))
-    return config_lib.TrainConfig(**{**base, **kw})
+    return config_lib.replace(config_lib.TrainConfig(), **{**base, **kw})
 
 
 def test_end_to_end_pretraining_trains_the_whole_stack_for_the_same_epochs(tmp_path):

@@ -142,8 +142,9 @@ def test_json_errors_name_their_file(tmp_path):
 def test_an_experiment_checks_every_cell_before_the_first_trains(tmp_path):
     from sdae_tf.reproduce import experiments
 
-    base = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(8,),
-                                pretrain_epochs=1, finetune_epochs=1, verbose=0)
+    base = config_lib.TrainConfig(model="sdae_mnist", dataset="digits",
+                                  model_config={"hidden_units": (8,)}, pretrain_epochs=1,
+                                  finetune_epochs=1, verbose=0)
     cells = ["a/digits: seed=1", "b/digits: seed=2", "c/digits: noise_type=masking noise_level=0"]
     with pytest.raises(ValueError, match=r"--run c/digits: .*trains without noise.*; nothing was "
                        "trained"):
@@ -153,12 +154,14 @@ def test_an_experiment_checks_every_cell_before_the_first_trains(tmp_path):
 
 
 def test_a_run_with_a_too_long_name_is_refused_before_training(tmp_path):
-    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(8,),
-                               export_dir=str(tmp_path / ("e" * 250)), verbose=0)
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits",
+                                 model_config={"hidden_units": (8,)},
+                                 export_dir=str(tmp_path / ("e" * 250)), verbose=0)
     with pytest.raises(ValueError, match=r"--export_dir .*at most 207 are allowed"):
         training.run(cfg)
-    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(8,),
-                               run_dir=str(tmp_path / ("r" * 300)), verbose=0)
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits",
+                                 model_config={"hidden_units": (8,)},
+                                 run_dir=str(tmp_path / ("r" * 300)), verbose=0)
     with pytest.raises(ValueError, match=r"--run_dir .*at most 207"):
         training.run(cfg)
     assert list(tmp_path.iterdir()) == []

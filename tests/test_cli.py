@@ -158,7 +158,7 @@ def smoke_cells():
         for spec in specs:
             plain = dataclasses.replace(spec, overrides={
                 k: v for k, v in spec.overrides.items() if not v.startswith("@")})
-            cell = dataclasses.replace(cfg, **experiments._resolve(plain, {}))
+            cell = config_lib.replace(cfg, **experiments._resolve(plain, {}))
             entry = REGISTRY.get(cell.model)
             cells.append((name, spec, (entry.build, entry.layerwise_pretraining),
                           _path_keys(cell)))
@@ -273,7 +273,7 @@ def test_experiment_flagfile_every_cell_builds(name, in_repo):
     left = [s for s in specs if s.name not in smoke_cells()[name]]
     finished = {s.name: {"mean_sigma": 0.3} for s in specs}  # stands in for @refs' metrics
     for spec in left:
-        cell = dataclasses.replace(cfg, **experiments._resolve(spec, finished))
+        cell = config_lib.replace(cfg, **experiments._resolve(spec, finished))
         validation_lib.check_config(cell)
         if (cell.dataset or REGISTRY.get(cell.model).dataset) in TFDS_DATASETS:
             with tfds.testing.mock_data(num_examples=48):  # not downloadable here
@@ -323,7 +323,8 @@ def test_flag_overrides_and_defaults(in_repo):
     with flagsaver.flagsaver():
         cfg = _parse(["--flagfile=flags/models/sdae_mnist.flags", "--noise_type=masking",
                       "--noise_level=0.3", "--hidden_units=64,32", "--verbose=2"])
-    assert (cfg.noise_type, cfg.noise_level, cfg.hidden_units) == ("masking", 0.3, (64, 32))
+    assert cfg.model_config == {"noise_type": "masking", "noise_level": 0.3,
+                                "hidden_units": (64, 32)}
     assert cfg.keras_verbose == 2 and cfg.batch_size == 128 and cfg.seed == 0
     with flagsaver.flagsaver():
         cfg = _parse([])

@@ -171,7 +171,7 @@ def test_clusterer_refusals(pretrained, digits):
 
 
 def test_clustering_task_through_the_runner(tmp_path):
-    common = dict(model="ae_dec_mnist", dataset="digits", hidden_units=(32, 10),
+    common = dict(model="ae_dec_mnist", dataset="digits", model_config={"hidden_units": (32, 10)},
                   pretrain_mode="end_to_end", pretrain_epochs=2, batch_size=64, task="clustering",
                   cluster_max_batches=40, cluster_update_interval=20, cluster_batch_size=64,
                   verbose="0")

@@ -14,16 +14,20 @@ from sdae_tf.runner import config, config_flags, run_identity, training
 from sdae_tf.runner import run_dir as run_dir_lib
 from sdae_tf.runner import validation as validation_lib
 
+from .conftest import REPO
+
 FIELDS = config.fields()
+RESULTS = REPO / "benchmarks" / "results"
 
 
 def test_every_field_has_help_and_a_flag():
     values = flags.FlagValues()
     config_flags.define_flags(values)
     values(["prog"])
-    for name, f in FIELDS.items():
+    for name, f in config.keys().items():
         assert f.metadata["help"], name
         assert name in values, name
+    assert "model_config" not in values  # its arguments have their flags (and --model_args)
     assert config_flags.from_flags(values) == config.TrainConfig()
 
 
@@ -60,8 +64,9 @@ def test_runner_and_neutral_fields():
 
 
 def test_model_kwargs_reach_the_builder():
-    cfg = config.TrainConfig(model="sdae_learned_sigma_mnist", hidden_units=(16, 8),
-                             lambdas=(0.1, 0.2), per_component=True, recon_loss="mse", seed=3)
+    cfg = config.TrainConfig(model="sdae_learned_sigma_mnist", seed=3, model_config={
+        "hidden_units": (16, 8), "lambdas": (0.1, 0.2), "per_component": True,
+        "recon_loss": "mse"})
     assert config.model_kwargs(cfg) == {"hidden_units": (16, 8), "lambdas": (0.1, 0.2),
                                         "per_component": True, "recon_loss": "mse", "seed": 3}
     stack = config.build_model(cfg, (8, 8, 1))
@@ -78,7 +83,7 @@ def test_run_spec_false_is_false():
     spec = experiments.parse_run("l/digits: model=sdae_learned_sigma_mnist per_component=false")
     values = experiments._resolve(spec, {})
     assert values["per_component"] is False
-    cfg = dataclasses.replace(config.TrainConfig(), **values)
+    cfg = config.replace(config.TrainConfig(), **values)
     stack = config.build_model(cfg, (8, 8, 1))
     stack.pretrain_model(0)
     assert stack.noise_layers[0].per_component is False
@@ -98,18 +103,19 @@ def test_unsupported_figure_is_refused_before_training(tmp_path):
 def test_noise_type_without_level_is_refused(tmp_path):
     """`--model=cae_mnist --noise_type=masking` trained with no noise at all while config.json
     and the manifest said masking."""
-    cfg = config.TrainConfig(model="cae_mnist", dataset="digits", noise_type="masking",
-                             run_dir=str(tmp_path / "r"))
+    cfg = config.TrainConfig(model="cae_mnist", dataset="digits",
+                             model_config={"noise_type": "masking"}, run_dir=str(tmp_path / "r"))
     with pytest.raises(ValueError, match="trains without noise: give --noise_level"):
         training.run(cfg)
     assert not (tmp_path / "r").exists()
     with pytest.raises(ValueError, match="give --noise_type"):
-        validation_lib.check_config(config.TrainConfig(model="sae_mnist", noise_level=0.3))
+        validation_lib.check_config(config.TrainConfig(model="sae_mnist",
+                                                       model_config={"noise_level": 0.3}))
     with pytest.raises(ValueError, match="cannot train with noise_type='gaussian'"):
         validation_lib.check_config(config.TrainConfig(model="sdae_learned_sigma_mnist",
-                                                 noise_type="gaussian"))
+                                                 model_config={"noise_type": "gaussian"}))
     # What is asked and allowed is what is built, and what the manifest will record.
-    ok = dataclasses.replace(cfg, noise_level=0.25)
+    ok = config.replace(cfg, noise_level=0.25)
     validation_lib.check_config(ok)
     assert config.build_model(ok, (8, 8, 1)).describe()["noise"] == {"type": "masking",
                                                                        "level": 0.25}
@@ -148,13 +154,16 @@ def test_every_constructor_argument_is_settable_through_model_args():
     values(["prog", "--model=resdae_mnist", "--model_args=widths=16:32,code_channels=8",
             "--blocks_per_stage=1"])
     cfg = config_flags.from_flags(values)
-    assert cfg.model_args == ("widths=16:32", "code_channels=8")
+    assert cfg.model_config == {"widths": (16, 32), "code_channels": 8, "blocks_per_stage": 1}
     model = config.build_model(cfg, (28, 28, 1))
     assert model.widths == (16, 32) and model.code_channels == 8
     assert model.blocks_per_stage == 1
     assert model.get_config()["widths"] == [16, 32]
-    # An experiment cell gives the same value.
-    assert config.parse_value("model_args", "widths=16:32,code_channels=8") == cfg.model_args
+    # An experiment cell gives the same configuration.
+    cell = config.replace(config.TrainConfig(model="resdae_mnist"), **{
+        k: config.parse_value(k, v) for k, v in (("model_args", "widths=16:32,code_channels=8"),
+                                                 ("blocks_per_stage", "1"))})
+    assert cell == cfg
     # Unset, it leaves a run's identity (its pool key, its resume check) as it was.
     assert "model_args" not in run_identity.identity(config.TrainConfig(model="resdae_mnist"))
 
@@ -163,7 +172,7 @@ def test_model_args_are_refused_in_one_line_before_anything_trains():
     with pytest.raises(ValueError, match=r"sdae_mnist \(DenseStack\) does not take width\. "
                                          r"It takes: hidden_units"):
         validation_lib.check_config(config.TrainConfig(model="sdae_mnist",
-                                                       model_args=("width=64",)))
+                                                       model_config={"width": 64}))
     with pytest.raises(ValueError, match=r"hidden_units is set by its own flag \(--hidden_units"):
         config.model_args(["hidden_units=8:4"])
     with pytest.raises(ValueError, match="'width' is not name=value"):
@@ -196,3 +205,54 @@ def test_an_unset_jit_compile_is_the_familys_measured_choice():
                                     {"model": "sdae_mnist"}) == []
     assert run_identity.differences({"model": "dvae_mnist", "jit_compile": True},
                                     {"model": "dvae_mnist"}) == []
+
+
+def test_the_model_arguments_are_nested_and_a_flat_record_migrates():
+    """A run's configuration is its training fields plus `model_config`, the family's
+    constructor arguments by name, from flags and cells alike; a `config.json` written before
+    (each argument a top-level field) migrates by `config.from_record`, resumes as the same
+    run, and keeps its identity."""
+    values = flags.FlagValues()
+    config_flags.define_flags(values)
+    values(["prog", "--model=mae_mnist", "--mask_ratio=0.5", "--model_args=width=64,depth=1",
+            "--seed=2"])
+    cfg = config_flags.from_flags(values)
+    assert cfg.model_config == {"mask_ratio": 0.5, "width": 64, "depth": 1}
+    record = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    assert record["model_config"] == {"mask_ratio": 0.5, "width": 64, "depth": 1}
+    assert "mask_ratio" not in record and config.from_record(record) == cfg
+    model = config.build_model(cfg, (28, 28, 1))
+    assert (model.mask_ratio, model.width, model.depth, model.seed) == (0.5, 64, 1, 2)
+    # A cell of an experiment sets the same arguments with the same keys.
+    spec = experiments.parse_run("m/mnist: model=mae_mnist mask_ratio=0.5 "
+                                 "model_args=width=64,depth=1 seed=2")
+    assert config.replace(config.TrainConfig(), **experiments._resolve(spec, {})) == cfg
+    # None gives an argument back to the zoo entry.
+    assert config.replace(cfg, mask_ratio=None).model_config == {"width": 64, "depth": 1}
+    # A record of the flat form (config.json before model_config): migrated, the same run.
+    flat = {**{k: v for k, v in record.items() if k != "model_config"},
+            **{name: None for name in config.model_flags()}, "mask_ratio": 0.5,
+            "model_args": ["width=64", "depth=1"]}
+    assert config.from_record(flat) == cfg
+    assert run_identity.differences(flat, record) == []
+    assert run_identity.differences(flat, {**record, "model_config": {"mask_ratio": 0.6}}) == [
+        "mask_ratio", "model_args"]
+    # The identity (pool key, ledger, search) keeps the flat form every run was keyed by.
+    assert run_identity.identity(cfg) == {"model": "mae_mnist", "seed": 2, "mask_ratio": 0.5,
+                                          "model_args": ["depth=1", "width=64"]}
+    with pytest.raises(ValueError, match=r"`mask_ratio` must be >= 0"):
+        config.replace(cfg, mask_ratio=-1)
+    with pytest.raises(ValueError, match="Unknown setting 'width'"):
+        config.replace(cfg, width=32)  # not a flag: model_args (or model_config) sets it
+
+
+def test_every_committed_record_keeps_its_identity():
+    """Each configuration the committed ledgers hold (`run_identity.identity`'s flat form, what
+    pool keys hash) migrates to a `TrainConfig` whose identity is the recorded one: no
+    finished cell is lost to the nesting."""
+    records = [json.loads(line)["config"] for path in sorted(RESULTS.glob("*.jsonl"))
+               for line in path.read_text().splitlines()
+               if line.strip() and "config" in json.loads(line)]
+    assert len(records) > 100
+    for recorded in records:
+        assert run_identity.identity(config.from_record(recorded)) == recorded

@@ -34,7 +34,8 @@ for model in models:
     hidden = HIDDEN.get(model)
     for strategy in strategies:
         cfg = config_lib.TrainConfig(
-            model=model, dataset="digits", hidden_units=hidden, head_units=64, batch_size=32,
+            model=model, dataset="digits", model_config={"hidden_units": hidden}, head_units=64,
+            batch_size=32,
             pretrain_epochs=2, pretrain_learning_rate=1e-2, finetune_epochs=2,
             learning_rate=3e-3, verbose=0, strategy=strategy,
             run_dir=os.path.join(sys.argv[1], f"{model}-{strategy}"))
@@ -118,7 +119,8 @@ def test_mirrored_strategy_in_process_matches_no_strategy(tmp_path):
     runs = {}
     for strategy in ("none", "mirrored"):
         cfg = config_lib.TrainConfig(
-            model="sae_mnist", dataset="digits", hidden_units=(64, 32), head_units=64,
+            model="sae_mnist", dataset="digits", model_config={"hidden_units": (64, 32)},
+            head_units=64,
             batch_size=32, pretrain_epochs=1, pretrain_learning_rate=1e-2, finetune_epochs=1,
             learning_rate=3e-3, verbose=0, strategy=strategy,
             run_dir=str(tmp_path / strategy))

@@ -21,7 +21,7 @@ from sdae_tf.train import checkpoints as checkpoints_lib
 from sdae_tf.train import stages as stages_lib
 
 BASE = config_lib.TrainConfig(
-    model="sdae_mnist", dataset="digits", hidden_units=(256, 128), head_units=128,
+    model="sdae_mnist", dataset="digits", model_config={"hidden_units": (256, 128)}, head_units=128,
     batch_size=32, pretrain_epochs=5, pretrain_learning_rate=1e-2, finetune_epochs=8,
     learning_rate=3e-3,
     verbose=0,
@@ -154,13 +154,14 @@ def test_reference_reads_an_earlier_runs_metric(tmp_path):
     learned, control = record["runs"]
     assert 0.4 <= learned["mean_sigma"] <= 1.0
     config = json.loads((pathlib.Path(control["run_dir"]) / "config.json").read_text())
-    assert config["noise_level"] == pytest.approx(learned["mean_sigma"])
+    assert config["model_config"]["noise_level"] == pytest.approx(learned["mean_sigma"])
     assert "mean learned sigma" in (tmp_path / "t3" / "results.md").read_text()
 
 
 def test_pretrain_dataset_and_shape_mismatch(tmp_path):
     cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="mnist_rot", pretrain_dataset="mnist",
-                               hidden_units=(32, 16), train_examples=256, validation_size=200,
+                               model_config={"hidden_units": (32, 16)}, train_examples=256,
+                               validation_size=200,
                                pretrain_epochs=1, finetune_epochs=1, head_units=32,
                                batch_size=64, run_dir=str(tmp_path / "run"), verbose=0)
     metrics = training.run(cfg)
@@ -176,7 +177,7 @@ def test_init_from_errors(tmp_path, shared):
         validation_lib.check_config(dataclasses.replace(BASE, init_from=str(tmp_path)))
     root, _, record = shared
     pre = record["runs"][1]["pretrain_run"]
-    wrong = dataclasses.replace(BASE, hidden_units=(64, 8), init_from=pre,
+    wrong = config_lib.replace(BASE, hidden_units=(64, 8), init_from=pre,
                                 run_dir=str(tmp_path / "wrong"))
     with pytest.raises(ValueError, match="do not fit"):
         training.run(wrong)

@@ -1,7 +1,6 @@
 """Every zoo family: one training step through the shared loop and an export round-trip per
 registered name; family-specific behaviour (learned sigma, VAE terms, conv shapes)."""
 
-import dataclasses
 
 import keras
 import numpy as np
@@ -338,7 +337,7 @@ def test_learned_noise_layer_bounds_and_serialization(tmp_path):
 
 
 def test_learned_sigma_through_the_loop(tmp_path):
-    cfg = dataclasses.replace(
+    cfg = config_lib.replace(
         config_lib.TrainConfig(), model="sdae_learned_sigma_mnist", dataset="digits",
         hidden_units=(32, 16), pretrain_epochs=2, finetune_epochs=1, verbose=0,
         run_dir=str(tmp_path / "run"),

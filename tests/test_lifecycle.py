@@ -213,8 +213,9 @@ def test_read_only_or_full_place_is_refused_before_training(place, tmp_path, dig
     """Checked before the first epoch: one line naming the place, nothing written elsewhere."""
     import dataclasses
 
-    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
-                               pretrain_epochs=1, finetune_epochs=1, batch_size=64, verbose=0,
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits",
+                                 model_config={"hidden_units": (16, 8)}, pretrain_epochs=1,
+                                 finetune_epochs=1, batch_size=64, verbose=0,
                                run_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "exp"))
     reasons = {"read-only": "is not writable .the file system is read-only",
                "full": "is not writable .no space left on the device",
@@ -276,18 +277,18 @@ def test_disk_full_during_a_stage_is_one_line_then_resumes(place, tmp_path, refe
 def test_a_refused_command_writes_nothing(extra, names, tmp_path):
     """Issue 25.5: validation ends before anything is written, so the corrected command runs
     in the same --run_dir."""
-    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
-                               pretrain_epochs=1, finetune_epochs=1, batch_size=64, verbose=0,
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits",
+                                 model_config={"hidden_units": (16, 8)}, pretrain_epochs=1,
+                                 finetune_epochs=1, batch_size=64, verbose=0,
                                run_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "exp"))
     bad = dict(block_noise_types=("gaussian",) if "--block_noise_types=gaussian" in extra
                else None,
                hidden_dropout=1.5 if "--hidden_dropout=1.5" in extra else None)
     if "--noise_schedule=ramp_up" in extra:
         bad.update(noise_schedule="ramp_up", noise_level=0.0)
-    import dataclasses
 
     with pytest.raises(ValueError, match=names):
-        training.run(dataclasses.replace(cfg, **bad))
+        training.run(config_lib.replace(cfg, **bad))
     assert not (tmp_path / "run").exists() and not (tmp_path / "exp").exists()
     assert training.run(cfg)["test_accuracy"] > 0  # the corrected command is not blocked
 
@@ -415,8 +416,9 @@ def test_damaged_weights_keras_file_and_tuner_state_are_named(tmp_path):
     without its checksum, keras-tuner state cut in half: each a one-line error naming it."""
     from sdae_tf.integrations import tuning
 
-    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
-                               pretrain_epochs=1, finetune_epochs=0, batch_size=64, verbose=0,
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits",
+                                 model_config={"hidden_units": (16, 8)}, pretrain_epochs=1,
+                                 finetune_epochs=0, batch_size=64, verbose=0,
                                run_dir=str(tmp_path / "pre"), export_dir=str(tmp_path / "exp"))
     training.run(cfg)
     _truncate(tmp_path / "pre" / "pretrained.weights.h5")

@@ -112,7 +112,7 @@ def test_init_from_takes_a_preset_name_and_a_keras_file(tmp_path):
     from sdae_tf.runner import training
 
     base = dict(model="sdae_mnist", quick=True, pretrain_epochs=1, finetune_epochs=1,
-                verbose=0, hidden_units=None)
+                verbose=0)
     preset = models.from_preset("sdae_mnist")
     metrics = training.run(config_lib.TrainConfig(**base, init_from="sdae_mnist",
                                                 run_dir=str(tmp_path / "from_preset"),
@@ -125,7 +125,7 @@ def test_init_from_takes_a_preset_name_and_a_keras_file(tmp_path):
                                atol=1e-6)
     small = models.get("sdae_mnist", hidden_units=(32,), seed=0)
     small.save(tmp_path / "small.keras")
-    cfg = config_lib.TrainConfig(**{**base, "hidden_units": (32,)},
+    cfg = config_lib.TrainConfig(**base, model_config={"hidden_units": (32,)},
                                init_from=str(tmp_path / "small.keras"),
                                run_dir=str(tmp_path / "from_keras"))
     assert training.run(cfg)["init_from"].endswith("small.keras")
@@ -140,7 +140,8 @@ def test_layerwise_then_end_to_end_from_the_cli_config(tmp_path):
     from sdae_tf.runner import config as config_lib
     from sdae_tf.runner import training
 
-    cfg = config_lib.TrainConfig(model="sdae_mnist", hidden_units=(32, 16), train_examples=512,
+    cfg = config_lib.TrainConfig(model="sdae_mnist", model_config={"hidden_units": (32, 16)},
+                                 train_examples=512,
                                pretrain_epochs=1, finetune_epochs=0, verbose=0,
                                pretrain_mode="layerwise_then_end_to_end", end_to_end_epochs=2,
                                run_dir=str(tmp_path / "run"))

@@ -65,7 +65,8 @@ def test_bernoulli_samples(digits):
 
 
 def test_samples_png_from_the_loop(tmp_path):
-    cfg = config_lib.TrainConfig(dataset="digits", hidden_units=(32, 16), pretrain_epochs=1,
+    cfg = config_lib.TrainConfig(dataset="digits", model_config={"hidden_units": (32, 16)},
+                                 pretrain_epochs=1,
                                finetune_epochs=0, num_samples=3, verbose=0,
                                run_dir=str(tmp_path / "run"))
     metrics = training.run(cfg)

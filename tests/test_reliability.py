@@ -143,8 +143,9 @@ def test_killed_run_resumes_to_the_same_weights(sig, model, tmp_path):
 
 
 def test_run_dir_rules(tmp_path, digits):
-    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
-                               pretrain_epochs=1, finetune_epochs=1, batch_size=64, verbose=0,
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits",
+                                 model_config={"hidden_units": (16, 8)}, pretrain_epochs=1,
+                                 finetune_epochs=1, batch_size=64, verbose=0,
                                run_dir=str(tmp_path / "run"))
     training.run(cfg)
     with pytest.raises(FileExistsError, match="holds a finished run"):
@@ -164,8 +165,9 @@ def test_run_dir_rules(tmp_path, digits):
 
 
 def test_divergence_stops_with_a_message_and_exports_nothing(tmp_path):
-    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
-                               pretrain_epochs=1, finetune_epochs=2, batch_size=32,
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits",
+                                 model_config={"hidden_units": (16, 8)}, pretrain_epochs=1,
+                                 finetune_epochs=2, batch_size=32,
                                learning_rate=1e30, lr_schedule="constant", verbose=0,
                                run_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "exp"))
     with pytest.raises(checkpoints_lib.TrainingDivergedError,
@@ -180,8 +182,9 @@ def test_divergence_stops_with_a_message_and_exports_nothing(tmp_path):
 
 
 def test_tampered_export_fails_its_checksum(tmp_path, digits):
-    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
-                               pretrain_epochs=1, finetune_epochs=1, verbose=0,
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits",
+                                 model_config={"hidden_units": (16, 8)}, pretrain_epochs=1,
+                                 finetune_epochs=1, verbose=0,
                                run_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "exp"))
     training.run(cfg)
     export_lib.verify_checksums(tmp_path / "exp")
@@ -198,8 +201,9 @@ def test_tampered_export_fails_its_checksum(tmp_path, digits):
 
 
 def test_keras_file_with_a_lambda_layer_is_refused(tmp_path, digits):
-    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
-                               pretrain_epochs=1, finetune_epochs=1, verbose=0,
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits",
+                                 model_config={"hidden_units": (16, 8)}, pretrain_epochs=1,
+                                 finetune_epochs=1, verbose=0,
                                run_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "exp"))
     training.run(cfg)
     inputs = keras.Input((8, 8, 1))
@@ -230,8 +234,9 @@ def test_soak_five_runs_in_one_directory(tmp_path, monkeypatch):
     """The main job five times in a row from one working directory (quick, digits): five run
     directories, no temporary files or checkpoints left, each export replaced whole."""
     monkeypatch.chdir(tmp_path)
-    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(32, 16),
-                               pretrain_epochs=1, finetune_epochs=1, verbose=0,
+    cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits",
+                                 model_config={"hidden_units": (32, 16)}, pretrain_epochs=1,
+                                 finetune_epochs=1, verbose=0,
                                export_dir="exported", overwrite_export=True)
     run_dirs = [training.run(cfg)["run_dir"] for _ in range(5)]
     assert len(set(run_dirs)) == 5 and all(pathlib.Path(d).is_dir() for d in run_dirs)

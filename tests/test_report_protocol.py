@@ -152,7 +152,7 @@ def test_recon_loss_mse(model, block_loss):
     ({"variant_construction": "spline"}, "`variant_construction` must be one of report, "
                                          "bilinear"),
     ({"weight_decay": -1e-7}, "`weight_decay` must be >= 0"),
-    ({"recon_loss": "l1"}, "`recon_loss` must be one of bce, mse"),
+    ({"model_config": {"recon_loss": "l1"}}, "`recon_loss` must be one of bce, mse"),
 ])
 def test_bad_report_settings_are_refused_before_training(change, match, tmp_path):
     cfg = config_lib.TrainConfig(model="sdae_mnist", dataset="digits",
@@ -164,9 +164,10 @@ def test_bad_report_settings_are_refused_before_training(change, match, tmp_path
 
 def test_report_protocol_trains_on_everything_and_reports_the_last_epoch(tmp_path):
     cfg = config_lib.TrainConfig(
-        model="sdae_mnist", dataset="digits", hidden_units=(64,), head_units=64, batch_size=64,
+        model="sdae_mnist", dataset="digits",
+        model_config={"hidden_units": (64,), "recon_loss": "mse"}, head_units=64, batch_size=64,
         pretrain_epochs=1, pretrain_learning_rate=1e-2, finetune_epochs=3, learning_rate=5e-3,
-        protocol="report", recon_loss="mse", weight_decay=1e-4, lr_schedule="constant",
+        protocol="report", weight_decay=1e-4, lr_schedule="constant",
         run_dir=str(tmp_path / "r"), verbose=0)
     metrics = training.run(cfg)
     digits = load_dataset("digits")
@@ -196,7 +197,7 @@ def test_pool_key_leaves_out_defaults_and_resume_accepts_new_fields(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     old = dataclasses.asdict(base)
-    del old["weight_decay"], old["recon_loss"]
+    del old["weight_decay"], old["model_config"]
     (run_dir / "config.json").write_text(json.dumps(old))
     assert run_dir_lib.prepare_run_dir(run_dir, dataclasses.asdict(base)) == (run_dir, True)
     with pytest.raises(FileExistsError, match="differs in: weight_decay"):
@@ -339,7 +340,7 @@ def test_report_tables_reads_finished_and_unfinished_cells(tmp_path, monkeypatch
     lines = book.path.read_text().splitlines()
     book.path.write_text("".join(
         json.dumps({**json.loads(line), "config": {"model": "other"}}) + "\n" for line in lines))
-    cfg, _ = experiments.with_shared_pretraining(dataclasses.replace(
+    cfg, _ = experiments.with_shared_pretraining(config_lib.replace(
         base, **experiments._resolve(specs[0], {})), str(pool))
     assert experiments.pool_dir_for(cfg, str(pool)) == lost  # the name the ledger has
     assert experiments.from_ledger(cfg, str(pool), book) is None

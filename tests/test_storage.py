@@ -132,8 +132,9 @@ def _train(root, variant):
     from sdae_tf.runner import training
     from sdae_tf.runner.config import TrainConfig
 
-    cfg = TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
-                      pretrain_epochs=1, finetune_epochs=1, batch_size=64, seed=variant,
+    cfg = TrainConfig(model="sdae_mnist", dataset="digits",
+                      model_config={"hidden_units": (16, 8)}, pretrain_epochs=1,
+                      finetune_epochs=1, batch_size=64, seed=variant,
                       verbose=0, run_dir=str(root / f"run-{next(_RUNS)}"),
                       export_dir=str(root / "run-export"), overwrite_export=True,
                       figures=("filters",))
@@ -144,8 +145,9 @@ def _experiment(root, variant):
     from sdae_tf.reproduce import experiments
     from sdae_tf.runner.config import TrainConfig
 
-    base = TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
-                       pretrain_epochs=1, finetune_epochs=1, batch_size=64, seed=variant,
+    base = TrainConfig(model="sdae_mnist", dataset="digits",
+                       model_config={"hidden_units": (16, 8)}, pretrain_epochs=1,
+                       finetune_epochs=1, batch_size=64, seed=variant,
                        verbose=0, figures=("filters",))
     experiments.run_experiment("x", base, ["sdae/digits: seed=" + str(variant)],
                                out_dir=root / "experiment", pool_dir=root / "pool",

@@ -17,7 +17,7 @@ from sdae_tf.utils import machine as machine_lib
 
 # A tiny recipe that learns the 8x8 digits in a few seconds.
 TINY = config_lib.TrainConfig(
-    model="sdae_mnist", dataset="digits", hidden_units=(256, 128), head_units=128,
+    model="sdae_mnist", dataset="digits", model_config={"hidden_units": (256, 128)}, head_units=128,
     batch_size=32, pretrain_epochs=5, pretrain_learning_rate=1e-2, finetune_epochs=10,
     learning_rate=3e-3, verbose=0,
 )
@@ -49,7 +49,9 @@ def test_run_directory_contents(tiny_run):
     assert saved["threads"]["cpus"] == os.cpu_count()
     assert set(saved["threads"]) == {"intra_op", "inter_op", "cpus"}
     config = json.loads(open(f"{run_dir}/config.json").read())
-    assert config["model"] == "sdae_mnist" and config["hidden_units"] == [256, 128]
+    assert config["model"] == "sdae_mnist"
+    assert config["model_config"] == {"hidden_units": [256, 128]}  # the model's arguments
+    assert config_lib.from_record(config) == cfg
     tb = sorted(p.name for p in (pathlib.Path(run_dir) / "tensorboard").iterdir())
     assert tb == ["finetune", "pretrain_block_1", "pretrain_block_2"]
     assert metrics["export"]["reload_max_abs_diff"] < 1e-5
@@ -73,7 +75,7 @@ def test_thread_settings_read_the_environment(monkeypatch):
 
 
 def test_same_seed_same_numbers(tmp_path):
-    cfg = dataclasses.replace(TINY, pretrain_epochs=1, finetune_epochs=2, hidden_units=(32, 16))
+    cfg = config_lib.replace(TINY, pretrain_epochs=1, finetune_epochs=2, hidden_units=(32, 16))
     a = training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "a")))
     b = training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "b")))
     c = training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "c"), seed=1))
@@ -92,7 +94,7 @@ def test_steps_per_execution_changes_speed_not_numbers(tmp_path, digits):
     assert stages_lib.execution_steps(
         50000, dataclasses.replace(default, steps_per_execution=1)) == 1
     assert stages_lib.execution_steps(50000, dataclasses.replace(default, strategy="mirrored")) == 1
-    cfg = dataclasses.replace(TINY, pretrain_epochs=2, finetune_epochs=2, hidden_units=(32, 16))
+    cfg = config_lib.replace(TINY, pretrain_epochs=2, finetune_epochs=2, hidden_units=(32, 16))
     assert stages_lib.execution_steps(len(digits.x_train), stages_lib.Stage.finetuning(cfg)) > 1
     many = training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "many")))
     one = training.run(dataclasses.replace(cfg, run_dir=str(tmp_path / "one"),
@@ -165,7 +167,7 @@ def test_mixed_bfloat16_learns_and_exports_float32(model, tmp_path):
 
     cfg = dataclasses.replace(TINY, model=model, pretrain_epochs=2, finetune_epochs=6)
     if model == "cdae_mnist":
-        cfg = dataclasses.replace(
+        cfg = config_lib.replace(
             cfg, dataset="mnist", train_examples=3000, validation_size=500, hidden_units=None,
             head_units=128, batch_size=64, pretrain_epochs=2, finetune_epochs=4,
             learning_rate=1e-3, pretrain_learning_rate=1e-3)

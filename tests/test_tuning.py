@@ -24,7 +24,8 @@ from sdae_tf.runner import config as config_lib
 
 from .conftest import REPO
 
-BASE = dict(model="sdae_mnist", dataset="digits", hidden_units=(48, 24), pretrain_epochs=2,
+BASE = dict(model="sdae_mnist", dataset="digits", model_config={"hidden_units": (48, 24)},
+            pretrain_epochs=2,
             batch_size=64, verbose=0)
 
 
@@ -70,9 +71,9 @@ def test_hypermodel_maps_the_space_to_zoo_configs(digits):
     hp = keras_tuner.HyperParameters()
     cfg = hm.config_for(hp)
     assert set(hp.values) == {"lambda_1", "lambda_2", "floor", "embedding_size"}
-    assert cfg.hidden_units == (48, hp.values["embedding_size"])
-    assert cfg.lambdas == (hp.values["lambda_1"], hp.values["lambda_2"])
-    assert cfg.noise_level == hp.values["floor"]
+    assert cfg.model_config["hidden_units"] == (48, hp.values["embedding_size"])
+    assert cfg.model_config["lambdas"] == (hp.values["lambda_1"], hp.values["lambda_2"])
+    assert cfg.model_config["noise_level"] == hp.values["floor"]
     model = hm.build(hp)
     assert isinstance(model, models.ZooModel)
     assert model.encoder.output_shape == (None, hp.values["embedding_size"])

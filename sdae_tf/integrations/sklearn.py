@@ -84,10 +84,11 @@ class SDAETransformer(TransformerMixin, BaseEstimator):
         from sdae_tf.runner import config as config_lib
 
         cfg = config_lib.TrainConfig(
-            model=self.model,
-            hidden_units=None if self.hidden_units is None else tuple(self.hidden_units),
-            noise_type=self.noise_type, noise_level=self.noise_level,
-            recon_loss=self.recon_loss, pretrain_epochs=self.pretrain_epochs,
+            model=self.model, model_config={
+                "hidden_units": None if self.hidden_units is None else tuple(self.hidden_units),
+                "noise_type": self.noise_type, "noise_level": self.noise_level,
+                "recon_loss": self.recon_loss},
+            pretrain_epochs=self.pretrain_epochs,
             pretrain_learning_rate=self.pretrain_learning_rate,
             batch_size=min(checks.positive_int(self.batch_size, "batch_size"), n_samples),
             lr_schedule=self.lr_schedule,

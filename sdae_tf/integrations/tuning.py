@@ -157,10 +157,11 @@ class ZooHyperModel(keras_tuner.HyperModel):
                              "floor; give one")
 
     def _widths(self, key):
-        return tuple(getattr(self.base, key) or self.entry.hparams.get(key) or ())
+        return tuple(self.base.model_config.get(key) or self.entry.hparams.get(key) or ())
 
     def config_for(self, hp):
-        """The `TrainConfig` of the trial whose hyperparameters `hp` holds (defining them)."""
+        """The `TrainConfig` of the trial whose hyperparameters `hp` holds (defining them):
+        the search's base with the model's arguments they set."""
         s, changes = self.space, {}
         if s.noise_type is not None:
             changes["noise_type"] = _define(hp, "noise_type", s.noise_type, str)
@@ -179,7 +180,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
             blocks = len(self._widths("hidden_units"))
             changes["lambdas"] = tuple(
                 _define(hp, f"lambda_{k + 1}", s.lambdas, float) for k in range(blocks))
-        return dataclasses.replace(self.base, **changes)
+        return config_lib.replace(self.base, model_config=changes)
 
     def build(self, hp):
         cfg = self.config_for(hp)
@@ -505,8 +506,8 @@ def run_search(base, space, tuner_kind="random", objective="probe", tune_dir="ru
     ```python
     from sdae_tf.integrations import tuning
     from sdae_tf.runner.config import TrainConfig
-    base = TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(16, 8),
-                       pretrain_epochs=1, finetune_epochs=0, verbose=0)
+    base = TrainConfig(model="sdae_mnist", model_config={"hidden_units": (16, 8)},
+                       dataset="digits", pretrain_epochs=1, finetune_epochs=0, verbose=0)
     space = tuning.SearchSpace(noise_level=tuning.parse_spec("0.1:0.5"))
     results = tuning.run_search(base, space, tune_dir="search", max_trials=1,
                                 probe_examples=500)

@@ -76,7 +76,7 @@ def _client(spec):
 def _config(cfg_dict):
     from sdae_tf.runner import config as config_lib
 
-    return config_lib.TrainConfig(**cfg_dict)
+    return config_lib.from_record(cfg_dict)
 
 
 def pretraining_task(pre_dict, pool_dir):
@@ -143,6 +143,7 @@ def run_cells(name, specs, base_cfg, pool_dir, ledger, spec, on_cell):
     from distributed import as_completed
 
     from sdae_tf.reproduce import experiments
+    from sdae_tf.runner import config as config_lib
 
     spec = spec or ClusterSpec()
     spec.validate()
@@ -157,7 +158,7 @@ def run_cells(name, specs, base_cfg, pool_dir, ledger, spec, on_cell):
         for cell in specs:
             after = []
             if not experiments.references(cell):
-                cfg = dataclasses.replace(base_cfg, **experiments._resolve(cell, {}))
+                cfg = config_lib.replace(base_cfg, **experiments._resolve(cell, {}))
                 cfg, pre = experiments.with_shared_pretraining(cfg, pool_dir)
                 if pre is not None and experiments.from_ledger(cfg, pool_dir, ledger) is None:
                     key = experiments.pool_dir_for(pre, pool_dir).name

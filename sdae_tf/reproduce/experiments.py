@@ -86,7 +86,7 @@ def parse_run(text):
     if not sep or head.count("/") != 1 or not all(head.strip().split("/")):
         raise ValueError(f"--run {text!r}: expected 'COLUMN/ROW: key=value ...'")
     column, row = (part.strip() for part in head.split("/"))
-    fields = {f.name for f in dataclasses.fields(config_lib.TrainConfig)}
+    fields = set(config_lib.keys())
     overrides = {}
     for pair in rest.split():
         key, eq, value = pair.partition("=")
@@ -102,7 +102,7 @@ def parse_run(text):
 
 
 def _convert(key, value):
-    """A `--run` value (string) as the `TrainConfig` field's type (`config.parse_value`)."""
+    """A `--run` value (string) as its setting's type (`config.parse_value`)."""
     return config_lib.parse_value(key, value)
 
 
@@ -392,7 +392,7 @@ def run_cell(spec, base_cfg, finished, pool_dir, when_claimed="wait", ledger=Non
         ledger: a `Ledger`, or None.
         experiment: the experiment's name, for the ledger.
     """
-    cfg = dataclasses.replace(base_cfg, **_resolve(spec, finished))
+    cfg = config_lib.replace(base_cfg, **_resolve(spec, finished))
     validation_lib.check_config(cfg)
     cfg, pre = with_shared_pretraining(cfg, pool_dir)
     recorded = from_ledger(cfg, pool_dir, ledger)
@@ -510,7 +510,7 @@ def run_experiment(name, base_cfg, specs, out_dir=None, pool_dir="runs/pool", re
         own = _resolve(dataclasses.replace(spec, overrides={
             k: v for k, v in spec.overrides.items() if not v.startswith("@")}), {})
         try:
-            validation_lib.check_config(dataclasses.replace(base_cfg, **own))
+            validation_lib.check_config(config_lib.replace(base_cfg, **own))
         except (ValueError, FileNotFoundError) as err:
             raise type(err)(f"--run {spec.name}: {err}; nothing was trained") from None
         for ref in references(spec):

@@ -1,20 +1,25 @@
-"""One typed configuration of a training run: `TrainConfig`.
+"""One typed configuration of a training run: `TrainConfig`, the shared training fields plus
+`model_config`, the model's constructor arguments (big_vision's `config.model`, passed to the
+family's class as they are: `Family(**model_config)` over the zoo entry's own).
 
-Each field is written once, here, with its type (the annotation), default, help text, allowed
-values or range, and two facts the rest of the package needs:
+Each setting is written once, here, with its type (the annotation), default, help text, allowed
+values or range: the training fields on `TrainConfig`, the model arguments with a flag of their
+own on `ModelFlags` (the others are set by `--model_args`, checked against the family's
+signature). Two facts about the training fields the rest of the package needs:
 - `runner`: set by whoever runs the training (the experiment runner, the tuner), not by an
   experiment's `--run` cell;
 - `neutral`: does not change what a run computes (left out of the run pool's key, of the
   resume check and of a search's identity).
-Everything else derives from these fields: the absl flags (`config_flags`), the experiment
-`--run` parser (`parse_value`), the pool key, the resume check and the tuner's search identity
-(`run_identity`), and the model builder's arguments (`model_kwargs`). Adding a hyperparameter
-is one field here plus its use.
+Everything else derives from these: the absl flags (`config_flags`), the experiment `--run`
+parser (`parse_value`) and the changes of cells and trials (`replace`), the pool key, the
+resume check and the tuner's search identity (`run_identity`, on the flat form `flat` that every
+run has been keyed by), the migration of older records (`from_record`) and the model builder's
+arguments (`model_kwargs`).
 
 Why a dataclass with field metadata rather than `ml_collections.ConfigDict` with absl's
-`config_flags` (flax's and big_vision's choice): a run's configuration here is flat and
-typed, `dataclasses.asdict` gives its JSON (config.json, manifests, pool keys) for free,
-`dataclasses.replace` gives the per-cell and per-trial variants, and it adds no dependency.
+`config_flags` (flax's and big_vision's choice): a run's configuration here is typed and one
+level deep, `dataclasses.asdict` gives its JSON (config.json, manifests) for free, `replace`
+gives the per-cell and per-trial variants, and it adds no dependency.
 """
 
 import dataclasses
@@ -30,7 +35,7 @@ _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 
 def setting(default, help, *, choices=None, minimum=None, positive=False, runner=False,
-            neutral=False, model=False, finetune=False):
+            neutral=False, finetune=False):
     """A `TrainConfig` field: `default` plus the metadata the rest derives from.
 
     Args:
@@ -41,19 +46,18 @@ def setting(default, help, *, choices=None, minimum=None, positive=False, runner
         positive: the value must be > 0 (numbers).
         runner: set by the runner, not by an experiment cell.
         neutral: does not change what the run computes.
-        model: passed to the zoo builder (`model_kwargs`) when not None.
         finetune: read by fine-tuning alone; the shared pretraining run a cell starts from
             (`experiments.pretraining_config`) takes the default, so cells differing only in
             such fields reuse one pretraining.
     """
+    metadata = dict(help=help, choices=choices, minimum=minimum, positive=positive,
+                    runner=runner, neutral=neutral, finetune=finetune)
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=dict, metadata=metadata)
     if isinstance(default, (list, tuple)):
         factory = tuple(default)
-        return dataclasses.field(default_factory=lambda: factory, metadata=dict(
-            help=help, choices=choices, minimum=minimum, positive=positive, runner=runner,
-            neutral=neutral, model=model, finetune=finetune))
-    return dataclasses.field(default=default, metadata=dict(
-        help=help, choices=choices, minimum=minimum, positive=positive, runner=runner,
-        neutral=neutral, model=model, finetune=finetune))
+        return dataclasses.field(default_factory=lambda: factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def _zoo_names():
@@ -124,10 +128,77 @@ def process_backend():
 
 
 @dataclasses.dataclass
+class ModelFlags:
+    """The family constructor arguments with a flag (and a `--run` key) of their own, and
+    `--model_args` for every other one. A run keeps what it sets of them in one place,
+    `TrainConfig.model_config` (the arguments, by name, passed to the family's class: its
+    `get_config()`'s vocabulary), so this class is never instantiated: it declares each flag's
+    type, help and allowed values, as `TrainConfig` does for the training flags."""
+
+    hidden_units: tuple[int, ...] | None = setting(
+        None, "Encoder block widths, e.g. 1000,1000.", minimum=1)
+    noise_type: str | None = setting(
+        None, "Input corruption (learned_gaussian: the learned-sigma models only).",
+        choices=_noise_types)
+    noise_level: float | None = setting(
+        None, "Gaussian stddev, or fraction corrupted (learned sigma: the floor of sigma).",
+        minimum=0)
+    block_noise_types: tuple[str, ...] | None = setting(
+        None, "Dense stacks: one noise type per block, overriding --noise_type block by block "
+        "(e.g. masking,gaussian).", choices=_noise_types)
+    block_noise_levels: tuple[float, ...] | None = setting(
+        None, "Dense stacks: one noise level per block, overriding --noise_level (e.g. "
+        "0.2,0.4: sigma increasing with depth).", minimum=0)
+    hidden_dropout: float | None = setting(
+        None, "Dense stacks: dropout rate on each block's hidden code while pretraining (the "
+        "dropout autoencoder).", minimum=0)
+    latent_units: tuple[int, ...] | None = setting(
+        None, "VAE family: latent size per block, e.g. 20.", minimum=1)
+    kl_weight: float | None = setting(None, "VAE family: weight of the KL term.", minimum=0)
+    lambdas: tuple[float, ...] | None = setting(
+        None, "Learned sigma: reward weight of mean(sigma) per block, e.g. 0.026,0.016.",
+        minimum=0)
+    per_component: bool | None = setting(
+        None, "Learned sigma: one sigma per input component instead of one per example.")
+    mask_ratio: float | None = setting(
+        None, "Masked autoencoder: share of patches (or pixels) hidden while training, in "
+        "(0, 1); default 0.75.", minimum=0)
+    mask_unit: str | None = setting(
+        None, "Masked autoencoder: hide whole patches (patch, the MAE) or the same share of "
+        "single pixels (pixel).", choices=("patch", "pixel"))
+    patch_size: int | None = setting(
+        None, "Masked autoencoder: side of the square patches (divides the image).", minimum=1)
+    num_codes: int | None = setting(
+        None, "VQ-VAE: codebook size (at least 2); default 128.", minimum=0)
+    commitment: float | None = setting(
+        None, "VQ-VAE: weight of the commitment loss (beta); default 0.25.", minimum=0)
+    ema: bool | None = setting(
+        None, "VQ-VAE: exponential-moving-average codebook updates instead of the codebook "
+        "loss.")
+    kernel_size: int | None = setting(
+        None, "Kernel-prediction denoiser: side of the per-pixel kernel (odd, at least 3); "
+        "default 5.", minimum=0)
+    blocks_per_stage: int | None = setting(
+        None, "Residual autoencoders: residual blocks per resolution; default 2.", minimum=1)
+    recon_loss: str | None = setting(
+        None, "Reconstruction loss: bce (binary cross-entropy) or mse (squared error, the "
+        "report's scripts); default: the model's own (bce).", choices=_recon_losses)
+
+    model_args: tuple[str, ...] | None = setting(
+        None, "The model's other constructor arguments, name=value each (a list's items "
+        "joined by ':'), e.g. width=64,depth=2 (the masked autoencoder) or widths=16:32 (the "
+        "residual ones); an argument the model does not take is an error listing those it "
+        "does.")
+
+@dataclasses.dataclass
 class TrainConfig:
     """Everything a training run depends on; `None` means "the zoo entry's default"."""
 
     model: str = setting("sdae_mnist", "Zoo model to train.", choices=_zoo_names)
+    model_config: dict = setting(
+        {}, "The model's constructor arguments this run sets, by name (the zoo entry's own "
+        "for the others), as its class takes them: from the flags of `ModelFlags` and "
+        "--model_args on the command line, the same keys in a `--run` cell.")
     dataset: str | None = setting(None, "Dataset (default: the model's own).",
                                   choices=_datasets)
     pretrain_dataset: str | None = setting(
@@ -159,64 +230,6 @@ class TrainConfig:
         "test) pretrained on, clustered and scored, labels only scored (DEC's protocol; "
         "--task=clustering only).", choices=PROTOCOLS)
     seed: int = setting(0, "Seed of the training run (init, noise, shuffling).")
-    hidden_units: tuple[int, ...] | None = setting(
-        None, "Encoder block widths, e.g. 1000,1000.", minimum=1, model=True)
-    noise_type: str | None = setting(
-        None, "Input corruption (learned_gaussian: the learned-sigma models only).",
-        choices=_noise_types, model=True)
-    noise_level: float | None = setting(
-        None, "Gaussian stddev, or fraction corrupted (learned sigma: the floor of sigma).",
-        minimum=0, model=True)
-    block_noise_types: tuple[str, ...] | None = setting(
-        None, "Dense stacks: one noise type per block, overriding --noise_type block by block "
-        "(e.g. masking,gaussian).", choices=_noise_types, model=True)
-    block_noise_levels: tuple[float, ...] | None = setting(
-        None, "Dense stacks: one noise level per block, overriding --noise_level (e.g. "
-        "0.2,0.4: sigma increasing with depth).", minimum=0, model=True)
-    hidden_dropout: float | None = setting(
-        None, "Dense stacks: dropout rate on each block's hidden code while pretraining (the "
-        "dropout autoencoder).", minimum=0, model=True)
-    latent_units: tuple[int, ...] | None = setting(
-        None, "VAE family: latent size per block, e.g. 20.", minimum=1, model=True)
-    kl_weight: float | None = setting(None, "VAE family: weight of the KL term.", minimum=0,
-                                      model=True)
-    lambdas: tuple[float, ...] | None = setting(
-        None, "Learned sigma: reward weight of mean(sigma) per block, e.g. 0.026,0.016.",
-        minimum=0, model=True)
-    per_component: bool | None = setting(
-        None, "Learned sigma: one sigma per input component instead of one per example.",
-        model=True)
-    mask_ratio: float | None = setting(
-        None, "Masked autoencoder: share of patches (or pixels) hidden while training, in "
-        "(0, 1); default 0.75.", minimum=0, model=True)
-    mask_unit: str | None = setting(
-        None, "Masked autoencoder: hide whole patches (patch, the MAE) or the same share of "
-        "single pixels (pixel).", choices=("patch", "pixel"), model=True)
-    patch_size: int | None = setting(
-        None, "Masked autoencoder: side of the square patches (divides the image).", minimum=1,
-        model=True)
-    num_codes: int | None = setting(
-        None, "VQ-VAE: codebook size (at least 2); default 128.", minimum=0, model=True)
-    commitment: float | None = setting(
-        None, "VQ-VAE: weight of the commitment loss (beta); default 0.25.", minimum=0,
-        model=True)
-    ema: bool | None = setting(
-        None, "VQ-VAE: exponential-moving-average codebook updates instead of the codebook "
-        "loss.", model=True)
-    kernel_size: int | None = setting(
-        None, "Kernel-prediction denoiser: side of the per-pixel kernel (odd, at least 3); "
-        "default 5.", minimum=0, model=True)
-    blocks_per_stage: int | None = setting(
-        None, "Residual autoencoders: residual blocks per resolution; default 2.", minimum=1,
-        model=True)
-    model_args: tuple[str, ...] | None = setting(
-        None, "The model's other constructor arguments, name=value each (a list's items "
-        "joined by ':'), e.g. width=64,depth=2 (the masked autoencoder) or widths=16:32 (the "
-        "residual ones); an argument the model does not take is an error listing those it "
-        "does.", model=False)
-    recon_loss: str | None = setting(
-        None, "Reconstruction loss: bce (binary cross-entropy) or mse (squared error, the "
-        "report's scripts); default: the model's own (bce).", choices=_recon_losses, model=True)
     weight_decay: float = setting(
         0.0, "L2 weight decay added to the gradient (PyTorch Adam's weight_decay; the report: "
         "1e-7), every stage.", minimum=0)
@@ -340,6 +353,12 @@ class TrainConfig:
                            choices=VERBOSITY, runner=True, neutral=True)
 
     def __post_init__(self):
+        if not isinstance(self.model_config, dict):
+            raise ValueError(f"`model_config` must be a dict of constructor arguments. "
+                             f"Received: {self.model_config!r}")
+        # A value set to None is the zoo entry's own: left out; lists (JSON's) as tuples.
+        self.model_config = {str(k): _frozen(v) for k, v in self.model_config.items()
+                             if v is not None}
         if isinstance(self.verbose, int) and not isinstance(self.verbose, bool):
             self.verbose = str(self.verbose)  # Keras' integers are accepted too
         # The backend: None means TensorFlow, so the identities of TensorFlow runs stay as
@@ -361,7 +380,11 @@ class TrainConfig:
 
         zoo.REGISTRY.get(self.model)  # an unknown name lists the known ones
         for f in dataclasses.fields(self):
-            check_field(f.name, getattr(self, f.name))
+            if f.name != "model_config":
+                check_field(f.name, getattr(self, f.name))
+        for name, value in self.model_config.items():
+            if name in model_flags() and name != "model_args":
+                check_field(name, value)
         if self.pretrain_epochs == 0 and self.finetune_epochs == 0:
             raise ValueError("Nothing to train: `pretrain_epochs` and `finetune_epochs` are "
                              "both 0")
@@ -382,8 +405,8 @@ class TrainConfig:
             raise ValueError(f"`end_to_end_epochs={self.end_to_end_epochs}` is for "
                              "`pretrain_mode=layerwise_then_end_to_end`; received "
                              f"pretrain_mode={self.pretrain_mode}")
-        if (self.noise_schedule != "constant" and self.noise_level == 0
-                and not any(self.block_noise_levels or ())):
+        if (self.noise_schedule != "constant" and self.model_config.get("noise_level") == 0
+                and not any(self.model_config.get("block_noise_levels") or ())):
             raise ValueError(f"`noise_schedule={self.noise_schedule}` ramps the noise level, "
                              "and there is none: `noise_level` is 0 (and no "
                              "`block_noise_levels`); set a level or drop the schedule")
@@ -398,17 +421,44 @@ def fields():
     return {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
+def model_flags():
+    """name -> `dataclasses.Field` of `ModelFlags`: the constructor arguments with a flag of
+    their own, and `model_args`.
+
+    Returns:
+        A dict name -> `dataclasses.Field`.
+    """
+    return {f.name: f for f in dataclasses.fields(ModelFlags)}
+
+
+def keys():
+    """name -> `dataclasses.Field` of every setting a flag or a `--run` cell sets: the
+    training fields of `TrainConfig` and, in place of its `model_config`, the `ModelFlags`.
+
+    Returns:
+        A dict name -> `dataclasses.Field`.
+    """
+    out = {}
+    for name, f in fields().items():
+        if name == "model_config":
+            out.update(model_flags())
+        else:
+            out[name] = f
+    return out
+
+
 @functools.cache
 def _hints():
-    return typing.get_type_hints(TrainConfig)  # resolving them costs ~0.5 ms a call
+    # resolving them costs ~0.5 ms a call
+    return {**typing.get_type_hints(TrainConfig), **typing.get_type_hints(ModelFlags)}
 
 
 def field_type(name):
-    """(base type, is a tuple, may be None) of a field: e.g. (int, True, True) for
-    `tuple[int, ...] | None`.
+    """(base type, is a tuple, may be None) of a setting (`keys()`): e.g. (int, True, True)
+    for `tuple[int, ...] | None`.
 
     Args:
-        name: a field's name.
+        name: a setting's name.
 
     Returns:
         (base type, is a tuple, may be None).
@@ -425,15 +475,15 @@ def field_type(name):
 
 
 def choices_of(name):
-    """The allowed values of `TrainConfig` field `name` (None: any).
+    """The allowed values of setting `name` (None: any).
 
     Args:
-        name: a field's name.
+        name: a setting's name (`keys()`).
 
     Returns:
         A tuple of allowed values, or None.
     """
-    choices = fields()[name].metadata["choices"]
+    choices = keys()[name].metadata["choices"]
     return tuple(choices()) if callable(choices) else choices
 
 
@@ -450,6 +500,110 @@ def neutral_fields():
 def finetune_fields():
     """The fields read by fine-tuning alone (a cell's shared pretraining takes their defaults)."""
     return tuple(n for n, f in fields().items() if f.metadata["finetune"])
+
+
+def replace(cfg, **changes):
+    """`cfg` with `changes` (settings by name, `keys()`), as `dataclasses.replace` with the
+    `ModelFlags` routed into `model_config`: a value sets that argument, None gives it back
+    to the zoo entry, `model_args` items add theirs. How a flag, a `--run` cell and a
+    search's trial change a configuration.
+
+    Args:
+        cfg: a `TrainConfig`.
+        **changes: settings by name.
+
+    Returns:
+        A new `TrainConfig`.
+
+    Raises:
+        ValueError: an unknown setting, or a model argument of the wrong type.
+
+    Example:
+
+    ```python
+    from sdae_tf.runner import config
+    cfg = config.replace(config.TrainConfig(), hidden_units=(500, 250), seed=1)
+    cfg.model_config  # {'hidden_units': (500, 250)}
+    ```
+    """
+    arguments, training = dict(cfg.model_config), {}
+    for name, value in changes.items():
+        if name == "model_args":
+            arguments.update(model_args(value))
+        elif name in model_flags():
+            check_field(name, _frozen(value))
+            if value is None:
+                arguments.pop(name, None)
+            else:
+                arguments[name] = _frozen(value)
+        elif name in fields():
+            training[name] = value
+        else:
+            raise ValueError(f"Unknown setting {name!r}")
+    if "model_config" in training:
+        arguments = {**arguments, **dict(training.pop("model_config") or {})}
+    return dataclasses.replace(cfg, model_config=arguments, **training)
+
+
+def flat(config):
+    """A recorded configuration (a dict: `dataclasses.asdict` of a `TrainConfig`, or a
+    `config.json` of any version) in the flat form that identifies runs: the `ModelFlags`
+    as top-level keys and the other constructor arguments as `model_args` items (in name
+    order), as every run recorded before `model_config` existed was written. The pool keys,
+    the ledger's records and a search's identity are computed from it, so they stayed what
+    they were.
+
+    Args:
+        config: a configuration, a dict (nested or flat).
+
+    Returns:
+        A flat dict.
+    """
+    out = {k: v for k, v in config.items() if k not in ("model_config", "model_args")}
+    extra = model_args(config.get("model_args"))  # a flat record's own
+    for name, value in (config.get("model_config") or {}).items():
+        if name in model_flags():
+            out[name] = value
+        else:
+            extra[name] = value
+    if extra:  # in one order, whatever order they were given in
+        out["model_args"] = sorted(f"{k}={_model_arg_text(v)}" for k, v in extra.items())
+    return out
+
+
+def from_record(record):
+    """The `TrainConfig` of a recorded configuration (a `config.json`), today's nested form or
+    the flat form of runs recorded before `model_config` existed (each `ModelFlags` a
+    top-level key, the others `model_args` items), which it migrates; settings unknown to
+    this version are left out.
+
+    Args:
+        record: a configuration, a dict.
+
+    Returns:
+        A `TrainConfig`.
+    """
+    training = {k: v for k, v in record.items() if k in fields() and k != "model_config"}
+    for name in ("figures",):  # JSON's lists as the tuple fields take them
+        if isinstance(training.get(name), list):
+            training[name] = tuple(training[name])
+    cfg = TrainConfig(**training, model_config=dict(record.get("model_config") or {}))
+    legacy = {k: v for k, v in record.items() if k in model_flags()}
+    return replace(cfg, **legacy) if legacy else cfg
+
+
+def _frozen(value):
+    """Lists (JSON's, nested too) as tuples."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def _model_arg_text(value):
+    """A constructor argument as a `--model_args` value (`model_args` reads it back)."""
+    if isinstance(value, (list, tuple)):
+        return ":".join(_model_arg_text(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "none" if value is None else str(value)
 
 
 def _scalar(name, base, text):
@@ -488,7 +642,7 @@ def parse_value(name, text):
     config.parse_value("hidden_units", "500,250")  # (500, 250)
     ```
     """
-    if name not in fields():
+    if name not in keys():
         raise ValueError(f"Unknown setting {name!r}")
     base, is_tuple, optional = field_type(name)
     text = str(text)
@@ -518,7 +672,7 @@ def check_field(name, value):
     Raises:
         ValueError: a value of the wrong type, outside the choices or the range.
     """
-    meta = fields()[name].metadata
+    meta = keys()[name].metadata
     base, is_tuple, optional = field_type(name)
     if value is None:
         if optional:
@@ -545,7 +699,7 @@ def check_field(name, value):
 
 
 def model_kwargs(cfg):
-    """The zoo builder's arguments that `cfg` sets (model fields that are not None).
+    """The zoo builder's arguments of `cfg`: its `model_config` and its seed.
 
     Args:
         cfg: a `TrainConfig`.
@@ -553,9 +707,7 @@ def model_kwargs(cfg):
     Returns:
         A dict of the zoo builder's arguments (the seed included).
     """
-    out = {n: getattr(cfg, n) for n, f in fields().items()
-           if f.metadata["model"] and getattr(cfg, n) is not None}
-    return {**out, **model_args(cfg.model_args), "seed": cfg.seed}
+    return {**cfg.model_config, "seed": cfg.seed}
 
 
 def model_args(items):
@@ -585,9 +737,10 @@ def model_args(items):
         name = name.strip()
         if not sep or not name:
             raise ValueError(f"--model_args: {item!r} is not name=value (e.g. width=64)")
-        if name in fields() or name in ("input_shape", "name", "seed"):
+        own = name in keys() and name != "model_args"
+        if own or name in ("input_shape", "name", "seed"):
             raise ValueError(f"--model_args: {name} is set by its own flag"
-                             + (f" (--{name})" if name in fields() else ""))
+                             + (f" (--{name})" if own else ""))
         parts = [_model_arg_scalar(v) for v in text.split(":")]
         out[name] = tuple(parts) if ":" in text else parts[0]
     return out
@@ -608,14 +761,15 @@ def _model_arg_scalar(text):
     return text
 
 
-def _attributes_doc():
-    """The `Attributes:` section of `TrainConfig`'s docstring, from each field's help text (the
+def _attributes_doc(described):
+    """The `Attributes:` section of a class's docstring, from each field's help text (the
     one place a field is described)."""
     return "\n\nAttributes:\n" + "\n".join(f"    {n}: {f.metadata['help']}"
-                                            for n, f in fields().items())
+                                            for n, f in described.items())
 
 
-TrainConfig.__doc__ += _attributes_doc()
+TrainConfig.__doc__ += _attributes_doc(fields())
+ModelFlags.__doc__ += _attributes_doc(model_flags())
 
 
 def build_model(cfg, input_shape):

@@ -1,6 +1,7 @@
-"""The absl flags of a run's configuration: one flag per `TrainConfig` field
-(`sdae_tf.runner.config`), defined from the field's type, default, help and allowed values, and
-the `TrainConfig` that parsed flags describe."""
+"""The absl flags of a run's configuration: one flag per setting (`sdae_tf.runner.config`:
+each `TrainConfig` training field, and each `ModelFlags` argument in place of its
+`model_config`), defined from the setting's type, default, help and allowed values, and the
+`TrainConfig` that parsed flags describe."""
 
 import dataclasses
 
@@ -23,15 +24,15 @@ def define_backend_flag(flag_values):
 
 
 def define_flags(flag_values):
-    """Defines one absl flag per field on `flag_values` (all optional; None-default fields are
-    unset until given).
+    """Defines one absl flag per setting on `flag_values` (all optional; None-default settings
+    are unset until given).
 
     Args:
         flag_values: an `absl.flags.FlagValues` (e.g. `flags.FLAGS`).
     """
     from absl import flags
 
-    for name, f in config_lib.fields().items():
+    for name, f in config_lib.keys().items():
         if name == "backend" and name in flag_values:  # another tool's module defined it
             continue
         base, is_tuple, _ = config_lib.field_type(name)
@@ -58,16 +59,17 @@ def define_flags(flag_values):
 
 
 def from_flags(flag_values):
-    """The `TrainConfig` that parsed flags describe (list flags typed item by item).
+    """The `TrainConfig` that parsed flags describe (list flags typed item by item; the
+    model's arguments in its `model_config`).
 
     Args:
-        flag_values: parsed `absl.flags.FlagValues` with the fields' flags.
+        flag_values: parsed `absl.flags.FlagValues` with the settings' flags.
 
     Returns:
         A `TrainConfig`.
     """
     values = {}
-    for name in config_lib.fields():
+    for name in config_lib.keys():
         value = flag_values[name].value
         _, is_tuple, optional = config_lib.field_type(name)
         if is_tuple:
@@ -75,4 +77,6 @@ def from_flags(flag_values):
             value = (config_lib.parse_value(name, ",".join(value or ())) if given else
                      (None if optional else ()))
         values[name] = value
-    return config_lib.TrainConfig(**values)
+    training = {k: v for k, v in values.items() if k in config_lib.fields()}
+    arguments = {k: v for k, v in values.items() if k in config_lib.model_flags()}
+    return config_lib.replace(config_lib.TrainConfig(**training), **arguments)

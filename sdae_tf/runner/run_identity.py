@@ -19,20 +19,22 @@ def jsonable(value):
 
 
 def identity(cfg):
-    """What identifies `cfg`'s computation: every field that changes results and is not at
+    """What identifies `cfg`'s computation: every setting that changes results and is not at
     its default (so a field added later, at a default that keeps today's behaviour, leaves the
-    identity of older runs as it was).
+    identity of older runs as it was), in the flat form (`config.flat`: the model's
+    arguments by name at the top level) every run has been identified by.
 
     Args:
         cfg: a `TrainConfig`.
 
     Returns:
-        A JSON-ready dict of the fields that identify the run.
+        A JSON-ready dict of the settings that identify the run.
     """
-    default = config_lib.TrainConfig()
-    neutral = set(config_lib.neutral_fields()) | _unread(dataclasses.asdict(cfg))
-    return {f.name: jsonable(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)
-            if f.name not in neutral and getattr(cfg, f.name) != getattr(default, f.name)}
+    default = config_lib.flat(dataclasses.asdict(config_lib.TrainConfig()))
+    settings = config_lib.flat(dataclasses.asdict(cfg))
+    neutral = set(config_lib.neutral_fields()) | _unread(settings)
+    return {k: jsonable(v) for k, v in settings.items()
+            if k not in neutral and jsonable(v) != jsonable(default.get(k))}
 
 
 def _unread(config):
@@ -59,8 +61,9 @@ def has_task_stage(config):
 
 
 def differences(old, new):
-    """Fields (sorted) in which two configs, as dicts (e.g. read from config.json), differ in
-    what they compute; a field missing from one side counts as its default.
+    """Settings (sorted, in `config.flat`'s form) in which two configs, as dicts (e.g. read
+    from config.json, of any version), differ in what they compute; a setting missing from
+    one side counts as its default.
 
     Args:
         old, new: two configs as dicts.
@@ -68,9 +71,11 @@ def differences(old, new):
     Returns:
         The sorted names of the fields that differ.
     """
-    defaults = {k: jsonable(v) for k, v in dataclasses.asdict(config_lib.TrainConfig()).items()}
+    defaults = {k: jsonable(v) for k, v in
+                config_lib.flat(dataclasses.asdict(config_lib.TrainConfig())).items()}
     neutral = set(config_lib.neutral_fields()) | (_unread(old) & _unread(new))
-    old, new = _compile_resolved(old), _compile_resolved(new)
+    old = _compile_resolved(config_lib.flat(old))
+    new = _compile_resolved(config_lib.flat(new))
 
     def get(config, key):
         return jsonable(config.get(key, defaults.get(key)))

@@ -68,8 +68,9 @@ def run(cfg):
 
     ```python
     from sdae_tf.runner import config, training
-    cfg = config.TrainConfig(model="sdae_mnist", dataset="digits", hidden_units=(32, 16),
-                             pretrain_epochs=1, finetune_epochs=1, run_dir="run", verbose=0)
+    cfg = config.TrainConfig(model="sdae_mnist", model_config={"hidden_units": (32, 16)},
+                             dataset="digits", pretrain_epochs=1, finetune_epochs=1,
+                             run_dir="run", verbose=0)
     metrics = training.run(cfg)
     print(round(metrics["test_accuracy"], 2))
     ```

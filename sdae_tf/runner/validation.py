@@ -2,7 +2,6 @@
 (`TrainConfig.validate`), then what needs the zoo and the file system."""
 
 from sdae_tf import zoo
-from sdae_tf.runner import config as config_lib
 from sdae_tf.runner.init_from import init_source
 from sdae_tf.utils import storage
 
@@ -22,10 +21,12 @@ def check_config(cfg):
     for flag, path in (("--run_dir", cfg.run_dir), ("--export_dir", cfg.export_dir)):
         if path:
             storage.check_name(path, flag)
-    zoo.check_request(cfg.model, recon_loss=cfg.recon_loss, noise_type=cfg.noise_type,
-                      noise_level=cfg.noise_level, figures=cfg.figures,
+    arguments = cfg.model_config
+    zoo.check_request(cfg.model, recon_loss=arguments.get("recon_loss"),
+                      noise_type=arguments.get("noise_type"),
+                      noise_level=arguments.get("noise_level"), figures=cfg.figures,
                       num_samples=cfg.num_samples)
-    zoo.check_arguments(cfg.model, config_lib.model_kwargs(cfg))
+    zoo.check_arguments(cfg.model, arguments)  # one line listing those the family takes
     if cfg.init_from is not None:
         init_source(cfg.init_from)  # names the missing file early
     family = zoo.REGISTRY.get(cfg.model).build

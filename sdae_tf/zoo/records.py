@@ -123,6 +123,8 @@ def model_from_manifest(manifest, path="the export"):
     if "zoo_model" in manifest:
         return model_from_record(manifest["zoo_model"])
     given = manifest.get("config")
+    if isinstance(given, dict):  # a run's config: its model's arguments nested or, older, flat
+        given = {**given, **(given.get("model_config") or {})}
     if not isinstance(given, dict) or manifest.get("model") not in zoo.REGISTRY:
         raise ValueError(f"{path}: the manifest records no zoo model to rebuild (neither "
                          "`zoo_model` nor a `model` and `config` of this zoo)")
