@@ -244,6 +244,9 @@ def test_the_model_arguments_are_nested_and_a_flat_record_migrates():
         config.replace(cfg, mask_ratio=-1)
     with pytest.raises(ValueError, match="Unknown setting 'width'"):
         config.replace(cfg, width=32)  # not a flag: model_args (or model_config) sets it
+    with pytest.raises(TypeError, match=r"model arguments go in model_config.*given as fields: "
+                                        r"hidden_units, noise_level$"):
+        config.TrainConfig(hidden_units=(8,), noise_level=0.1)  # the flat form of before
 
 
 def test_every_committed_record_keeps_its_identity():

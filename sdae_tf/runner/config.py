@@ -769,6 +769,27 @@ def _attributes_doc(described):
 
 
 TrainConfig.__doc__ += _attributes_doc(fields())
+
+
+def _init_naming_model_arguments(init):
+    """`TrainConfig.__init__` refusing a model argument given as a field (as before
+    `model_config` existed) in one line that says where it goes."""
+
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        misplaced = sorted(set(kwargs) & set(model_flags()))
+        if misplaced:
+            first = misplaced[0]
+            raise TypeError(f"TrainConfig: model arguments go in model_config, e.g. "
+                            f"TrainConfig(model_config={{{first!r}: ...}}) or "
+                            f"config.replace(cfg, {first}=...); given as fields: "
+                            f"{', '.join(misplaced)}")
+        init(self, *args, **kwargs)
+
+    return wrapper
+
+
+TrainConfig.__init__ = _init_naming_model_arguments(TrainConfig.__init__)
 ModelFlags.__doc__ += _attributes_doc(model_flags())
 
 
