@@ -183,16 +183,17 @@ class ModelFlags:
     recon_loss: str | None = setting(
         None, "Reconstruction loss: bce (binary cross-entropy) or mse (squared error, the "
         "report's scripts); default: the model's own (bce).", choices=_recon_losses)
-
     model_args: tuple[str, ...] | None = setting(
         None, "The model's other constructor arguments, name=value each (a list's items "
         "joined by ':'), e.g. width=64,depth=2 (the masked autoencoder) or widths=16:32 (the "
         "residual ones); an argument the model does not take is an error listing those it "
         "does.")
 
+
 @dataclasses.dataclass
 class TrainConfig:
-    """Everything a training run depends on; `None` means "the zoo entry's default"."""
+    """Everything a training run depends on: the training fields (`None`: the zoo entry's
+    default) and `model_config`, the model's constructor arguments."""
 
     model: str = setting("sdae_mnist", "Zoo model to train.", choices=_zoo_names)
     model_config: dict = setting(
@@ -505,8 +506,8 @@ def finetune_fields():
 def replace(cfg, **changes):
     """`cfg` with `changes` (settings by name, `keys()`), as `dataclasses.replace` with the
     `ModelFlags` routed into `model_config`: a value sets that argument, None gives it back
-    to the zoo entry, `model_args` items add theirs. How a flag, a `--run` cell and a
-    search's trial change a configuration.
+    to the zoo entry, `model_args` items (and a `model_config` given) add theirs. How a flag,
+    a `--run` cell and a search's trial change a configuration.
 
     Args:
         cfg: a `TrainConfig`.
