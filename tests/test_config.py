@@ -10,7 +10,7 @@ from absl import flags
 
 from sdae_tf import zoo
 from sdae_tf.reproduce import experiments
-from sdae_tf.runner import config, config_flags, run_identity, training
+from sdae_tf.runner import config, config_flags, config_values, run_identity, training
 from sdae_tf.runner import run_dir as run_dir_lib
 from sdae_tf.runner import validation as validation_lib
 
@@ -38,7 +38,7 @@ def test_every_field_has_help_and_a_flag():
     ("weight_decay", "1e-7", 1e-7), ("batch_size", "64", 64), ("protocol", "report", "report"),
 ])
 def test_typed_parsing(name, text, value):
-    assert config.parse_value(name, text) == value
+    assert config_values.parse_value(name, text) == value
 
 
 @pytest.mark.parametrize("name, text, match", [
@@ -52,7 +52,7 @@ def test_typed_parsing(name, text, value):
 ])
 def test_bad_values_are_one_line_errors_naming_the_field(name, text, match):
     with pytest.raises(ValueError, match=match) as err:
-        config.parse_value(name, text)
+        config_values.parse_value(name, text)
     assert "\n" not in str(err.value)
 
 
@@ -137,7 +137,7 @@ def test_every_family_declares_its_contract():
     for entry in zoo.REGISTRY:
         family = entry.build
         assert issubclass(family, zoo.Family), entry.name
-        assert set(family.FIGURES) <= set(config.choices_of("figures")), entry.name
+        assert set(family.FIGURES) <= set(config_values.choices_of("figures")), entry.name
         assert set(family.RECON_LOSS_ARGS) == set(zoo.RECON_LOSSES), entry.name
         from sdae_tf.models.zoo_model import DATASET_SHAPES
 
@@ -160,9 +160,9 @@ def test_every_constructor_argument_is_settable_through_model_args():
     assert model.blocks_per_stage == 1
     assert model.get_config()["widths"] == [16, 32]
     # An experiment cell gives the same configuration.
-    cell = config.replace(config.TrainConfig(model="resdae_mnist"), **{
-        k: config.parse_value(k, v) for k, v in (("model_args", "widths=16:32,code_channels=8"),
-                                                 ("blocks_per_stage", "1"))})
+    given = (("model_args", "widths=16:32,code_channels=8"), ("blocks_per_stage", "1"))
+    cell = config.replace(config.TrainConfig(model="resdae_mnist"),
+                          **{k: config_values.parse_value(k, v) for k, v in given})
     assert cell == cfg
     # Unset, it leaves a run's identity (its pool key, its resume check) as it was.
     assert "model_args" not in run_identity.identity(config.TrainConfig(model="resdae_mnist"))
@@ -174,9 +174,9 @@ def test_model_args_are_refused_in_one_line_before_anything_trains():
         validation_lib.check_config(config.TrainConfig(model="sdae_mnist",
                                                        model_config={"width": 64}))
     with pytest.raises(ValueError, match=r"hidden_units is set by its own flag \(--hidden_units"):
-        config.model_args(["hidden_units=8:4"])
+        config_values.model_args(["hidden_units=8:4"])
     with pytest.raises(ValueError, match="'width' is not name=value"):
-        config.model_args(["width"])
+        config_values.model_args(["width"])
 
 
 def test_an_unset_jit_compile_is_the_familys_measured_choice():

@@ -85,10 +85,10 @@ def test_pretraining_can_use_dec_keras_sgd_and_fine_tuning_stays_adam():
     with pytest.raises(ValueError, match="Unknown learning-rate schedule 'linear'"):
         stages.make_optimizer(1e-3, "linear", 10)
     # The flags offer what the stages take (one list, in a module without Keras).
-    from sdae_tf.runner import config
+    from sdae_tf.runner import config_values
 
-    assert config.choices_of("pretrain_optimizer") == ("adam", "sgd")
-    assert config.choices_of("lr_schedule") == ("constant", "cosine")
+    assert config_values.choices_of("pretrain_optimizer") == ("adam", "sgd")
+    assert config_values.choices_of("lr_schedule") == ("constant", "cosine")
 
 
 def test_partitioned_optimizer_applies_each_part_its_own_optimizer(tmp_path):

@@ -34,8 +34,8 @@ from sdae_tf import zoo
 from sdae_tf.reproduce import report
 from sdae_tf.reproduce.ledger import Ledger
 from sdae_tf.runner import config as config_lib
+from sdae_tf.runner import config_values, training
 from sdae_tf.runner import run_identity as identity_lib
-from sdae_tf.runner import training
 from sdae_tf.runner import validation as validation_lib
 from sdae_tf.train.checkpoints import write_json_atomic, write_text_atomic
 from sdae_tf.utils import claims, storage
@@ -102,8 +102,8 @@ def parse_run(text):
 
 
 def _convert(key, value):
-    """A `--run` value (string) as its setting's type (`config.parse_value`)."""
-    return config_lib.parse_value(key, value)
+    """A `--run` value (string) as its setting's type (`config_values.parse_value`)."""
+    return config_values.parse_value(key, value)
 
 
 def _resolve(spec, finished):

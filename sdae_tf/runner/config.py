@@ -10,11 +10,11 @@ signature). Two facts about the training fields the rest of the package needs:
   experiment's `--run` cell;
 - `neutral`: does not change what a run computes (left out of the run pool's key, of the
   resume check and of a search's identity).
-Everything else derives from these: the absl flags (`config_flags`), the experiment `--run`
-parser (`parse_value`) and the changes of cells and trials (`replace`), the pool key, the
-resume check and the tuner's search identity (`run_identity`, on the flat form `flat` that every
-run has been keyed by), the migration of older records (`from_record`) and the model builder's
-arguments (`model_kwargs`).
+Everything else derives from these: the absl flags (`config_flags`), the settings' values
+from text and their checks (`config_values`), the changes of cells and trials (`replace`), the
+pool key, the resume check and the tuner's search identity (`run_identity`, on the flat form
+`flat` that every run has been keyed by), the migration of older records (`from_record`) and
+the model builder's arguments (`model_kwargs`).
 
 Why a dataclass with field metadata rather than `ml_collections.ConfigDict` with absl's
 `config_flags` (flax's and big_vision's choice): a run's configuration here is typed and one
@@ -24,14 +24,9 @@ gives the per-cell and per-trial variants, and it adds no dependency.
 
 import dataclasses
 import functools
-import types
-import typing
 
 from sdae_tf.train.choices import LR_SCHEDULES, NOISE_SCHEDULES, OPTIMIZERS
 from sdae_tf.utils.process import BACKENDS
-
-# Values a `--run` cell may write for a boolean (any case).
-_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 
 def setting(default, help, *, choices=None, minimum=None, positive=False, runner=False,
@@ -378,14 +373,15 @@ class TrainConfig:
         """Every field against its type, choices and range, then the checks across fields.
         Errors are one line naming the field."""
         from sdae_tf import zoo
+        from sdae_tf.runner import config_values
 
         zoo.REGISTRY.get(self.model)  # an unknown name lists the known ones
         for f in dataclasses.fields(self):
             if f.name != "model_config":
-                check_field(f.name, getattr(self, f.name))
+                config_values.check_field(f.name, getattr(self, f.name))
         for name, value in self.model_config.items():
             if name in model_flags() and name != "model_args":
-                check_field(name, value)
+                config_values.check_field(name, value)
         if self.pretrain_epochs == 0 and self.finetune_epochs == 0:
             raise ValueError("Nothing to train: `pretrain_epochs` and `finetune_epochs` are "
                              "both 0")
@@ -448,46 +444,6 @@ def keys():
     return out
 
 
-@functools.cache
-def _hints():
-    # resolving them costs ~0.5 ms a call
-    return {**typing.get_type_hints(TrainConfig), **typing.get_type_hints(ModelFlags)}
-
-
-def field_type(name):
-    """(base type, is a tuple, may be None) of a setting (`keys()`): e.g. (int, True, True)
-    for `tuple[int, ...] | None`.
-
-    Args:
-        name: a setting's name.
-
-    Returns:
-        (base type, is a tuple, may be None).
-    """
-    hint = _hints()[name]
-    optional = False
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        optional = len(args) < len(typing.get_args(hint))
-        hint = args[0]
-    if typing.get_origin(hint) is tuple:
-        return typing.get_args(hint)[0], True, optional
-    return hint, False, optional
-
-
-def choices_of(name):
-    """The allowed values of setting `name` (None: any).
-
-    Args:
-        name: a setting's name (`keys()`).
-
-    Returns:
-        A tuple of allowed values, or None.
-    """
-    choices = keys()[name].metadata["choices"]
-    return tuple(choices()) if callable(choices) else choices
-
-
 def runner_fields():
     """The fields the runner sets, not an experiment's `--run` cell."""
     return tuple(n for n, f in fields().items() if f.metadata["runner"])
@@ -527,12 +483,14 @@ def replace(cfg, **changes):
     cfg.model_config  # {'hidden_units': (500, 250)}
     ```
     """
+    from sdae_tf.runner import config_values  # it reads this module's classes
+
     arguments, training = dict(cfg.model_config), {}
     for name, value in changes.items():
         if name == "model_args":
-            arguments.update(model_args(value))
+            arguments.update(config_values.model_args(value))
         elif name in model_flags():
-            check_field(name, _frozen(value))
+            config_values.check_field(name, _frozen(value))
             if value is None:
                 arguments.pop(name, None)
             else:
@@ -561,14 +519,17 @@ def flat(config):
         A flat dict.
     """
     out = {k: v for k, v in config.items() if k not in ("model_config", "model_args")}
-    extra = model_args(config.get("model_args"))  # a flat record's own
+    from sdae_tf.runner import config_values
+
+    extra = config_values.model_args(config.get("model_args"))  # a flat record's own
     for name, value in (config.get("model_config") or {}).items():
         if name in model_flags():
             out[name] = value
         else:
             extra[name] = value
     if extra:  # in one order, whatever order they were given in
-        out["model_args"] = sorted(f"{k}={_model_arg_text(v)}" for k, v in extra.items())
+        out["model_args"] = sorted(f"{k}={config_values.model_arg_text(v)}"
+                                   for k, v in extra.items())
     return out
 
 
@@ -598,107 +559,6 @@ def _frozen(value):
     return tuple(_frozen(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
-def _model_arg_text(value):
-    """A constructor argument as a `--model_args` value (`model_args` reads it back)."""
-    if isinstance(value, (list, tuple)):
-        return ":".join(_model_arg_text(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "none" if value is None else str(value)
-
-
-def _scalar(name, base, text):
-    text = text.strip()
-    if base is bool:
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-        raise ValueError(f"`{name}`: expected true or false. Received: {text!r}")
-    try:
-        return base(text)
-    except ValueError:
-        raise ValueError(f"`{name}`: expected {'an integer' if base is int else 'a number'}. "
-                         f"Received: {text!r}") from None
-
-
-def parse_value(name, text):
-    """A field's value from its text (a `--run` cell, a flag): typed, checked, one-line errors
-    naming the field. "none" (any case) is None for fields that may be None.
-
-    Args:
-        name: a field's name.
-        text: its value as text.
-
-    Returns:
-        The typed value.
-
-    Raises:
-        ValueError: an unknown field or a bad value, naming the field.
-
-    Example:
-
-    ```python
-    from sdae_tf.runner import config
-    config.parse_value("hidden_units", "500,250")  # (500, 250)
-    ```
-    """
-    if name not in keys():
-        raise ValueError(f"Unknown setting {name!r}")
-    base, is_tuple, optional = field_type(name)
-    text = str(text)
-    if optional and text.strip().lower() == "none":
-        return None
-    if is_tuple:
-        value = tuple(_scalar(name, base, v) for v in text.split(",") if v.strip())
-        if optional and not value:
-            raise ValueError(f"`{name}` is empty: give a comma-separated list (e.g. "
-                             f"{name}=500,250), or leave it out (or `none`) for the model's "
-                             "default")
-    elif base is str:
-        value = text.strip()
-    else:
-        value = _scalar(name, base, text)
-    check_field(name, value)
-    return value
-
-
-def check_field(name, value):
-    """Checks one field's value against its type, choices and range (one-line errors).
-
-    Args:
-        name: a field's name.
-        value: its value.
-
-    Raises:
-        ValueError: a value of the wrong type, outside the choices or the range.
-    """
-    meta = keys()[name].metadata
-    base, is_tuple, optional = field_type(name)
-    if value is None:
-        if optional:
-            return
-        raise ValueError(f"`{name}` may not be None")
-    items = value if is_tuple else (value,)
-    if is_tuple and not isinstance(value, (tuple, list)):
-        raise ValueError(f"`{name}` must be a list of {base.__name__}. Received: {value!r}")
-    for item in items:
-        ok = (isinstance(item, bool) if base is bool else
-              isinstance(item, (int, float)) and not isinstance(item, bool) if base is float else
-              isinstance(item, int) and not isinstance(item, bool) if base is int else
-              isinstance(item, base))
-        if not ok:
-            raise ValueError(f"`{name}` must be {base.__name__}. Received: {value!r}")
-        choices = choices_of(name)
-        if choices is not None and item not in choices:
-            raise ValueError(f"`{name}` must be one of {', '.join(choices)}. "
-                             f"Received: {item!r}")
-        if meta["minimum"] is not None and item < meta["minimum"]:
-            raise ValueError(f"`{name}` must be >= {meta['minimum']}. Received: {value!r}")
-        if meta["positive"] and not item > 0:
-            raise ValueError(f"`{name}` must be > 0. Received: {value!r}")
-
-
 def model_kwargs(cfg):
     """The zoo builder's arguments of `cfg`: its `model_config` and its seed.
 
@@ -709,57 +569,6 @@ def model_kwargs(cfg):
         A dict of the zoo builder's arguments (the seed included).
     """
     return {**cfg.model_config, "seed": cfg.seed}
-
-
-def model_args(items):
-    """`--model_args` as keyword arguments: "name=value" items, each value an integer, a
-    number, true / false / none, a list (items joined by ':') or else a string. An argument
-    that has its own flag is refused (one way to set each).
-
-    Args:
-        items: the "name=value" strings, or None.
-
-    Returns:
-        A dict name -> typed value.
-
-    Raises:
-        ValueError: an item without "=", or an argument with its own flag.
-
-    Example:
-
-    ```python
-    from sdae_tf.runner import config
-    config.model_args(["width=64", "widths=16:32"])  # {'width': 64, 'widths': (16, 32)}
-    ```
-    """
-    out = {}
-    for item in items or ():
-        name, sep, text = str(item).partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise ValueError(f"--model_args: {item!r} is not name=value (e.g. width=64)")
-        own = name in keys() and name != "model_args"
-        if own or name in ("input_shape", "name", "seed"):
-            raise ValueError(f"--model_args: {name} is set by its own flag"
-                             + (f" (--{name})" if own else ""))
-        parts = [_model_arg_scalar(v) for v in text.split(":")]
-        out[name] = tuple(parts) if ":" in text else parts[0]
-    return out
-
-
-def _model_arg_scalar(text):
-    text = text.strip()
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered == "none":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def _attributes_doc(described):

@@ -6,6 +6,7 @@ each `TrainConfig` training field, and each `ModelFlags` argument in place of it
 import dataclasses
 
 from sdae_tf.runner import config as config_lib
+from sdae_tf.runner import config_values
 from sdae_tf.utils.process import BACKENDS
 
 
@@ -35,10 +36,10 @@ def define_flags(flag_values):
     for name, f in config_lib.keys().items():
         if name == "backend" and name in flag_values:  # another tool's module defined it
             continue
-        base, is_tuple, _ = config_lib.field_type(name)
+        base, is_tuple, _ = config_values.field_type(name)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         meta, help_text = f.metadata, f.metadata["help"]
-        choices = config_lib.choices_of(name)
+        choices = config_values.choices_of(name)
         if is_tuple:
             if choices:
                 help_text += f" Any of: {', '.join(choices)}."
@@ -71,10 +72,10 @@ def from_flags(flag_values):
     values = {}
     for name in config_lib.keys():
         value = flag_values[name].value
-        _, is_tuple, optional = config_lib.field_type(name)
+        _, is_tuple, optional = config_values.field_type(name)
         if is_tuple:
             given = value or flag_values[name].present  # `--hidden_units=` is given, empty
-            value = (config_lib.parse_value(name, ",".join(value or ())) if given else
+            value = (config_values.parse_value(name, ",".join(value or ())) if given else
                      (None if optional else ()))
         values[name] = value
     training = {k: v for k, v in values.items() if k in config_lib.fields()}
