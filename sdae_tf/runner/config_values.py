@@ -198,7 +198,14 @@ def _model_arg_scalar(text):
 
 
 def model_arg_text(value):
-    """A constructor argument as a `--model_args` value (`model_args` reads it back)."""
+    """A constructor argument as a `--model_args` value (`model_args` reads it back).
+
+    Args:
+        value: the argument's value: a number, a bool, None, a string or a list of them.
+
+    Returns:
+        Its text, e.g. "16:32" for (16, 32).
+    """
     if isinstance(value, (list, tuple)):
         return ":".join(model_arg_text(v) for v in value)
     if isinstance(value, bool):
