@@ -490,11 +490,12 @@ def replace(cfg, **changes):
         if name == "model_args":
             arguments.update(config_values.model_args(value))
         elif name in model_flags():
-            config_values.check_field(name, _frozen(value))
+            value = _frozen(value)
+            config_values.check_field(name, value)
             if value is None:
                 arguments.pop(name, None)
             else:
-                arguments[name] = _frozen(value)
+                arguments[name] = value
         elif name in fields():
             training[name] = value
         else:
@@ -545,10 +546,9 @@ def from_record(record):
     Returns:
         A `TrainConfig`.
     """
-    training = {k: v for k, v in record.items() if k in fields() and k != "model_config"}
-    for name in ("figures",):  # JSON's lists as the tuple fields take them
-        if isinstance(training.get(name), list):
-            training[name] = tuple(training[name])
+    # JSON's lists as the tuple fields take them
+    training = {k: _frozen(v) for k, v in record.items()
+                if k in fields() and k != "model_config"}
     cfg = TrainConfig(**training, model_config=dict(record.get("model_config") or {}))
     legacy = {k: v for k, v in record.items() if k in model_flags()}
     return replace(cfg, **legacy) if legacy else cfg
