@@ -13,6 +13,7 @@ from sdae_tf.reproduce import experiments
 from sdae_tf.runner import config, config_flags, config_values, run_identity, training
 from sdae_tf.runner import run_dir as run_dir_lib
 from sdae_tf.runner import validation as validation_lib
+from sdae_tf.zoo.masked_autoencoder.masked_autoencoder_presets import HE_ET_AL
 
 from .conftest import REPO
 
@@ -214,34 +215,36 @@ def test_the_model_arguments_are_nested_and_a_flat_record_migrates():
     run, and keeps its identity."""
     values = flags.FlagValues()
     config_flags.define_flags(values)
-    values(["prog", "--model=mae_mnist", "--mask_ratio=0.5", "--model_args=width=64,depth=1",
-            "--seed=2"])
+    values(["prog", "--model=vqvae_mnist", "--commitment=0.5",
+            "--model_args=code_channels=8,downsample=2", "--seed=2"])
     cfg = config_flags.from_flags(values)
-    assert cfg.model_config == {"mask_ratio": 0.5, "width": 64, "depth": 1}
+    given = {"commitment": 0.5, "code_channels": 8, "downsample": 2}
+    assert cfg.model_config == given
     record = json.loads(json.dumps(dataclasses.asdict(cfg)))
-    assert record["model_config"] == {"mask_ratio": 0.5, "width": 64, "depth": 1}
-    assert "mask_ratio" not in record and config.from_record(record) == cfg
+    assert record["model_config"] == given
+    assert "commitment" not in record and config.from_record(record) == cfg
     model = config.build_model(cfg, (28, 28, 1))
-    assert (model.mask_ratio, model.width, model.depth, model.seed) == (0.5, 64, 1, 2)
+    assert {k: model.get_config()[k] for k in given} == given and model.seed == 2
     # A cell of an experiment sets the same arguments with the same keys.
-    spec = experiments.parse_run("m/mnist: model=mae_mnist mask_ratio=0.5 "
-                                 "model_args=width=64,depth=1 seed=2")
+    spec = experiments.parse_run("m/mnist: model=vqvae_mnist commitment=0.5 "
+                                 "model_args=code_channels=8,downsample=2 seed=2")
     assert config.replace(config.TrainConfig(), **experiments._resolve(spec, {})) == cfg
     # None gives an argument back to the zoo entry.
-    assert config.replace(cfg, mask_ratio=None).model_config == {"width": 64, "depth": 1}
+    assert config.replace(cfg, commitment=None).model_config == {"code_channels": 8,
+                                                                "downsample": 2}
     # A record of the flat form (config.json before model_config): migrated, the same run.
     flat = {**{k: v for k, v in record.items() if k != "model_config"},
-            **{name: None for name in config.model_flags()}, "mask_ratio": 0.5,
-            "model_args": ["width=64", "depth=1"]}
+            **{name: None for name in config.model_flags()}, "commitment": 0.5,
+            "model_args": ["code_channels=8", "downsample=2"]}
     assert config.from_record(flat) == cfg
     assert run_identity.differences(flat, record) == []
-    assert run_identity.differences(flat, {**record, "model_config": {"mask_ratio": 0.6}}) == [
-        "mask_ratio", "model_args"]
+    assert run_identity.differences(flat, {**record, "model_config": {"commitment": 0.6}}) == [
+        "commitment", "model_args"]
     # The identity (pool key, ledger, search) keeps the flat form every run was keyed by.
-    assert run_identity.identity(cfg) == {"model": "mae_mnist", "seed": 2, "mask_ratio": 0.5,
-                                          "model_args": ["depth=1", "width=64"]}
-    with pytest.raises(ValueError, match=r"`mask_ratio` must be >= 0"):
-        config.replace(cfg, mask_ratio=-1)
+    assert run_identity.identity(cfg) == {"model": "vqvae_mnist", "seed": 2, "commitment": 0.5,
+                                          "model_args": ["code_channels=8", "downsample=2"]}
+    with pytest.raises(ValueError, match=r"`commitment` must be >= 0"):
+        config.replace(cfg, commitment=-1)
     with pytest.raises(ValueError, match="Unknown setting 'width'"):
         config.replace(cfg, width=32)  # not a flag: model_args (or model_config) sets it
     with pytest.raises(TypeError, match=r"model arguments go in model_config.*given as fields: "
@@ -258,4 +261,36 @@ def test_every_committed_record_keeps_its_identity():
                if line.strip() and "config" in json.loads(line)]
     assert len(records) > 100
     for recorded in records:
-        assert run_identity.identity(config.from_record(recorded)) == recorded
+        # An argument whose default changed and that the runs of then named at its earlier
+        # value too: a record leaving it out is named with that value (the same computation).
+        entry = zoo.REGISTRY.get(recorded.get("model", config.TrainConfig.model))
+        named = {k: v for k, v in entry.earlier_defaults.items()
+                 if k in entry.named_before and k not in recorded}
+        assert run_identity.identity(config.from_record(recorded)) == {**recorded, **named}
+
+
+def test_a_changed_default_keeps_the_meaning_and_key_of_earlier_runs():
+    """`mae_mnist`'s defaults changed (He et al.'s MAE -> the small-data recipe): a record of
+    before that leaves them out still means He et al.'s model and keeps its key, a run that
+    sets He et al.'s values gets that key, and a run at today's defaults names them, so it
+    never takes an earlier run's place in the pool or the ledger."""
+    before = {"model": "mae_mnist", "pretrain_epochs": 5, "finetune_epochs": 0}
+    old = config.from_record(before)
+    assert old.model_config == {**HE_ET_AL}
+    built = config.build_model(old, (28, 28, 1))
+    assert (built.patch_size, built.width, built.pooling, built.embedding_size) == (
+        4, 128, "mean", 128)
+    # named_before: mask_unit and mask_ratio were set by the cells of then, so named
+    assert run_identity.identity(old) == {**before, "mask_unit": "patch", "mask_ratio": 0.75}
+    today = config.TrainConfig(**before)
+    pinned = config.replace(today, model_args=("width=128", "depth=4", "pooling=mean"),
+                            patch_size=4, mask_unit="patch", mask_ratio=0.75)
+    assert run_identity.identity(pinned) == run_identity.identity(old)
+    named = run_identity.identity(today)
+    assert named["patch_size"] == 7 and named["mask_unit"] == "pixel"
+    assert "depth=1" in named["model_args"] and "pooling=flatten" in named["model_args"]
+    # config.json holds today's values, so it reads back as the same run
+    written = json.loads(json.dumps(dataclasses.asdict(config.explicit(today))))
+    assert config.from_record(written) == config.explicit(today)
+    assert run_identity.differences(written, before) == sorted(
+        ["mask_ratio", "mask_unit", "model_args", "patch_size"])

@@ -114,8 +114,8 @@ def test_config_and_keras_file_round_trips(tmp_path):
 def test_mae_inpainting_sees_the_visible_patches_only():
     from sdae_tf.evaluation import unsupervised
 
-    model = models.get("mae_mnist", seed=0, width=32, depth=1, heads=4, decoder_width=32,
-                       decoder_depth=1)
+    model = models.get("mae_mnist", seed=0, patch_size=4, width=32, depth=1, heads=4,
+                       decoder_width=32, decoder_depth=1)
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(4, 28, 28, 1)).astype("float32")
     tokens, pixels = unsupervised.patch_mask(x.shape, 4, 0.75, np.random.default_rng(1))
@@ -139,7 +139,7 @@ def test_mae_inpainting_sees_the_visible_patches_only():
 
 
 def test_the_decoder_holds_the_mask_token_so_exports_keep_inpainting(tmp_path):
-    small = dict(width=32, depth=1, heads=4, decoder_width=32, decoder_depth=1)
+    small = dict(patch_size=4, width=32, depth=1, heads=4, decoder_width=32, decoder_depth=1)
     model = models.get("mae_mnist", seed=0, **small)
     token = model.mask_tokens.mask_token
     assert any(v is token for v in model.decoder.variables)

@@ -528,10 +528,69 @@ def flat(config):
             out[name] = value
         else:
             extra[name] = value
+    # An argument at the value runs were identified by before its default changed is left
+    # out, as it was then (`ZooEntry.earlier_defaults`).
+    for name, value in unnamed_defaults(config.get("model")).items():
+        held = out if name in model_flags() else extra
+        if name in held and _frozen(held[name]) == _frozen(value):
+            del held[name]
     if extra:  # in one order, whatever order they were given in
         out["model_args"] = sorted(f"{k}={config_values.model_arg_text(v)}"
                                    for k, v in extra.items())
     return out
+
+
+def earlier_defaults(model):
+    """The zoo entry `model`'s `earlier_defaults` (`sdae_tf.zoo.ZooEntry`): the arguments whose
+    default changed after runs had been recorded without them, with the value they had; {}
+    for a name the zoo does not know.
+
+    Args:
+        model: a zoo model's name.
+
+    Returns:
+        A dict.
+    """
+    from sdae_tf import zoo
+
+    return dict(zoo.REGISTRY.get(model).earlier_defaults) if model in zoo.REGISTRY else {}
+
+
+def unnamed_defaults(model):
+    """Those of `earlier_defaults(model)` a run's identity leaves out at their earlier value
+    (all but the entry's `named_before`).
+
+    Args:
+        model: a zoo model's name.
+
+    Returns:
+        A dict.
+    """
+    from sdae_tf import zoo
+
+    named = zoo.REGISTRY.get(model).named_before if model in zoo.REGISTRY else ()
+    return {k: v for k, v in earlier_defaults(model).items() if k not in named}
+
+
+def explicit(cfg):
+    """`cfg` with every argument of its model's `earlier_defaults` that it leaves out set to
+    today's default: the form a run is identified and recorded in, where leaving such an
+    argument out means the value earlier runs had.
+
+    Args:
+        cfg: a `TrainConfig`.
+
+    Returns:
+        A `TrainConfig`.
+    """
+    missing = [name for name in earlier_defaults(cfg.model) if name not in cfg.model_config]
+    if not missing:
+        return cfg
+    from sdae_tf import zoo
+
+    entry = zoo.REGISTRY.get(cfg.model)
+    return dataclasses.replace(cfg, model_config={
+        **cfg.model_config, **{name: _frozen(entry.default(name)) for name in missing}})
 
 
 def from_record(record):
@@ -551,7 +610,11 @@ def from_record(record):
                 if k in fields() and k != "model_config"}
     cfg = TrainConfig(**training, model_config=dict(record.get("model_config") or {}))
     legacy = {k: v for k, v in record.items() if k in model_flags()}
-    return replace(cfg, **legacy) if legacy else cfg
+    cfg = replace(cfg, **legacy) if legacy else cfg
+    # A record leaves out an argument at the value it had before its default changed
+    earlier = {k: v for k, v in earlier_defaults(cfg.model).items()
+               if k not in cfg.model_config}
+    return replace(cfg, model_config=earlier) if earlier else cfg
 
 
 def _frozen(value):

@@ -8,6 +8,7 @@ import math
 import pathlib
 
 from sdae_tf.hub import export as export_lib
+from sdae_tf.runner import config as config_lib
 from sdae_tf.runner import run_identity
 from sdae_tf.train.checkpoints import RunProgress, default_run_dir
 from sdae_tf.utils import claims, storage
@@ -135,7 +136,7 @@ def open_run_dir(cfg, stack, data, claims_held):
     Returns:
         (the run directory, its `RunProgress`, whether it resumes).
     """
-    config = dataclasses.asdict(cfg)
+    config = dataclasses.asdict(config_lib.explicit(cfg))  # as it is identified
     run_need, export_need = space_needed(stack, data, cfg)
     storage.check_writable(cfg.run_dir or "runs", "--run_dir", run_need)
     if cfg.export_dir:

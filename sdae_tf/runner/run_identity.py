@@ -21,8 +21,9 @@ def jsonable(value):
 def identity(cfg):
     """What identifies `cfg`'s computation: every setting that changes results and is not at
     its default (so a field added later, at a default that keeps today's behaviour, leaves the
-    identity of older runs as it was), in the flat form (`config.flat`: the model's
-    arguments by name at the top level) every run has been identified by.
+    identity of older runs as it was; a model argument whose default changed is named unless
+    it has the value earlier runs had: `config.explicit`), in the flat form (`config.flat`:
+    the model's arguments by name at the top level) every run has been identified by.
 
     Args:
         cfg: a `TrainConfig`.
@@ -31,7 +32,7 @@ def identity(cfg):
         A JSON-ready dict of the settings that identify the run.
     """
     default = config_lib.flat(dataclasses.asdict(config_lib.TrainConfig()))
-    settings = config_lib.flat(dataclasses.asdict(cfg))
+    settings = config_lib.flat(dataclasses.asdict(config_lib.explicit(cfg)))
     neutral = set(config_lib.neutral_fields()) | _unread(settings)
     return {k: jsonable(v) for k, v in settings.items()
             if k not in neutral and jsonable(v) != jsonable(default.get(k))}

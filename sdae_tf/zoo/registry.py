@@ -1,6 +1,7 @@
 """The zoo's registry: model name -> entry (builder, default dataset, defaults)."""
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 
 # The input shape of each dataset's images, for `get` without `input_shape`.
@@ -23,6 +24,13 @@ class ZooEntry:
         hparams: defaults passed to `build` (hidden sizes, noise, ...), overridable per run.
         layerwise_pretraining: whether training starts with greedy layer-wise pretraining.
         description: one line for the zoo table and `--helpfull`.
+        earlier_defaults: arguments whose default changed after runs had been identified
+            and recorded without them: name -> the value they had. A record that leaves one
+            out means that value; a run's identity names it unless it has that value and is
+            not in `named_before`, so a recorded run keeps its meaning and its key
+            (`sdae_tf.runner.config.explicit` and `flat`).
+        named_before: those of `earlier_defaults` that runs named at their earlier value too
+            (experiment cells that set them), so their identity keeps naming them.
 
     Example:
 
@@ -38,6 +46,14 @@ class ZooEntry:
     hparams: dict = dataclasses.field(default_factory=dict)
     layerwise_pretraining: bool = True
     description: str = ""
+    earlier_defaults: dict = dataclasses.field(default_factory=dict)
+    named_before: frozenset = frozenset()
+
+    def default(self, argument):
+        """Today's default of a constructor argument: the entry's, else its class's."""
+        if argument in self.hparams:
+            return self.hparams[argument]
+        return inspect.signature(self.build).parameters[argument].default
 
 
 class Registry:
