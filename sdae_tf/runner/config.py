@@ -540,40 +540,31 @@ def flat(config):
     return out
 
 
-def earlier_defaults(model):
-    """The zoo entry `model`'s `earlier_defaults` (`sdae_tf.zoo.ZooEntry`): the arguments whose
-    default changed after runs had been recorded without them, with the value they had; {}
-    for a name the zoo does not know.
-
-    Args:
-        model: a zoo model's name.
-
-    Returns:
-        A dict.
-    """
+def _entry(model):
+    """The zoo entry named `model`, or None for a name the zoo does not know."""
     from sdae_tf import zoo
 
-    return dict(zoo.REGISTRY.get(model).earlier_defaults) if model in zoo.REGISTRY else {}
+    return zoo.REGISTRY.get(model) if model in zoo.REGISTRY else None
 
 
 def unnamed_defaults(model):
-    """Those of `earlier_defaults(model)` a run's identity leaves out at their earlier value
-    (all but the entry's `named_before`).
+    """The arguments of the zoo entry `model` whose default changed after runs had been
+    identified without them (`ZooEntry.earlier_defaults`, less its `named_before`), with the
+    value they had: a run's identity leaves such an argument out at that value.
 
     Args:
         model: a zoo model's name.
 
     Returns:
-        A dict.
+        A dict ({} for a name the zoo does not know).
     """
-    from sdae_tf import zoo
-
-    named = zoo.REGISTRY.get(model).named_before if model in zoo.REGISTRY else ()
-    return {k: v for k, v in earlier_defaults(model).items() if k not in named}
+    entry = _entry(model)
+    return {} if entry is None else {k: v for k, v in entry.earlier_defaults.items()
+                                     if k not in entry.named_before}
 
 
 def explicit(cfg):
-    """`cfg` with every argument of its model's `earlier_defaults` that it leaves out set to
+    """`cfg` with every argument of its zoo entry's `earlier_defaults` that it leaves out set to
     today's default: the form a run is identified and recorded in, where leaving such an
     argument out means the value earlier runs had.
 
@@ -583,12 +574,11 @@ def explicit(cfg):
     Returns:
         A `TrainConfig`.
     """
-    missing = [name for name in earlier_defaults(cfg.model) if name not in cfg.model_config]
+    entry = _entry(cfg.model)
+    missing = [name for name in (entry.earlier_defaults if entry else ())
+               if name not in cfg.model_config]
     if not missing:
         return cfg
-    from sdae_tf import zoo
-
-    entry = zoo.REGISTRY.get(cfg.model)
     return dataclasses.replace(cfg, model_config={
         **cfg.model_config, **{name: _frozen(entry.default(name)) for name in missing}})
 
@@ -611,10 +601,9 @@ def from_record(record):
     cfg = TrainConfig(**training, model_config=dict(record.get("model_config") or {}))
     legacy = {k: v for k, v in record.items() if k in model_flags()}
     cfg = replace(cfg, **legacy) if legacy else cfg
-    # A record leaves out an argument at the value it had before its default changed
-    earlier = {k: v for k, v in earlier_defaults(cfg.model).items()
-               if k not in cfg.model_config}
-    return replace(cfg, model_config=earlier) if earlier else cfg
+    entry = _entry(cfg.model)  # what a record leaves out of the defaults that changed since
+    return cfg if entry is None else dataclasses.replace(
+        cfg, model_config=entry.as_recorded(cfg.model_config))
 
 
 def _frozen(value):

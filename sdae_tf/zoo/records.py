@@ -27,7 +27,7 @@ def from_legacy_config(config):
     """
     from sdae_tf import zoo
 
-    hparams = as_recorded(config["zoo_name"], config.get("hparams") or {})
+    hparams = zoo.REGISTRY.get(config["zoo_name"]).as_recorded(config.get("hparams") or {})
     model = zoo.build(config["zoo_name"], tuple(config["input_shape"]), seed=config.get("seed"),
                       **hparams)
     if config.get("name") not in (None, config["zoo_name"]):
@@ -128,27 +128,9 @@ def model_from_manifest(manifest, path="the export"):
     if not isinstance(given, dict) or manifest.get("model") not in zoo.REGISTRY:
         raise ValueError(f"{path}: the manifest records no zoo model to rebuild (neither "
                          "`zoo_model` nor a `model` and `config` of this zoo)")
-    given = as_recorded(manifest["model"], given)
+    given = zoo.REGISTRY.get(manifest["model"]).as_recorded(given)
     accepted = {*inspect.signature(zoo.REGISTRY.get(manifest["model"]).build).parameters,
                 "recon_loss"} - {"input_shape", "name", "kwargs"}
     return zoo.build(manifest["model"], tuple(manifest["input"]["shape"]),
                      **{k: v for k, v in given.items() if k in accepted and v is not None})
 
-
-def as_recorded(name, arguments):
-    """`arguments` of the zoo model `name` as a record holds them: an argument whose default
-    changed since (`ZooEntry.earlier_defaults`) and that the record leaves out has the value
-    it had then.
-
-    Args:
-        name: a zoo model's name.
-        arguments: the recorded arguments, a dict.
-
-    Returns:
-        A dict.
-    """
-    from sdae_tf import zoo
-
-    earlier = zoo.REGISTRY.get(name).earlier_defaults if name in zoo.REGISTRY else {}
-    return {**{k: v for k, v in earlier.items() if arguments.get(k) is None}, **{
-        k: v for k, v in arguments.items() if v is not None or k not in earlier}}

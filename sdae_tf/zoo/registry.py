@@ -55,6 +55,15 @@ class ZooEntry:
             return self.hparams[argument]
         return inspect.signature(self.build).parameters[argument].default
 
+    def as_recorded(self, arguments):
+        """`arguments` (a record's: a run's config, a manifest, a 0.2.0 `.keras` file) with
+        each of `earlier_defaults` the record leaves out (or holds as None) at its earlier
+        value, which is what the record means."""
+        given = {k: v for k, v in arguments.items() if v is not None or k not in
+                 self.earlier_defaults}
+        return {**{k: v for k, v in self.earlier_defaults.items() if given.get(k) is None},
+                **given}
+
 
 class Registry:
     """Name -> `ZooEntry`; duplicate names are refused, unknown names list the known ones.
