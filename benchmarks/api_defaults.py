@@ -8,11 +8,10 @@ trained by the same `fit` call for the same epochs. Prints a table and writes JS
 
 `--variants` measures other settings the same way (a JSON list of {"label", "build": the
 constructor's arguments, "pretrain": `pretrain`'s, "code": another of the model's Keras models
-as the classifier's input}), e.g. the settings tried for a family whose
-defaults stay under the MLP:
+as the classifier's input}), e.g. what each part of a family's defaults is worth:
 
     python benchmarks/api_defaults.py --families mae_mnist --seeds 0,1 \
-        --variants '[{"label": "width 64, depth 1", "build": {"width": 64, "depth": 1}}]' \
+        --variants '[{"label": "the mean token", "build": {"pooling": "mean"}}]' \
         --out benchmarks/results/api_defaults_mae.json
 """
 
