@@ -67,8 +67,8 @@ def export_run(cfg, stack, data, stage, metrics, extra=None, run_dir=None, on_st
         value_range=data.value_range, check_sample=data.x_test[:256],
         probe_data=(data.x_train[:PROBE_TRAIN], data.y_train[:PROBE_TRAIN],
                     data.x_test[:PROBE_TEST], data.y_test[:PROBE_TEST]),
-        metrics=metrics, stage=stage, extra={"config": dataclasses.asdict(config_lib.explicit(cfg)),
-               **(extra or {})},
+        metrics=metrics, stage=stage,
+        extra={"config": dataclasses.asdict(config_lib.explicit(cfg)), **(extra or {})},
         autoencoder=pretrained, pretrain_dataset=metrics.get("pretrain_dataset"),
         on_staged=on_staged)
     return export_record(path)

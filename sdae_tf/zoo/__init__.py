@@ -167,9 +167,9 @@ def build(name, input_shape, recon_loss=None, **overrides):
     given = {k: v for k, v in overrides.items() if v is not None}
     if recon_loss is not None:
         given["loss"] = check_recon_loss(name, recon_loss)
-    accepted = check_arguments(name, given)
+    check_arguments(name, given)
     for key, value in given.items():  # lists of widths parsed strictly ("48" is not (4, 8))
-        default = entry.hparams.get(key, accepted[key].default)
+        default = entry.default(key)
         if isinstance(default, (tuple, list)) and all(isinstance(d, int) for d in default):
             given[key] = checks.int_tuple(value, key, allow_empty=not default)
     return entry.build(input_shape, name=name, **{**entry.hparams, **given})

@@ -128,9 +128,9 @@ def model_from_manifest(manifest, path="the export"):
     if not isinstance(given, dict) or manifest.get("model") not in zoo.REGISTRY:
         raise ValueError(f"{path}: the manifest records no zoo model to rebuild (neither "
                          "`zoo_model` nor a `model` and `config` of this zoo)")
-    given = zoo.REGISTRY.get(manifest["model"]).as_recorded(given)
-    accepted = {*inspect.signature(zoo.REGISTRY.get(manifest["model"]).build).parameters,
+    entry = zoo.REGISTRY.get(manifest["model"])
+    given = entry.as_recorded(given)
+    accepted = {*inspect.signature(entry.build).parameters,
                 "recon_loss"} - {"input_shape", "name", "kwargs"}
     return zoo.build(manifest["model"], tuple(manifest["input"]["shape"]),
                      **{k: v for k, v in given.items() if k in accepted and v is not None})
-
