@@ -68,13 +68,19 @@ def _stat(values):
             "sd": statistics.stdev(values) if len(values) > 1 else None, "n": len(values)}
 
 
+def _column_and_seed(column):
+    """A cell's column without its `_s<N>` seed suffix, and that seed (0 without one)."""
+    found = re.search(r"_s(\d+)$", column)
+    return (column[:found.start()], int(found.group(1))) if found else (column, 0)
+
+
 def summarise(latest):
     """{(column without its seed, row): {"kmeans", "accuracy", "nmi", "ari", "method",
     "seeds", "cells"}} over the cells run, in the flagfile's order."""
     groups = {}
     for name in cell_names():
         column, row = name.split("/")
-        key = (re.sub(r"_s\d+$", "", column), row)
+        key = (_column_and_seed(column)[0], row)
         group = groups.setdefault(key, {"cells": [], "pending": []})
         (group["cells"] if name in latest else group["pending"]).append(name)
     out = {}
@@ -92,8 +98,8 @@ def summarise(latest):
             "batches": _stat([r["batches"] for r in runs]),
             "seconds": _stat([latest[name]["seconds"] for name in group["cells"]]),
             "cells": group["cells"], "pending": group["pending"],
-            "by_seed": {_seed(name): [r["scores"]["kmeans"]["accuracy"],
-                                      r["scores"][method]["accuracy"]]
+            "by_seed": {_column_and_seed(name.split("/")[0])[1]: [
+                r["scores"]["kmeans"]["accuracy"], r["scores"][method]["accuracy"]]
                         for name, r in zip(group["cells"], runs, strict=True)},
             "scored": runs[0]["scored"],
             "machines": sorted({latest[name]["machine"].get("cpu") or "?"
@@ -102,9 +108,6 @@ def summarise(latest):
     return out
 
 
-def _seed(name):
-    found = re.search(r"_s(\d+)/", name)
-    return int(found.group(1)) if found else 0
 
 
 def _fmt(stat):
